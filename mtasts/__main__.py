@@ -1,0 +1,7 @@
+"""``python -m mtasts``: see ``mtasts.cli``."""
+
+import sys
+
+from mtasts.cli import main
+
+sys.exit(main())

@@ -1,0 +1,64 @@
+"""Command line: ``python -m mtasts {plan,serve,verify}``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mtasts.config import ConfigError, load_stack
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mtasts", description="MTA-STS and TLS-RPT as code.")
+    parser.add_argument(
+        "--project-dir", type=Path, default=PROJECT_DIR,
+        help="directory holding Pulumi.yaml and the stack files (default: this checkout)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    plan = sub.add_parser("plan", help="print what a stack publishes, offline")
+    plan.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    plan.add_argument("--json", action="store_true", help="print one JSON object")
+
+    serve = sub.add_parser("serve", help="run the stack's Worker locally in workerd")
+    serve.add_argument("--stack", required=True)
+    serve.add_argument("--port", type=int, default=8787)
+
+    verify = sub.add_parser("verify", help="check live deployments as a sending MTA would")
+    verify.add_argument("domains", nargs="*", metavar="DOMAIN")
+    verify.add_argument("--stack", help="check every domain of this stack, and drift from it")
+    verify.add_argument("--json", action="store_true")
+    verify.add_argument("--nameserver", help=argparse.SUPPRESS)
+    verify.add_argument("--ca-bundle", help=argparse.SUPPRESS)
+    verify.add_argument("--https-port", type=int, default=443, help=argparse.SUPPRESS)
+    verify.add_argument("--smtp-port", type=int, default=25, help=argparse.SUPPRESS)
+    verify.add_argument("--timeout", type=float, default=10.0, help="seconds per network step")
+    verify.add_argument("--concurrency", type=int, default=32, help="domains checked at once")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "plan":
+            from mtasts.plan import render
+
+            deployment = load_stack(args.project_dir, args.stack)
+            sys.stdout.write(render(args.stack, deployment, args.json))
+            return 0
+        if args.command == "serve":
+            from mtasts import serve
+
+            return serve.run(args)
+        from mtasts import verify
+
+        if not args.domains and not args.stack:
+            parser.error("verify needs DOMAIN... or --stack NAME")
+        return verify.run(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
