@@ -40,7 +40,7 @@ DEFAULTS: dict[str, Any] = {
 ``Pulumi.yaml`` declares the same values; a test keeps the two equal.
 """
 
-DOMAIN_ONLY_KEYS = ("zoneId", "repository")
+DOMAIN_ONLY_KEYS = ("zone", "zoneId", "repository")
 TOP_KEYS = ("cloudflareAccountId", "defaults", "domains")
 ONE_DAY = 86_400
 
@@ -101,6 +101,9 @@ class Domain:
     dns: str = "cloudflare"
     routing: str = "route"
     zone_id: str | None = None
+    """Cloudflare zone id; None means look it up by ``zone``."""
+    zone: str | None = None
+    """Cloudflare zone name holding the records (default: the domain itself)."""
     repository: str | None = None
     """GitHub repository name for Pages hosting (default ``mta-sts.<domain>``)."""
     github_owner: str | None = None
@@ -333,6 +336,12 @@ def load_config(config: Mapping[str, Any]) -> Deployment:
         zone_id = own.get("zoneId")
         if zone_id is not None and (not isinstance(zone_id, str) or not _ZONE_ID.match(zone_id)):
             _fail(f"{key}.zoneId", "must be 32 lower-case hex digits (the Cloudflare zone id)")
+        zone = own.get("zone", name)
+        if not isinstance(zone, str) or hostname_problem(normalize_name(zone), min_labels=2):
+            _fail(f"{key}.zone", f"must be a zone name such as example.com, got {zone!r}")
+        zone = normalize_name(zone)
+        if name != zone and not name.endswith("." + zone):
+            _fail(f"{key}.zone", f"zone {zone!r} does not contain {name!r}")
         repository = own.get("repository")
         if repository is not None:
             if hosting != "github-pages":
@@ -364,6 +373,7 @@ def load_config(config: Mapping[str, Any]) -> Deployment:
             dns=dns,
             routing=routing,
             zone_id=zone_id,
+            zone=zone,
             repository=repository if hosting == "github-pages" else None,
             github_owner=github_owner if hosting == "github-pages" else None,
         )
