@@ -24,7 +24,7 @@ ID_LENGTH = 32
 
 _EXT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}\Z")
 _FIELD = re.compile(r"(?P<name>[^:]*):[ \t]*(?P<value>.*)\Z", re.DOTALL)
-_CTL = re.compile(r"[\x00-\x1f\x7f]")
+_CTL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _MAX_AGE = re.compile(r"[0-9]{1,10}\Z")
 _WSP = " \t"
 
@@ -115,11 +115,11 @@ def parse_policy(text: str | bytes) -> Policy:
     extensions: list[tuple[str, str]] = []
     for number, raw in enumerate(_lines(text), start=1):
         where = f"line {number}"
-        if number == 1 and raw[:1] in (" ", "\t"):
-            raise PolicyError(f"{where}: the policy must not start with white space (RFC 8461 §3.2)")
-        line = raw.strip(_WSP)
+        line = raw.rstrip(_WSP)
         if not line:
             raise PolicyError(f"{where}: blank lines are not allowed (RFC 8461 §3.2)")
+        if line[0] in _WSP:
+            raise PolicyError(f"{where}: a field must start at the beginning of its line (RFC 8461 §3.2)")
         match = _FIELD.match(line)
         if match is None:
             raise PolicyError(f"{where}: expected 'name: value' (RFC 8461 §3.2)")

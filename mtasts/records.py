@@ -160,7 +160,7 @@ def tlsrpt_uri_problem(uri: str) -> str | None:
         return "must start with mailto: or https:"
     scheme = scheme.lower()
     if scheme == "mailto":
-        address = urllib.parse.unquote(rest.split("?", 1)[0])
+        address = rest.split("?", 1)[0]  # still percent-encoded, as RFC 8460 §3 wants
         local, at, domain = address.rpartition("@")
         if not at or not local or not _LOCAL_PART.match(local) or ".." in local:
             return "must be mailto:<local-part>@<domain>"
