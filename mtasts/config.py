@@ -82,7 +82,8 @@ class Record:
 
     def zone_line(self) -> str:
         """The record as a zone-file line."""
-        return f"{self.name}.\t{self.ttl if self.ttl != AUTO_TTL else TXT_TTL}\tIN\t{self.type}\t{self.content}"
+        ttl = TXT_TTL if self.ttl == AUTO_TTL else self.ttl
+        return f"{self.name}.\t{ttl}\tIN\t{self.type}\t{self.content}"
 
     def as_json(self) -> dict[str, str]:
         return {"name": self.name, "type": self.type, "content": self.content}
@@ -317,11 +318,14 @@ def load_config(config: Mapping[str, Any]) -> Deployment:
         if problem:
             _fail(key, f"domain name {raw_name!r} {problem}")
         if name in domains:
-            _fail(key, f"domain {name!r} is declared twice (names are compared lower-case, without a trailing dot)")
+            _fail(
+                key, f"domain {name!r} is declared twice (names compare lower-case, without a trailing dot)"
+            )
         own = _settings(raw_settings, key, (*DEFAULTS, *DOMAIN_ONLY_KEYS))
         merged = {**defaults, **own}
 
-        def where(setting: str) -> str:
+        def where(setting: str, key: str = key, own: dict[str, Any] = own) -> str:
+            """The dotted key a merged setting came from."""
             return f"{key}.{setting}" if setting in own else f"defaults.{setting}"
 
         hosting = _choice(merged["hosting"], HOSTINGS, where("hosting"))
@@ -346,8 +350,12 @@ def load_config(config: Mapping[str, Any]) -> Deployment:
         if repository is not None:
             if hosting != "github-pages":
                 _fail(f"{key}.repository", "only applies to hosting: github-pages")
-            if not isinstance(repository, str) or not _GITHUB_NAME.match(repository) or repository in (".", ".."):
-                _fail(f"{key}.repository", "must be a GitHub repository name (letters, digits, '.', '_', '-')")
+            if (
+                not isinstance(repository, str)
+                or not _GITHUB_NAME.match(repository)
+                or repository in (".", "..")
+            ):
+                _fail(f"{key}.repository", "must be a GitHub repository name: letters, digits, '.', '_', '-'")
         if hosting == "github-pages":
             if github_owner is None:
                 _fail("github:owner", f"is required because {name} uses hosting: github-pages")
@@ -398,9 +406,7 @@ def _warnings(domains: tuple[Domain, ...]) -> list[str]:
                 "downgrade attacker wait out the policy (RFC 8461 §3.2 suggests weeks)"
             )
         if not domain.tlsrpt:
-            found.append(
-                f"{key}.tlsrpt: no TLS-RPT URI, so senders cannot report failures (RFC 8460)"
-            )
+            found.append(f"{key}.tlsrpt: no TLS-RPT URI, so senders cannot report failures (RFC 8460)")
         for uri in domain.tlsrpt:
             if not uri.lower().startswith("mailto:"):
                 continue

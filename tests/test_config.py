@@ -77,42 +77,100 @@ def test_domain_names_are_normalized_and_sorted() -> None:
 @pytest.mark.parametrize(
     ("mutate", "key", "rule"),
     [
-        (lambda c: c["mta-sts:domains"].update({"Example.COM.": {}}), "domains.Example.COM.", "declared twice"),
+        (
+            lambda c: c["mta-sts:domains"].update({"Example.COM.": {}}),
+            "domains.Example.COM.",
+            "declared twice",
+        ),
         (lambda c: c["mta-sts:domains"].update({"exa mple.com": {}}), "domains.exa mple.com", "label"),
         (lambda c: c["mta-sts:domains"].update({"localhost": {}}), "domains.localhost", "at least 2 labels"),
         (lambda c: c["mta-sts:domains"].update({"192.0.2.1": {}}), "domains.192.0.2.1", "IP address"),
-        (lambda c: c["mta-sts:domains"].update({"b.example": {"maxage": 5}}), "domains.b.example.maxage",
-         "did you mean 'maxAge'"),
-        (lambda c: c["mta-sts:domains"].update({"b.example": {"mode": "enforcing"}}), "domains.b.example.mode",
-         "must be one of testing, enforce, none"),
-        (lambda c: c["mta-sts:domains"].update({"b.example": {"hosting": "s3"}}), "domains.b.example.hosting",
-         "must be one of cloudflare-worker, github-pages"),
-        (lambda c: c["mta-sts:domains"].update({"b.example": {"maxAge": 31557601}}), "domains.b.example.maxAge",
-         "between 0 and 31557600"),
-        (lambda c: c["mta-sts:domains"].update({"b.example": {"maxAge": -1}}), "domains.b.example.maxAge",
-         "between 0 and 31557600"),
-        (lambda c: c["mta-sts:domains"].update({"b.example": {"maxAge": True}}), "domains.b.example.maxAge",
-         "not a boolean"),
-        (lambda c: c["mta-sts:domains"].update({"b.example": {"maxAge": "1e5"}}), "domains.b.example.maxAge",
-         "whole number"),
-        (lambda c: c["mta-sts:domains"].update({"b.example": {"mode": "enforce", "mx": []}}),
-         "domains.b.example.mx", "needs at least one mx"),
-        (lambda c: c["mta-sts:domains"].update({"b.example": {"mx": ["mx.example.com", "*.*.example.com"]}}),
-         "domains.b.example.mx[1]", "wildcard"),
-        (lambda c: c["mta-sts:domains"].update({"b.example": {"mx": ["mx.example.com", "192.0.2.1"]}}),
-         "domains.b.example.mx[1]", "IP address"),
-        (lambda c: c["mta-sts:domains"].update({"b.example": {"mx": ["mx.example.com", "MX.example.com."]}}),
-         "domains.b.example.mx[1]", "listed twice"),
-        (lambda c: c["mta-sts:domains"].update({"b.example": {"mx": "mx.example.com"}}),
-         "domains.b.example.mx", "list of strings"),
-        (lambda c: c["mta-sts:domains"].update({"b.example": {"tlsrpt": ["mailto:a@example.com", "http://x.example/r"]}}),
-         "domains.b.example.tlsrpt[1]", "mailto: or https:"),
-        (lambda c: c["mta-sts:domains"].update({"b.example": {"tlsrpt": ["mailto:a!b@example.com"]}}),
-         "domains.b.example.tlsrpt[0]", "percent-encoded"),
-        (lambda c: c["mta-sts:domains"].update({"b.example": {"zoneId": "not-a-zone"}}),
-         "domains.b.example.zoneId", "32 lower-case hex"),
-        (lambda c: c["mta-sts:domains"].update({"b.example": {"zone": "other.example"}}),
-         "domains.b.example.zone", "does not contain"),
+        (
+            lambda c: c["mta-sts:domains"].update({"b.example": {"maxage": 5}}),
+            "domains.b.example.maxage",
+            "did you mean 'maxAge'",
+        ),
+        (
+            lambda c: c["mta-sts:domains"].update({"b.example": {"mode": "enforcing"}}),
+            "domains.b.example.mode",
+            "must be one of testing, enforce, none",
+        ),
+        (
+            lambda c: c["mta-sts:domains"].update({"b.example": {"hosting": "s3"}}),
+            "domains.b.example.hosting",
+            "must be one of cloudflare-worker, github-pages",
+        ),
+        (
+            lambda c: c["mta-sts:domains"].update({"b.example": {"maxAge": 31557601}}),
+            "domains.b.example.maxAge",
+            "between 0 and 31557600",
+        ),
+        (
+            lambda c: c["mta-sts:domains"].update({"b.example": {"maxAge": -1}}),
+            "domains.b.example.maxAge",
+            "between 0 and 31557600",
+        ),
+        (
+            lambda c: c["mta-sts:domains"].update({"b.example": {"maxAge": True}}),
+            "domains.b.example.maxAge",
+            "not a boolean",
+        ),
+        (
+            lambda c: c["mta-sts:domains"].update({"b.example": {"maxAge": "1e5"}}),
+            "domains.b.example.maxAge",
+            "whole number",
+        ),
+        (
+            lambda c: c["mta-sts:domains"].update({"b.example": {"mode": "enforce", "mx": []}}),
+            "domains.b.example.mx",
+            "needs at least one mx",
+        ),
+        (
+            lambda c: c["mta-sts:domains"].update(
+                {"b.example": {"mx": ["mx.example.com", "*.*.example.com"]}}
+            ),
+            "domains.b.example.mx[1]",
+            "wildcard",
+        ),
+        (
+            lambda c: c["mta-sts:domains"].update({"b.example": {"mx": ["mx.example.com", "192.0.2.1"]}}),
+            "domains.b.example.mx[1]",
+            "IP address",
+        ),
+        (
+            lambda c: c["mta-sts:domains"].update(
+                {"b.example": {"mx": ["mx.example.com", "MX.example.com."]}}
+            ),
+            "domains.b.example.mx[1]",
+            "listed twice",
+        ),
+        (
+            lambda c: c["mta-sts:domains"].update({"b.example": {"mx": "mx.example.com"}}),
+            "domains.b.example.mx",
+            "list of strings",
+        ),
+        (
+            lambda c: c["mta-sts:domains"].update(
+                {"b.example": {"tlsrpt": ["mailto:a@example.com", "http://x.example/r"]}}
+            ),
+            "domains.b.example.tlsrpt[1]",
+            "mailto: or https:",
+        ),
+        (
+            lambda c: c["mta-sts:domains"].update({"b.example": {"tlsrpt": ["mailto:a!b@example.com"]}}),
+            "domains.b.example.tlsrpt[0]",
+            "percent-encoded",
+        ),
+        (
+            lambda c: c["mta-sts:domains"].update({"b.example": {"zoneId": "not-a-zone"}}),
+            "domains.b.example.zoneId",
+            "32 lower-case hex",
+        ),
+        (
+            lambda c: c["mta-sts:domains"].update({"b.example": {"zone": "other.example"}}),
+            "domains.b.example.zone",
+            "does not contain",
+        ),
         (lambda c: c["mta-sts:defaults"].update({"zoneId": "0" * 32}), "defaults.zoneId", "unknown key"),
         (lambda c: c["mta-sts:defaults"].update({"mode": "strict"}), "defaults.mode", "must be one of"),
         (lambda c: c["mta-sts:defaults"].update({"mx": ["bad_host.example"]}), "defaults.mx[0]", "label"),
@@ -120,15 +178,31 @@ def test_domain_names_are_normalized_and_sorted() -> None:
         (lambda c: c.update({"mta-sts:domains": {}}), "domains", "at least one"),
         (lambda c: c.update({"mta-sts:domains": ["example.com"]}), "domains", "mapping"),
         (lambda c: c.pop("mta-sts:cloudflareAccountId"), "cloudflareAccountId", "required"),
-        (lambda c: c.update({"mta-sts:cloudflareAccountId": "acct"}), "cloudflareAccountId", "32 lower-case hex"),
-        (lambda c: c["mta-sts:domains"].update({"b.example": {"hosting": "github-pages"}}), "github:owner",
-         "required because b.example"),
-        (lambda c: c["mta-sts:domains"].update({"b.example": {"repository": "x"}}),
-         "domains.b.example.repository", "github-pages"),
-        (lambda c: c["mta-sts:domains"].update({"b.example": {"dns": "external"}}),
-         "defaults.routing", "custom-domain"),
-        (lambda c: c["mta-sts:domains"].update({"b.example": {"dns": "route53"}}),
-         "domains.b.example.dns", "must be one of cloudflare, external"),
+        (
+            lambda c: c.update({"mta-sts:cloudflareAccountId": "acct"}),
+            "cloudflareAccountId",
+            "32 lower-case hex",
+        ),
+        (
+            lambda c: c["mta-sts:domains"].update({"b.example": {"hosting": "github-pages"}}),
+            "github:owner",
+            "required because b.example",
+        ),
+        (
+            lambda c: c["mta-sts:domains"].update({"b.example": {"repository": "x"}}),
+            "domains.b.example.repository",
+            "github-pages",
+        ),
+        (
+            lambda c: c["mta-sts:domains"].update({"b.example": {"dns": "external"}}),
+            "defaults.routing",
+            "custom-domain",
+        ),
+        (
+            lambda c: c["mta-sts:domains"].update({"b.example": {"dns": "route53"}}),
+            "domains.b.example.dns",
+            "must be one of cloudflare, external",
+        ),
     ],
 )
 def test_rejections_name_the_key(mutate: Any, key: str, rule: str) -> None:
@@ -150,7 +224,9 @@ def test_mode_none_needs_no_mx() -> None:
 def test_warning_enforce_with_short_max_age() -> None:
     """enforce with max_age under a day warns but loads."""
     deployment = load_config(config(**{"example.com": {"mode": "enforce", "maxAge": 3600}}))
-    assert any(w.startswith("domains.example.com.maxAge:") and "under one day" in w for w in deployment.warnings)
+    assert any(
+        w.startswith("domains.example.com.maxAge:") and "under one day" in w for w in deployment.warnings
+    )
 
 
 def test_warning_no_tlsrpt() -> None:
@@ -162,10 +238,12 @@ def test_warning_no_tlsrpt() -> None:
 
 def test_warning_tlsrpt_mailbox_on_enforced_domain_of_this_stack() -> None:
     """Reports sent to a mailbox on an enforce domain of the same stack warn; on a subdomain they do not."""
-    cfg = config(**{
-        "example.com": {"mode": "enforce", "tlsrpt": ["mailto:tls@example.com"]},
-        "example.org": {"tlsrpt": ["mailto:tls@reports.example.com"]},
-    })
+    cfg = config(
+        **{
+            "example.com": {"mode": "enforce", "tlsrpt": ["mailto:tls@example.com"]},
+            "example.org": {"tlsrpt": ["mailto:tls@reports.example.com"]},
+        }
+    )
     warnings = load_config(cfg).warnings
     assert any(w.startswith("domains.example.com.tlsrpt:") and "enforce" in w for w in warnings)
     assert not any(w.startswith("domains.example.org.tlsrpt:") for w in warnings)
@@ -197,16 +275,20 @@ def test_changing_one_domain_changes_only_its_id() -> None:
 
 def test_records_follow_hosting_and_dns() -> None:
     """Each hosting/dns/routing combination gets its policy-host record, then the TXT records."""
-    cfg = config(**{
-        "w.example": {},
-        "c.example": {"routing": "custom-domain"},
-        "x.example": {"routing": "custom-domain", "dns": "external"},
-        "p.example": {"hosting": "github-pages"},
-    })
+    cfg = config(
+        **{
+            "w.example": {},
+            "c.example": {"routing": "custom-domain"},
+            "x.example": {"routing": "custom-domain", "dns": "external"},
+            "p.example": {"hosting": "github-pages"},
+        }
+    )
     cfg["github:owner"] = "example-org"
     deployment = load_config(cfg)
-    host = {d.name: [(r.type, r.content, r.proxied) for r in d.records if r.role == "policy-host"]
-            for d in deployment.domains}
+    host = {
+        d.name: [(r.type, r.content, r.proxied) for r in d.records if r.role == "policy-host"]
+        for d in deployment.domains
+    }
     assert host == {
         "c.example": [],
         "p.example": [("CNAME", "example-org.github.io", False)],

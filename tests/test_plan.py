@@ -80,12 +80,16 @@ def test_plan_is_deterministic() -> None:
 @pytest.mark.parametrize(
     ("stack_text", "expected"),
     [
-        ("config:\n  mta-sts:cloudflareAccountId: 0123456789abcdef0123456789abcdef\n"
-         "  mta-sts:domains:\n    example.com:\n      maxage: 5\n      mx: [mx.example.com]\n",
-         "error: domains.example.com.maxage: unknown key; did you mean 'maxAge'?"),
-        ("config:\n  mta-sts:cloudflareAccountId: 0123456789abcdef0123456789abcdef\n"
-         "  mta-sts:domains:\n    example.com:\n      mx: [mx.example.com, '*.*.example.com']\n",
-         "error: domains.example.com.mx[1]: "),
+        (
+            "config:\n  mta-sts:cloudflareAccountId: 0123456789abcdef0123456789abcdef\n"
+            "  mta-sts:domains:\n    example.com:\n      maxage: 5\n      mx: [mx.example.com]\n",
+            "error: domains.example.com.maxage: unknown key; did you mean 'maxAge'?",
+        ),
+        (
+            "config:\n  mta-sts:cloudflareAccountId: 0123456789abcdef0123456789abcdef\n"
+            "  mta-sts:domains:\n    example.com:\n      mx: [mx.example.com, '*.*.example.com']\n",
+            "error: domains.example.com.mx[1]: ",
+        ),
         ("config:\n  mta-sts:domains: {}\n", "error: domains: declare at least one mail domain"),
         ("config: [\n", "error: Pulumi.t.yaml: is not valid YAML"),
     ],
@@ -95,7 +99,10 @@ def test_bad_config_one_line_exit_2(project: Path, stack_text: str, expected: st
     write_stack(project, stack_text)
     result = subprocess.run(
         [sys.executable, "-m", "mtasts", "--project-dir", str(project), "plan", "--stack", "t"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert result.stdout == ""
@@ -112,12 +119,18 @@ def test_missing_stack_file() -> None:
 
 def test_secure_values_are_ignored(project: Path) -> None:
     """A secure: value (the API token) is not needed and does not break plan."""
-    write_stack(project, "config:\n  cloudflare:apiToken:\n    secure: AAABAJ0xyz\n"
-                "  mta-sts:cloudflareAccountId: 0123456789abcdef0123456789abcdef\n"
-                "  mta-sts:domains:\n    example.com:\n      mx: [mx.example.com]\n")
+    write_stack(
+        project,
+        "config:\n  cloudflare:apiToken:\n    secure: AAABAJ0xyz\n"
+        "  mta-sts:cloudflareAccountId: 0123456789abcdef0123456789abcdef\n"
+        "  mta-sts:domains:\n    example.com:\n      mx: [mx.example.com]\n",
+    )
     result = subprocess.run(
         [sys.executable, "-m", "mtasts", "--project-dir", str(project), "plan", "--stack", "t", "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert list(json.loads(result.stdout)["domains"]) == ["example.com"]
@@ -132,5 +145,7 @@ def test_plan_does_not_import_pulumi() -> None:
         "    main(['plan', '--stack', 'dev'])\n"
         "print(sorted(m for m in sys.modules if m.startswith('pulumi')))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.strip() == "[]", result.stderr

@@ -82,7 +82,10 @@ def test_txt_quoting_round_trip(value: str) -> None:
     assert all(len(part) <= 255 for part in quoted.split('" "'))
 
 
-@given(st.from_regex(r"[A-Za-z0-9]{1,32}", fullmatch=True), st.lists(st.tuples(EXT_NAME, st.from_regex(r"[!-:<>-~]{1,10}", fullmatch=True)), max_size=3))
+@given(
+    st.from_regex(r"[A-Za-z0-9]{1,32}", fullmatch=True),
+    st.lists(st.tuples(EXT_NAME, st.from_regex(r"[!-:<>-~]{1,10}", fullmatch=True)), max_size=3),
+)
 def test_sts_record_round_trip(ident: str, extensions: list[tuple[str, str]]) -> None:
     """A rendered _mta-sts record parses back, unquoted or quoted."""
     record = StsRecord(id=ident, extensions=tuple((n, v) for n, v in extensions if n != "id"))
@@ -90,8 +93,14 @@ def test_sts_record_round_trip(ident: str, extensions: list[tuple[str, str]]) ->
     assert parse_sts_record(quote_txt(record.render())) == record
 
 
-MAILTO = st.builds(lambda local, host: f"mailto:{local}@{host}", st.from_regex(r"[a-z0-9._+-]{1,12}", fullmatch=True).filter(lambda s: ".." not in s), HOST)
-HTTPS = st.builds(lambda host, path: f"https://{host}/{path}", HOST, st.from_regex(r"[a-z0-9/]{0,12}", fullmatch=True))
+MAILTO = st.builds(
+    lambda local, host: f"mailto:{local}@{host}",
+    st.from_regex(r"[a-z0-9._+-]{1,12}", fullmatch=True).filter(lambda s: ".." not in s),
+    HOST,
+)
+HTTPS = st.builds(
+    lambda host, path: f"https://{host}/{path}", HOST, st.from_regex(r"[a-z0-9/]{0,12}", fullmatch=True)
+)
 
 
 @given(st.lists(st.one_of(MAILTO, HTTPS), min_size=1, max_size=4, unique=True))
