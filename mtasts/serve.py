@@ -1,0 +1,62 @@
+"""``python -m mtasts serve``: the stack's Worker, byte for byte, in workerd on 127.0.0.1."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import Any
+
+from mtasts.config import load_stack
+from mtasts.worker import worker_script
+from mtasts.workerd import WorkerdFailed, WorkerdNotFound, start_worker
+
+POLICY_PATH = "/.well-known/mta-sts.txt"
+
+
+class _Stop(Exception):
+    """SIGTERM or SIGHUP arrived: stop workerd and exit, as on Ctrl-C."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stop(signum)
+
+
+def run(args: Any) -> int:
+    """Serve ``args.stack``'s Worker on ``127.0.0.1:args.port`` until interrupted."""
+    deployment = load_stack(args.project_dir, args.stack)
+    domains = deployment.worker_domains
+    # The very bytes `pulumi up` uploads as WorkersScript.content.
+    script = worker_script(domains)
+    # Without these, a plain `kill` would end Python at once and leave workerd running.
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        with start_worker(script, args.port) as running:
+            port = running.url.rsplit(":", 1)[1]
+            print(f"serving the {args.stack} stack's Worker ({len(script)} bytes) at {running.url}")
+            for domain in domains:
+                print(f"  {domain.policy_host}  mode={domain.mode}  id={domain.policy_id}")
+            if domains:
+                print(
+                    f"try: curl -H 'Host: {domains[0].policy_host}' "
+                    f"http://127.0.0.1:{port}{POLICY_PATH}"
+                )
+            else:
+                print("no domain of this stack uses hosting: cloudflare-worker; every host answers 404")
+            print("Ctrl-C stops.", flush=True)
+            code = running.process.wait()
+            print(f"error: workerd exited with {code}", file=sys.stderr)
+            return 1
+    except (KeyboardInterrupt, _Stop):
+        return 0
+    except WorkerdNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except WorkerdFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
