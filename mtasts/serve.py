@@ -32,17 +32,20 @@ def run(args: Any) -> int:
     try:
         with start_worker(script, args.port) as running:
             port = running.url.rsplit(":", 1)[1]
-            print(f"serving the {args.stack} stack's Worker ({len(script)} bytes) at {running.url}")
-            for domain in domains:
-                print(f"  {domain.policy_host}  mode={domain.mode}  id={domain.policy_id}")
+            lines = [f"serving the {args.stack} stack's Worker ({len(script)} bytes) at {running.url}"]
+            lines += [f"  {d.policy_host}  mode={d.mode}  id={d.policy_id}" for d in domains]
             if domains:
-                print(
-                    f"try: curl -H 'Host: {domains[0].policy_host}' "
-                    f"http://127.0.0.1:{port}{POLICY_PATH}"
+                lines.append(
+                    f"try: curl -H 'Host: {domains[0].policy_host}' http://127.0.0.1:{port}{POLICY_PATH}"
                 )
             else:
-                print("no domain of this stack uses hosting: cloudflare-worker; every host answers 404")
-            print("Ctrl-C stops.", flush=True)
+                lines.append(
+                    "no domain of this stack uses hosting: cloudflare-worker; every host answers 404"
+                )
+            lines.append("Ctrl-C stops.")
+            # One write: whoever waits for the last line sees the whole banner.
+            sys.stdout.write("\n".join(lines) + "\n")
+            sys.stdout.flush()
             code = running.process.wait()
             print(f"error: workerd exited with {code}", file=sys.stderr)
             return 1

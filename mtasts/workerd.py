@@ -39,9 +39,7 @@ def workerd_binary(project_dir: Path = PROJECT_DIR) -> Path:
     override = os.environ.get("WORKERD")
     path = Path(override) if override else project_dir / "node_modules" / ".bin" / "workerd"
     if not (path.is_file() and os.access(path, os.X_OK)):
-        raise WorkerdNotFound(
-            f"workerd not found at {path}: run `npm ci` in {project_dir} (or set WORKERD)"
-        )
+        raise WorkerdNotFound(f"workerd not found at {path}: run `npm ci` in {project_dir} (or set WORKERD)")
     return path
 
 

@@ -1,4 +1,4 @@
-// MTA-STS policy host (RFC 8461 §3.3), one Worker for every Worker-hosted domain of a stack.
+// MTA-STS policy host (RFC 8461 section 3.3), one Worker for every Worker-hosted domain of a stack.
 //
 // This file is a template: mtasts/worker.py replaces the placeholder string literal
 // below with a JSON document, itself written as one JSON string literal, so the policies
@@ -11,10 +11,10 @@
 //   (CRLF kept), text/plain; charset=utf-8. HEAD gets the same headers and no body.
 // - Any other method, on any host or path: 405 with Allow: GET, HEAD.
 // - Any other path, or an undeclared host: 404.
-// - Never a redirect and never a 5xx: senders treat both as "no policy" (§3.3), and a 5xx
+// - Never a redirect and never a 5xx: senders treat both as "no policy" (section 3.3), and a 5xx
 //   would also hide the real answer from `mtasts verify`.
 // - The host is compared lower-case, without a port and without one trailing dot.
-// - The query string is ignored: senders never send one (§3.3 fixes the URL), and a cache
+// - The query string is ignored: senders never send one (section 3.3 fixes the URL), and a cache
 //   buster such as ?nocache=1 from a person debugging should still see the policy.
 // - The path is compared after URL parsing, so dot segments resolve as every HTTP client
 //   resolves them; percent-encoded characters are not decoded and do not match.
@@ -59,7 +59,7 @@ function notFound() {
 }
 
 function answer(request) {
-  const method = request.method.toUpperCase();
+  const method = request.method;
   if (method !== "GET" && method !== "HEAD") {
     return plain(405, "Method Not Allowed\n", { Allow: ALLOW });
   }

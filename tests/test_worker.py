@@ -1,0 +1,598 @@
+"""The Worker: the script built from ``worker/`` and the policies, and its answers in real workerd."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mtasts.config import Deployment, Domain, load_config, load_stack
+from mtasts.worker import (
+    COMPATIBILITY_DATE,
+    MAIN_MODULE,
+    PLACEHOLDER,
+    policy_data,
+    render,
+    script_name,
+    template,
+    worker_script,
+)
+from mtasts.workerd import run_worker, workerd_binary
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICY_PATH = "/.well-known/mta-sts.txt"
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+ACCOUNT = "0123456789abcdef0123456789abcdef"
+
+workerd = pytest.mark.integration
+
+
+def synthetic() -> Deployment:
+    """100 domains sharing one policy, plus each mode, max_age 0, wildcards and a Pages domain."""
+    domains: dict[str, dict[str, object]] = {f"d{i:03}.shared.example": {} for i in range(100)}
+    domains.update(
+        {
+            "Mixed.Case.Example": {"mode": "testing", "mx": ["*.mx.mixed.example", "mail.mixed.example"]},
+            "zero.example": {"mode": "testing", "maxAge": 0},
+            "none.example": {"mode": "none", "mx": []},
+            "a.b.deep.example": {"mx": ["mx.deep.example"], "maxAge": 31557600},
+            "pages.example": {"hosting": "github-pages"},
+        }
+    )
+    return load_config(
+        {
+            "mta-sts:cloudflareAccountId": ACCOUNT,
+            "github:owner": "example-org",
+            "mta-sts:defaults": {"mode": "enforce", "maxAge": 604800, "mx": ["mx1.shared.example"]},
+            "mta-sts:domains": domains,
+        }
+    )
+
+
+DEV = load_stack(ROOT, "dev")
+SYNTHETIC = synthetic()
+
+
+def split(base: str) -> int:
+    return int(base.rsplit(":", 1)[1])
+
+
+def request(
+    port: int, method: str, host: str, path: str = POLICY_PATH, conn: http.client.HTTPConnection | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """One request with an explicit Host header; headers come back with lower-case names."""
+    own = conn is None
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, headers={"Host": host})
+        response = conn.getresponse()
+        body = response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+    finally:
+        if own:
+            conn.close()
+
+
+@pytest.fixture(scope="module")
+def dev_port() -> Iterator[int]:
+    with run_worker(worker_script(DEV.worker_domains)) as base:
+        yield split(base)
+
+
+@pytest.fixture(scope="module")
+def synthetic_port() -> Iterator[int]:
+    with run_worker(worker_script(SYNTHETIC.worker_domains)) as base:
+        yield split(base)
+
+
+@pytest.fixture(params=["dev", "synthetic"])
+def served(request: pytest.FixtureRequest) -> tuple[int, Deployment]:
+    """Each served deployment with its port."""
+    if request.param == "dev":
+        return request.getfixturevalue("dev_port"), DEV
+    return request.getfixturevalue("synthetic_port"), SYNTHETIC
+
+
+def data_of(script: str) -> dict[str, object]:
+    """The policy document a built script carries, read back the way the Worker reads it."""
+    match = re.search(r'^const DATA = JSON\.parse\((".*")\);$', script, re.MULTILINE)
+    assert match, "no data line in the script"
+    return json.loads(json.loads(match.group(1)))
+
+
+# --- the script, without workerd -------------------------------------------------------------
+
+
+def test_script_name_is_per_stack() -> None:
+    """The script is named after the stack, so each stack of an account has its own Worker."""
+    assert script_name("dev") == "mta-sts-dev"
+    assert script_name("prod") == "mta-sts-prod"
+
+
+def test_script_is_one_self_contained_module() -> None:
+    """The script imports nothing, exports a default handler and keeps no placeholder."""
+    script = worker_script(DEV.worker_domains)
+    assert MAIN_MODULE.endswith(".js")
+    assert not re.search(r"^\s*import\b|\bimport\s*\(|\brequire\s*\(", script, re.MULTILINE)
+    assert "export default" in script
+    assert PLACEHOLDER not in script
+    assert script.isascii()
+
+
+def test_template_holds_the_placeholder_once() -> None:
+    """The JavaScript in worker/ has exactly one data placeholder, and render refuses otherwise."""
+    assert template().count(PLACEHOLDER) == 1
+    with pytest.raises(ValueError, match="exactly once"):
+        render({"hosts": {}, "policies": []}, "export default {};")
+    with pytest.raises(ValueError, match="exactly once"):
+        render({"hosts": {}, "policies": []}, PLACEHOLDER + PLACEHOLDER)
+
+
+def test_script_carries_each_worker_host_and_its_policy() -> None:
+    """The data read back from the script maps every Worker-hosted policy host to its exact policy."""
+    data = data_of(worker_script(SYNTHETIC.worker_domains))
+    hosts, policies = data["hosts"], data["policies"]
+    assert isinstance(hosts, dict) and isinstance(policies, list)
+    expected = {d.policy_host: d.policy_text for d in SYNTHETIC.worker_domains}
+    assert {host: policies[index] for host, index in hosts.items()} == expected
+    assert "mta-sts.pages.example" not in hosts
+    assert "mta-sts.mixed.case.example" in hosts
+
+
+def test_script_is_deterministic_and_order_free() -> None:
+    """The same domains give the same bytes, in any order; a changed policy changes them."""
+    domains = SYNTHETIC.worker_domains
+    script = worker_script(domains)
+    assert worker_script(domains) == script
+    assert worker_script(reversed(domains)) == script
+    shuffled = list(domains)
+    random.Random(7).shuffle(shuffled)
+    assert worker_script(shuffled) == script
+    changed = load_config(
+        {
+            "cloudflareAccountId": ACCOUNT,
+            "domains": {"zero.example": {"mode": "testing", "maxAge": 1, "mx": ["a.b"]}},
+        }
+    )
+    before = load_config(
+        {
+            "cloudflareAccountId": ACCOUNT,
+            "domains": {"zero.example": {"mode": "testing", "maxAge": 0, "mx": ["a.b"]}},
+        }
+    )
+    assert worker_script(changed.domains) != worker_script(before.domains)
+
+
+def test_identical_policies_are_stored_once() -> None:
+    """100 domains sharing one policy keep one copy of its text in the script."""
+    shared = [d for d in SYNTHETIC.worker_domains if d.name.endswith(".shared.example")]
+    assert len(shared) == 100
+    script = worker_script(shared)
+    data = data_of(script)
+    assert data["policies"] == [shared[0].policy_text]
+    assert set(data["hosts"].values()) == {0}  # type: ignore[union-attr]
+    assert script.count("version: STSv1") == 1
+    assert script.count("mx1.shared.example") == 1
+
+
+def long_policy_domains(count: int) -> tuple[Domain, ...]:
+    mx = [f"mx{i}.a-rather-long-mail-host-name.example" for i in range(25)]
+    return load_config(
+        {
+            "cloudflareAccountId": ACCOUNT,
+            "defaults": {"mx": mx},
+            "domains": {f"d{i:05}.example": {} for i in range(count)},
+        }
+    ).domains
+
+
+def test_script_grows_with_hosts_not_with_policy_size() -> None:
+    """Each further domain sharing a 1 kB policy adds only its host entry, well under 100 bytes."""
+    one, hundred = long_policy_domains(1), long_policy_domains(100)
+    assert len(one[0].policy_text) > 1000
+    growth = (len(worker_script(hundred)) - len(worker_script(one))) / 99
+    assert growth < 50, growth
+
+
+def test_data_cannot_become_code() -> None:
+    """Quotes, backslashes, line separators and script-like text in the data stay inside one string."""
+    hostile = ['"); throw new Error("x"); //', "\\\"\\\\'`${1}`</script>\u2028\u2029\r\n", "é\x00\x1f"]
+    script = render({"hosts": {"mta-sts.a.example": 0}, "policies": hostile})
+    data_line = [line for line in script.splitlines() if line.startswith("const DATA = ")]
+    assert len(data_line) == 1
+    assert data_of(script) == {"hosts": {"mta-sts.a.example": 0}, "policies": hostile}
+    # Everything the data adds lies between the two quotes of one string literal.
+    literal = re.fullmatch(r'const DATA = JSON\.parse\((".*")\);', data_line[0])
+    assert literal and re.fullmatch(r'"(?:[^"\\]|\\.)*"', literal.group(1))
+
+
+@workerd
+def test_hostile_data_is_served_verbatim() -> None:
+    """In workerd, a policy full of quotes and code-like text comes back byte for byte."""
+    texts = ['"); throw new Error("x"); //\r\n', "`${globalThis}`</script>\u2028é\r\n"]
+    script = render({"hosts": {"mta-sts.a.example": 0, "mta-sts.b.example": 1}, "policies": texts})
+    with run_worker(script) as base:
+        for host, text in zip(("mta-sts.a.example", "mta-sts.b.example"), texts, strict=True):
+            status, _, body = request(split(base), "GET", host)
+            assert (status, body) == (200, text.encode("utf-8"))
+
+
+def test_policy_data_uses_lower_case_policy_hosts() -> None:
+    """Keys are the policy hosts, lower-case, sorted; indexes point into sorted distinct texts."""
+    data = policy_data(SYNTHETIC.worker_domains)
+    hosts = list(data["hosts"])
+    assert hosts == sorted(hosts)
+    assert all(h == h.lower() and h.startswith("mta-sts.") for h in hosts)
+    assert data["policies"] == sorted(set(data["policies"]))
+    assert len(data["policies"]) == 5
+
+
+def test_workerd_is_pinned_exactly() -> None:
+    """package.json pins workerd to one exact version, the one package-lock.json holds."""
+    package = json.loads((ROOT / "package.json").read_text())
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    version = package["dependencies"]["workerd"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version)
+    assert lock["packages"]["node_modules/workerd"]["version"] == version
+
+
+@workerd
+def test_compatibility_date_is_supported_by_the_pinned_workerd() -> None:
+    """The fixed compatibility date is not after the pinned workerd's own date."""
+    out = subprocess.run([str(workerd_binary()), "--version"], capture_output=True, text=True, timeout=30)
+    match = re.search(r"(\d{4}-\d{2}-\d{2})", out.stdout + out.stderr)
+    assert match, out
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", COMPATIBILITY_DATE)
+    assert COMPATIBILITY_DATE <= match.group(1)
+
+
+# --- the Worker in workerd -------------------------------------------------------------------
+
+
+def expect_policy(status: int, headers: dict[str, str], body: bytes, domain: Domain, method: str) -> None:
+    data = domain.policy_text.encode("utf-8")
+    assert status == 200
+    assert headers["content-type"] == "text/plain; charset=utf-8"
+    assert headers["content-length"] == str(len(data))
+    assert headers["cache-control"] == "max-age=300"
+    assert body == (b"" if method == "HEAD" else data)
+
+
+@workerd
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_every_declared_host_gets_its_exact_policy(served: tuple[int, Deployment], method: str) -> None:
+    """GET and HEAD on each Worker-hosted policy host give plan's policy bytes, CRLF and all."""
+    port, deployment = served
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        for domain in deployment.worker_domains:
+            expect_policy(*request(port, method, domain.policy_host, conn=conn), domain, method)
+    finally:
+        conn.close()
+
+
+@workerd
+def test_dev_stack_is_served_as_plan_prints_it(dev_port: int) -> None:
+    """Each Worker-hosted domain of `plan --stack dev --json` is served with exactly its policy."""
+    out = subprocess.run(
+        [sys.executable, "-m", "mtasts", "plan", "--stack", "dev", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    plan = json.loads(out.stdout)["domains"]
+    worker_hosted = {name: d for name, d in plan.items() if d["hosting"] == "cloudflare-worker"}
+    assert len(worker_hosted) >= 3
+    for entry in worker_hosted.values():
+        host = entry["policyUrl"].split("/")[2]
+        status, _, body = request(dev_port, "GET", host)
+        assert (status, body) == (200, entry["policy"].encode())
+
+
+@workerd
+def test_pages_hosted_domains_are_not_served(served: tuple[int, Deployment]) -> None:
+    """A domain on GitHub Pages hosting is not in the Worker: its policy host gets 404."""
+    port, deployment = served
+    assert deployment.pages_domains
+    for domain in deployment.pages_domains:
+        assert request(port, "GET", domain.policy_host)[0] == 404
+
+
+UNDECLARED = (
+    "example.com",
+    "mta-sts.unknown.example",
+    "mta-sts.example.com.evil.test",
+    "xmta-sts.example.com",
+    "mta-sts",
+    "constructor",
+    "__proto__",
+    "hasOwnProperty",
+    "toString",
+    "127.0.0.1",
+    "[::1]",
+    "mta-sts.example.com..",
+)
+
+
+@workerd
+@pytest.mark.parametrize("host", UNDECLARED)
+def test_undeclared_hosts_get_404(dev_port: int, host: str) -> None:
+    """A host that is not a declared policy host, including JavaScript property names, gets 404."""
+    status, headers, body = request(dev_port, "GET", host)
+    assert status == 404
+    assert headers["content-type"] == "text/plain; charset=utf-8"
+    assert b"STSv1" not in body
+
+
+OTHER_PATHS = (
+    "/",
+    "/.well-known/",
+    "/.well-known/mta-sts.txt/",
+    "/.well-known/MTA-STS.txt",
+    "/.well-known/mta-sts.TXT",
+    "/.well-known/mta-sts.txt.bak",
+    "/.well-known/mta-sts.txt%00",
+    "/.well-known/mta%2Dsts.txt",
+    "/.well-known/mta-sts",
+    "/mta-sts.txt",
+    "//.well-known/mta-sts.txt",
+    "/.well-known//mta-sts.txt",
+    "/x/.well-known/mta-sts.txt",
+    "/robots.txt",
+    "/favicon.ico",
+)
+
+
+@workerd
+@pytest.mark.parametrize("path", OTHER_PATHS)
+def test_other_paths_get_404(dev_port: int, path: str) -> None:
+    """Only the policy path answers, even on a declared host."""
+    status, _, body = request(dev_port, "GET", "mta-sts.example.com", path)
+    assert status == 404
+    assert b"STSv1" not in body
+
+
+@workerd
+@pytest.mark.parametrize(
+    "path", [POLICY_PATH + "?nocache=1", POLICY_PATH + "?", "/.well-known/./mta-sts.txt"]
+)
+def test_query_strings_and_dot_segments_still_serve(dev_port: int, path: str) -> None:
+    """A query string is ignored and dot segments resolve as clients resolve them (worker/worker.js)."""
+    expect_policy(*request(dev_port, "GET", "mta-sts.example.com", path), DEV.domain("example.com"), "GET")
+
+
+@workerd
+@pytest.mark.parametrize("method", [m for m in METHODS if m not in ("GET", "HEAD")])
+@pytest.mark.parametrize(
+    ("host", "path"),
+    [("mta-sts.example.com", POLICY_PATH), ("mta-sts.example.com", "/"), ("unknown.example", POLICY_PATH)],
+)
+def test_other_methods_get_405_with_allow(dev_port: int, method: str, host: str, path: str) -> None:
+    """Any method but GET and HEAD, on any host or path, gets 405 and Allow: GET, HEAD."""
+    status, headers, body = request(dev_port, method, host, path)
+    assert status == 405
+    assert headers["allow"] == "GET, HEAD"
+    assert b"STSv1" not in body
+
+
+@workerd
+@pytest.mark.parametrize(
+    "host",
+    [
+        "MTA-STS.EXAMPLE.COM",
+        "Mta-Sts.Example.Com",
+        "mta-sts.example.com:443",
+        "mta-sts.example.com:8787",
+        "MTA-sts.example.COM:80",
+        "mta-sts.example.com.",
+        "MTA-STS.example.com.:443",
+        "mta-sts.example.com:",
+    ],
+)
+def test_host_case_port_and_trailing_dot_are_ignored(dev_port: int, host: str) -> None:
+    """Host matching ignores case, any port and one trailing dot."""
+    for method in ("GET", "HEAD"):
+        expect_policy(*request(dev_port, method, host), DEV.domain("example.com"), method)
+
+
+@workerd
+def test_mixed_case_declared_domain_is_served(synthetic_port: int) -> None:
+    """A domain declared in mixed case is served under any case of its policy host."""
+    domain = SYNTHETIC.domain("mixed.case.example")
+    for host in (
+        "mta-sts.mixed.case.example",
+        "MTA-STS.Mixed.Case.Example",
+        "mta-sts.MIXED.case.example:8443",
+    ):
+        expect_policy(*request(synthetic_port, "GET", host), domain, "GET")
+
+
+@workerd
+def test_odd_requests_never_get_a_redirect_or_server_error(dev_port: int) -> None:
+    """Malformed paths, odd hosts and bodies get a 4xx from the Worker, never 3xx or 5xx."""
+    cases = [
+        ("GET", "mta-sts.example.com", "/%zz"),
+        ("GET", "mta-sts.example.com", "/" + "a" * 8000),
+        ("GET", "mta-sts.example.com:notaport", POLICY_PATH),
+        ("GET", "mta sts.example.com", POLICY_PATH),
+        ("GET", "mta-sts.example.com", "*"),
+        ("GET", "mta-sts.xn--bcher-kva.example", POLICY_PATH),
+        ("GET", "a" * 300 + ".example", POLICY_PATH),
+        ("POST", "mta-sts.example.com", "/%"),
+        ("OPTIONS", "mta-sts.example.com", "*"),
+    ]
+    for method, host, path in cases:
+        status, headers, _ = request(dev_port, method, host, path)
+        assert 400 <= status < 500, (method, host, path, status)
+        assert "location" not in headers
+
+
+def expected_answer(deployment: Deployment, method: str, host: str, path: str) -> tuple[int, bytes | None]:
+    """The rules of worker/worker.js, written independently: status and body (None: any body)."""
+    if method not in ("GET", "HEAD"):
+        return 405, None
+    name = host.lower()
+    name = re.sub(r":[0-9]*\Z", "", name)
+    if name.endswith("."):
+        name = name[:-1]
+    if path.split("?", 1)[0] != POLICY_PATH:
+        return 404, None
+    for domain in deployment.worker_domains:
+        if domain.policy_host == name:
+            return 200, b"" if method == "HEAD" else domain.policy_text.encode()
+    return 404, None
+
+
+def random_request(rng: random.Random, deployment: Deployment) -> tuple[str, str, str]:
+    declared = [d.policy_host for d in deployment.worker_domains]
+    others = [d.policy_host for d in deployment.pages_domains] + [
+        "mta-sts.nowhere.example",
+        "example.com",
+        "constructor",
+        "__proto__",
+        "mta-sts.example.com.evil.test",
+        "127.0.0.1",
+        "mta-sts." + rng.choice(declared),
+    ]
+    host = rng.choice(declared) if rng.random() < 0.7 else rng.choice(others)
+    if rng.random() < 0.5:
+        host = "".join(c.upper() if rng.random() < 0.5 else c for c in host)
+    if rng.random() < 0.15:
+        host += "."
+    if rng.random() < 0.3:
+        host += rng.choice([":443", ":80", ":8787", ":1", ":"])
+    path = rng.choice(
+        [POLICY_PATH] * 6
+        + [
+            POLICY_PATH + "?x=" + str(rng.randrange(1000)),
+            "/",
+            "/.well-known/mta-sts.txt/",
+            "/.well-known/MTA-STS.TXT",
+            "/mta-sts.txt",
+            "/.well-known/mta-sts.json",
+            "/index.html",
+        ]
+    )
+    return rng.choice(METHODS), host, path
+
+
+@workerd
+def test_randomized_requests_follow_the_rules(served: tuple[int, Deployment]) -> None:
+    """1,200 seeded random requests (hosts, case, ports, paths, methods) each get the rule's answer."""
+    port, deployment = served
+    rng = random.Random(20240601)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    seen: set[int] = set()
+    try:
+        for _ in range(1200):
+            method, host, path = random_request(rng, deployment)
+            status, headers, body = request(port, method, host, path, conn=conn)
+            want_status, want_body = expected_answer(deployment, method, host, path)
+            assert status == want_status, (method, host, path, status)
+            if want_body is not None:
+                assert body == want_body, (method, host, path)
+                assert headers["content-type"] == "text/plain; charset=utf-8"
+            elif status == 405:
+                assert headers["allow"] == "GET, HEAD"
+            else:
+                assert b"STSv1" not in body
+            assert not 300 <= status < 400 and status < 500
+            seen.add(status)
+    finally:
+        conn.close()
+    assert seen == {200, 404, 405}
+
+
+@workerd
+def test_run_worker_honours_a_fixed_port_and_stops() -> None:
+    """run_worker listens on the port asked for and frees it when the block ends."""
+    port = free_port()
+    with run_worker(worker_script(DEV.worker_domains), port) as base:
+        assert base == f"http://127.0.0.1:{port}"
+        assert request(port, "GET", "mta-sts.example.com")[0] == 200
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+# --- python -m mtasts serve ------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@workerd
+@pytest.mark.timeout(60)
+def test_serve_runs_the_stack_worker_until_terminated() -> None:
+    """`mtasts serve --stack dev --port N` answers with the dev policies and stops cleanly on SIGTERM."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mtasts", "serve", "--stack", "dev", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        out = ""
+        # serve prints its banner once workerd answers; its last line says how to stop.
+        for line in process.stdout:
+            out += line
+            if line.startswith("Ctrl-C stops."):
+                break
+        assert process.poll() is None, out + process.communicate()[1]
+        status, _, body = request(port, "GET", "mta-sts.example.com")
+        assert (status, body) == (200, DEV.domain("example.com").policy_text.encode())
+    finally:
+        process.terminate()
+        rest, err = process.communicate(timeout=15)
+    assert process.returncode == 0, err
+    assert rest == ""
+    assert "curl -H 'Host: mta-sts." in out and f"http://127.0.0.1:{port}{POLICY_PATH}" in out
+    for domain in DEV.worker_domains:
+        assert domain.policy_host in out
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_serve_without_workerd_says_run_npm_ci() -> None:
+    """With no workerd binary, serve prints one line naming `npm ci` and exits 2."""
+    env = {**os.environ, "WORKERD": str(ROOT / "no-such-workerd")}
+    result = subprocess.run(
+        [sys.executable, "-m", "mtasts", "serve", "--stack", "dev", "--port", str(free_port())],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "npm ci" in lines[0]
+
+
+def test_serve_with_a_bad_stack_fails_with_the_config_error() -> None:
+    """serve loads the stack with the one loader: a missing stack file is a one-line error, exit 2."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mtasts", "serve", "--stack", "no-such-stack"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: Pulumi.no-such-stack.yaml: no such stack file"
