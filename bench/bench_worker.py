@@ -122,7 +122,8 @@ def latency(built: dict[int, tuple[Domain, ...]]) -> None:
             small_conn.close()
             large_conn.close()
     print(
-        f"    workerd ready after: 1 domain {small_start * 1000:.0f} ms, 10,000 domains {large_start * 1000:.0f} ms"
+        f"    workerd ready after: 1 domain {small_start * 1000:.0f} ms,"
+        f" 10,000 domains {large_start * 1000:.0f} ms"
     )
     medians = {}
     for label, values in samples.items():
