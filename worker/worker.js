@@ -18,6 +18,9 @@
 //   buster such as ?nocache=1 from a person debugging should still see the policy.
 // - The path is compared after URL parsing, so dot segments resolve as every HTTP client
 //   resolves them; percent-encoded characters are not decoded and do not match.
+// Some requests never reach this code: the runtime itself answers a request without a Host
+// (400), a method token it does not know such as a lower-case "patch" (501) and CONNECT.
+// On Cloudflare the edge answers those; locally workerd does.
 
 const DATA = JSON.parse("__POLICY_DATA__");
 
