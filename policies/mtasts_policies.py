@@ -1,0 +1,730 @@
+"""CrossGuard policies that keep MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) from losing mail.
+
+The policies read resource properties as the engine passes them (camelCase), so they guard
+every Cloudflare DNS record, Worker and GitHub Pages file in a stack, not only the ones this
+project's components create. Record and policy grammar comes from ``mtasts``: nothing here
+re-implements RFC 8461 §3 or RFC 8460 §3.
+
+``POLICIES`` is the list ``__main__.py`` builds the pack from; tests and outside checks import
+it from here, because constructing a ``PolicyPack`` starts a gRPC server and blocks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# The pack runs from policies/ in its own virtualenv; mtasts lives one directory up.
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.append(_ROOT)
+
+from pulumi_policy import (  # noqa: E402
+    EnforcementLevel,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from mtasts.policy import PolicyError, parse_policy, policy_id  # noqa: E402
+from mtasts.records import (  # noqa: E402
+    STS_VERSION,
+    TLSRPT_VERSION,
+    RecordError,
+    parse_sts_record,
+    parse_tlsrpt_record,
+    unquote_txt,
+)
+
+DNS_RECORD_TYPES = frozenset(
+    {
+        "cloudflare:index/dnsRecord:DnsRecord",
+        "cloudflare:index/record:Record",  # deprecated alias; a hand-written program may still use it
+    }
+)
+WORKER_SCRIPT_TYPES = frozenset(
+    {
+        "cloudflare:index/workersScript:WorkersScript",
+        "cloudflare:index/workerScript:WorkerScript",  # deprecated alias
+    }
+)
+WORKER_ROUTE_TYPE = "cloudflare:index/workersRoute:WorkersRoute"
+ZONE_TYPE = "cloudflare:index/zone:Zone"
+REPOSITORY_FILE_TYPE = "github:index/repositoryFile:RepositoryFile"
+REPOSITORY_PAGES_TYPE = "github:index/repositoryPages:RepositoryPages"
+
+STS_LABEL = "_mta-sts"
+TLSRPT_LABEL = "_smtp._tls"
+POLICY_HOST_LABEL = "mta-sts"
+POLICY_FILE = ".well-known/mta-sts.txt"
+ONE_DAY = 86_400
+PROXIABLE_TYPES = frozenset({"A", "AAAA", "CNAME"})
+
+
+# --- names -----------------------------------------------------------------------------------
+
+
+def _normalize(name: Any) -> str:
+    """Lower-case, without one trailing dot; a non-string (absent) name is empty."""
+    if not isinstance(name, str):
+        return ""
+    name = name.strip().lower()
+    return name[:-1] if name.endswith(".") else name
+
+
+def _is_under(name: str, label: str) -> bool:
+    """Whether ``name`` is ``label`` (relative to its zone) or ``label.<something>``."""
+    return name == label or name.startswith(label + ".")
+
+
+def _zone_names(resources: list[PolicyResource]) -> dict[str, str]:
+    """Zone id → zone name, for the Cloudflare zones the stack itself manages."""
+    zones = {}
+    for resource in resources:
+        if resource.resource_type == ZONE_TYPE:
+            ident, name = resource.props.get("id"), _normalize(resource.props.get("name"))
+            if isinstance(ident, str) and ident and name:
+                zones[ident] = name
+    return zones
+
+
+def _record_fqdn(props: Mapping[str, Any], zones: Mapping[str, str]) -> str:
+    """The record's name, made fully qualified when the stack names its zone.
+
+    Cloudflare accepts a name relative to the zone (``_mta-sts``) or fully qualified
+    (``_mta-sts.example.com``) and stores the latter; without the zone's name in the stack a
+    relative name stays relative.
+    """
+    name = _normalize(props.get("name"))
+    zone = zones.get(str(props.get("zoneId") or ""))
+    if not zone:
+        return name
+    if name in ("", "@"):
+        return zone
+    if name == zone or name.endswith("." + zone):
+        return name
+    return f"{name}.{zone}"
+
+
+def _record_type(props: Mapping[str, Any]) -> str:
+    value = props.get("type")
+    return value.upper() if isinstance(value, str) else ""
+
+
+def _txt_text(content: str) -> str:
+    """The TXT data a resolver returns: quoted strings joined, or the text as is."""
+    try:
+        return unquote_txt(content)
+    except RecordError:
+        return content
+
+
+# --- policy texts inside a Worker script -----------------------------------------------------
+
+_VERSION_LINE = re.compile(r"^version[ \t]*:", re.MULTILINE)
+_OTHER_FIELD_LINE = re.compile(r"^(?:mode|mx|max_age)[ \t]*:", re.MULTILINE)
+_REGEX_MAY_FOLLOW = set("(,=:[!&|?{};+-*%<>~^") | {""}
+_SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
+_MAX_NESTING = 4
+
+
+def looks_like_policy(text: str) -> bool:
+    """Whether a string is meant as an MTA-STS policy: a ``version:`` line and another field line.
+
+    A lone ``version: STSv1`` is not enough, so a fragment of a concatenated string or a log
+    message does not count; a policy with a wrong version or a bad field still does, and then
+    fails to parse.
+    """
+    return bool(_VERSION_LINE.search(text)) and bool(_OTHER_FIELD_LINE.search(text))
+
+
+def _unescape_js(body: str) -> str:
+    """Undo the escapes of a JavaScript string literal's body."""
+    out: list[str] = []
+    index = 0
+    while index < len(body):
+        char = body[index]
+        if char != "\\" or index + 1 >= len(body):
+            out.append(char)
+            index += 1
+            continue
+        code = body[index + 1]
+        index += 2
+        if code in _SIMPLE_ESCAPES:
+            out.append(_SIMPLE_ESCAPES[code])
+        elif code == "x" and re.fullmatch(r"[0-9A-Fa-f]{2}", body[index : index + 2]):
+            out.append(chr(int(body[index : index + 2], 16)))
+            index += 2
+        elif code == "u" and body[index : index + 1] == "{":
+            end = body.find("}", index)
+            digits = body[index + 1 : end] if end > 0 else ""
+            if re.fullmatch(r"[0-9A-Fa-f]{1,6}", digits):
+                out.append(chr(int(digits, 16)))
+                index = end + 1
+            else:
+                out.append("u")
+        elif code == "u" and re.fullmatch(r"[0-9A-Fa-f]{4}", body[index : index + 4]):
+            out.append(chr(int(body[index : index + 4], 16)))
+            index += 4
+        elif code == "\r":
+            index += 1 if body[index : index + 1] == "\n" else 0  # line continuation
+        elif code in "\n\u2028\u2029":
+            pass  # line continuation
+        else:
+            out.append(code)
+    # JSON.parse("\ud83d\ude00") style surrogate pairs become one character.
+    return "".join(out).encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _scan_quoted(source: str, start: int, quote: str) -> tuple[str | None, int]:
+    """The body of the literal opening at ``start``, and the index after it (None if unclosed)."""
+    index = start + 1
+    while index < len(source):
+        char = source[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == quote:
+            return source[start + 1 : index], index + 1
+        if char == "\n" and quote != "`":
+            break
+        index += 1
+    return None, len(source)
+
+
+def _skip_regex(source: str, start: int) -> int:
+    """The index after the regular expression literal opening at ``start``."""
+    index, in_class = start + 1, False
+    while index < len(source) and source[index] != "\n":
+        char = source[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "/" and not in_class:
+            index += 1
+            while index < len(source) and (source[index].isalnum() or source[index] == "_"):
+                index += 1
+            return index
+        index += 1
+    return index
+
+
+def js_string_literals(source: str) -> Iterator[str]:
+    """The decoded string literals of a JavaScript source, skipping comments and regexes.
+
+    Template literals count only when they hold no ``${…}`` substitution, since the text of
+    one with substitutions is not known before the script runs.
+    """
+    index, previous = 0, ""
+    while index < len(source):
+        char = source[index]
+        if source.startswith("//", index):
+            end = source.find("\n", index)
+            index = len(source) if end < 0 else end
+        elif source.startswith("/*", index):
+            end = source.find("*/", index + 2)
+            index = len(source) if end < 0 else end + 2
+        elif char in "\"'`":
+            body, index = _scan_quoted(source, index, char)
+            previous = char
+            if body is not None and not (char == "`" and "${" in body):
+                yield _unescape_js(body)
+        elif char == "/" and previous in _REGEX_MAY_FOLLOW:
+            index = _skip_regex(source, index)
+            previous = "/"
+        else:
+            if not char.isspace():
+                previous = char
+            index += 1
+
+
+@dataclass(frozen=True)
+class ServedPolicy:
+    """A policy text found in a Worker script or a Pages file, and the host serving it if known."""
+
+    text: str
+    host: str | None = None
+    """``mta-sts.<domain>`` when the data maps a host to this text."""
+
+
+def _json_policies(document: Any, depth: int) -> Iterator[ServedPolicy]:
+    """Policy texts anywhere in a decoded JSON document, with hosts where the data maps them.
+
+    A host maps to a policy when an object key ``mta-sts.<domain>`` holds the text itself, or an
+    index into the one list of policy texts in the document (the shape ``mtasts.worker`` uses:
+    each distinct text stored once).
+    """
+    texts: list[str] = []
+    policy_lists: list[list[Any]] = []
+    host_values: list[tuple[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and _is_under(_normalize(key), POLICY_HOST_LABEL):
+                    host_values.append((_normalize(key), value))
+                walk(value)
+        elif isinstance(node, list):
+            if any(isinstance(item, str) and looks_like_policy(item) for item in node):
+                policy_lists.append(node)
+            for item in node:
+                walk(item)
+        elif isinstance(node, str):
+            if looks_like_policy(node):
+                texts.append(node)
+            else:
+                for nested in _string_policies(node, depth + 1):
+                    texts.append(nested.text)
+
+    walk(document)
+    mapped: set[str] = set()
+    for host, value in host_values:
+        text = None
+        if isinstance(value, str) and looks_like_policy(value):
+            text = value
+        elif isinstance(value, int) and not isinstance(value, bool) and len(policy_lists) == 1:
+            items = policy_lists[0]
+            if 0 <= value < len(items) and isinstance(items[value], str):
+                text = items[value]
+        if text is not None:
+            mapped.add(text)
+            yield ServedPolicy(text=text, host=host)
+    for text in texts:
+        if text not in mapped:
+            yield ServedPolicy(text=text)
+
+
+def _string_policies(value: str, depth: int = 0) -> Iterator[ServedPolicy]:
+    if looks_like_policy(value):
+        yield ServedPolicy(text=value)
+        return
+    stripped = value.strip()
+    if depth >= _MAX_NESTING or stripped[:1] not in ("{", "["):
+        return
+    try:
+        document = json.loads(stripped)
+    except ValueError:
+        return
+    yield from _json_policies(document, depth)
+
+
+def policies_in_script(source: str) -> list[ServedPolicy]:
+    """Every policy text embedded in a Worker script, each (host, text) pair once.
+
+    Policies are found as data, not by running the script: in string literals, and in JSON
+    held by string literals (to any reasonable depth), as ``JSON.parse("…")`` reads it.
+    """
+    found: dict[tuple[str | None, str], ServedPolicy] = {}
+    for literal in js_string_literals(source):
+        for served in _string_policies(literal):
+            found.setdefault((served.host, served.text), served)
+    return list(found.values())
+
+
+def _policy_problem(text: str) -> str | None:
+    try:
+        parse_policy(text)
+    except PolicyError as exc:
+        return str(exc)
+    return None
+
+
+def _is_policy_file(path: Any) -> bool:
+    """Whether a repository path is the policy file, at the root or under a Pages folder."""
+    if not isinstance(path, str):
+        return False
+    path = path.strip().lstrip("/")
+    while path.startswith("./"):
+        path = path[2:]
+    return path == POLICY_FILE or path.endswith("/" + POLICY_FILE)
+
+
+def _script_content(props: Mapping[str, Any]) -> str | None:
+    content = props.get("content")
+    return content if isinstance(content, str) else None
+
+
+# --- resource policies -----------------------------------------------------------------------
+
+
+def _txt_records_at(args: ResourceValidationArgs, label: str) -> str | None:
+    """The TXT content if ``args`` is a DNS TXT record at ``label``, else None."""
+    if args.resource_type not in DNS_RECORD_TYPES:
+        return None
+    props = args.props
+    if _record_type(props) != "TXT" or not _is_under(_normalize(props.get("name")), label):
+        return None
+    content = props.get("content")
+    return content if isinstance(content, str) else ""
+
+
+def _validate_sts_record(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    content = _txt_records_at(args, STS_LABEL)
+    if content is None:
+        return
+    try:
+        parse_sts_record(content)
+    except RecordError as exc:
+        report_violation(f"{args.props.get('name')} TXT {content!r}: {exc}", None)
+
+
+def _validate_tlsrpt_record(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    content = _txt_records_at(args, TLSRPT_LABEL)
+    if content is None:
+        return
+    try:
+        parse_tlsrpt_record(content)
+    except RecordError as exc:
+        report_violation(f"{args.props.get('name')} TXT {content!r}: {exc}", None)
+
+
+def _validate_delete_before_replace(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if _txt_records_at(args, STS_LABEL) is None and _txt_records_at(args, TLSRPT_LABEL) is None:
+        return
+    if getattr(args.opts, "delete_before_replace", None) is not True:
+        report_violation(
+            f"{args.props.get('name')} TXT: set delete_before_replace=True; a create-before-delete "
+            "replacement publishes two records at one name for a while, and senders then see no "
+            "policy (RFC 8461 §3.1, RFC 8460 §3)",
+            None,
+        )
+
+
+def _validate_worker_policies(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type not in WORKER_SCRIPT_TYPES:
+        return
+    source = _script_content(args.props)
+    if source is None:
+        return
+    for served in policies_in_script(source):
+        problem = _policy_problem(served.text)
+        if problem:
+            where = f" for {served.host}" if served.host else ""
+            report_violation(f"Worker script policy{where} {served.text!r}: {problem}", None)
+
+
+def _validate_pages_policy(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != REPOSITORY_FILE_TYPE or not _is_policy_file(args.props.get("file")):
+        return
+    content = args.props.get("content")
+    problem = _policy_problem(content) if isinstance(content, str) else "the file has no content"
+    if problem:
+        report_violation(
+            f"{args.props.get('repository')}/{args.props.get('file')} {content!r}: {problem}", None
+        )
+
+
+def _validate_pages_cname(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type not in DNS_RECORD_TYPES:
+        return
+    props = args.props
+    if _record_type(props) != "CNAME" or not _is_under(_normalize(props.get("name")), POLICY_HOST_LABEL):
+        return
+    target = _normalize(props.get("content"))
+    if (target == "github.io" or target.endswith(".github.io")) and props.get("proxied") is True:
+        report_violation(
+            f"{props.get('name')} CNAME {target}: set proxied=False; GitHub Pages cannot issue the "
+            "certificate for a custom domain behind Cloudflare's proxy",
+            None,
+        )
+
+
+def _served_texts(args: ResourceValidationArgs) -> list[str]:
+    """Policy texts a Worker script embeds or a Pages policy file holds."""
+    if args.resource_type in WORKER_SCRIPT_TYPES:
+        source = _script_content(args.props)
+        return [] if source is None else list(dict.fromkeys(s.text for s in policies_in_script(source)))
+    if args.resource_type == REPOSITORY_FILE_TYPE and _is_policy_file(args.props.get("file")):
+        content = args.props.get("content")
+        return [content] if isinstance(content, str) else []
+    return []
+
+
+def _validate_enforce_max_age(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    for text in _served_texts(args):
+        try:
+            policy = parse_policy(text)
+        except PolicyError:
+            continue  # the parse policies report it
+        if policy.mode == "enforce" and policy.max_age < ONE_DAY:
+            report_violation(
+                f"policy {text!r}: mode enforce with max_age {policy.max_age} s; senders refetch "
+                f"often and a policy host outage soon leaves them with no policy (RFC 8461 §3.2 "
+                f"suggests weeks; use at least {ONE_DAY})",
+                None,
+            )
+
+
+def _validate_compatibility_date(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type not in WORKER_SCRIPT_TYPES:
+        return
+    date = args.props.get("compatibilityDate")
+    if not (isinstance(date, str) and date.strip()):
+        report_violation(
+            f"Worker script {args.props.get('scriptName')!r} has no compatibilityDate; without one "
+            "its runtime behaviour follows Cloudflare's defaults and can change under it",
+            None,
+        )
+
+
+# --- stack policies --------------------------------------------------------------------------
+
+
+def _txt_resources(resources: list[PolicyResource], label: str) -> Iterator[PolicyResource]:
+    for resource in resources:
+        if resource.resource_type not in DNS_RECORD_TYPES:
+            continue
+        props = resource.props
+        if _record_type(props) == "TXT" and _is_under(_normalize(props.get("name")), label):
+            yield resource
+
+
+def _one_record_per_name(label: str, version: str) -> Any:
+    """A stack validation: at most one TXT record starting with ``version`` at each ``label`` name."""
+
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        zones = _zone_names(args.resources)
+        by_name: dict[tuple[str, str], list[PolicyResource]] = defaultdict(list)
+        for resource in _txt_resources(args.resources, label):
+            content = resource.props.get("content")
+            if isinstance(content, str) and _txt_text(content).startswith(version):
+                key = (str(resource.props.get("zoneId") or ""), _record_fqdn(resource.props, zones))
+                by_name[key].append(resource)
+        for (_, name), records in sorted(by_name.items()):
+            if len(records) > 1:
+                others = ", ".join(r.name for r in records)
+                for record in records:
+                    report_violation(
+                        f"{name} has {len(records)} {version} TXT records ({others}); senders "
+                        "then use no policy at all",
+                        record.urn,
+                    )
+
+    return validate
+
+
+def _route_host(pattern: Any) -> str:
+    """The host part of a Worker route pattern (``*`` wildcards kept), lower-case."""
+    if not isinstance(pattern, str):
+        return ""
+    pattern = pattern.strip()
+    for scheme in ("https://", "http://"):
+        if pattern.lower().startswith(scheme):
+            pattern = pattern[len(scheme) :]
+    return _normalize(pattern.split("/", 1)[0].split(":", 1)[0])
+
+
+def _host_matches(host_pattern: str, name: str) -> bool:
+    """Whether a route host pattern (``h``, ``*.h`` or ``*h``) covers the DNS name ``name``."""
+    if not host_pattern or not name:
+        return False
+    if host_pattern.startswith("*"):
+        return name.endswith(host_pattern[1:])
+    return name == host_pattern
+
+
+def _route_serves(route: PolicyResource, record: PolicyResource, zones: Mapping[str, str]) -> bool:
+    host = _route_host(route.props.get("pattern"))
+    name = _record_fqdn(record.props, zones)
+    if _host_matches(host, name):
+        return True
+    # A relative name in a zone the stack does not name: match within the same zone.
+    same_zone = record.props.get("zoneId") and record.props.get("zoneId") == route.props.get("zoneId")
+    zone_known = str(record.props.get("zoneId") or "") in zones
+    return bool(same_zone) and not zone_known and not host.startswith("*") and host.startswith(name + ".")
+
+
+def _validate_worker_hosts_proxied(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    zones = _zone_names(args.resources)
+    routes = [
+        r
+        for r in args.resources
+        if r.resource_type == WORKER_ROUTE_TYPE
+        and isinstance(r.props.get("script"), str)
+        and r.props["script"]
+    ]
+    for record in args.resources:
+        props = record.props
+        if record.resource_type not in DNS_RECORD_TYPES or _record_type(props) not in PROXIABLE_TYPES:
+            continue
+        if not _is_under(_normalize(props.get("name")), POLICY_HOST_LABEL) or props.get("proxied") is True:
+            continue
+        for route in routes:
+            if _route_serves(route, record, zones):
+                report_violation(
+                    f"{props.get('name')} {_record_type(props)} is not proxied, but Worker route "
+                    f"{route.props.get('pattern')!r} serves it; a Worker route runs only on proxied "
+                    "traffic, so senders would reach the origin and get no policy",
+                    record.urn,
+                )
+                break
+
+
+def _domain_of_host(host: str) -> str:
+    return host[len(POLICY_HOST_LABEL) + 1 :] if host.startswith(POLICY_HOST_LABEL + ".") else ""
+
+
+def _served_by_domain(resources: list[PolicyResource], zones: Mapping[str, str]) -> dict[str, set[str]]:
+    """Mail domain → the policy texts the stack serves for it, where the stack says which domain.
+
+    A domain is known from the data (a host key in a Worker's policy document), from the routes
+    of a Worker holding one policy, from the Pages custom domain of the repository holding the
+    file (or a repository named ``mta-sts.<domain>``), or from a ``_mta-sts`` record whose id is
+    the text's hash (this project's id scheme).
+    """
+    served: dict[str, set[str]] = defaultdict(set)
+    unplaced: set[str] = set()
+    routes_by_script: dict[str, list[str]] = defaultdict(list)
+    pages_cname: dict[str, str] = {}
+    for resource in resources:
+        props = resource.props
+        if resource.resource_type == WORKER_ROUTE_TYPE and isinstance(props.get("script"), str):
+            routes_by_script[props["script"]].append(_route_host(props.get("pattern")))
+        elif resource.resource_type == REPOSITORY_PAGES_TYPE and isinstance(props.get("repository"), str):
+            pages_cname[props["repository"]] = _normalize(props.get("cname"))
+    for resource in resources:
+        props = resource.props
+        if resource.resource_type in WORKER_SCRIPT_TYPES:
+            source = _script_content(props)
+            found = policies_in_script(source) if source is not None else []
+            for item in found:
+                domain = _domain_of_host(item.host or "")
+                if domain:
+                    served[domain].add(item.text)
+                else:
+                    unplaced.add(item.text)
+            texts = {item.text for item in found}
+            if len(texts) == 1:
+                for host in routes_by_script.get(str(props.get("scriptName") or ""), []):
+                    if domain := _domain_of_host(host):
+                        served[domain] |= texts
+        elif resource.resource_type == REPOSITORY_FILE_TYPE and _is_policy_file(props.get("file")):
+            content = props.get("content")
+            if not isinstance(content, str):
+                continue
+            repository = str(props.get("repository") or "")
+            domain = _domain_of_host(pages_cname.get(repository) or _normalize(repository))
+            if domain:
+                served[domain].add(content)
+            else:
+                unplaced.add(content)
+    by_id = {policy_id(text): text for text in unplaced}
+    for record in _txt_resources(resources, STS_LABEL):
+        try:
+            ident = parse_sts_record(str(record.props.get("content") or "")).id
+        except RecordError:
+            continue
+        fqdn = _record_fqdn(record.props, zones)
+        if ident in by_id and fqdn.startswith(STS_LABEL + "."):
+            served[fqdn[len(STS_LABEL) + 1 :]].add(by_id[ident])
+    return served
+
+
+def _validate_enforce_has_tlsrpt(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    zones = _zone_names(args.resources)
+    reported = {_record_fqdn(r.props, zones) for r in _txt_resources(args.resources, TLSRPT_LABEL)}
+    for domain, texts in sorted(_served_by_domain(args.resources, zones).items()):
+        modes = set()
+        for text in texts:
+            try:
+                modes.add(parse_policy(text).mode)
+            except PolicyError:
+                continue
+        if "enforce" in modes and f"{TLSRPT_LABEL}.{domain}" not in reported:
+            report_violation(
+                f"{domain} enforces MTA-STS but the stack has no {TLSRPT_LABEL}.{domain} TXT record; "
+                "without TLS reports nobody learns that senders are failing to deliver",
+                None,
+            )
+
+
+# --- the list the pack is built from ---------------------------------------------------------
+
+POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
+    ResourceValidationPolicy(
+        name="mta-sts-txt-record-valid",
+        description="A TXT record at _mta-sts must be a valid v=STSv1 record (RFC 8461 §3.1).",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        validate=_validate_sts_record,
+    ),
+    ResourceValidationPolicy(
+        name="tls-rpt-txt-record-valid",
+        description="A TXT record at _smtp._tls must be a valid v=TLSRPTv1 record (RFC 8460 §3).",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        validate=_validate_tlsrpt_record,
+    ),
+    ResourceValidationPolicy(
+        name="mta-sts-txt-records-delete-before-replace",
+        description="TXT records at _mta-sts and _smtp._tls must be replaced with delete_before_replace.",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        validate=_validate_delete_before_replace,
+    ),
+    ResourceValidationPolicy(
+        name="worker-policy-text-valid",
+        description="Every MTA-STS policy a Worker script serves must parse (RFC 8461 §3.2).",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        validate=_validate_worker_policies,
+    ),
+    ResourceValidationPolicy(
+        name="pages-policy-file-valid",
+        description="A .well-known/mta-sts.txt committed to a repository must parse (RFC 8461 §3.2).",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        validate=_validate_pages_policy,
+    ),
+    ResourceValidationPolicy(
+        name="pages-cname-not-proxied",
+        description="A CNAME from mta-sts to GitHub Pages must not be proxied by Cloudflare.",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        validate=_validate_pages_cname,
+    ),
+    StackValidationPolicy(
+        name="one-mta-sts-txt-record-per-name",
+        description="A stack must publish at most one v=STSv1 TXT record at each _mta-sts name.",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        validate=_one_record_per_name(STS_LABEL, STS_VERSION),
+    ),
+    StackValidationPolicy(
+        name="one-tls-rpt-txt-record-per-name",
+        description="A stack must publish at most one v=TLSRPTv1 TXT record at each _smtp._tls name.",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        validate=_one_record_per_name(TLSRPT_LABEL, TLSRPT_VERSION),
+    ),
+    StackValidationPolicy(
+        name="worker-routed-policy-host-proxied",
+        description="A DNS record for an mta-sts host that a Worker route serves must be proxied.",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        validate=_validate_worker_hosts_proxied,
+    ),
+    ResourceValidationPolicy(
+        name="enforce-max-age-at-least-one-day",
+        description="An enforce policy should have a max_age of at least one day.",
+        enforcement_level=EnforcementLevel.ADVISORY,
+        validate=_validate_enforce_max_age,
+    ),
+    StackValidationPolicy(
+        name="enforce-domain-has-tls-rpt",
+        description="A domain with an enforce policy should publish a TLS-RPT record in the same stack.",
+        enforcement_level=EnforcementLevel.ADVISORY,
+        validate=_validate_enforce_has_tlsrpt,
+    ),
+    ResourceValidationPolicy(
+        name="worker-script-compatibility-date",
+        description="A Worker script should pin a compatibility date.",
+        enforcement_level=EnforcementLevel.ADVISORY,
+        validate=_validate_compatibility_date,
+    ),
+]
+"""Every policy of the pack, mandatory first; ``__main__.py`` builds the pack from this list."""

@@ -1,0 +1,560 @@
+"""The CrossGuard policies: one compliant resource and one violation per rule, as the engine sends them."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.protobuf import struct_pb2
+from pulumi.runtime import proto
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.policy import _PolicyAnalyzerServicer
+
+from mtasts.config import load_stack
+from mtasts.policy import policy_id
+from mtasts.worker import COMPATIBILITY_DATE, MAIN_MODULE, worker_script
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from policies.mtasts_policies import POLICIES, policies_in_script  # noqa: E402
+
+DNS = "cloudflare:index/dnsRecord:DnsRecord"
+LEGACY_DNS = "cloudflare:index/record:Record"
+SCRIPT = "cloudflare:index/workersScript:WorkersScript"
+ROUTE = "cloudflare:index/workersRoute:WorkersRoute"
+ZONE = "cloudflare:index/zone:Zone"
+FILE = "github:index/repositoryFile:RepositoryFile"
+PAGES = "github:index/repositoryPages:RepositoryPages"
+ZONE_ID = "023e105f4ecef8ad9ca31a8372d0c353"
+ACCOUNT = "0123456789abcdef0123456789abcdef"
+
+ENFORCE = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.org\r\nmax_age: 604800\r\n"
+TESTING = "version: STSv1\r\nmode: testing\r\nmx: mx1.example.org\r\nmax_age: 86400\r\n"
+STS_ID = policy_id(ENFORCE)
+BAD_MODE = "version: STSv1\r\nmode: enforced\r\nmx: a.example\r\nmax_age: 1\r\n"
+
+BY_NAME = {policy.name: policy for policy in POLICIES}
+
+
+def options(delete_before_replace: bool | None = None) -> PolicyResourceOptions:
+    return PolicyResourceOptions(
+        False, [], delete_before_replace, [], PolicyCustomTimeouts(0, 0, 0), [], None
+    )
+
+
+def urn(type_: str, name: str) -> str:
+    return f"urn:pulumi:dev::mta-sts::{type_}::{name}"
+
+
+def resource(
+    type_: str, props: dict[str, Any], *, dbr: bool | None = None, name: str = "r"
+) -> ResourceValidationArgs:
+    return ResourceValidationArgs(type_, props, urn(type_, name), name, options(dbr), None)
+
+
+def stack_resource(type_: str, props: dict[str, Any], name: str) -> PolicyResource:
+    return PolicyResource(type_, props, urn(type_, name), name, options(True), None, None, [], {})
+
+
+def violations(policy_name: str, args: ResourceValidationArgs | StackValidationArgs) -> list[tuple[str, Any]]:
+    """Run one policy the way the engine does and collect what it reports."""
+    found: list[tuple[str, Any]] = []
+    BY_NAME[policy_name].validate(args, lambda message, urn=None: found.append((message, urn)))
+    return found
+
+
+def txt(name: str, content: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "type": "TXT", "content": content, "zoneId": ZONE_ID, "ttl": 300, **extra}
+
+
+def script(content: str, **extra: Any) -> dict[str, Any]:
+    props = {
+        "accountId": ACCOUNT,
+        "scriptName": "mta-sts-dev",
+        "content": content,
+        "mainModule": MAIN_MODULE,
+        "compatibilityDate": COMPATIBILITY_DATE,
+    }
+    props.update(extra)
+    return props
+
+
+def json_worker(policies: list[str], hosts: dict[str, int]) -> str:
+    """A Worker that reads its policies from JSON held in a string literal, as mtasts.worker writes it."""
+    document = json.dumps({"hosts": hosts, "policies": policies})
+    return f"// policy host\nconst DATA = JSON.parse({json.dumps(document)});\nexport default {{}};\n"
+
+
+@pytest.fixture(scope="module")
+def dev_worker() -> str:
+    deployment = load_stack(ROOT, "dev")
+    return worker_script([d for d in deployment.domains if d.hosting == "cloudflare-worker"])
+
+
+# --- the pack's shape ----------------------------------------------------------------------------
+
+
+def test_policy_names_are_unique_kebab_case() -> None:
+    """Every policy has a unique kebab-case name."""
+    names = [policy.name for policy in POLICIES]
+    assert len(names) == len(set(names)) == 12
+    assert all(re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", name) for name in names), names
+
+
+def test_descriptions_are_one_sentence() -> None:
+    """Every description is one sentence ending in a period."""
+    for policy in POLICIES:
+        text = policy.description
+        assert text.endswith(".") and text[0].isupper(), policy.name
+        assert not re.search(r"[.!?]\s+[A-Z]", text), policy.name
+
+
+def test_enforcement_levels_are_explicit() -> None:
+    """Each policy sets its level: the RFC rules are mandatory, the three hints advisory."""
+    levels = {policy.name: policy.enforcement_level for policy in POLICIES}
+    advisory = {name for name, level in levels.items() if level is EnforcementLevel.ADVISORY}
+    mandatory = {name for name, level in levels.items() if level is EnforcementLevel.MANDATORY}
+    assert advisory == {
+        "enforce-max-age-at-least-one-day",
+        "enforce-domain-has-tls-rpt",
+        "worker-script-compatibility-date",
+    }
+    assert mandatory | advisory == set(levels)
+
+
+def test_pack_main_only_builds_the_pack() -> None:
+    """policies/__main__.py imports POLICIES and makes one PolicyPack call, nothing else."""
+    tree = ast.parse((ROOT / "policies" / "__main__.py").read_text())
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    assert [c.func.id for c in calls if isinstance(c.func, ast.Name)] == ["PolicyPack"]
+    assert any(
+        isinstance(n, ast.ImportFrom) and n.module == "mtasts_policies" and n.names[0].name == "POLICIES"
+        for n in tree.body
+    )
+
+
+def test_pack_requirements_pin_pulumi_policy() -> None:
+    """The pack's venv pins pulumi-policy 1.21.0 and PyYAML, which mtasts imports."""
+    lines = (ROOT / "policies" / "requirements.txt").read_text().splitlines()
+    assert "pulumi-policy==1.21.0" in lines
+    assert any(line.startswith("pyyaml==") for line in lines)
+
+
+# --- mta-sts-txt-record-valid --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("_mta-sts.example.org", f'"v=STSv1; id={STS_ID}"'),
+        ("_mta-sts", f"v=STSv1; id={STS_ID}"),
+        ("_MTA-STS.Example.org.", f'"v=STSv1; " "id={STS_ID}"'),
+    ],
+)
+def test_sts_record_compliant(name: str, content: str) -> None:
+    """A valid v=STSv1 TXT, quoted, split, relative or fully qualified, has no violation."""
+    assert violations("mta-sts-txt-record-valid", resource(DNS, txt(name, content))) == []
+
+
+@pytest.mark.parametrize(
+    "content, rule",
+    [
+        ('"v=STSv1; id=not-hex!"', "id must be 1 to 32"),
+        ('"v=STSv1;"', "no fields"),
+        ('"v=STSv2; id=1"', "must start with 'v=STSv1'"),
+        ('"v=STSv1; id=1', "not closed"),
+    ],
+)
+def test_sts_record_violation(content: str, rule: str) -> None:
+    """An invalid TXT at _mta-sts is reported with the RFC 8461 rule it breaks."""
+    found = violations("mta-sts-txt-record-valid", resource(LEGACY_DNS, txt("_mta-sts.example.org", content)))
+    assert len(found) == 1 and rule in found[0][0]
+
+
+def test_sts_policy_ignores_other_records() -> None:
+    """A TXT at another name and a non-TXT at _mta-sts are not this policy's business."""
+    assert violations("mta-sts-txt-record-valid", resource(DNS, txt("_mta-sts-x.example.org", "junk"))) == []
+    cname = {"name": "_mta-sts.example.org", "type": "CNAME", "content": "_mta-sts.example.net"}
+    assert violations("mta-sts-txt-record-valid", resource(DNS, cname)) == []
+
+
+# --- tls-rpt-txt-record-valid --------------------------------------------------------------------
+
+
+def test_tlsrpt_record_compliant() -> None:
+    """A valid quoted v=TLSRPTv1 TXT has no violation."""
+    content = '"v=TLSRPTv1; rua=mailto:tlsrpt@example.org,https://tlsrpt.example.org/v1"'
+    assert violations("tls-rpt-txt-record-valid", resource(DNS, txt("_smtp._tls.example.org", content))) == []
+
+
+@pytest.mark.parametrize(
+    "content, rule",
+    [
+        ('"v=TLSRPTv1; rua=ftp://reports.example.org"', "scheme 'ftp' is not allowed"),
+        ('"v=TLSRPTv1; ruf=mailto:a@example.org"', "field 'rua' is required"),
+        ('"v=STSv1; id=1"', "must start with 'v=TLSRPTv1'"),
+    ],
+)
+def test_tlsrpt_record_violation(content: str, rule: str) -> None:
+    """An invalid TXT at _smtp._tls is reported with the RFC 8460 rule it breaks."""
+    found = violations("tls-rpt-txt-record-valid", resource(DNS, txt("_smtp._tls", content)))
+    assert len(found) == 1 and rule in found[0][0]
+
+
+# --- mta-sts-txt-records-delete-before-replace ---------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["_mta-sts.example.org", "_smtp._tls.example.org"])
+def test_delete_before_replace_compliant(name: str) -> None:
+    """Either TXT record with delete_before_replace=True has no violation."""
+    args = resource(DNS, txt(name, '"v=STSv1; id=1"'), dbr=True)
+    assert violations("mta-sts-txt-records-delete-before-replace", args) == []
+
+
+@pytest.mark.parametrize("name", ["_mta-sts.example.org", "_smtp._tls"])
+@pytest.mark.parametrize("dbr", [None, False])
+def test_delete_before_replace_violation(name: str, dbr: bool | None) -> None:
+    """Either TXT record without delete_before_replace is reported."""
+    found = violations("mta-sts-txt-records-delete-before-replace", resource(DNS, txt(name, "x"), dbr=dbr))
+    assert len(found) == 1 and "delete_before_replace=True" in found[0][0]
+
+
+def test_delete_before_replace_ignores_policy_host() -> None:
+    """The policy host's AAAA record may be replaced create-before-delete."""
+    aaaa = {"name": "mta-sts.example.org", "type": "AAAA", "content": "100::", "proxied": True}
+    assert violations("mta-sts-txt-records-delete-before-replace", resource(DNS, aaaa)) == []
+
+
+def _engine_analyze(props: dict[str, Any], option_fields: dict[str, Any]) -> list[Any]:
+    """Feed one resource through the pack's gRPC servicer exactly as the engine sends it."""
+    servicer = _PolicyAnalyzerServicer("mta-sts", "0.0.1", POLICIES, EnforcementLevel.MANDATORY)
+    properties = struct_pb2.Struct()
+    properties.update(props)
+    request = proto.AnalyzeRequest(
+        type=DNS,
+        properties=properties,
+        urn=urn(DNS, "sts"),
+        name="sts",
+        options=proto.AnalyzerResourceOptions(**option_fields),
+    )
+    return list(servicer.Analyze(request, None).diagnostics)
+
+
+def test_engine_request_delete_before_replace_is_seen() -> None:
+    """Through the engine's wire format, deleteBeforeReplace reaches the policy as opts."""
+    props = txt("_mta-sts.example.org", f'"v=STSv1; id={STS_ID}"')
+    unset = _engine_analyze(props, {})
+    assert [d.policyName for d in unset] == ["mta-sts-txt-records-delete-before-replace"]
+    assert unset[0].enforcementLevel == proto.MANDATORY
+    assert _engine_analyze(props, {"deleteBeforeReplace": True, "deleteBeforeReplaceDefined": True}) == []
+
+
+# --- worker-policy-text-valid --------------------------------------------------------------------
+
+
+def test_worker_policies_found_in_real_bundle(dev_worker: str) -> None:
+    """The dev Worker bundle yields each Worker-hosted domain's policy, mapped to its host."""
+    deployment = load_stack(ROOT, "dev")
+    expected = {
+        (d.policy_host, d.policy_text) for d in deployment.domains if d.hosting == "cloudflare-worker"
+    }
+    assert {(p.host, p.text) for p in policies_in_script(dev_worker)} == expected
+
+
+def test_worker_policy_compliant(dev_worker: str) -> None:
+    """The project's own Worker bundle has no violation."""
+    assert violations("worker-policy-text-valid", resource(SCRIPT, script(dev_worker))) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "export default { fetch() { return new Response("
+        "`version: STSv1\nmode: enforced\nmx: a.example\nmax_age: 1\n`) } }",
+        "const P = 'version: STSv1\\r\\nmode: enforced\\r\\nmx: a.example\\r\\nmax_age: 1\\r\\n'; // don't",
+        json_worker(
+            ["version: STSv1\r\nmode: enforced\r\nmx: a.example\r\nmax_age: 1\r\n"], {"mta-sts.a.example": 0}
+        ),
+    ],
+    ids=["template-literal", "single-quoted", "json-data"],
+)
+def test_worker_policy_violation_bad_mode(source: str) -> None:
+    """A policy with an unknown mode is found in any literal form and reported."""
+    found = violations("worker-policy-text-valid", resource(SCRIPT, script(source)))
+    assert len(found) == 1 and "mode must be enforce, testing or none" in found[0][0]
+
+
+@pytest.mark.parametrize(
+    "text, rule",
+    [
+        ("version: STSv1\r\nmode: enforce\r\nmx: a.example\r\nmax_age: 31557601\r\n", "max_age must be"),
+        ("version: STSv1\r\nmode: testing\r\nmax_age: 86400\r\n", "needs at least one mx"),
+        ("version: STSv2\r\nmode: testing\r\nmx: a.example\r\nmax_age: 86400\r\n", "version must be STSv1"),
+    ],
+)
+def test_worker_policy_violation_per_rule(text: str, rule: str) -> None:
+    """Out-of-range max_age, missing mx, and a wrong version are each reported with the host."""
+    source = json_worker([TESTING, text], {"mta-sts.a.example": 1, "mta-sts.b.example": 0})
+    found = violations("worker-policy-text-valid", resource(SCRIPT, script(source)))
+    assert len(found) == 1 and rule in found[0][0] and "mta-sts.a.example" in found[0][0]
+
+
+def test_worker_policy_ignores_code_and_comments() -> None:
+    """Quotes in comments and regexes, and a lone version string, do not confuse the scan."""
+    source = (
+        "// it's \"version: STSv1\nmode: x\"\n/* 'mode: y' */\nconst re = /\"'/g;\n"
+        "const v = 'version: STSv1';\nexport default {};\n"
+    )
+    assert policies_in_script(source) == []
+    assert violations("worker-policy-text-valid", resource(SCRIPT, script(source))) == []
+
+
+# --- pages-policy-file-valid ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", [".well-known/mta-sts.txt", "/.well-known/mta-sts.txt", "docs/.well-known/mta-sts.txt"]
+)
+def test_pages_policy_compliant(path: str) -> None:
+    """A valid policy file at the root or under a Pages folder has no violation."""
+    props = {"repository": "mta-sts.example.net", "file": path, "content": ENFORCE, "branch": "main"}
+    assert violations("pages-policy-file-valid", resource(FILE, props)) == []
+
+
+def test_pages_policy_violation() -> None:
+    """A policy file without a mode is reported."""
+    props = {"repository": "mta-sts.example.net", "file": ".well-known/mta-sts.txt"}
+    props["content"] = "version: STSv1\nmx: a.example\nmax_age: 86400\n"
+    found = violations("pages-policy-file-valid", resource(FILE, props))
+    assert len(found) == 1 and "field 'mode' is required" in found[0][0]
+
+
+def test_pages_policy_ignores_other_files() -> None:
+    """The .nojekyll file beside the policy is not checked as a policy."""
+    props = {"repository": "mta-sts.example.net", "file": ".nojekyll", "content": ""}
+    assert violations("pages-policy-file-valid", resource(FILE, props)) == []
+
+
+# --- pages-cname-not-proxied ---------------------------------------------------------------------
+
+
+def test_pages_cname_compliant() -> None:
+    """An unproxied CNAME mta-sts → <owner>.github.io has no violation."""
+    props = {
+        "name": "mta-sts.example.net",
+        "type": "CNAME",
+        "content": "example-org.github.io",
+        "proxied": False,
+    }
+    assert violations("pages-cname-not-proxied", resource(DNS, props)) == []
+
+
+def test_pages_cname_violation() -> None:
+    """A proxied CNAME mta-sts → <owner>.github.io. is reported."""
+    props = {"name": "mta-sts", "type": "CNAME", "content": "Example-Org.GitHub.io.", "proxied": True}
+    found = violations("pages-cname-not-proxied", resource(DNS, props))
+    assert len(found) == 1 and "proxied=False" in found[0][0]
+
+
+def test_pages_cname_ignores_other_targets() -> None:
+    """A proxied CNAME mta-sts to a non-Pages host is allowed."""
+    props = {"name": "mta-sts.example.net", "type": "CNAME", "content": "origin.example.net", "proxied": True}
+    assert violations("pages-cname-not-proxied", resource(DNS, props)) == []
+
+
+# --- one-mta-sts-txt-record-per-name / one-tls-rpt-txt-record-per-name ----------------------------
+
+
+def _stack(*resources: PolicyResource) -> StackValidationArgs:
+    return StackValidationArgs(list(resources))
+
+
+def test_one_record_per_name_compliant() -> None:
+    """One v=STSv1 and one v=TLSRPTv1 per name, beside an unrelated TXT, has no violation."""
+    args = _stack(
+        stack_resource(DNS, txt("_mta-sts.example.org", f'"v=STSv1; id={STS_ID}"'), "a"),
+        stack_resource(DNS, txt("_mta-sts.example.org", '"other=1"'), "b"),
+        stack_resource(DNS, txt("_mta-sts.example.com", f'"v=STSv1; id={STS_ID}"'), "c"),
+        stack_resource(DNS, txt("_smtp._tls.example.org", '"v=TLSRPTv1; rua=mailto:r@example.org"'), "d"),
+    )
+    assert violations("one-mta-sts-txt-record-per-name", args) == []
+    assert violations("one-tls-rpt-txt-record-per-name", args) == []
+
+
+def test_two_sts_records_at_one_name_violation() -> None:
+    """A relative and a fully qualified v=STSv1 at one name (zone known) are both reported."""
+    zone = stack_resource(ZONE, {"id": ZONE_ID, "name": "example.org"}, "zone")
+    first = stack_resource(DNS, txt("_mta-sts", '"v=STSv1; id=1"'), "first")
+    second = stack_resource(DNS, txt("_mta-sts.example.org.", "v=STSv1; id=2"), "second")
+    found = violations("one-mta-sts-txt-record-per-name", _stack(zone, first, second))
+    assert sorted(urn_ for _, urn_ in found) == sorted([first.urn, second.urn])
+    assert "_mta-sts.example.org has 2 v=STSv1 TXT records" in found[0][0]
+
+
+def test_two_tlsrpt_records_at_one_name_violation() -> None:
+    """Two v=TLSRPTv1 records at one name are reported."""
+    args = _stack(
+        stack_resource(DNS, txt("_smtp._tls.example.org", '"v=TLSRPTv1; rua=mailto:a@example.org"'), "a"),
+        stack_resource(
+            LEGACY_DNS, txt("_smtp._tls.example.org", '"v=TLSRPTv1; rua=mailto:b@example.org"'), "b"
+        ),
+    )
+    assert len(violations("one-tls-rpt-txt-record-per-name", args)) == 2
+
+
+# --- worker-routed-policy-host-proxied -----------------------------------------------------------
+
+
+def _route(pattern: str, script_name: str | None = "mta-sts-dev") -> PolicyResource:
+    props = {"pattern": pattern, "zoneId": ZONE_ID}
+    if script_name is not None:
+        props["script"] = script_name
+    return stack_resource(ROUTE, props, f"route-{pattern}")
+
+
+def _host(name: str, proxied: bool) -> PolicyResource:
+    props = {"name": name, "type": "AAAA", "content": "100::", "proxied": proxied, "zoneId": ZONE_ID}
+    return stack_resource(DNS, props, f"host-{name}-{proxied}")
+
+
+def test_worker_host_proxied_compliant() -> None:
+    """A proxied record under a route, and an unproxied one no route serves, have no violation."""
+    args = _stack(
+        _route("mta-sts.example.org/*"),
+        _host("mta-sts.example.org", True),
+        _host("mta-sts.example.com", False),
+        _route("mta-sts.example.net/*", None),
+        _host("mta-sts.example.net", False),
+    )
+    assert violations("worker-routed-policy-host-proxied", args) == []
+
+
+@pytest.mark.parametrize(
+    "pattern, name",
+    [
+        ("mta-sts.example.org/*", "mta-sts.example.org"),
+        ("https://MTA-STS.example.org/.well-known/*", "mta-sts.example.org."),
+        ("*example.org/*", "mta-sts.example.org"),
+        ("mta-sts.example.org/*", "mta-sts"),
+    ],
+)
+def test_worker_host_unproxied_violation(pattern: str, name: str) -> None:
+    """An unproxied record that a Worker route serves is reported, whatever the pattern's form."""
+    host = _host(name, False)
+    found = violations("worker-routed-policy-host-proxied", _stack(_route(pattern), host))
+    assert [urn_ for _, urn_ in found] == [host.urn]
+
+
+# --- enforce-max-age-at-least-one-day ------------------------------------------------------------
+
+
+def test_enforce_max_age_compliant() -> None:
+    """enforce with one day, and testing with one hour, have no violation."""
+    short_testing = TESTING.replace("86400", "3600")
+    source = json_worker([ENFORCE.replace("604800", "86400"), short_testing], {})
+    assert violations("enforce-max-age-at-least-one-day", resource(SCRIPT, script(source))) == []
+
+
+@pytest.mark.parametrize("where", ["worker", "pages"])
+def test_enforce_max_age_violation(where: str) -> None:
+    """enforce with max_age 3600 is reported, from a Worker or from a Pages file."""
+    text = ENFORCE.replace("604800", "3600")
+    if where == "worker":
+        args = resource(SCRIPT, script(json_worker([text], {"mta-sts.example.org": 0})))
+    else:
+        args = resource(FILE, {"repository": "r", "file": ".well-known/mta-sts.txt", "content": text})
+    found = violations("enforce-max-age-at-least-one-day", args)
+    assert len(found) == 1 and "max_age 3600" in found[0][0]
+
+
+# --- enforce-domain-has-tls-rpt ------------------------------------------------------------------
+
+
+def _tlsrpt(domain: str) -> PolicyResource:
+    return stack_resource(DNS, txt(f"_smtp._tls.{domain}", '"v=TLSRPTv1; rua=mailto:r@example.net"'), domain)
+
+
+def test_enforce_has_tlsrpt_compliant() -> None:
+    """An enforce domain with a TLS-RPT record, and a testing one without, have no violation."""
+    source = json_worker([ENFORCE, TESTING], {"mta-sts.example.org": 0, "mta-sts.example.com": 1})
+    args = _stack(stack_resource(SCRIPT, script(source), "worker"), _tlsrpt("example.org"))
+    assert violations("enforce-domain-has-tls-rpt", args) == []
+
+
+def test_enforce_without_tlsrpt_from_worker_data_violation() -> None:
+    """A Worker's host map placing enforce on example.org, with no TLS-RPT record, is reported."""
+    source = json_worker([ENFORCE, TESTING], {"mta-sts.example.org": 0, "mta-sts.example.com": 1})
+    args = _stack(stack_resource(SCRIPT, script(source), "worker"), _tlsrpt("example.com"))
+    found = violations("enforce-domain-has-tls-rpt", args)
+    assert len(found) == 1 and found[0][0].startswith("example.org enforces")
+
+
+def test_enforce_without_tlsrpt_from_routes_violation() -> None:
+    """A one-policy Worker placed by its route is reported for the routed domain."""
+    source = f"export default {{ fetch() {{ return new Response({json.dumps(ENFORCE)}) }} }}"
+    args = _stack(stack_resource(SCRIPT, script(source), "worker"), _route("mta-sts.example.org/*"))
+    found = violations("enforce-domain-has-tls-rpt", args)
+    assert [m.split(" ")[0] for m, _ in found] == ["example.org"]
+
+
+def test_enforce_without_tlsrpt_from_pages_violation() -> None:
+    """A Pages policy file placed by the repository's custom domain is reported."""
+    file_props = {"repository": "policy-repo", "file": ".well-known/mta-sts.txt", "content": ENFORCE}
+    args = _stack(
+        stack_resource(FILE, file_props, "file"),
+        stack_resource(PAGES, {"repository": "policy-repo", "cname": "mta-sts.example.net"}, "pages"),
+    )
+    found = violations("enforce-domain-has-tls-rpt", args)
+    assert [m.split(" ")[0] for m, _ in found] == ["example.net"]
+    assert violations("enforce-domain-has-tls-rpt", _stack(*args.resources, _tlsrpt("example.net"))) == []
+
+
+def test_enforce_without_tlsrpt_from_record_id_violation() -> None:
+    """A policy placed only by the _mta-sts record whose id is its hash is reported."""
+    file_props = {"repository": "unnamed", "file": ".well-known/mta-sts.txt", "content": ENFORCE}
+    args = _stack(
+        stack_resource(FILE, file_props, "file"),
+        stack_resource(DNS, txt("_mta-sts.example.io", f'"v=STSv1; id={STS_ID}"'), "sts"),
+    )
+    assert [m.split(" ")[0] for m, _ in violations("enforce-domain-has-tls-rpt", args)] == ["example.io"]
+
+
+# --- worker-script-compatibility-date ------------------------------------------------------------
+
+
+def test_compatibility_date_compliant() -> None:
+    """A Worker script with a compatibility date has no violation."""
+    assert violations("worker-script-compatibility-date", resource(SCRIPT, script("export default {}"))) == []
+
+
+@pytest.mark.parametrize("date", [None, ""])
+def test_compatibility_date_violation(date: str | None) -> None:
+    """A Worker script without, or with an empty, compatibility date is reported."""
+    props = script("export default {}")
+    if date is None:
+        del props["compatibilityDate"]
+    else:
+        props["compatibilityDate"] = date
+    found = violations("worker-script-compatibility-date", resource(SCRIPT, props))
+    assert len(found) == 1 and "mta-sts-dev" in found[0][0]
+
+
+def test_policies_are_resource_or_stack_policies() -> None:
+    """Every entry is a resource or stack validation policy the pack can serve."""
+    assert all(isinstance(p, (ResourceValidationPolicy, StackValidationPolicy)) for p in POLICIES)
