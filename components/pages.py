@@ -1,0 +1,108 @@
+"""GitHub Pages hosting: per domain a public repository serving ``.well-known/mta-sts.txt``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_github as github
+
+from mtasts.config import Domain
+
+BRANCH = "main"
+"""The branch Pages publishes from; ``BranchDefault`` makes it the default whatever the owner's
+setting for new repositories is."""
+POLICY_FILE = ".well-known/mta-sts.txt"
+NOJEKYLL = ".nojekyll"
+
+
+@dataclass(frozen=True)
+class PagesHostingArgs:
+    """What ``PagesHosting`` needs."""
+
+    domains: Sequence[Domain]
+    """The Pages-hosted domains (owner from ``github:owner``, read by the GitHub provider)."""
+    https_enforced: frozenset[str] = field(default=frozenset())
+    """Domains whose Pages certificate has been issued: GitHub refuses to enforce HTTPS before
+    that, so a domain's first deploy leaves enforcement to GitHub and a later one turns it on."""
+
+
+def commit_message(domain: Domain) -> str:
+    """Says what the commit changes: the domain, mode, max_age and the new policy id."""
+    return (
+        f"MTA-STS policy for {domain.name}: mode {domain.mode}, max_age {domain.max_age}, "
+        f"id {domain.policy_id}"
+    )
+
+
+class PagesHosting(pulumi.ComponentResource):
+    """Per domain: repository, default branch, policy file, ``.nojekyll`` and the Pages site.
+
+    Children are named ``<name>-<domain>-<role>``. The Pages site gets the custom domain
+    ``mta-sts.<d>`` before any DNS record points at GitHub (``DomainRecords`` waits for it), so
+    no other Pages site can claim the name in between.
+    """
+
+    serving: dict[str, list[pulumi.Resource]]
+    """Domain name → the resources that serve its policy (files, then the Pages site)."""
+
+    def __init__(
+        self, name: str, args: PagesHostingArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mta-sts:index:PagesHosting", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.serving = {}
+        for domain in args.domains:
+            prefix = f"{name}-{domain.name}"
+            repository = github.Repository(
+                f"{prefix}-repository",
+                name=domain.repository,
+                description=f"MTA-STS policy for {domain.name}, served at {domain.policy_url}",
+                homepage_url=domain.policy_url,
+                visibility="public",
+                auto_init=True,
+                has_issues=False,
+                has_wiki=False,
+                has_projects=False,
+                opts=child,
+            )
+            branch = github.BranchDefault(
+                f"{prefix}-default-branch",
+                repository=repository.name,
+                branch=BRANCH,
+                rename=True,
+                opts=child,
+            )
+            after_branch = pulumi.ResourceOptions(parent=self, depends_on=[branch])
+            policy_file = github.RepositoryFile(
+                f"{prefix}-policy-file",
+                repository=repository.name,
+                branch=BRANCH,
+                file=POLICY_FILE,
+                content=domain.policy_text,
+                commit_message=commit_message(domain),
+                overwrite_on_create=True,
+                opts=after_branch,
+            )
+            nojekyll = github.RepositoryFile(
+                f"{prefix}-nojekyll",
+                repository=repository.name,
+                branch=BRANCH,
+                file=NOJEKYLL,
+                content="",
+                commit_message="Serve .well-known as is: Jekyll drops dot-folders",
+                overwrite_on_create=True,
+                opts=after_branch,
+            )
+            site = github.RepositoryPages(
+                f"{prefix}-pages",
+                repository=repository.name,
+                build_type="legacy",
+                source=github.RepositoryPagesSourceArgs(branch=BRANCH, path="/"),
+                cname=domain.policy_host,
+                https_enforced=True if domain.name in args.https_enforced else None,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[policy_file, nojekyll]),
+            )
+            self.serving[domain.name] = [policy_file, nojekyll, site]
+        self.register_outputs({})

@@ -1,0 +1,149 @@
+"""The program's steps, kept here so ``__main__.py`` reads as the three lines it is.
+
+1. ``read_config``: the stack's config as one mapping, validated by ``mtasts.config.load_config``
+   (the same loader ``plan`` uses), before any resource exists.
+2. ``deploy``: one component per hosting backend, then one ``DomainRecords`` per domain.
+3. ``outputs``: per domain what ``plan --json`` says (policy URL, id, records).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from mtasts import worker
+from mtasts.config import NAMESPACE, ConfigError, Deployment, load_config
+from mtasts.names import normalize_name
+from mtasts.plan import plan_json
+
+PAGES_NAMESPACE = "mta-sts-pages"
+"""Program settings outside the model: ``plan`` ignores this namespace."""
+HTTPS_ENFORCED_KEY = f"{PAGES_NAMESPACE}:httpsEnforced"
+OUTPUT_KEYS = ("hosting", "mode", "dns", "policyUrl", "policy", "policyId", "records")
+
+
+def _config_values() -> dict[str, str]:
+    """Every config value the engine passed, by full key (``mta-sts:domains``)."""
+    from pulumi.runtime import config as runtime_config
+
+    values = dict(runtime_config.get_config_env())
+    values.update(runtime_config.CONFIG.get())
+    return {str(k): v for k, v in values.items()}
+
+
+def _decode(raw: Any) -> Any:
+    """A config value as the stack file holds it: objects arrive as JSON text."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def read_config() -> dict[str, Any]:
+    """The stack config as ``load_config`` takes it.
+
+    Every ``mta-sts:`` key is passed on, so a typo such as ``mta-sts:domain`` is rejected
+    exactly as ``plan`` rejects it; ``github:owner`` is the only foreign key the model reads.
+    """
+    mapping: dict[str, Any] = {}
+    for key, raw in _config_values().items():
+        namespace, _, bare = key.partition(":")
+        if namespace == NAMESPACE:
+            value = raw if bare == "cloudflareAccountId" else _decode(raw)
+            mapping[f"{NAMESPACE}:{bare}"] = value
+    owner = pulumi.Config("github").get("owner")
+    if owner is not None:
+        mapping["github:owner"] = owner
+    return mapping
+
+
+def https_enforced(deployment: Deployment) -> frozenset[str]:
+    """``mta-sts-pages:httpsEnforced``: Pages domains whose certificate GitHub has issued."""
+    raw = _decode(_config_values().get(HTTPS_ENFORCED_KEY))
+    if raw is None:
+        return frozenset()
+    if not isinstance(raw, list):
+        raise ConfigError(HTTPS_ENFORCED_KEY, "must be a list of github-pages domain names")
+    pages = {d.name for d in deployment.pages_domains}
+    names = set()
+    for index, name in enumerate(raw):
+        normal = normalize_name(name) if isinstance(name, str) else name
+        if normal not in pages:
+            raise ConfigError(
+                f"{HTTPS_ENFORCED_KEY}[{index}]", f"{name!r} is not a github-pages domain of this stack"
+            )
+        names.add(normal)
+    return frozenset(names)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the program reads from config, validated."""
+
+    deployment: Deployment
+    https_enforced: frozenset[str]
+
+
+def load() -> Settings:
+    """Read and validate the config; on a broken rule fail with one line naming the key."""
+    try:
+        deployment = load_config(read_config())
+        settings = Settings(deployment, https_enforced(deployment))
+    except ConfigError as exc:
+        raise pulumi.RunError(str(exc)) from None
+    for warning in deployment.warnings:
+        pulumi.log.warn(warning)
+    return settings
+
+
+def deploy(settings: Settings, stack: str) -> dict[str, Any]:
+    """Register every resource; returns the components by role (for tests and outputs)."""
+    # Imported here so a config error is reported before the provider SDKs load.
+    from components.dns import DomainRecords, DomainRecordsArgs, zone_ids
+    from components.pages import PagesHosting, PagesHostingArgs
+    from components.worker import WorkerHosting, WorkerHostingArgs
+
+    deployment = settings.deployment
+    zones = zone_ids(deployment.domains)
+    serving: dict[str, list[pulumi.Resource]] = {}
+    built: dict[str, Any] = {"records": {}}
+    if deployment.worker_domains:
+        assert deployment.cloudflare_account_id is not None  # the loader requires it
+        hosting = WorkerHosting(
+            "cloudflare-worker",
+            WorkerHostingArgs(
+                account_id=deployment.cloudflare_account_id,
+                script_name=worker.script_name(stack),
+                domains=deployment.worker_domains,
+                zone_ids=zones,
+            ),
+        )
+        serving.update(hosting.serving)
+        built["worker"] = hosting
+    if deployment.pages_domains:
+        pages = PagesHosting(
+            "github-pages",
+            PagesHostingArgs(domains=deployment.pages_domains, https_enforced=settings.https_enforced),
+        )
+        serving.update(pages.serving)
+        built["pages"] = pages
+    for domain in deployment.domains:
+        if not domain.managed_dns:
+            continue  # dns: external: the records are exported for the user to create
+        built["records"][domain.name] = DomainRecords(
+            domain.name,
+            DomainRecordsArgs(domain=domain, zone_id=zones[domain.name], serving=serving[domain.name]),
+        )
+    return built
+
+
+def outputs(deployment: Deployment, stack: str) -> dict[str, Mapping[str, Any]]:
+    """Per domain the values ``plan --json`` prints, less its warnings (logged instead)."""
+    planned = plan_json(stack, deployment)["domains"]
+    return {name: {k: entry[k] for k in OUTPUT_KEYS} for name, entry in planned.items()}
