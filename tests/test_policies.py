@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import re
 import sys
@@ -558,3 +559,88 @@ def test_compatibility_date_violation(date: str | None) -> None:
 def test_policies_are_resource_or_stack_policies() -> None:
     """Every entry is a resource or stack validation policy the pack can serve."""
     assert all(isinstance(p, (ResourceValidationPolicy, StackValidationPolicy)) for p in POLICIES)
+
+
+# --- the program's own stacks --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def program_runs() -> dict[str, Any]:
+    """dev and prod run once each under the shared mocks harness (imports the provider SDKs)."""
+    from tests.program_mocks import run_stack
+
+    return {stack: run_stack(stack) for stack in ("dev", "prod")}
+
+
+def _pack_findings(run: Any) -> list[tuple[str, EnforcementLevel, str]]:
+    """Every finding of the pack on a program run: (policy, level, message)."""
+    found: list[tuple[str, EnforcementLevel, str]] = []
+    custom = [r for r in run.resources if r.custom]
+    for policy in POLICIES:
+
+        def report(message: str, urn: Any = None, policy: Any = policy) -> None:
+            found.append((policy.name, policy.enforcement_level, message))
+
+        if isinstance(policy, ResourceValidationPolicy):
+            for r in custom:
+                opts = options(r.options.delete_before_replace)
+                policy.validate(ResourceValidationArgs(r.type, r.inputs, r.urn, r.name, opts, None), report)
+        else:
+            resources = [
+                PolicyResource(
+                    r.type,
+                    r.inputs,
+                    r.urn,
+                    r.name,
+                    options(r.options.delete_before_replace),
+                    None,
+                    None,
+                    [],
+                    {},
+                )
+                for r in custom
+            ]
+            policy.validate(StackValidationArgs(resources), report)
+    return found
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_program_stack_passes_the_pack(program_runs: dict[str, Any], stack: str) -> None:
+    """The program's resources for dev and prod, under mocks, raise no mandatory violation."""
+    run = program_runs[stack]
+    assert run.error is None, run.error
+    deployment = load_stack(ROOT, stack)
+    # The pack had real work: every Cloudflare-DNS domain's TXT records and the Worker's policies.
+    txt_names = {
+        r.inputs.get("name") for r in run.resources if r.type == DNS and r.inputs.get("type") == "TXT"
+    }
+    for domain in deployment.domains:
+        if domain.dns == "cloudflare":
+            assert f"_mta-sts.{domain.name}" in txt_names
+    (worker,) = [r for r in run.resources if r.type == SCRIPT]
+    hosted = {d.policy_host for d in deployment.domains if d.hosting == "cloudflare-worker"}
+    assert {p.host for p in policies_in_script(worker.inputs["content"])} == hosted
+    findings = _pack_findings(run)
+    assert [f for f in findings if f[1] is EnforcementLevel.MANDATORY] == []
+
+
+def test_program_stack_breakage_is_caught(program_runs: dict[str, Any]) -> None:
+    """The same dev run with one AAAA unproxied and one TXT without delete_before_replace fails."""
+    run = program_runs["dev"]
+    sts = next(
+        r for r in run.resources if r.type == DNS and str(r.inputs.get("name")).startswith("_mta-sts.")
+    )
+    host = next(r for r in run.resources if r.type == DNS and r.inputs.get("type") == "AAAA")
+    broken = [
+        dataclasses.replace(r, options=dataclasses.replace(r.options, delete_before_replace=None))
+        if r is sts
+        else dataclasses.replace(r, inputs={**r.inputs, "proxied": False})
+        if r is host
+        else r
+        for r in run.resources
+    ]
+    findings = _pack_findings(dataclasses.replace(run, resources=broken))
+    assert sorted({name for name, level, _ in findings if level is EnforcementLevel.MANDATORY}) == [
+        "mta-sts-txt-records-delete-before-replace",
+        "worker-routed-policy-host-proxied",
+    ]
