@@ -96,10 +96,7 @@ class DomainRecords(pulumi.ComponentResource):
                 ttl=record.ttl,
                 proxied=record.proxied,
                 comment=COMMENT,
-                opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=depends_on, delete_before_replace=True
-                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on, delete_before_replace=True),
             )
         self.records = pulumi.Output.from_input([r.as_json() for r in args.domain.records])
         self.register_outputs({"records": self.records})
-

@@ -47,9 +47,7 @@ class PagesHosting(pulumi.ComponentResource):
     serving: dict[str, list[pulumi.Resource]]
     """Domain name → the resources that serve its policy (files, then the Pages site)."""
 
-    def __init__(
-        self, name: str, args: PagesHostingArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: PagesHostingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mta-sts:index:PagesHosting", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.serving = {}

@@ -240,7 +240,11 @@ def run(
     pulumi_settings.set_root_resource(None)  # a fresh root stack: outputs of earlier runs stay there
     pulumi.runtime.set_all_config(pulumi_config(config or {}), [])
     pulumi.runtime.set_mocks(
-        mocks, project=project, stack=stack, preview=False, logger=logger,
+        mocks,
+        project=project,
+        stack=stack,
+        preview=False,
+        logger=logger,
         monitor=RecordingMonitor(mocks, result),
     )
     root = pulumi_settings.get_root_resource()
@@ -260,9 +264,7 @@ def run(
     return result
 
 
-def run_program(
-    config: Mapping[str, Any], *, stack: str = "dev", program: Path = PROGRAM
-) -> ProgramRun:
+def run_program(config: Mapping[str, Any], *, stack: str = "dev", program: Path = PROGRAM) -> ProgramRun:
     """Run ``__main__.py`` (or another program file) under mocks with a stack config mapping.
 
     ``config`` uses the keys of ``Pulumi.<stack>.yaml`` (``mta-sts:domains``, ``github:owner``,
