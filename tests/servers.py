@@ -1,0 +1,525 @@
+"""Real servers on 127.0.0.0/8 for ``verify``'s tests and benchmark: Knot DNS, HTTPS, SMTP.
+
+- ``KnotDns``: ``knotd`` as the current user, config and zone files in a temporary directory.
+- ``DelayingDns``: a UDP/TCP DNS proxy that waits a fixed time before each answer, since
+  loopback has no round-trip time and Knot cannot delay.
+- ``HttpsServer``: one asyncio TLS server picking the certificate by SNI and the answer by
+  ``Host`` (``Route``: status, type, body, delay, or a reverse proxy to an HTTP upstream).
+- ``SmtpServer``: aiosmtpd with or without STARTTLS, optionally slow to greet.
+- ``Pki``: a trustme CA and the certificates tests need (good, expired, wrong name,
+  self-signed).
+
+Each server runs in the background and is a context manager.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dns.asyncquery
+import dns.message
+import dns.query
+import dns.rdatatype
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Sink
+from aiosmtpd.smtp import SMTP
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+POLICY_PATH = "/.well-known/mta-sts.txt"
+
+
+def free_port(host: str = "127.0.0.1", hosts: Iterable[str] = ()) -> int:
+    """A port free for TCP and UDP on ``host`` and on each of ``hosts``."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            port = probe.getsockname()[1]
+        try:
+            for addr in (host, *hosts):
+                for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                    with socket.socket(socket.AF_INET, kind) as sock:
+                        sock.bind((addr, port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port")
+
+
+# --------------------------------------------------------------------------- certificates
+
+
+@dataclass
+class Pki:
+    """A test CA (trusted through ``ca_file``) and the certificates issued from it."""
+
+    directory: Path
+    ca: trustme.CA = field(default_factory=trustme.CA)
+
+    def __post_init__(self) -> None:
+        self.ca_file = self.directory / "ca.pem"
+        self.ca.cert_pem.write_to_path(str(self.ca_file))
+
+    def context(self, *names: str, expired: bool = False) -> ssl.SSLContext:
+        """A server context with a certificate from the test CA for ``names``."""
+        kwargs: dict[str, Any] = {}
+        if expired:
+            now = datetime.datetime.now(datetime.UTC)
+            kwargs = {
+                "not_before": now - datetime.timedelta(days=30),
+                "not_after": now - datetime.timedelta(days=1),
+            }
+        cert = self.ca.issue_cert(*names, **kwargs)
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        cert.configure_cert(ctx)
+        return ctx
+
+    def self_signed_context(self, name: str) -> ssl.SSLContext:
+        """A server context with a self-signed certificate for ``name`` (no CA trusts it)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        path = self.directory / f"self-signed-{name}.pem"
+        path.write_bytes(
+            cert.public_bytes(serialization.Encoding.PEM)
+            + key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(str(path))
+        return ctx
+
+
+# --------------------------------------------------------------------------- DNS
+
+
+def zone_text(origin: str, records: Iterable[tuple[str, str, str]], ttl: int = 300) -> str:
+    """A zone file for ``origin`` with an SOA, an NS and ``records`` as (name, type, rdata).
+
+    Names are relative to the origin unless they end with a dot; ``@`` is the origin.
+    """
+    lines = [
+        f"$ORIGIN {origin}.",
+        f"$TTL {ttl}",
+        "@ SOA ns.invalid. hostmaster.invalid. 1 3600 600 86400 300",
+        "@ NS ns.invalid.",
+    ]
+    lines += [f"{name} {rtype} {rdata}" for name, rtype, rdata in records]
+    return "\n".join(lines) + "\n"
+
+
+def knotd_binary() -> str:
+    found = shutil.which("knotd") or shutil.which("knotd", path="/usr/sbin:/sbin")
+    if not found:
+        raise FileNotFoundError("knotd not found: install the Debian package knot")
+    return found
+
+
+class KnotDns:
+    """``knotd`` serving ``zones`` (origin → zone text) on ``host``:a free port."""
+
+    def __init__(self, zones: dict[str, str], host: str = "127.0.0.1") -> None:
+        self.zones = zones
+        self.host = host
+        self.port = 0
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        """``HOST:PORT``, as ``--nameserver`` takes it."""
+        return f"{self.host}:{self.port}"
+
+    def __enter__(self) -> KnotDns:
+        self._tmp = tempfile.TemporaryDirectory(prefix="mtasts-knot-")
+        tmp = Path(self._tmp.name)
+        for origin, text in self.zones.items():
+            (tmp / f"{origin}.zone").write_text(text, encoding="utf-8")
+        for _ in range(5):
+            self.port = free_port(self.host)
+            zones = "".join(f"  - domain: {origin}\n" for origin in self.zones)
+            (tmp / "knot.conf").write_text(
+                f"""server:
+    rundir: "{tmp}"
+    listen: {self.host}@{self.port}
+    udp-workers: 2
+    tcp-workers: 2
+    background-workers: 1
+log:
+  - target: stderr
+    any: error
+database:
+    storage: "{tmp}"
+template:
+  - id: default
+    storage: "{tmp}"
+    file: "%s.zone"
+    zonefile-sync: -1
+    journal-content: none
+zone:
+{zones}""",
+                encoding="utf-8",
+            )
+            self._process = subprocess.Popen(
+                [knotd_binary(), "-c", str(tmp / "knot.conf")],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=open(tmp / "knotd.log", "wb"),  # noqa: SIM115 - closed with the process
+            )
+            if self._wait_ready(next(iter(self.zones))):
+                return self
+            self._stop()
+        raise RuntimeError(f"knotd did not start: {(tmp / 'knotd.log').read_text(errors='replace')[-2000:]}")
+
+    def _wait_ready(self, origin: str) -> bool:
+        query = dns.message.make_query(origin + ".", "SOA")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self._process is None or self._process.poll() is not None:
+                return False
+            try:
+                answer = dns.query.udp(query, self.host, port=self.port, timeout=0.2)
+                if answer.answer:
+                    return True
+            except (dns.exception.Timeout, OSError):
+                pass
+            time.sleep(0.02)
+        return False
+
+    def _stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+
+class _LoopThread:
+    """An asyncio loop in a daemon thread, for servers that live beside blocking tests."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Any, timeout: float = 10) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        try:
+            self.run(cancel_all(), timeout=5)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(5)
+            self.loop.close()
+
+
+class DelayingDns:
+    """A DNS proxy on ``host``:a free port that answers each query ``delay`` seconds late."""
+
+    def __init__(self, upstream: tuple[str, int], delay: float, host: str = "127.0.0.1") -> None:
+        self.upstream = upstream
+        self.delay = delay
+        self.host = host
+        self.port = 0
+        self.queries = 0
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    async def _answer(self, wire: bytes) -> bytes:
+        self.queries += 1
+        query = dns.message.from_wire(wire)
+        await asyncio.sleep(self.delay)
+        response = await dns.asyncquery.udp(query, self.upstream[0], port=self.upstream[1], timeout=5)
+        return response.to_wire()
+
+    def __enter__(self) -> DelayingDns:
+        self._loop = _LoopThread()
+        self.port = free_port(self.host)
+        proxy = self
+
+        class Udp(asyncio.DatagramProtocol):
+            def connection_made(self, transport: Any) -> None:
+                self.transport = transport
+
+            def datagram_received(self, data: bytes, addr: Any) -> None:
+                async def reply() -> None:
+                    self.transport.sendto(await proxy._answer(data), addr)
+
+                asyncio.ensure_future(reply())
+
+        async def tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while True:
+                    size = int.from_bytes(await reader.readexactly(2), "big")
+                    answer = await proxy._answer(await reader.readexactly(size))
+                    writer.write(len(answer).to_bytes(2, "big") + answer)
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, OSError, asyncio.CancelledError):
+                writer.close()
+
+        async def start() -> None:
+            loop = asyncio.get_running_loop()
+            self._udp, _ = await loop.create_datagram_endpoint(Udp, local_addr=(self.host, self.port))
+            self._tcp = await asyncio.start_server(tcp, self.host, self.port)
+
+        self._loop.run(start())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._udp.close()
+        self._tcp.close()
+        self._loop.stop()
+
+
+# --------------------------------------------------------------------------- HTTPS
+
+
+@dataclass(frozen=True)
+class Route:
+    """What the HTTPS server answers for one ``Host`` at the policy path."""
+
+    body: bytes = b""
+    status: int = 200
+    content_type: str | None = "text/plain; charset=utf-8"
+    headers: tuple[tuple[str, str], ...] = ()
+    delay: float = 0.0
+    """Seconds to wait before answering."""
+    proxy: str | None = None
+    """``http://HOST:PORT`` to forward the request to, with the client's ``Host``."""
+
+
+class HttpsServer:
+    """TLS on ``host``:``port`` (0: a free one); certificate by SNI, answer by ``Host``.
+
+    ``contexts`` maps a server name to its server ``SSLContext``; other names get
+    ``default_context``. ``greeting_delay`` seconds pass before the server reads the
+    ClientHello, so each handshake costs that much more (a model of distance).
+    """
+
+    def __init__(
+        self,
+        contexts: dict[str, ssl.SSLContext],
+        default_context: ssl.SSLContext,
+        routes: dict[str, Route],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        greeting_delay: float = 0.0,
+    ) -> None:
+        self.contexts = contexts
+        self.routes = routes
+        self.host = host
+        self.port = port
+        self.greeting_delay = greeting_delay
+        self.requests = 0
+        self.context = default_context
+        self.context.sni_callback = self._sni
+
+    def _sni(self, sslobj: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> None:
+        if name and name.lower() in self.contexts:
+            sslobj.context = self.contexts[name.lower()]
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if self.greeting_delay:
+                await asyncio.sleep(self.greeting_delay)
+            await writer.start_tls(self.context)
+            head = b""
+            while not head.endswith(b"\r\n\r\n"):
+                line = await reader.readline()
+                if not line:
+                    return
+                head += line
+            self.requests += 1
+            lines = head.decode("latin-1").split("\r\n")
+            path = lines[0].split(" ")[1] if len(lines[0].split(" ")) > 2 else ""
+            host = ""
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "host":
+                    host = value.strip().lower().rsplit(":", 1)[0] if "]" not in value else value.strip()
+            route = self.routes.get(host)
+            if route is not None and route.proxy:
+                writer.write(await _forward(route.proxy, head))
+            elif route is None or path != POLICY_PATH:
+                writer.write(_response(404, b"not found\n", "text/plain", ()))
+            else:
+                if route.delay:
+                    await asyncio.sleep(route.delay)
+                writer.write(_response(route.status, route.body, route.content_type, route.headers))
+            await writer.drain()
+        except (OSError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # a client that gave up, a handshake the client refused, or shutdown
+        finally:
+            writer.close()
+
+    def __enter__(self) -> HttpsServer:
+        self._loop = _LoopThread()
+        if not self.port:
+            self.port = free_port(self.host)
+
+        async def start() -> asyncio.base_events.Server:
+            return await asyncio.start_server(self._handle, self.host, self.port, backlog=1024)
+
+        self._server = self._loop.run(start())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.close()
+        self._loop.stop()
+
+
+def _response(
+    status: int, body: bytes, content_type: str | None, headers: Iterable[tuple[str, str]]
+) -> bytes:
+    lines = [f"HTTP/1.1 {status} Status", f"Content-Length: {len(body)}", "Connection: close"]
+    if content_type:
+        lines.append(f"Content-Type: {content_type}")
+    lines += [f"{name}: {value}" for name, value in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+async def _forward(upstream: str, head: bytes) -> bytes:
+    """Send ``head`` (a GET, ``Host`` included) to ``upstream`` and return its raw answer."""
+    host, _, port = upstream.removeprefix("http://").rstrip("/").partition(":")
+    reader, writer = await asyncio.open_connection(host, int(port or 80))
+    lines = [
+        line
+        for line in head.decode("latin-1").split("\r\n")
+        if line and not line.lower().startswith("connection:")
+    ]
+    writer.write(("\r\n".join([*lines, "Connection: close"]) + "\r\n\r\n").encode("latin-1"))
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    return answer
+
+
+# --------------------------------------------------------------------------- SMTP
+
+
+class SmtpServer:
+    """aiosmtpd on ``host``:``port``, offering STARTTLS with ``context`` (None: no STARTTLS)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        context: ssl.SSLContext | None,
+        name: str = "mx.invalid",
+        greeting_delay: float = 0.0,
+    ) -> None:
+        delay = greeting_delay
+
+        class SlowSmtp(SMTP):
+            async def _handle_client(self) -> None:
+                if delay:
+                    await asyncio.sleep(delay)
+                await super()._handle_client()
+
+        class Slow(Controller):
+            def factory(self) -> SMTP:
+                return SlowSmtp(self.handler, **self.SMTP_kwargs)
+
+        self.host = host
+        self.port = port
+        self.controller = Slow(
+            Sink(),
+            hostname=host,
+            port=port,
+            server_hostname=name,
+            tls_context=context,
+            require_starttls=False,
+            ready_timeout=10,
+        )
+
+    def __enter__(self) -> SmtpServer:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+
+class SilentServer:
+    """Accepts TCP connections on ``host``:``port`` and never says a word: a hung host."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self.connections = 0
+
+    def __enter__(self) -> SilentServer:
+        self._loop = _LoopThread()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            try:
+                await reader.read()
+            except (OSError, asyncio.CancelledError):
+                pass  # shutdown
+            finally:
+                writer.close()
+
+        async def start() -> Any:
+            return await asyncio.start_server(handle, self.host, self.port)
+
+        self._server = self._loop.run(start())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.close()
+        self._loop.stop()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()

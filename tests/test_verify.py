@@ -1,0 +1,499 @@
+"""``mtasts verify`` against real servers on 127.0.0.0/8: Knot DNS, HTTPS by SNI, SMTP with STARTTLS.
+
+One lab is built per module: a zone with one domain per defect, an HTTPS server picking the
+certificate by SNI and the answer by Host, SMTP servers on 127.0.0.2… that differ by behaviour
+(the SMTP port is global, the address tells them apart), and the real Worker in workerd behind
+the HTTPS server. ``verify`` runs once over every domain; each test reads its domain's report.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mtasts import cli
+from mtasts.config import Deployment, load_stack
+from mtasts.policy import Policy
+from mtasts.verify import ERROR, INFO, OK, WARNING, Options, Report, verify
+from mtasts.worker import worker_script
+from mtasts.workerd import run_worker
+from tests.servers import (
+    HttpsServer,
+    KnotDns,
+    Pki,
+    Route,
+    SilentServer,
+    SmtpServer,
+    free_port,
+    zone_text,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+ROOT = Path(__file__).resolve().parent.parent
+ZONE = "verify.test"
+TIMEOUT = 1.0
+"""verify's per-step time limit in the lab: the slow servers below wait longer."""
+GOOD_MX, EXPIRED_MX, WRONG_MX, SELF_MX, PLAIN_MX, SILENT_MX, DEAD_MX = (f"127.0.0.{i}" for i in range(2, 9))
+RUA = "mailto:tlsrpt@verify.test"
+WEEK = 604800
+BAD_POLICY = b"version: STSv1\r\nmode: enforced\r\nmx: a\r\nmax_age: 1\r\n"
+RUA2 = '"v=TLSRPTv1; rua=mailto:b@verify.test"'
+
+
+def fq(name: str) -> str:
+    return f"{name}.{ZONE}"
+
+
+def policy(
+    mode: str = "enforce", mx: tuple[str, ...] = ("*.mx.verify.test",), max_age: int = 604800
+) -> Policy:
+    return Policy(mode=mode, max_age=max_age, mx=mx)
+
+
+@dataclass
+class Scenario:
+    """One domain of the lab: what DNS and the policy host publish for it."""
+
+    name: str
+    policy: Policy | None = None
+    route: Route | None = None
+    """The HTTPS answer; default: the policy's bytes as text/plain."""
+    https: str = "good"
+    """Certificate at mta-sts.<domain>: good, expired, wrong-name, self-signed."""
+    sts: tuple[str, ...] | None = None
+    """_mta-sts TXT rdata; default: one record with the policy's id."""
+    mx: tuple[str, ...] = ("a.mx",)
+    """MX host labels under verify.test."""
+    tlsrpt: tuple[str, ...] = (f'"v=TLSRPTv1; rua={RUA}"',)
+    policy_host: bool = True
+
+
+SCENARIOS = [
+    Scenario("good", policy()),
+    Scenario("multistring", policy(), sts=('"v=STSv1; " "id={id}"', '"google-site-verification=abc"')),
+    Scenario("no-txt", policy(), sts=()),
+    Scenario("two-txt", policy(), sts=('"v=STSv1; id=one"', '"v=STSv1; id=two"')),
+    Scenario("bad-txt", policy(), sts=('"v=STSv1; id=not-valid!"',)),
+    Scenario("no-host", policy(), policy_host=False),
+    Scenario(
+        "redirect", policy(), route=Route(status=301, headers=(("Location", "https://example.invalid/"),))
+    ),
+    Scenario("notfound", policy(), route=Route(status=404, body=b"gone")),
+    Scenario("html", policy(), route=Route(body=policy().render().encode(), content_type="text/html")),
+    Scenario("big", policy(), route=Route(body=(policy().render() + "x: y\r\n" * 12000).encode())),
+    Scenario("slow", policy(), route=Route(body=policy().render().encode(), delay=3 * TIMEOUT)),
+    Scenario(
+        "invalid", policy(), route=Route(body=b"version: STSv1\r\nmode: enforced\r\nmx: a\r\nmax_age: 1\r\n")
+    ),
+    Scenario("expired-https", policy(), https="expired"),
+    Scenario("wrongname-https", policy(), https="wrong-name"),
+    Scenario("selfsigned-https", policy(), https="self-signed"),
+    Scenario("uncovered-enforce", policy(mx=("a.mx.verify.test",)), mx=("a.mx", "b.mx")),
+    Scenario("uncovered-testing", policy("testing", mx=("a.mx.verify.test",)), mx=("a.mx", "b.mx")),
+    Scenario("no-mx", policy(), mx=()),
+    Scenario("smtp-expired", policy(), mx=("expired.mx",)),
+    Scenario("smtp-wrongname", policy(), mx=("wrongname.mx",)),
+    Scenario("smtp-selfsigned", policy("testing"), mx=("selfsigned.mx",)),
+    Scenario("smtp-plain", policy(), mx=("plain.mx",)),
+    Scenario("smtp-dead", policy(), mx=("dead.mx",)),
+    Scenario("smtp-noaddress", policy(), mx=("noaddress.mx",)),
+    Scenario("silent-1", policy(), mx=("silent.mx",)),
+    Scenario("silent-2", policy(), mx=("silent.mx",)),
+    Scenario("tlsrpt-none", policy(), tlsrpt=()),
+    Scenario(
+        "tlsrpt-two", policy(), tlsrpt=(f'"v=TLSRPTv1; rua={RUA}"', '"v=TLSRPTv1; rua=mailto:b@verify.test"')
+    ),
+    Scenario("tlsrpt-bad", policy(), tlsrpt=('"v=TLSRPTv1; rua=ftp://verify.test/r"',)),
+    Scenario("mode-none", policy("none", mx=()), mx=("plain.mx",)),
+    Scenario("short-max-age", policy(max_age=3600)),
+]
+MX_ADDRESSES = {
+    "a.mx": GOOD_MX,
+    "b.mx": GOOD_MX,
+    "expired.mx": EXPIRED_MX,
+    "wrongname.mx": WRONG_MX,
+    "selfsigned.mx": SELF_MX,
+    "plain.mx": PLAIN_MX,
+    "silent.mx": SILENT_MX,
+    "dead.mx": DEAD_MX,
+}
+
+STACK_TLSRPT = "mailto:tlsrpt@verify.test"
+
+
+def stack_yaml() -> dict[str, object]:
+    """The lab stack: one domain served by the real Worker, one whose live state drifted."""
+    return {
+        "config": {
+            "mta-sts:cloudflareAccountId": "0123456789abcdef0123456789abcdef",
+            "mta-sts:defaults": {"mode": "enforce", "mx": ["*.mx.verify.test"], "tlsrpt": [STACK_TLSRPT]},
+            "mta-sts:domains": {fq("served"): {}, fq("drifted"): {}},
+        }
+    }
+
+
+def zone(scenarios: list[Scenario], stack: Deployment) -> str:
+    records: list[tuple[str, str, str]] = []
+    for label, addr in MX_ADDRESSES.items():
+        records.append((label, "A", addr))
+    for s in scenarios:
+        assert s.policy is not None
+        sts = s.sts if s.sts is not None else (f'"v=STSv1; id={s.policy.id}"',)
+        records += [(f"_mta-sts.{s.name}", "TXT", r.replace("{id}", s.policy.id)) for r in sts]
+        if s.policy_host:
+            records.append((f"mta-sts.{s.name}", "A", "127.0.0.1"))
+        records += [(s.name, "MX", f"{10 * (i + 1)} {mx}") for i, mx in enumerate(s.mx)]
+        records += [(f"_smtp._tls.{s.name}", "TXT", r) for r in s.tlsrpt]
+    served = stack.domain(fq("served"))
+    for label in ("served", "drifted"):
+        records += [(f"mta-sts.{label}", "A", "127.0.0.1"), (label, "MX", "10 a.mx")]
+    records.append(("_mta-sts.served", "TXT", f'"{served.sts_record}"'))
+    records.append(("_smtp._tls.served", "TXT", f'"{served.tlsrpt_record}"'))
+    records.append(("_mta-sts.drifted", "TXT", '"v=STSv1; id=stale1"'))
+    records.append(("_smtp._tls.drifted", "TXT", '"v=TLSRPTv1; rua=mailto:old@verify.test"'))
+    return zone_text(ZONE, records)
+
+
+@dataclass
+class Lab:
+    knot: KnotDns
+    https: HttpsServer
+    pki: Pki
+    smtp_port: int
+    project: Path
+    stack: Deployment
+    silent: SilentServer
+    reports: dict[str, Report]
+    elapsed: float
+
+    def options(self, **changes: object) -> Options:
+        base = {
+            "nameserver": (self.knot.host, self.knot.port),
+            "ca_bundle": str(self.pki.ca_file),
+            "https_port": self.https.port,
+            "smtp_port": self.smtp_port,
+            "timeout": TIMEOUT,
+        }
+        return Options(**{**base, **changes})  # type: ignore[arg-type]
+
+    def argv(self, *extra: str, nameserver: str | None = None) -> list[str]:
+        return [
+            "--project-dir", str(self.project), "verify", *extra,
+            "--nameserver", nameserver or self.knot.address, "--ca-bundle", str(self.pki.ca_file),
+            "--https-port", str(self.https.port), "--smtp-port", str(self.smtp_port),
+            "--timeout", str(TIMEOUT),
+        ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    tmp = tmp_path_factory.mktemp("verify-lab")
+    project = tmp / "project"
+    project.mkdir()
+    shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+    (project / "Pulumi.lab.yaml").write_text(yaml.safe_dump(stack_yaml()), encoding="utf-8")
+    stack = load_stack(project, "lab")
+    pki = Pki(tmp)
+    contexts, routes = {}, {}
+    for s in SCENARIOS:
+        host = f"mta-sts.{fq(s.name)}"
+        contexts[host] = {
+            "good": lambda h: pki.context(h),
+            "expired": lambda h: pki.context(h, expired=True),
+            "wrong-name": lambda h: pki.context("mta-sts.elsewhere.invalid"),
+            "self-signed": lambda h: pki.self_signed_context(h),
+        }[s.https](host)
+        assert s.policy is not None
+        routes[host] = s.route or Route(body=s.policy.render().encode())
+    drifted = stack.domain(fq("drifted"))
+    for d in stack.domains:
+        contexts[d.policy_host] = pki.context(d.policy_host)
+    # The drifted domain serves last week's policy: another mx list, so other bytes.
+    routes[drifted.policy_host] = Route(body=policy(mx=("a.mx.verify.test",)).render().encode())
+    knot = KnotDns({ZONE: zone(SCENARIOS, stack)})
+    https = HttpsServer(contexts, pki.context("default.invalid"), routes)
+    smtp_port = free_port("127.0.0.1", [GOOD_MX, EXPIRED_MX, WRONG_MX, SELF_MX, PLAIN_MX, SILENT_MX, DEAD_MX])
+    mx_name = "a.mx.verify.test"
+    smtp = [
+        SmtpServer(GOOD_MX, smtp_port, pki.context("*.mx.verify.test"), mx_name),
+        SmtpServer(EXPIRED_MX, smtp_port, pki.context("*.mx.verify.test", expired=True), mx_name),
+        SmtpServer(WRONG_MX, smtp_port, pki.context("mx.elsewhere.invalid"), mx_name),
+        SmtpServer(SELF_MX, smtp_port, pki.self_signed_context("selfsigned.mx.verify.test"), mx_name),
+        SmtpServer(PLAIN_MX, smtp_port, None, mx_name),
+    ]
+    silent = SilentServer(SILENT_MX, smtp_port)
+    script = worker_script(stack.worker_domains)
+    with knot, https, silent, run_worker(script) as worker_url:
+        for server in smtp:
+            server.__enter__()
+        try:
+            routes[stack.domain(fq("served")).policy_host] = Route(proxy=worker_url)
+            lab = Lab(knot, https, pki, smtp_port, project, stack, silent, {}, 0.0)
+            started = time.monotonic()
+            names = [fq(s.name) for s in SCENARIOS] + [d.name for d in stack.domains]
+            reports = verify(names, lab.options(), stack)
+            lab.elapsed = time.monotonic() - started
+            lab.reports = {r.domain: r for r in reports}
+            yield lab
+        finally:
+            for server in smtp:
+                server.__exit__(None, None, None)
+
+
+def findings(lab: Lab, name: str, check: str) -> list[tuple[str, str]]:
+    """(severity, reason) of every finding of ``check`` for ``name``.verify.test."""
+    return [(f.severity, f.reason) for f in lab.reports[fq(name)].findings if f.check == check]
+
+
+def problems(lab: Lab, name: str) -> set[tuple[str, str]]:
+    """(check, severity) of every error and warning for ``name``.verify.test."""
+    return {(f.check, f.severity) for f in lab.reports[fq(name)].findings if f.severity in (ERROR, WARNING)}
+
+
+# --------------------------------------------------------------------------- a correct domain
+
+
+def test_correct_domain_has_no_error_or_warning(lab: Lab) -> None:
+    """A domain with one TXT, a served policy, covered MX with good STARTTLS and TLS-RPT is clean."""
+    report = lab.reports[fq("good")]
+    assert problems(lab, "good") == set()
+    assert report.mode == "enforce"
+    assert report.checks(OK) == [
+        "sts-record",
+        "policy",
+        "mx-records",
+        "mx-coverage",
+        "starttls",
+        "tlsrpt-record",
+    ]
+
+
+def test_checks_come_in_rfc_order(lab: Lab) -> None:
+    """Findings follow the order TXT, policy, MX, STARTTLS, TLS-RPT for every domain."""
+    order = ["sts-record", "policy", "mx-records", "mx-coverage", "starttls", "tlsrpt-record", "drift"]
+    for report in lab.reports.values():
+        ranks = [next(i for i, p in enumerate(order) if f.check.startswith(p)) for f in report.findings]
+        assert ranks == sorted(ranks), report.domain
+
+
+def test_multistring_txt_is_joined_and_other_txt_ignored(lab: Lab) -> None:
+    """A TXT split into two strings is one record; a non-STSv1 TXT beside it is ignored."""
+    [(severity, reason)] = findings(lab, "multistring", "sts-record")
+    assert severity == OK
+    assert f"id={policy().id}" in reason and "1 other TXT record ignored" in reason
+    assert problems(lab, "multistring") == set()
+
+
+# --------------------------------------------------------------------------- 1. _mta-sts TXT
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [("no-txt", "no TXT record"), ("two-txt", "2 v=STSv1 TXT records"), ("bad-txt", "id must be")],
+)
+def test_sts_record_defects_are_errors(lab: Lab, name: str, words: str) -> None:
+    """A missing, doubled or invalid _mta-sts record is an error naming the defect."""
+    [(severity, reason)] = findings(lab, name, "sts-record")
+    assert severity == ERROR and words in reason
+
+
+# --------------------------------------------------------------------------- 2. the policy fetch
+
+
+@pytest.mark.parametrize(
+    ("name", "check", "words"),
+    [
+        ("no-host", "policy-fetch", "does not resolve"),
+        ("redirect", "policy-redirect", "301, a redirect to https://example.invalid/"),
+        ("notfound", "policy-status", "HTTP 404"),
+        ("html", "policy-content-type", "text/html"),
+        ("big", "policy-size", "64 KiB"),
+        ("slow", "policy-timeout", "within 1 s"),
+        ("invalid", "policy-syntax", "mode must be enforce, testing or none"),
+        ("expired-https", "policy-tls", "expired"),
+        ("wrongname-https", "policy-tls", "not valid for mta-sts.wrongname-https.verify.test"),
+        ("selfsigned-https", "policy-tls", "self-signed"),
+    ],
+)
+def test_policy_fetch_defects_are_errors(lab: Lab, name: str, check: str, words: str) -> None:
+    """Each way a sender would fail to get the policy is one error of its own check."""
+    assert findings(lab, name, check) == [(ERROR, findings(lab, name, check)[0][1])]
+    assert words in findings(lab, name, check)[0][1]
+    assert lab.reports[fq(name)].mode is None
+    assert (check, ERROR) in problems(lab, name)
+
+
+def test_short_max_age_in_enforce_is_a_warning(lab: Lab) -> None:
+    """enforce with max_age under a day is a warning, not an error."""
+    assert problems(lab, "short-max-age") == {("policy-max-age", WARNING)}
+
+
+# --------------------------------------------------------------------------- 3. MX coverage
+
+
+def test_uncovered_mx_is_an_error_in_enforce(lab: Lab) -> None:
+    """An MX host no pattern covers is an error under enforce, naming the host."""
+    [(severity, reason)] = findings(lab, "uncovered-enforce", "mx-coverage")
+    assert severity == ERROR and "b.mx.verify.test" in reason and "refuse" in reason
+
+
+def test_uncovered_mx_is_a_warning_in_testing(lab: Lab) -> None:
+    """The same gap under testing is a warning saying to fix it before enforce."""
+    [(severity, reason)] = findings(lab, "uncovered-testing", "mx-coverage")
+    assert severity == WARNING and "b.mx.verify.test" in reason and "before enforce" in reason
+
+
+def test_no_mx_record_is_reported(lab: Lab) -> None:
+    """A domain with no MX record gets an mx-records error in enforce."""
+    [(severity, reason)] = findings(lab, "no-mx", "mx-records")
+    assert severity == ERROR and "no MX record" in reason
+
+
+# --------------------------------------------------------------------------- 4. STARTTLS
+
+
+@pytest.mark.parametrize(
+    ("name", "severity", "words"),
+    [
+        ("smtp-expired", ERROR, "expired"),
+        ("smtp-wrongname", ERROR, "not valid for wrongname.mx.verify.test"),
+        ("smtp-plain", ERROR, "STARTTLS is not offered"),
+        ("smtp-dead", ERROR, "no SMTP connection"),
+        ("smtp-noaddress", ERROR, "does not resolve"),
+        ("silent-1", ERROR, "no answer to greeting"),
+        ("smtp-selfsigned", WARNING, "self-signed"),
+    ],
+)
+def test_starttls_failures(lab: Lab, name: str, severity: str, words: str) -> None:
+    """STARTTLS failures are errors under enforce (senders refuse) and warnings under testing."""
+    [(found, reason)] = findings(lab, name, "starttls")
+    assert found == severity and words in reason
+    tail = "senders will refuse to deliver here" if severity == ERROR else "fix this before enforce"
+    assert reason.endswith(tail)
+
+
+def test_good_starttls_names_the_tls_version(lab: Lab) -> None:
+    """A passing MX says which TLS version it negotiated (1.2 or later)."""
+    [(severity, reason)] = findings(lab, "good", "starttls")
+    assert severity == OK and ("TLSv1.3" in reason or "TLSv1.2" in reason)
+
+
+def test_hung_mx_costs_its_time_limit_once(lab: Lab) -> None:
+    """Two domains sharing a hung MX open one connection, and the run waits one time limit."""
+    assert lab.silent.connections == 1
+    assert findings(lab, "silent-1", "starttls") == findings(lab, "silent-2", "starttls")
+    assert lab.elapsed < 2.5 * TIMEOUT + 2  # one greeting wait, the slow fetch, start-up
+
+
+# --------------------------------------------------------------------------- 5. TLS-RPT
+
+
+@pytest.mark.parametrize(
+    ("name", "severity", "words"),
+    [
+        ("tlsrpt-none", WARNING, "no v=TLSRPTv1 record"),
+        ("tlsrpt-two", ERROR, "2 v=TLSRPTv1 records"),
+        ("tlsrpt-bad", ERROR, "scheme 'ftp' is not allowed"),
+    ],
+)
+def test_tlsrpt_record_defects(lab: Lab, name: str, severity: str, words: str) -> None:
+    """No TLS-RPT record is a warning; two or an invalid one is an error."""
+    [(found, reason)] = findings(lab, name, "tlsrpt-record")
+    assert found == severity and words in reason
+    assert problems(lab, name) == {("tlsrpt-record", severity)}
+
+
+# --------------------------------------------------------------------------- mode none
+
+
+def test_mode_none_is_informational(lab: Lab) -> None:
+    """mode none is reported as info, and an MX without STARTTLS is only info under it."""
+    report = lab.reports[fq("mode-none")]
+    assert report.mode == "none" and report.errors == 0 and report.warnings == 0
+    assert [s for s, _ in findings(lab, "mode-none", "policy-mode")] == [INFO]
+    assert [s for s, _ in findings(lab, "mode-none", "starttls")] == [INFO]
+    assert findings(lab, "mode-none", "mx-coverage") == []
+
+
+# --------------------------------------------------------------------------- --stack drift and serve
+
+
+def test_worker_in_workerd_passes_end_to_end(lab: Lab) -> None:
+    """The real Worker in workerd behind TLS serves a policy verify accepts, matching the stack."""
+    report = lab.reports[fq("served")]
+    assert [(f.check, f.severity) for f in report.findings if f.severity != OK] == []
+    assert "drift" in report.checks(OK)
+    assert report.mode == "enforce"
+
+
+def test_drift_from_the_stack_is_reported(lab: Lab) -> None:
+    """Other served bytes, another id and another TLS-RPT record than the stack's are drift."""
+    drift = {f.check: f.severity for f in lab.reports[fq("drifted")].findings if f.check.startswith("drift")}
+    assert drift == {"drift-policy": ERROR, "drift-id": ERROR, "drift-tlsrpt": WARNING}
+    expected = lab.stack.domain(fq("drifted")).policy_id
+    assert any(expected in f.reason for f in lab.reports[fq("drifted")].findings if f.check == "drift-id")
+
+
+def test_cli_stack_json_and_exit_status(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    """verify --stack --json prints one object with every stack domain and exits 1 on drift."""
+    code = cli.main(lab.argv("--stack", "lab", "--json"))
+    document = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert sorted(document["domains"]) == [fq("drifted"), fq("served")]
+    assert document["domains"][fq("served")]["errors"] == 0
+    checks = {f["check"] for f in document["domains"][fq("drifted")]["findings"]}
+    assert {"drift-policy", "drift-id"} <= checks
+    assert document["errors"] == sum(d["errors"] for d in document["domains"].values())
+
+
+def test_cli_exit_zero_and_text_report(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    """A clean domain and a warnings-only domain exit 0; the text report has severity-first lines."""
+    code = cli.main(lab.argv(fq("good"), fq("tlsrpt-none")))
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "  ok      sts-record" in out
+    assert "  warning tlsrpt-record" in out
+    assert "PASS: 0 errors, 1 warning" in out
+    assert out.rstrip().splitlines()[-1].startswith("2 domains checked in ")
+
+
+@pytest.mark.parametrize(
+    ("extra", "nameserver"),
+    [
+        (["not a domain"], None),
+        ([fq("good")], "ns.example:53"),
+        ([fq("good")], "127.0.0.1:99999"),
+        ([fq("good"), "--concurrency", "0"], None),
+        (["--stack", "lab", "absent.example"], None),
+    ],
+)
+def test_cli_bad_usage_exits_2(
+    lab: Lab, extra: list[str], nameserver: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bad domain names, nameservers, limits or a domain outside the stack exit 2 with one line."""
+    assert cli.main(lab.argv(*extra, nameserver=nameserver)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_python_m_mtasts_verify_runs(lab: Lab) -> None:
+    """``python -m mtasts verify`` in a subprocess checks a domain and exits 1 on its error."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mtasts", *lab.argv(fq("smtp-plain"), "--json")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    findings_ = json.loads(done.stdout)["domains"][fq("smtp-plain")]["findings"]
+    assert {"check": "starttls", "severity": ERROR} in [
+        {"check": f["check"], "severity": f["severity"]} for f in findings_ if f["severity"] == ERROR
+    ]
