@@ -73,7 +73,7 @@ def https_enforced(deployment: Deployment) -> frozenset[str]:
     pages = {d.name for d in deployment.pages_domains}
     names = set()
     for index, name in enumerate(raw):
-        normal = normalize_name(name) if isinstance(name, str) else name
+        normal = normalize_name(name) if isinstance(name, str) else None
         if normal not in pages:
             raise ConfigError(
                 f"{HTTPS_ENFORCED_KEY}[{index}]", f"{name!r} is not a github-pages domain of this stack"

@@ -400,3 +400,18 @@ def test_loader_warnings_are_logged() -> None:
     run = ok(config)
     assert run.warnings == list(model(config).warnings)
     assert len(run.warnings) == 2
+
+
+def test_config_read_from_pulumi_config_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Config passed the way the CLI's language host does (PULUMI_CONFIG JSON) is read the same."""
+    import json
+
+    from tests.program_mocks import pulumi_config
+
+    config = stack_config({"alpha.example": {}, "charlie.example": {"hosting": "github-pages"}})
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(pulumi_config(config)))
+    from_env = ok({})
+    direct = ok(config)
+    assert from_env.urns == direct.urns
+    assert {r.urn: r.inputs for r in from_env.resources} == {r.urn: r.inputs for r in direct.resources}
+    assert from_env.outputs == direct.outputs
