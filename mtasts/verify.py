@@ -227,11 +227,19 @@ class _Probe:
         return _Dns(records=texts)
 
     async def addresses(self, host: str) -> tuple[list[str], str]:
-        """IPv4 then IPv6 addresses of ``host``, or ([], why not)."""
-        a, aaaa = await asyncio.gather(self.query(host, "A"), self.query(host, "AAAA"))
-        found = list(a.records) + list(aaaa.records)
-        if found:
-            return found, ""
+        """IPv4 addresses of ``host``, else its IPv6 ones, or ([], why not).
+
+        Connections try IPv4 first and stop at the first that answers, so AAAA is asked
+        only when there is no A record: the verdict is the same, the work a third less.
+        """
+        a = await self.query(host, "A")
+        if a.records:
+            return list(a.records), ""
+        if a.status == "nxdomain":
+            return [], "NXDOMAIN"
+        aaaa = await self.query(host, "AAAA")
+        if aaaa.records:
+            return list(aaaa.records), ""
         for answer in (a, aaaa):
             if answer.failed:
                 return [], answer.error
@@ -528,6 +536,13 @@ async def check_domain(probe: _Probe, domain: str, expected: Domain | None = Non
     fetch_q = probe.fetch_policy(host)
     mx_q = probe.query(domain, "MX")
     rpt_q = probe.query(f"_smtp._tls.{domain}", "TXT")
+
+    async def probe_mx() -> tuple[_Dns, list[_Smtp]]:
+        # STARTTLS starts as soon as the MX answer is in, beside the policy fetch.
+        answer = await mx_q
+        return answer, list(await asyncio.gather(*(probe.starttls(h) for h in _mx_hosts(answer))))
+
+    smtp_q = asyncio.ensure_future(probe_mx())
     findings: list[Finding] = []
 
     live_id, sts_findings = _sts_record(await sts_q)
@@ -548,16 +563,13 @@ async def check_domain(probe: _Probe, domain: str, expected: Domain | None = Non
             findings += _policy_findings(policy)
     mode = policy.mode if policy else None
 
-    mx = await mx_q
-    hosts, mx_findings = _mx_records(mx, domain, mode)
-    findings += mx_findings
+    mx, results = await smtp_q
+    hosts = _mx_hosts(mx)
+    findings += _mx_records(mx, hosts, domain, mode)
     if policy is not None and hosts and mode != "none":
         findings += _coverage(policy, hosts)
-
-    if hosts:
-        results = await asyncio.gather(*(probe.starttls(h) for h in hosts))
-        for mx_host, result in zip(hosts, results, strict=True):
-            findings.append(_starttls_finding(mx_host, result, mode))
+    for mx_host, result in zip(hosts, results, strict=True):
+        findings.append(_starttls_finding(mx_host, result, mode))
 
     live_rpt, rpt_findings = _tlsrpt(await rpt_q)
     findings += rpt_findings
@@ -632,13 +644,23 @@ def _policy_findings(policy: Policy) -> list[Finding]:
     return found
 
 
-def _mx_records(answer: _Dns, domain: str, mode: str | None) -> tuple[list[str], list[Finding]]:
+def _mx_hosts(answer: _Dns) -> list[str]:
+    """MX host names by preference, without duplicates or the null MX ``.``."""
+    hosts: list[str] = []
+    for record in answer.records:
+        name = normalize_name(record.partition(" ")[2])
+        if name and name not in hosts:
+            hosts.append(name)
+    return hosts
+
+
+def _mx_records(answer: _Dns, hosts: list[str], domain: str, mode: str | None) -> list[Finding]:
     check = "mx-records"
     if answer.failed:
-        return [], [Finding(check, ERROR, f"MX lookup for {domain} failed: {answer.error}")]
+        return [Finding(check, ERROR, f"MX lookup for {domain} failed: {answer.error}")]
     if not answer.records:
         severity = {"enforce": ERROR, "none": INFO}.get(mode or "", WARNING)
-        return [], [
+        return [
             Finding(
                 check,
                 severity,
@@ -647,15 +669,9 @@ def _mx_records(answer: _Dns, domain: str, mode: str | None) -> tuple[list[str],
                 + ": there is no MX host for the policy to cover",
             )
         ]
-    hosts: list[str] = []
-    for record in answer.records:
-        _, _, exchange = record.partition(" ")
-        name = normalize_name(exchange)
-        if name and name not in hosts:
-            hosts.append(name)
     if not hosts:
-        return [], [Finding(check, INFO, f"{domain} has a null MX (RFC 7505): it accepts no mail")]
-    return hosts, [Finding(check, OK, f"MX: {', '.join(hosts)}")]
+        return [Finding(check, INFO, f"{domain} has a null MX (RFC 7505): it accepts no mail")]
+    return [Finding(check, OK, f"MX: {', '.join(hosts)}")]
 
 
 def _coverage(policy: Policy, hosts: list[str]) -> list[Finding]:

@@ -257,7 +257,12 @@ class _LoopThread:
 
 
 class DelayingDns:
-    """A DNS proxy on ``host``:a free port that answers each query ``delay`` seconds late."""
+    """A DNS proxy on ``host``:a free port that answers each query ``delay`` seconds late.
+
+    UDP queries go upstream over one socket with ids rewritten (cheap: no message is parsed
+    beyond its id, so the proxy itself never becomes the bottleneck it is meant to model);
+    TCP queries are forwarded with dnspython.
+    """
 
     def __init__(self, upstream: tuple[str, int], delay: float, host: str = "127.0.0.1") -> None:
         self.upstream = upstream
@@ -270,48 +275,69 @@ class DelayingDns:
     def address(self) -> str:
         return f"{self.host}:{self.port}"
 
-    async def _answer(self, wire: bytes) -> bytes:
-        self.queries += 1
-        query = dns.message.from_wire(wire)
-        await asyncio.sleep(self.delay)
-        response = await dns.asyncquery.udp(query, self.upstream[0], port=self.upstream[1], timeout=5)
-        return response.to_wire()
-
     def __enter__(self) -> DelayingDns:
         self._loop = _LoopThread()
         self.port = free_port(self.host)
         proxy = self
+        pending: dict[int, tuple[bytes, Any]] = {}
+        counter = [0]
 
-        class Udp(asyncio.DatagramProtocol):
+        class Upstream(asyncio.DatagramProtocol):
             def connection_made(self, transport: Any) -> None:
                 self.transport = transport
 
             def datagram_received(self, data: bytes, addr: Any) -> None:
-                async def reply() -> None:
-                    self.transport.sendto(await proxy._answer(data), addr)
+                waiting = pending.pop(int.from_bytes(data[:2], "big"), None)
+                if waiting is not None:
+                    original, client = waiting
+                    downstream.transport.sendto(original + data[2:], client)
 
-                asyncio.ensure_future(reply())
+        class Downstream(asyncio.DatagramProtocol):
+            def connection_made(self, transport: Any) -> None:
+                self.transport = transport
+
+            def datagram_received(self, data: bytes, addr: Any) -> None:
+                if len(data) < 12:
+                    return
+                proxy.queries += 1
+                counter[0] = (counter[0] + 1) % 65536
+                ident = counter[0]
+                pending[ident] = (data[:2], addr)
+                wire = ident.to_bytes(2, "big") + data[2:]
+                asyncio.get_running_loop().call_later(proxy.delay, upstream.transport.sendto, wire)
 
         async def tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             try:
                 while True:
                     size = int.from_bytes(await reader.readexactly(2), "big")
-                    answer = await proxy._answer(await reader.readexactly(size))
-                    writer.write(len(answer).to_bytes(2, "big") + answer)
+                    query = dns.message.from_wire(await reader.readexactly(size))
+                    proxy.queries += 1
+                    await asyncio.sleep(proxy.delay)
+                    answer = await dns.asyncquery.tcp(
+                        query, proxy.upstream[0], port=proxy.upstream[1], timeout=5
+                    )
+                    wire = answer.to_wire()
+                    writer.write(len(wire).to_bytes(2, "big") + wire)
                     await writer.drain()
             except (asyncio.IncompleteReadError, OSError, asyncio.CancelledError):
                 writer.close()
 
-        async def start() -> None:
+        async def start() -> tuple[Any, Any]:
             loop = asyncio.get_running_loop()
-            self._udp, _ = await loop.create_datagram_endpoint(Udp, local_addr=(self.host, self.port))
+            _, up = await loop.create_datagram_endpoint(Upstream, remote_addr=self.upstream)
+            self._udp, down = await loop.create_datagram_endpoint(
+                Downstream, local_addr=(self.host, self.port)
+            )
             self._tcp = await asyncio.start_server(tcp, self.host, self.port)
+            return up, down
 
-        self._loop.run(start())
+        upstream, downstream = self._loop.run(start())
+        self._upstream = upstream
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._udp.close()
+        self._upstream.transport.close()
         self._tcp.close()
         self._loop.stop()
 
@@ -366,6 +392,9 @@ class HttpsServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             if self.greeting_delay:
+                # Hold the ClientHello in the kernel: bytes read into the plain StreamReader
+                # now would never reach the TLS layer that start_tls puts in place.
+                writer.transport.pause_reading()
                 await asyncio.sleep(self.greeting_delay)
             await writer.start_tls(self.context)
             head = b""
