@@ -261,16 +261,33 @@ class _Probe:
         timeout = self.options.timeout
         for addr in addrs:
             try:
-                tls: dict[str, Any] = {}
-                if tls_host:
-                    tls = {"ssl": self.tls, "server_hostname": tls_host, "ssl_handshake_timeout": timeout}
-                return await asyncio.wait_for(asyncio.open_connection(addr, port, **tls), timeout)
-            except ssl.SSLError as exc:
-                return "TLS: " + tls_problem(exc, tls_host or host)
+                reader, writer = await asyncio.wait_for(asyncio.open_connection(addr, port), timeout)
             except TimeoutError:
                 problems.append(f"{_hostport(addr, port)} did not answer within {timeout:g} s")
+                continue
             except OSError as exc:
                 problems.append(f"{_hostport(addr, port)}: {exc.strerror or exc}")
+                continue
+            if not tls_host:
+                return reader, writer
+            # TCP is up: from here on a failure is the TLS layer's, and final.
+            try:
+                await writer.start_tls(self.tls, server_hostname=tls_host, ssl_handshake_timeout=timeout)
+            except ssl.SSLError as exc:
+                writer.close()
+                return "TLS: " + tls_problem(exc, tls_host)
+            except TimeoutError:
+                writer.close()
+                return f"TIMEOUT: {_hostport(addr, port)} did not finish the TLS handshake within {timeout:g} s"
+            except OSError as exc:
+                writer.close()
+                return (
+                    f"TLS: the TLS handshake with {_hostport(addr, port)} broke off "
+                    f"({exc.strerror or type(exc).__name__}); does the server offer TLS 1.2 or later?"
+                )
+            return reader, writer
+        if problems and all("did not answer within" in p for p in problems):
+            return "TIMEOUT: " + "; ".join(problems)
         return "; ".join(problems)
 
     # HTTPS -------------------------------------------------------------------
@@ -282,10 +299,9 @@ class _Probe:
         port = self.options.https_port
         conn = await self.connect(host, port, tls_host=host)
         if isinstance(conn, str):
-            check = "policy-tls" if conn.startswith("TLS: ") else "policy-fetch"
-            if "did not answer within" in conn and check == "policy-fetch":
-                check = "policy-timeout"
-            return _Fetch(check=check, reason=conn.removeprefix("TLS: "))
+            kind, colon, rest = conn.partition(": ")
+            check = {"TLS": "policy-tls", "TIMEOUT": "policy-timeout"}.get(kind)
+            return _Fetch(check=check or "policy-fetch", reason=rest if check else conn)
         reader, writer = conn
         try:
             return await asyncio.wait_for(self._http_get(reader, writer, host, port), self.options.timeout)
@@ -359,7 +375,7 @@ class _Probe:
     async def _starttls(self, host: str) -> _Smtp:
         conn = await self.connect(host, self.options.smtp_port, tls_host=None)
         if isinstance(conn, str):
-            return _Smtp(False, f"no SMTP connection: {conn}")
+            return _Smtp(False, f"no SMTP connection: {conn.removeprefix('TIMEOUT: ')}")
         reader, writer = conn
         step = "greeting"
         try:

@@ -23,6 +23,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,7 +76,9 @@ class Pki:
         self.ca_file = self.directory / "ca.pem"
         self.ca.cert_pem.write_to_path(str(self.ca_file))
 
-    def context(self, *names: str, expired: bool = False) -> ssl.SSLContext:
+    def context(
+        self, *names: str, expired: bool = False, maximum_version: ssl.TLSVersion | None = None
+    ) -> ssl.SSLContext:
         """A server context with a certificate from the test CA for ``names``."""
         kwargs: dict[str, Any] = {}
         if expired:
@@ -87,6 +90,13 @@ class Pki:
         cert = self.ca.issue_cert(*names, **kwargs)
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(ctx)
+        if maximum_version is not None:
+            # An old server: also allow the old versions OpenSSL's security level would refuse.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # old on purpose
+                ctx.minimum_version = ssl.TLSVersion.TLSv1
+                ctx.maximum_version = maximum_version
+            ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
         return ctx
 
     def self_signed_context(self, name: str) -> ssl.SSLContext:

@@ -9,6 +9,7 @@ the HTTPS server. ``verify`` runs once over every domain; each test reads its do
 from __future__ import annotations
 
 import json
+import ssl
 import shutil
 import subprocess
 import sys
@@ -44,6 +45,8 @@ ZONE = "verify.test"
 TIMEOUT = 1.0
 """verify's per-step time limit in the lab: the slow servers below wait longer."""
 GOOD_MX, EXPIRED_MX, WRONG_MX, SELF_MX, PLAIN_MX, SILENT_MX, DEAD_MX = (f"127.0.0.{i}" for i in range(2, 9))
+OLD_TLS_HTTPS = "127.0.0.10"
+"""A second HTTPS server, TLS 1.1 at most: SNI switches certificates, not protocol versions."""
 RUA = "mailto:tlsrpt@verify.test"
 WEEK = 604800
 BAD_POLICY = b"version: STSv1\r\nmode: enforced\r\nmx: a\r\nmax_age: 1\r\n"
@@ -76,6 +79,7 @@ class Scenario:
     """MX host labels under verify.test."""
     tlsrpt: tuple[str, ...] = (f'"v=TLSRPTv1; rua={RUA}"',)
     policy_host: bool = True
+    https_addr: str = "127.0.0.1"
 
 
 SCENARIOS = [
@@ -116,6 +120,10 @@ SCENARIOS = [
     Scenario("tlsrpt-bad", policy(), tlsrpt=('"v=TLSRPTv1; rua=ftp://verify.test/r"',)),
     Scenario("mode-none", policy("none", mx=()), mx=("plain.mx",)),
     Scenario("short-max-age", policy(max_age=3600)),
+    Scenario("no-content-type", policy(), route=Route(body=policy().render().encode(), content_type=None)),
+    Scenario("tls11-https", policy(), https="tls1.1", https_addr=OLD_TLS_HTTPS),
+    Scenario("null-mx", policy(), mx=(".",)),
+    Scenario("lf-policy", policy(), route=Route(body=policy().render().replace("\r\n", "\n").encode())),
 ]
 MX_ADDRESSES = {
     "a.mx": GOOD_MX,
@@ -151,8 +159,8 @@ def zone(scenarios: list[Scenario], stack: Deployment) -> str:
         sts = s.sts if s.sts is not None else (f'"v=STSv1; id={s.policy.id}"',)
         records += [(f"_mta-sts.{s.name}", "TXT", r.replace("{id}", s.policy.id)) for r in sts]
         if s.policy_host:
-            records.append((f"mta-sts.{s.name}", "A", "127.0.0.1"))
-        records += [(s.name, "MX", f"{10 * (i + 1)} {mx}") for i, mx in enumerate(s.mx)]
+            records.append((f"mta-sts.{s.name}", "A", s.https_addr))
+        records += [(s.name, "MX", f"{10 * (i + 1) if mx != '.' else 0} {mx}") for i, mx in enumerate(s.mx)]
         records += [(f"_smtp._tls.{s.name}", "TXT", r) for r in s.tlsrpt]
     served = stack.domain(fq("served"))
     for label in ("served", "drifted"):
@@ -212,6 +220,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             "expired": lambda h: pki.context(h, expired=True),
             "wrong-name": lambda h: pki.context("mta-sts.elsewhere.invalid"),
             "self-signed": lambda h: pki.self_signed_context(h),
+            "tls1.1": lambda h: pki.context(h, maximum_version=ssl.TLSVersion.TLSv1_1),
         }[s.https](host)
         assert s.policy is not None
         routes[host] = s.route or Route(body=s.policy.render().encode())
@@ -221,7 +230,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     # The drifted domain serves last week's policy: another mx list, so other bytes.
     routes[drifted.policy_host] = Route(body=policy(mx=("a.mx.verify.test",)).render().encode())
     knot = KnotDns({ZONE: zone(SCENARIOS, stack)})
-    https = HttpsServer(contexts, pki.context("default.invalid"), routes)
+    https_port = free_port("127.0.0.1", [OLD_TLS_HTTPS])
+    https = HttpsServer(contexts, pki.context("default.invalid"), routes, port=https_port)
+    old_tls = HttpsServer({}, contexts.pop(f"mta-sts.{fq('tls11-https')}"), routes, OLD_TLS_HTTPS, https_port)
     smtp_port = free_port("127.0.0.1", [GOOD_MX, EXPIRED_MX, WRONG_MX, SELF_MX, PLAIN_MX, SILENT_MX, DEAD_MX])
     mx_name = "a.mx.verify.test"
     smtp = [
@@ -233,7 +244,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     ]
     silent = SilentServer(SILENT_MX, smtp_port)
     script = worker_script(stack.worker_domains)
-    with knot, https, silent, run_worker(script) as worker_url:
+    with knot, https, old_tls, silent, run_worker(script) as worker_url:
         for server in smtp:
             server.__enter__()
         try:
@@ -323,12 +334,14 @@ def test_sts_record_defects_are_errors(lab: Lab, name: str, words: str) -> None:
         ("expired-https", "policy-tls", "expired"),
         ("wrongname-https", "policy-tls", "not valid for mta-sts.wrongname-https.verify.test"),
         ("selfsigned-https", "policy-tls", "self-signed"),
+        ("no-content-type", "policy-content-type", "no Content-Type"),
+        ("tls11-https", "policy-tls", "TLS 1.2 or later"),
     ],
 )
 def test_policy_fetch_defects_are_errors(lab: Lab, name: str, check: str, words: str) -> None:
     """Each way a sender would fail to get the policy is one error of its own check."""
-    assert findings(lab, name, check) == [(ERROR, findings(lab, name, check)[0][1])]
-    assert words in findings(lab, name, check)[0][1]
+    assert [s for s, _ in findings(lab, name, check)] == [ERROR], lab.reports[fq(name)].findings
+    assert words in findings(lab, name, check)[0][1], findings(lab, name, check)
     assert lab.reports[fq(name)].mode is None
     assert (check, ERROR) in problems(lab, name)
 
@@ -336,6 +349,12 @@ def test_policy_fetch_defects_are_errors(lab: Lab, name: str, check: str, words:
 def test_short_max_age_in_enforce_is_a_warning(lab: Lab) -> None:
     """enforce with max_age under a day is a warning, not an error."""
     assert problems(lab, "short-max-age") == {("policy-max-age", WARNING)}
+
+
+def test_lf_line_ends_are_accepted(lab: Lab) -> None:
+    """A policy with LF line ends instead of CRLF parses, as RFC 8461 §3.2 allows."""
+    assert problems(lab, "lf-policy") == set()
+    assert lab.reports[fq("lf-policy")].mode == "enforce"
 
 
 # --------------------------------------------------------------------------- 3. MX coverage
@@ -357,6 +376,12 @@ def test_no_mx_record_is_reported(lab: Lab) -> None:
     """A domain with no MX record gets an mx-records error in enforce."""
     [(severity, reason)] = findings(lab, "no-mx", "mx-records")
     assert severity == ERROR and "no MX record" in reason
+
+
+def test_null_mx_is_informational(lab: Lab) -> None:
+    """A null MX (RFC 7505) is info: nothing to cover, no STARTTLS to probe."""
+    assert findings(lab, "null-mx", "mx-records")[0][0] == INFO
+    assert findings(lab, "null-mx", "starttls") == [] and problems(lab, "null-mx") == set()
 
 
 # --------------------------------------------------------------------------- 4. STARTTLS
@@ -484,6 +509,14 @@ def test_cli_bad_usage_exits_2(
     assert cli.main(lab.argv(*extra, nameserver=nameserver)) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_dead_nameserver_is_an_error_not_a_crash(lab: Lab) -> None:
+    """With no DNS server answering, every lookup is a one-line error and verify still reports."""
+    silent_dns = free_port("127.0.0.1")
+    [report] = verify([fq("good")], lab.options(nameserver=("127.0.0.1", silent_dns), timeout=0.5))
+    assert report.checks(ERROR)[:2] == ["sts-record", "policy-fetch"]
+    assert all("DNS" in f.reason or "resolve" in f.reason for f in report.findings if f.severity == ERROR)
 
 
 def test_python_m_mtasts_verify_runs(lab: Lab) -> None:
