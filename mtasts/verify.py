@@ -278,7 +278,8 @@ class _Probe:
                 return "TLS: " + tls_problem(exc, tls_host)
             except TimeoutError:
                 writer.close()
-                return f"TIMEOUT: {_hostport(addr, port)} did not finish the TLS handshake within {timeout:g} s"
+                where = _hostport(addr, port)
+                return f"TIMEOUT: {where} did not finish the TLS handshake within {timeout:g} s"
             except OSError as exc:
                 writer.close()
                 return (

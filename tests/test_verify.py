@@ -9,8 +9,8 @@ the HTTPS server. ``verify`` runs once over every domain; each test reads its do
 from __future__ import annotations
 
 import json
-import ssl
 import shutil
+import ssl
 import subprocess
 import sys
 import time
