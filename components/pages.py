@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_github as github
@@ -23,9 +23,6 @@ class PagesHostingArgs:
 
     domains: Sequence[Domain]
     """The Pages-hosted domains (owner from ``github:owner``, read by the GitHub provider)."""
-    https_enforced: frozenset[str] = field(default=frozenset())
-    """Domains whose Pages certificate has been issued: GitHub refuses to enforce HTTPS before
-    that, so a domain's first deploy leaves enforcement to GitHub and a later one turns it on."""
 
 
 def commit_message(domain: Domain) -> str:
@@ -99,7 +96,9 @@ class PagesHosting(pulumi.ComponentResource):
                 build_type="legacy",
                 source=github.RepositoryPagesSourceArgs(branch=BRANCH, path="/"),
                 cname=domain.policy_host,
-                https_enforced=True if domain.name in args.https_enforced else None,
+                # GitHub refuses to enforce HTTPS before it has issued the certificate, so a
+                # domain's first deploy leaves it unset and `httpsEnforced: true` turns it on.
+                https_enforced=True if domain.https_enforced else None,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[policy_file, nojekyll]),
             )
             self.serving[domain.name] = [policy_file, nojekyll, site]

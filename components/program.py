@@ -17,12 +17,8 @@ import pulumi
 
 from mtasts import worker
 from mtasts.config import NAMESPACE, ConfigError, Deployment, load_config
-from mtasts.names import normalize_name
 from mtasts.plan import plan_json
 
-PAGES_NAMESPACE = "mta-sts-pages"
-"""Program settings outside the model: ``plan`` ignores this namespace."""
-HTTPS_ENFORCED_KEY = f"{PAGES_NAMESPACE}:httpsEnforced"
 OUTPUT_KEYS = ("hosting", "mode", "dns", "policyUrl", "policy", "policyId", "records")
 
 
@@ -63,38 +59,18 @@ def read_config() -> dict[str, Any]:
     return mapping
 
 
-def https_enforced(deployment: Deployment) -> frozenset[str]:
-    """``mta-sts-pages:httpsEnforced``: Pages domains whose certificate GitHub has issued."""
-    raw = _decode(_config_values().get(HTTPS_ENFORCED_KEY))
-    if raw is None:
-        return frozenset()
-    if not isinstance(raw, list):
-        raise ConfigError(HTTPS_ENFORCED_KEY, "must be a list of github-pages domain names")
-    pages = {d.name for d in deployment.pages_domains}
-    names = set()
-    for index, name in enumerate(raw):
-        normal = normalize_name(name) if isinstance(name, str) else None
-        if normal not in pages:
-            raise ConfigError(
-                f"{HTTPS_ENFORCED_KEY}[{index}]", f"{name!r} is not a github-pages domain of this stack"
-            )
-        names.add(normal)
-    return frozenset(names)
-
-
 @dataclass(frozen=True)
 class Settings:
     """Everything the program reads from config, validated."""
 
     deployment: Deployment
-    https_enforced: frozenset[str]
 
 
 def load() -> Settings:
     """Read and validate the config; on a broken rule fail with one line naming the key."""
     try:
         deployment = load_config(read_config())
-        settings = Settings(deployment, https_enforced(deployment))
+        settings = Settings(deployment)
     except ConfigError as exc:
         raise pulumi.RunError(str(exc)) from None
     for warning in deployment.warnings:
@@ -129,7 +105,7 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
     if deployment.pages_domains:
         pages = PagesHosting(
             "github-pages",
-            PagesHostingArgs(domains=deployment.pages_domains, https_enforced=settings.https_enforced),
+            PagesHostingArgs(domains=deployment.pages_domains),
         )
         serving.update(pages.serving)
         built["pages"] = pages

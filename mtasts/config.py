@@ -40,7 +40,7 @@ DEFAULTS: dict[str, Any] = {
 ``Pulumi.yaml`` declares the same values; a test keeps the two equal.
 """
 
-DOMAIN_ONLY_KEYS = ("zone", "zoneId", "repository")
+DOMAIN_ONLY_KEYS = ("zone", "zoneId", "repository", "httpsEnforced")
 TOP_KEYS = ("cloudflareAccountId", "defaults", "domains")
 ONE_DAY = 86_400
 
@@ -108,6 +108,8 @@ class Domain:
     repository: str | None = None
     """GitHub repository name for Pages hosting (default ``mta-sts.<domain>``)."""
     github_owner: str | None = None
+    https_enforced: bool = False
+    """Pages only: enforce HTTPS, which GitHub allows once it has issued the certificate."""
 
     @property
     def policy(self) -> Policy:
@@ -356,6 +358,11 @@ def load_config(config: Mapping[str, Any]) -> Deployment:
                 or repository in (".", "..")
             ):
                 _fail(f"{key}.repository", "must be a GitHub repository name: letters, digits, '.', '_', '-'")
+        https_enforced = own.get("httpsEnforced", False)
+        if not isinstance(https_enforced, bool):
+            _fail(f"{key}.httpsEnforced", f"must be true or false, got {https_enforced!r}")
+        if "httpsEnforced" in own and hosting != "github-pages":
+            _fail(f"{key}.httpsEnforced", "only applies to hosting: github-pages")
         if hosting == "github-pages":
             if github_owner is None:
                 _fail("github:owner", f"is required because {name} uses hosting: github-pages")
@@ -384,6 +391,7 @@ def load_config(config: Mapping[str, Any]) -> Deployment:
             zone=zone,
             repository=repository if hosting == "github-pages" else None,
             github_owner=github_owner if hosting == "github-pages" else None,
+            https_enforced=https_enforced,
         )
     ordered = tuple(domains[n] for n in sorted(domains))
     return Deployment(

@@ -199,6 +199,17 @@ def test_domain_names_are_normalized_and_sorted() -> None:
             "custom-domain",
         ),
         (
+            lambda c: c["mta-sts:domains"].update({"b.example": {"httpsEnforced": True}}),
+            "domains.b.example.httpsEnforced",
+            "github-pages",
+        ),
+        (
+            lambda c: c.update({"github:owner": "o"})
+            or c["mta-sts:domains"].update({"b.example": {"hosting": "github-pages", "httpsEnforced": "yes"}}),
+            "domains.b.example.httpsEnforced",
+            "true or false",
+        ),
+        (
             lambda c: c["mta-sts:domains"].update({"b.example": {"dns": "route53"}}),
             "domains.b.example.dns",
             "must be one of cloudflare, external",

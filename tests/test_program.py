@@ -60,7 +60,7 @@ def stack_config(domains: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 def model(config: dict[str, Any]) -> Deployment:
-    return load_config({k: v for k, v in config.items() if not k.startswith("mta-sts-pages:")})
+    return load_config(config)
 
 
 def ok(config: dict[str, Any], stack: str = "dev") -> ProgramRun:
@@ -281,8 +281,9 @@ def test_pages_resources(mixed: tuple[ProgramRun, Deployment]) -> None:
 
 
 def test_https_enforced_for_listed_pages_domains() -> None:
-    """mta-sts-pages:httpsEnforced turns HTTPS enforcement on for the listed Pages domains only."""
-    config = stack_config(MIXED, **{"mta-sts-pages:httpsEnforced": ["Charlie.Example"]})
+    """httpsEnforced: true turns HTTPS enforcement on for that Pages domain only."""
+    domains = {**MIXED, "charlie.example": {**MIXED["charlie.example"], "httpsEnforced": True}}
+    config = stack_config(domains)
     run = ok(config)
     assert run.by_name("github-pages-charlie.example-pages").inputs["httpsEnforced"] is True
     assert "httpsEnforced" not in run.by_name("github-pages-delta.example-pages").inputs
@@ -375,8 +376,8 @@ def test_hosting_move_keeps_txt_urns(routing: str) -> None:
         ({**stack_config({"a.example": {}}), "mta-sts:cloudflareAccountId": ""}, "cloudflareAccountId"),
         ({"mta-sts:domains": {"a.example": {"hosting": "github-pages", "mode": "none"}}}, "github:owner"),
         (
-            stack_config({"a.example": {}}, **{"mta-sts-pages:httpsEnforced": ["a.example"]}),
-            "mta-sts-pages:httpsEnforced[0]",
+            stack_config({"a.example": {"httpsEnforced": True}}),
+            "domains.a.example.httpsEnforced",
         ),
         (stack_config({}), "domains"),
     ],
