@@ -15,7 +15,6 @@ model, Worker script rendering, registrations); a real ``pulumi up`` adds provid
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import sys
 import time
@@ -25,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import warnings  # noqa: E402
+
+from bench.machine import machine_line  # noqa: E402
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
@@ -96,20 +97,14 @@ def timing() -> None:
 
 
 def machine() -> None:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     from importlib.metadata import version
 
     print(
-        f"machine: {cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}, pulumi {version('pulumi')}, "
-        f"pulumi-cloudflare {version('pulumi-cloudflare')}, pulumi-github {version('pulumi-github')}"
+        machine_line(
+            f"pulumi {version('pulumi')}",
+            f"pulumi-cloudflare {version('pulumi-cloudflare')}",
+            f"pulumi-github {version('pulumi-github')}",
+        )
     )
 
 

@@ -32,7 +32,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.machine import machine_line  # noqa: E402
 
 ZONE = "bench.test"
 HTTPS_ADDR = "127.0.80.1"
@@ -83,22 +84,10 @@ BROKEN = {
 
 
 def machine() -> str:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import checkdmarc
     import dns.version
 
-    return (
-        f"machine: {platform.machine()}, {cpu}, {os.cpu_count()} CPUs, {platform.system()} "
-        f"{platform.release()}; Python {platform.python_version()}; dnspython {dns.version.version}; "
-        f"checkdmarc {checkdmarc.__version__}"
-    )
+    return machine_line(f"dnspython {dns.version.version}", f"checkdmarc {checkdmarc.__version__}")
 
 
 def build(n: int):  # noqa: ANN201 - returns the lab's parts

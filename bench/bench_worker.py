@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import gzip
 import http.client
-import os
-import platform
 import random
 import re
 import statistics
@@ -28,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import machine_line  # noqa: E402
 from mtasts.config import Domain, load_config  # noqa: E402
 from mtasts.worker import template, worker_script  # noqa: E402
 from mtasts.workerd import run_worker, workerd_binary  # noqa: E402
@@ -146,10 +145,7 @@ def latency(built: dict[int, tuple[Domain, ...]]) -> None:
 def machine() -> None:
     version = subprocess.run([str(workerd_binary()), "--version"], capture_output=True, text=True, timeout=30)
     match = re.search(r"\S+\s+(\S+)", version.stdout.strip())
-    print(f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} CPUs")
-    print(
-        f"python {platform.python_version()}, workerd {match.group(1) if match else version.stdout.strip()}"
-    )
+    print(machine_line(f"workerd {match.group(1) if match else version.stdout.strip()}"))
     print()
 
 
