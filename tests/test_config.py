@@ -42,6 +42,7 @@ def test_pulumi_yaml_declares_every_key_with_a_description() -> None:
     keys = project["config"]
     assert set(keys) == {"cloudflareAccountId", "mta-sts:defaults", "mta-sts:domains"}
     assert {"type", "description", "default"} <= set(keys["cloudflareAccountId"])
+    assert all(keys[k]["description"] for k in keys)
     assert keys["mta-sts:domains"]["value"] == {}
 
 
