@@ -416,3 +416,13 @@ def test_config_read_from_pulumi_config_environment(monkeypatch: pytest.MonkeyPa
     assert from_env.urns == direct.urns
     assert {r.urn: r.inputs for r in from_env.resources} == {r.urn: r.inputs for r in direct.resources}
     assert from_env.outputs == direct.outputs
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_deprecated_provider_classes(stack: str) -> None:
+    """The program constructs no deprecated provider class: none logs its 'is deprecated' warning."""
+    run = run_stack(stack)
+    assert run.error is None, repr(run.error)
+    assert run.resources
+    assert not [w for w in run.warnings if "deprecated" in w.lower()]
+    assert all("pages" not in r.inputs for r in run.of_type("github:index/repository:Repository"))
