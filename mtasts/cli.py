@@ -51,14 +51,14 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(render(args.stack, deployment, args.json))
             return 0
         if args.command == "serve":
-            from mtasts import serve
+            from mtasts.serve import run as serve
 
-            return serve.run(args)
-        from mtasts import verify
+            return serve(args)
+        from mtasts.verify import run as verify
 
         if not args.domains and not args.stack:
             parser.error("verify needs DOMAIN... or --stack NAME")
-        return verify.run(args)
+        return verify(args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -205,8 +205,12 @@ def test_domain_names_are_normalized_and_sorted() -> None:
             "github-pages",
         ),
         (
-            lambda c: c.update({"github:owner": "o"})
-            or c["mta-sts:domains"].update({"b.example": {"hosting": "github-pages", "httpsEnforced": "yes"}}),
+            lambda c: (
+                c.update({"github:owner": "o"})
+                or c["mta-sts:domains"].update(
+                    {"b.example": {"hosting": "github-pages", "httpsEnforced": "yes"}}
+                )
+            ),
             "domains.b.example.httpsEnforced",
             "true or false",
         ),
