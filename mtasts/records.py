@@ -77,6 +77,17 @@ def quote_txt(value: str) -> str:
     return " ".join(f'"{chunk}"' for chunk in chunks or [""])
 
 
+def declares(version: str, text: str) -> bool:
+    """Whether TXT data ``text`` is a record of ``version`` at all.
+
+    Senders discard the TXT records at ``_mta-sts`` that do not begin ``v=STSv1;`` (RFC 8461
+    §3.1) and at ``_smtp._tls`` those that do not begin ``v=TLSRPTv1;`` (RFC 8460 §3), the ABNF
+    allowing white space before the ``;``. So ``v=STSv10; …`` is not an STS record, while
+    ``v=STSv1; id=!`` is one, and an invalid one.
+    """
+    return re.match(re.escape(version) + r"[ \t]*;", unquote_txt(text)) is not None
+
+
 def _fields(text: str, version: str, rfc: str) -> list[tuple[str, str]]:
     """Split ``version *(sep name=value) [sep]`` into (name, value) pairs."""
     if not text.startswith(version):

@@ -64,7 +64,15 @@ from mtasts.config import Deployment, Domain, load_stack
 from mtasts.mx import uncovered
 from mtasts.names import hostname_problem, normalize_name
 from mtasts.policy import Policy, PolicyError, parse_policy
-from mtasts.records import RecordError, parse_sts_record, parse_tlsrpt_record, unquote_txt
+from mtasts.records import (
+    STS_VERSION,
+    TLSRPT_VERSION,
+    RecordError,
+    declares,
+    parse_sts_record,
+    parse_tlsrpt_record,
+    unquote_txt,
+)
 
 ERROR, WARNING, INFO, OK = "error", "warning", "info", "ok"
 SEVERITIES = (ERROR, WARNING, INFO, OK)
@@ -600,10 +608,10 @@ def _sts_record(answer: _Dns) -> tuple[str | None, list[Finding]]:
     check = "sts-record"
     if answer.failed:
         return None, [Finding(check, ERROR, f"_mta-sts TXT lookup failed: {answer.error}")]
-    sts = [t for t in answer.records if t.startswith("v=STSv1")]
+    sts = [t for t in answer.records if declares(STS_VERSION, t)]
     ignored = len(answer.records) - len(sts)
     if not sts:
-        why = "no TXT record" if answer.status != "ok" else "no TXT record starting v=STSv1"
+        why = "no TXT record" if answer.status != "ok" else "no TXT record starting v=STSv1;"
         return None, [
             Finding(check, ERROR, f"_mta-sts: {why}; senders see no MTA-STS policy (RFC 8461 §3.1)")
         ]
@@ -726,7 +734,7 @@ def _tlsrpt(answer: _Dns) -> tuple[str | None, list[Finding]]:
     check = "tlsrpt-record"
     if answer.failed:
         return None, [Finding(check, ERROR, f"_smtp._tls TXT lookup failed: {answer.error}")]
-    found = [t for t in answer.records if t.startswith("v=TLSRPTv1")]
+    found = [t for t in answer.records if declares(TLSRPT_VERSION, t)]
     if not found:
         return None, [
             Finding(check, WARNING, "_smtp._tls: no v=TLSRPTv1 record; nobody hears of TLS delivery failures")

@@ -15,7 +15,7 @@ from checkdmarc import smtp_tls_reporting as cd_tlsrpt
 
 from mtasts.mx import mx_matches
 from mtasts.policy import PolicyError, parse_policy
-from mtasts.records import RecordError, parse_sts_record, parse_tlsrpt_record
+from mtasts.records import RecordError, declares, parse_sts_record, parse_tlsrpt_record
 
 
 @dataclass(frozen=True)
@@ -449,3 +449,22 @@ def test_table_is_large_enough() -> None:
     cases = POLICIES + STS_RECORDS + TLSRPT_RECORDS
     assert len(cases) >= 60
     assert all(c.rfc.startswith(("8461", "8460")) for c in cases)
+
+
+@pytest.mark.parametrize(
+    ("version", "text", "expected"),
+    [
+        ("v=STSv1", "v=STSv1; id=abc", True),
+        ("v=STSv1", "v=STSv1 ; id=abc", True),
+        ("v=STSv1", '"v=STSv1; id=!"', True),
+        ("v=STSv1", "v=STSv10; id=abc", False),
+        ("v=STSv1", "v=STSv1", False),
+        ("v=STSv1", "V=STSv1; id=abc", False),
+        ("v=STSv1", "google-site-verification=abc", False),
+        ("v=TLSRPTv1", "v=TLSRPTv1; rua=mailto:a@example.com", True),
+        ("v=TLSRPTv1", "v=TLSRPTv1x; rua=mailto:a@example.com", False),
+    ],
+)
+def test_which_txt_records_count(version: str, text: str, expected: bool) -> None:
+    """Only TXT data beginning '<version>;' (white space allowed before ';') is a record of that kind."""
+    assert declares(version, text) is expected

@@ -85,6 +85,12 @@ class Scenario:
 SCENARIOS = [
     Scenario("good", policy()),
     Scenario("multistring", policy(), sts=('"v=STSv1; " "id={id}"', '"google-site-verification=abc"')),
+    Scenario(
+        "lookalike-versions",
+        policy(),
+        sts=('"v=STSv1; id={id}"', '"v=STSv10; id=other"'),
+        tlsrpt=(f'"v=TLSRPTv1; rua={RUA}"', '"v=TLSRPTv1x; rua=mailto:b@verify.test"'),
+    ),
     Scenario("no-txt", policy(), sts=()),
     Scenario("two-txt", policy(), sts=('"v=STSv1; id=one"', '"v=STSv1; id=two"')),
     Scenario("bad-txt", policy(), sts=('"v=STSv1; id=not-valid!"',)),
@@ -303,6 +309,15 @@ def test_multistring_txt_is_joined_and_other_txt_ignored(lab: Lab) -> None:
     assert severity == OK
     assert f"id={policy().id}" in reason and "1 other TXT record ignored" in reason
     assert problems(lab, "multistring") == set()
+
+
+def test_lookalike_versions_are_other_records(lab: Lab) -> None:
+    """v=STSv10 and v=TLSRPTv1x beside the real records are discarded, not counted as duplicates."""
+    [(severity, reason)] = findings(lab, "lookalike-versions", "sts-record")
+    assert severity == OK and "1 other TXT record ignored" in reason
+    [(severity, _)] = findings(lab, "lookalike-versions", "tlsrpt-record")
+    assert severity == OK
+    assert problems(lab, "lookalike-versions") == set()
 
 
 # --------------------------------------------------------------------------- 1. _mta-sts TXT
