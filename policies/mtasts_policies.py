@@ -40,6 +40,7 @@ from mtasts.records import (  # noqa: E402
     STS_VERSION,
     TLSRPT_VERSION,
     RecordError,
+    declares,
     parse_sts_record,
     parse_tlsrpt_record,
     unquote_txt,
@@ -500,7 +501,7 @@ def _one_record_per_name(label: str, version: str) -> Any:
         by_name: dict[tuple[str, str], list[PolicyResource]] = defaultdict(list)
         for resource in _txt_resources(args.resources, label):
             content = resource.props.get("content")
-            if isinstance(content, str) and _txt_text(content).startswith(version):
+            if isinstance(content, str) and declares(version, _txt_text(content)):
                 key = (str(resource.props.get("zoneId") or ""), _record_fqdn(resource.props, zones))
                 by_name[key].append(resource)
         for (_, name), records in sorted(by_name.items()):

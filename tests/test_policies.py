@@ -387,10 +387,12 @@ def _stack(*resources: PolicyResource) -> StackValidationArgs:
 
 
 def test_one_record_per_name_compliant() -> None:
-    """One v=STSv1 and one v=TLSRPTv1 per name, beside an unrelated TXT, has no violation."""
+    """One v=STSv1 and one v=TLSRPTv1 per name, beside unrelated and look-alike TXT, has no violation."""
     args = _stack(
         stack_resource(DNS, txt("_mta-sts.example.org", f'"v=STSv1; id={STS_ID}"'), "a"),
         stack_resource(DNS, txt("_mta-sts.example.org", '"other=1"'), "b"),
+        stack_resource(DNS, txt("_mta-sts.example.org", '"v=STSv10; id=look-alike"'), "e"),
+        stack_resource(DNS, txt("_smtp._tls.example.org", '"v=TLSRPTv1x; rua=x"'), "f"),
         stack_resource(DNS, txt("_mta-sts.example.com", f'"v=STSv1; id={STS_ID}"'), "c"),
         stack_resource(DNS, txt("_smtp._tls.example.org", '"v=TLSRPTv1; rua=mailto:r@example.org"'), "d"),
     )
