@@ -9,8 +9,9 @@ Per domain, in this order (RFC 8461 and RFC 8460):
    and chaining to a trusted root, no redirect followed, only 200, ``text/plain``, at most
    64 KiB, within the time limit; then parsed strictly (§3.2).
 3. MX coverage: every MX host matches a policy ``mx`` pattern (§4.1).
-4. STARTTLS on every MX host: offered after EHLO, TLS 1.2 or later, a certificate valid for the
-   MX name and trusted (§4.2).
+4. STARTTLS at every address of every MX host (a sender may reach any of them): offered after
+   EHLO, TLS 1.2 or later, a certificate valid for the MX name and trusted (§4.2). An address
+   that takes no connection fails the host only when no address does.
 5. ``_smtp._tls.<domain>`` TXT: at most one ``v=TLSRPTv1`` record, valid (RFC 8460 §3).
 
 With ``--stack`` each domain is also compared with what the stack publishes (drift).
@@ -255,6 +256,16 @@ class _Probe:
             return [], "NXDOMAIN"
         return [], "no A or AAAA record"
 
+    async def _open(self, addr: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | str:
+        """A TCP connection to one address, or why not."""
+        timeout = self.options.timeout
+        try:
+            return await asyncio.wait_for(asyncio.open_connection(addr, port), timeout)
+        except TimeoutError:
+            return f"{_hostport(addr, port)} did not answer within {timeout:g} s"
+        except OSError as exc:
+            return f"{_hostport(addr, port)}: {exc.strerror or exc}"
+
     async def connect(
         self, host: str, port: int, tls_host: str | None
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | str:
@@ -268,14 +279,11 @@ class _Probe:
         problems = []
         timeout = self.options.timeout
         for addr in addrs:
-            try:
-                reader, writer = await asyncio.wait_for(asyncio.open_connection(addr, port), timeout)
-            except TimeoutError:
-                problems.append(f"{_hostport(addr, port)} did not answer within {timeout:g} s")
+            tcp = await self._open(addr, port)
+            if isinstance(tcp, str):
+                problems.append(tcp)
                 continue
-            except OSError as exc:
-                problems.append(f"{_hostport(addr, port)}: {exc.strerror or exc}")
-                continue
+            reader, writer = tcp
             if not tls_host:
                 return reader, writer
             # TCP is up: from here on a failure is the TLS layer's, and final.
@@ -382,10 +390,40 @@ class _Probe:
         return self.once(("smtp", host), lambda: self._starttls(host))
 
     async def _starttls(self, host: str) -> _Smtp:
-        conn = await self.connect(host, self.options.smtp_port, tls_host=None)
-        if isinstance(conn, str):
-            return _Smtp(False, f"no SMTP connection: {conn.removeprefix('TIMEOUT: ')}")
-        reader, writer = conn
+        """Probe every address of ``host``: a sender may reach any of them.
+
+        The host passes when every address that answers passes; an address that does not
+        answer is a delivery problem, not a TLS one, and fails the host only when none answers.
+        """
+        addrs, why = await self.addresses(host)
+        if not addrs:
+            return _Smtp(False, f"no SMTP connection: {host} does not resolve: {why}")
+        port = self.options.smtp_port
+        probes = await asyncio.gather(*(self._starttls_at(host, addr, port) for addr in addrs))
+        reached = [(a, p) for a, p in zip(addrs, probes, strict=True) if isinstance(p, _Smtp)]
+        unreached = [(a, p) for a, p in zip(addrs, probes, strict=True) if isinstance(p, str)]
+        if not reached:
+            return _Smtp(False, "no SMTP connection: " + "; ".join(p for _, p in unreached))
+        failed = [(addr, probe) for addr, probe in reached if not probe.ok]
+        if failed:
+            if len(addrs) == 1:
+                return failed[0][1]
+            reasons = "; ".join(f"{_hostport(addr, port)}: {probe.reason}" for addr, probe in failed)
+            return _Smtp(False, f"{len(failed)} of {len(addrs)} addresses fail: {reasons}")
+        first = reached[0][1]
+        note = ""
+        if len(addrs) > 1:
+            note = f" at all {len(reached)} reachable addresses"
+            if unreached:
+                note += f" ({', '.join(a for a, _ in unreached)} did not answer)"
+        return _Smtp(True, first.reason + note, first.tls_version)
+
+    async def _starttls_at(self, host: str, addr: str, port: int) -> _Smtp | str:
+        """The STARTTLS verdict at one address, or why it takes no TCP connection."""
+        tcp = await self._open(addr, port)
+        if isinstance(tcp, str):
+            return tcp
+        reader, writer = tcp
         step = "greeting"
         try:
             async with asyncio.timeout(self.options.timeout):

@@ -117,6 +117,8 @@ SCENARIOS = [
     Scenario("smtp-plain", policy(), mx=("plain.mx",)),
     Scenario("smtp-dead", policy(), mx=("dead.mx",)),
     Scenario("smtp-noaddress", policy(), mx=("noaddress.mx",)),
+    Scenario("smtp-twin-bad", policy(), mx=("twin-bad.mx",)),
+    Scenario("smtp-twin-dead", policy(), mx=("twin-dead.mx",)),
     Scenario("silent-1", policy(), mx=("silent.mx",)),
     Scenario("silent-2", policy(), mx=("silent.mx",)),
     Scenario("tlsrpt-none", policy(), tlsrpt=()),
@@ -142,6 +144,12 @@ MX_ADDRESSES = {
     "dead.mx": DEAD_MX,
 }
 
+MX_MULTI_ADDRESSES = {
+    "twin-bad.mx": (GOOD_MX, WRONG_MX),
+    "twin-dead.mx": (GOOD_MX, DEAD_MX),
+}
+"""MX hosts with two A records: senders may reach either."""
+
 STACK_TLSRPT = "mailto:tlsrpt@verify.test"
 
 
@@ -160,6 +168,8 @@ def zone(scenarios: list[Scenario], stack: Deployment) -> str:
     records: list[tuple[str, str, str]] = []
     for label, addr in MX_ADDRESSES.items():
         records.append((label, "A", addr))
+    for label, addrs in MX_MULTI_ADDRESSES.items():
+        records += [(label, "A", addr) for addr in addrs]
     for s in scenarios:
         assert s.policy is not None
         sts = s.sts if s.sts is not None else (f'"v=STSv1; id={s.policy.id}"',)
@@ -420,6 +430,15 @@ def test_starttls_failures(lab: Lab, name: str, severity: str, words: str) -> No
     assert found == severity and words in reason
     tail = "senders will refuse to deliver here" if severity == ERROR else "fix this before enforce"
     assert reason.endswith(tail)
+
+
+def test_every_address_of_an_mx_is_probed(lab: Lab) -> None:
+    """One bad address of a two-address MX fails the host; a dead one beside a good one does not."""
+    [(severity, reason)] = findings(lab, "smtp-twin-bad", "starttls")
+    assert severity == ERROR and "1 of 2 addresses fail" in reason and WRONG_MX in reason
+    assert "not valid for twin-bad.mx.verify.test" in reason
+    [(severity, reason)] = findings(lab, "smtp-twin-dead", "starttls")
+    assert severity == OK and f"{DEAD_MX} did not answer" in reason
 
 
 def test_good_starttls_names_the_tls_version(lab: Lab) -> None:
