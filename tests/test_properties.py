@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mtasts.config import ConfigError, load_config
 from mtasts.mx import mx_matches
-from mtasts.policy import MAX_AGE_LIMIT, Policy, parse_policy, policy_id
+from mtasts.policy import MAX_AGE_LIMIT, Policy, PolicyError, parse_policy, policy_id
 from mtasts.records import (
+    RecordError,
     StsRecord,
     TlsRptRecord,
     parse_sts_record,
@@ -117,3 +120,81 @@ def test_wildcard_covers_exactly_one_label(label: str, base: str) -> None:
     assert mx_matches(f"*.{base}", f"{label.upper()}.{base}.")
     assert not mx_matches(f"*.{base}", base)
     assert not mx_matches(f"*.{base}", f"{label}.{label}.{base}")
+
+
+TEXT = st.text(st.characters(codec="utf-8"), max_size=200) | st.binary(max_size=200).map(
+    lambda b: b.decode("latin-1")
+)
+
+
+@given(TEXT)
+def test_policy_parser_fails_only_with_policy_error(text: str) -> None:
+    """Any text either parses or raises PolicyError; bytes the same."""
+    for value in (text, text.encode("utf-8", "surrogatepass")):
+        try:
+            parse_policy(value)
+        except PolicyError:
+            pass
+
+
+@given(TEXT)
+def test_record_parsers_fail_only_with_record_error(text: str) -> None:
+    """Any TXT data either parses or raises RecordError."""
+    for parse in (parse_sts_record, parse_tlsrpt_record):
+        for value in (text, "v=STSv1; " + text, "v=TLSRPTv1; rua=" + text, '"' + text):
+            try:
+                parse(value)
+            except RecordError:
+                pass
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+SETTING = st.sampled_from(
+    [
+        "hosting",
+        "mode",
+        "maxAge",
+        "mx",
+        "tlsrpt",
+        "dns",
+        "routing",
+        "zone",
+        "zoneId",
+        "repository",
+        "httpsEnforced",
+    ]
+)
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=20) | HOST, st.none() | st.dictionaries(SETTING, JSONISH, max_size=4), max_size=3
+    ),
+    st.dictionaries(SETTING, JSONISH, max_size=4),
+    JSONISH,
+)
+def test_config_loader_fails_only_with_config_error(domains: Any, defaults: Any, owner: Any) -> None:
+    """Any config shape either loads or raises ConfigError, never another exception."""
+    config = {
+        "mta-sts:cloudflareAccountId": "0123456789abcdef0123456789abcdef",
+        "mta-sts:defaults": defaults,
+        "mta-sts:domains": domains,
+        "github:owner": owner,
+    }
+    try:
+        deployment = load_config(config)
+    except ConfigError:
+        return
+    for domain in deployment.domains:
+        assert parse_policy(domain.policy_text).mode == domain.mode
+        for record in domain.records:
+            if record.role == "sts":
+                assert parse_sts_record(record.content).id == domain.policy_id
+            if record.role == "tlsrpt":
+                assert parse_tlsrpt_record(record.content).rua == domain.tlsrpt
