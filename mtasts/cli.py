@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mtasts.config import ConfigError, load_stack
+from mtasts.config import ConfigError, Deployment, load_stack
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -14,7 +14,9 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mtasts", description="MTA-STS and TLS-RPT as code.")
     parser.add_argument(
-        "--project-dir", type=Path, default=PROJECT_DIR,
+        "--project-dir",
+        type=Path,
+        default=PROJECT_DIR,
         help="directory holding Pulumi.yaml and the stack files (default: this checkout)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -22,6 +24,14 @@ def _parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="print what a stack publishes, offline")
     plan.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     plan.add_argument("--json", action="store_true", help="print one JSON object")
+    plan.add_argument(
+        "--check-mx",
+        action="store_true",
+        help="also compare each policy with the domain's live MX records (needs DNS); "
+        "an enforce policy missing a live MX host exits 1",
+    )
+    plan.add_argument("--nameserver", help="DNS server for --check-mx, HOST[:PORT] (default: system)")
+    plan.add_argument("--timeout", type=float, default=5.0, help="seconds per DNS lookup for --check-mx")
 
     serve = sub.add_parser("serve", help="run the stack's Worker locally in workerd")
     serve.add_argument("--stack", required=True)
@@ -40,6 +50,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_mx(deployment: Deployment, nameserver: str | None, timeout: float) -> int:
+    """Print live-MX findings on stderr; 1 when an enforce policy leaves out a live MX host."""
+    from mtasts.mxcheck import ERROR, check_deployment
+    from mtasts.verify import UsageError, parse_nameserver
+
+    try:
+        server = parse_nameserver(nameserver) if nameserver else None
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    findings = check_deployment(deployment, server, timeout)
+    for finding in findings:
+        print(finding.line(), file=sys.stderr)
+    return 1 if any(f.severity == ERROR for f in findings) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -49,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
 
             deployment = load_stack(args.project_dir, args.stack)
             sys.stdout.write(render(args.stack, deployment, args.json))
-            return 0
+            if not args.check_mx:
+                return 0
+            return _check_mx(deployment, args.nameserver, args.timeout)
         if args.command == "serve":
             from mtasts.serve import run as serve
 

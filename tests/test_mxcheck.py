@@ -1,0 +1,129 @@
+"""`plan --check-mx`: an enforce policy that leaves out a live MX host stops the deploy."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mtasts.cli import main
+from tests.servers import KnotDns, zone_text
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+ROOT = Path(__file__).resolve().parent.parent
+ZONE = "mxcheck.test"
+ACCOUNT = "0123456789abcdef0123456789abcdef"
+
+
+def fq(label: str) -> str:
+    return f"{label}.{ZONE}"
+
+
+RECORDS = [
+    ("covered", "MX", "10 a.mail.mxcheck.test."),
+    ("covered", "MX", "20 b.mail.mxcheck.test."),
+    ("missing", "MX", "10 a.mail.mxcheck.test."),
+    ("missing", "MX", "20 backup.other.test."),
+    ("missing-testing", "MX", "10 backup.other.test."),
+    ("null", "MX", "0 ."),
+    ("nomx", "TXT", '"no mail here"'),
+    ("off", "MX", "10 backup.other.test."),
+]
+DOMAINS = {
+    fq("covered"): {"mode": "enforce", "mx": ["*.mail.mxcheck.test"]},
+    fq("missing"): {"mode": "enforce", "mx": ["*.mail.mxcheck.test"]},
+    fq("missing-testing"): {"mode": "testing", "mx": ["*.mail.mxcheck.test"]},
+    fq("null"): {"mode": "enforce", "mx": ["*.mail.mxcheck.test"]},
+    fq("nomx"): {"mode": "enforce", "mx": ["*.mail.mxcheck.test"]},
+    fq("absent"): {"mode": "enforce", "mx": ["*.mail.mxcheck.test"]},
+    fq("off"): {"mode": "none", "mx": []},
+}
+
+
+@pytest.fixture(scope="module")
+def knot() -> Iterator[KnotDns]:
+    with KnotDns({ZONE: zone_text(ZONE, RECORDS)}) as server:
+        yield server
+
+
+def project(tmp_path: Path, domains: dict[str, dict[str, object]]) -> Path:
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    stack = {
+        "config": {
+            "mta-sts:cloudflareAccountId": ACCOUNT,
+            "mta-sts:defaults": {"tlsrpt": ["mailto:tlsrpt@example.net"]},
+            "mta-sts:domains": domains,
+        }
+    }
+    (tmp_path / "Pulumi.t.yaml").write_text(yaml.safe_dump(stack))
+    return tmp_path
+
+
+def check(
+    tmp_path: Path, knot: KnotDns, capsys: pytest.CaptureFixture[str], domains: dict[str, dict[str, object]]
+) -> tuple[int, dict[str, str]]:
+    """Run plan --check-mx; return the exit status and each domain's finding line."""
+    status = main(
+        [
+            "--project-dir", str(project(tmp_path, domains)),
+            "plan", "--stack", "t", "--check-mx", "--nameserver", knot.address, "--timeout", "2",
+        ]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert captured.out.startswith("stack t:")
+    lines = {}
+    for line in captured.err.splitlines():
+        severity, key, reason = line.split(": ", 2)
+        lines[key.removeprefix("domains.").removesuffix(".mx")] = f"{severity}: {reason}"
+    return status, lines
+
+
+def test_each_live_mx_situation(tmp_path: Path, knot: KnotDns, capsys: pytest.CaptureFixture[str]) -> None:
+    """Covered, uncovered (enforce and testing), null, missing and absent MX give the right verdicts."""
+    status, lines = check(tmp_path, knot, capsys, DOMAINS)
+    assert status == 1
+    assert lines[fq("covered")].startswith("info: every live MX host is covered")
+    assert lines[fq("missing")].startswith("error: live MX backup.other.test not covered")
+    assert "senders would refuse to deliver there" in lines[fq("missing")]
+    assert lines[fq("missing-testing")].startswith("warning: live MX backup.other.test not covered")
+    assert lines[fq("null")] == f"info: {fq('null')} has a null MX (RFC 7505); nothing to compare"
+    assert lines[fq("nomx")] == f"info: {fq('nomx')} has no MX record; nothing to compare"
+    assert lines[fq("absent")].startswith("warning: ") and "does not exist" in lines[fq("absent")]
+    assert fq("off") not in lines
+
+
+def test_no_enforce_gap_exits_zero(tmp_path: Path, knot: KnotDns, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without an enforce policy missing a live MX host, the check passes (warnings alone exit 0)."""
+    domains = {k: v for k, v in DOMAINS.items() if k != fq("missing")}
+    status, lines = check(tmp_path, knot, capsys, domains)
+    assert status == 0
+    assert lines[fq("missing-testing")].startswith("warning: ")
+
+
+def test_unreachable_dns_is_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A DNS server that does not answer gives a warning per domain, not a crash."""
+    status = main(
+        [
+            "--project-dir", str(project(tmp_path, {fq("covered"): DOMAINS[fq("covered")]})),
+            "plan", "--stack", "t", "--check-mx", "--nameserver", "127.0.0.1:9", "--timeout", "0.5",
+        ]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 0
+    assert err.startswith(f"warning: domains.{fq('covered')}.mx: MX lookup failed")
+
+
+def test_bad_nameserver_is_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A malformed --nameserver is one error line and exit 2."""
+    status = main(
+        [
+            "--project-dir", str(project(tmp_path, {fq("covered"): DOMAINS[fq("covered")]})),
+            "plan", "--stack", "t", "--check-mx", "--nameserver", "not-an-ip",
+        ]
+    )  # fmt: skip
+    assert status == 2
+    assert capsys.readouterr().err.startswith("error: --nameserver 'not-an-ip'")
