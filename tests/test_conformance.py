@@ -7,6 +7,7 @@ where checkdmarc reads the RFC differently, the case names the difference.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -358,12 +359,35 @@ def _ids(cases: list[Case]) -> list[str]:
     return [c.why for c in cases]
 
 
+def assert_verdict(case: Case, parse: Callable[[str], object], error: type[Exception]) -> None:
+    """Ours: valid cases parse, invalid ones raise ``error``."""
+    if case.valid:
+        parse(case.text)
+    else:
+        with pytest.raises(error):
+            parse(case.text)
+
+
+def assert_checkdmarc_agrees(
+    case: Case, parse: Callable[[str], object], errors: tuple[type[Exception], ...]
+) -> None:
+    """checkdmarc's verdict equals ours, or differs exactly where the case says it does."""
+    try:
+        parse(case.text)
+        theirs = True
+    except errors:
+        theirs = False
+    if case.checkdmarc_differs:
+        assert theirs != case.valid, f"checkdmarc now agrees; drop the note: {case.checkdmarc_differs}"
+    else:
+        assert theirs == case.valid
+
+
 @pytest.mark.parametrize("case", POLICIES, ids=_ids(POLICIES))
 def test_policy_verdict(case: Case) -> None:
-    """parse_policy accepts or rejects each policy as RFC 8461 §3.2 says."""
-    if case.valid:
-        parse_policy(case.text)
-    else:
+    """parse_policy accepts or rejects each policy as RFC 8461 §3.2 says, citing the RFC."""
+    assert_verdict(case, parse_policy, PolicyError)
+    if not case.valid:
         with pytest.raises(PolicyError, match="RFC 8461"):
             parse_policy(case.text)
 
@@ -371,65 +395,35 @@ def test_policy_verdict(case: Case) -> None:
 @pytest.mark.parametrize("case", POLICIES, ids=_ids(POLICIES))
 def test_policy_checkdmarc_agrees(case: Case) -> None:
     """checkdmarc's policy parser gives the same verdict, except where noted."""
-    try:
-        cd_sts.parse_mta_sts_policy(case.text)
-        theirs = True
-    except cd_sts.MTASTSPolicySyntaxError:
-        theirs = False
-    except (KeyError, ValueError):
-        theirs = False
-    if case.checkdmarc_differs:
-        assert theirs != case.valid, f"checkdmarc now agrees; drop the note: {case.checkdmarc_differs}"
-    else:
-        assert theirs == case.valid
+    assert_checkdmarc_agrees(
+        case, cd_sts.parse_mta_sts_policy, (cd_sts.MTASTSPolicySyntaxError, KeyError, ValueError)
+    )
 
 
 @pytest.mark.parametrize("case", STS_RECORDS, ids=_ids(STS_RECORDS))
 def test_sts_record_verdict(case: Case) -> None:
     """parse_sts_record accepts or rejects each record as RFC 8461 §3.1 says."""
-    if case.valid:
-        parse_sts_record(case.text)
-    else:
-        with pytest.raises(RecordError):
-            parse_sts_record(case.text)
+    assert_verdict(case, parse_sts_record, RecordError)
 
 
 @pytest.mark.parametrize("case", STS_RECORDS, ids=_ids(STS_RECORDS))
 def test_sts_record_checkdmarc_agrees(case: Case) -> None:
     """checkdmarc's STS record parser gives the same verdict, except where noted."""
-    try:
-        cd_sts.parse_mta_sts_record(case.text)
-        theirs = True
-    except cd_sts.MTASTSError:
-        theirs = False
-    if case.checkdmarc_differs:
-        assert theirs != case.valid, f"checkdmarc now agrees; drop the note: {case.checkdmarc_differs}"
-    else:
-        assert theirs == case.valid
+    assert_checkdmarc_agrees(case, cd_sts.parse_mta_sts_record, (cd_sts.MTASTSError,))
 
 
 @pytest.mark.parametrize("case", TLSRPT_RECORDS, ids=_ids(TLSRPT_RECORDS))
 def test_tlsrpt_record_verdict(case: Case) -> None:
     """parse_tlsrpt_record accepts or rejects each record as RFC 8460 §3 says."""
-    if case.valid:
-        parse_tlsrpt_record(case.text)
-    else:
-        with pytest.raises(RecordError):
-            parse_tlsrpt_record(case.text)
+    assert_verdict(case, parse_tlsrpt_record, RecordError)
 
 
 @pytest.mark.parametrize("case", TLSRPT_RECORDS, ids=_ids(TLSRPT_RECORDS))
 def test_tlsrpt_record_checkdmarc_agrees(case: Case) -> None:
     """checkdmarc's TLS-RPT record parser gives the same verdict, except where noted."""
-    try:
-        cd_tlsrpt.parse_smtp_tls_reporting_record(case.text)
-        theirs = True
-    except cd_tlsrpt.SMTPTLSReportingError:
-        theirs = False
-    if case.checkdmarc_differs:
-        assert theirs != case.valid, f"checkdmarc now agrees; drop the note: {case.checkdmarc_differs}"
-    else:
-        assert theirs == case.valid
+    assert_checkdmarc_agrees(
+        case, cd_tlsrpt.parse_smtp_tls_reporting_record, (cd_tlsrpt.SMTPTLSReportingError,)
+    )
 
 
 @pytest.mark.parametrize(("pattern", "host", "expected", "why"), MX, ids=[m[3] for m in MX])
