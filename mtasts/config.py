@@ -11,6 +11,7 @@ import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,11 @@ class Record:
 
 @dataclass(frozen=True)
 class Domain:
-    """One mail domain and everything it publishes."""
+    """One mail domain and everything it publishes.
+
+    Derived values (policy text, id, records) are computed once per instance: the fields are
+    frozen, so they cannot go stale.
+    """
 
     name: str
     hosting: str
@@ -111,16 +116,16 @@ class Domain:
     https_enforced: bool = False
     """Pages only: enforce HTTPS, which GitHub allows once it has issued the certificate."""
 
-    @property
+    @cached_property
     def policy(self) -> Policy:
         return Policy(mode=self.mode, max_age=self.max_age, mx=self.mx)
 
-    @property
+    @cached_property
     def policy_text(self) -> str:
         """The exact bytes served at the policy URL (CRLF line ends)."""
         return self.policy.render()
 
-    @property
+    @cached_property
     def policy_id(self) -> str:
         return self.policy.id
 
@@ -132,12 +137,12 @@ class Domain:
     def policy_url(self) -> str:
         return f"https://{self.policy_host}/.well-known/mta-sts.txt"
 
-    @property
+    @cached_property
     def sts_record(self) -> str:
         """``_mta-sts`` TXT data, unquoted."""
         return StsRecord(id=self.policy_id).render()
 
-    @property
+    @cached_property
     def tlsrpt_record(self) -> str | None:
         """``_smtp._tls`` TXT data, unquoted, or None when there are no URIs."""
         return TlsRptRecord(rua=self.tlsrpt).render() if self.tlsrpt else None
@@ -147,7 +152,7 @@ class Domain:
         """Whether the program creates this domain's DNS records."""
         return self.dns == "cloudflare"
 
-    @property
+    @cached_property
     def records(self) -> tuple[Record, ...]:
         """The DNS records this domain needs, in rollout order.
 
