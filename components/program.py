@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,28 +30,18 @@ def _config_values() -> dict[str, str]:
     return {str(k): v for k, v in values.items()}
 
 
-def _decode(raw: Any) -> Any:
-    """A config value as the stack file holds it: objects arrive as JSON text."""
-    if not isinstance(raw, str):
-        return raw
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
-
-
 def read_config() -> dict[str, Any]:
     """The stack config as ``load_config`` takes it.
 
-    Every ``mta-sts:`` key is passed on, so a typo such as ``mta-sts:domain`` is rejected
-    exactly as ``plan`` rejects it; ``github:owner`` is the only foreign key the model reads.
+    Every ``mta-sts:`` key is passed on as the engine gives it (objects as JSON text, which the
+    loader reads), so a typo such as ``mta-sts:domain`` is rejected exactly as ``plan`` rejects
+    it; ``github:owner`` is the only foreign key the model reads.
     """
     mapping: dict[str, Any] = {}
     for key, raw in _config_values().items():
         namespace, _, bare = key.partition(":")
         if namespace == NAMESPACE:
-            value = raw if bare == "cloudflareAccountId" else _decode(raw)
-            mapping[f"{NAMESPACE}:{bare}"] = value
+            mapping[f"{NAMESPACE}:{bare}"] = raw
     owner = pulumi.Config("github").get("owner")
     if owner is not None:
         mapping["github:owner"] = owner

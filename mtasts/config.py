@@ -8,6 +8,7 @@ project agrees on. Every rejection names its dotted key and the rule it broke.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -286,19 +287,31 @@ def _get(config: Mapping[str, Any], key: str) -> Any:
     return config.get(key)
 
 
+def _object(config: Mapping[str, Any], key: str) -> Any:
+    """An object-valued key; ``pulumi.Config`` hands objects over as JSON text."""
+    value = _get(config, key)
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            _fail(key, "must be a mapping (or its JSON text), got a string that is not JSON")
+    return value
+
+
 def load_config(config: Mapping[str, Any]) -> Deployment:
     """Validate a stack config mapping and build its ``Deployment``.
 
     ``config`` holds the stack's keys as ``Pulumi.<stack>.yaml`` has them
-    (``mta-sts:domains``, ``github:owner``; bare ``domains`` works too).
+    (``mta-sts:domains``, ``github:owner``; bare ``domains`` works too), or as
+    ``pulumi.Config`` holds them, objects as JSON text.
     Raises ``ConfigError`` on the first rule broken.
     """
     for name in config:
         namespace, colon, bare = str(name).rpartition(":")
         if (not colon or namespace == NAMESPACE) and bare not in TOP_KEYS:
             raise _unknown_key(bare, list(TOP_KEYS), "")
-    defaults = {**DEFAULTS, **_settings(_get(config, "defaults"), "defaults", tuple(DEFAULTS))}
-    domains_raw = _get(config, "domains")
+    defaults = {**DEFAULTS, **_settings(_object(config, "defaults"), "defaults", tuple(DEFAULTS))}
+    domains_raw = _object(config, "domains")
     if domains_raw is None or domains_raw == {}:
         _fail("domains", "declare at least one mail domain")
     if not isinstance(domains_raw, Mapping):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,15 @@ def test_bare_keys_are_accepted() -> None:
     namespaced = load_config(config())
     bare = load_config({k.split(":", 1)[1]: v for k, v in config().items()})
     assert bare == namespaced
+
+
+def test_json_text_values_as_pulumi_config_holds_them() -> None:
+    """Objects given as JSON text, as pulumi.Config holds them, load the same as mappings."""
+    as_text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in config().items()}
+    assert load_config(as_text) == load_config(config())
+    broken = {**as_text, "mta-sts:domains": "{not json"}
+    error = rejected(broken)
+    assert error.key == "domains" and "JSON" in error.rule
 
 
 def test_domain_names_are_normalized_and_sorted() -> None:
