@@ -9,11 +9,12 @@ import pulumi
 import pulumi_github as github
 
 from mtasts.config import Domain
+from mtasts.policy import POLICY_PATH
 
 BRANCH = "main"
 """The branch Pages publishes from; ``BranchDefault`` makes it the default whatever the owner's
 setting for new repositories is."""
-POLICY_FILE = ".well-known/mta-sts.txt"
+POLICY_FILE = POLICY_PATH.lstrip("/")
 NOJEKYLL = ".nojekyll"
 
 

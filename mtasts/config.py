@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from mtasts.names import hostname_problem, mx_pattern_problem, normalize_name
-from mtasts.policy import MAX_AGE_LIMIT, Policy
+from mtasts.policy import MAX_AGE_LIMIT, ONE_DAY, POLICY_PATH, Policy
 from mtasts.records import StsRecord, TlsRptRecord, quote_txt, tlsrpt_uri_problem
 
 NAMESPACE = "mta-sts"
@@ -44,7 +44,6 @@ DEFAULTS: dict[str, Any] = {
 
 DOMAIN_ONLY_KEYS = ("zone", "zoneId", "repository", "httpsEnforced")
 TOP_KEYS = ("cloudflareAccountId", "defaults", "domains")
-ONE_DAY = 86_400
 
 TXT_TTL = 300
 HOST_TTL = 300
@@ -136,7 +135,7 @@ class Domain:
 
     @property
     def policy_url(self) -> str:
-        return f"https://{self.policy_host}/.well-known/mta-sts.txt"
+        return f"https://{self.policy_host}{POLICY_PATH}"
 
     @cached_property
     def sts_record(self) -> str:

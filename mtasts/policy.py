@@ -19,6 +19,12 @@ MODES = ("enforce", "testing", "none")
 MAX_AGE_LIMIT = 31_557_600
 """The largest ``max_age`` RFC 8461 §3.2 allows: one year, in seconds."""
 
+ONE_DAY = 86_400
+"""Seconds in a day: an ``enforce`` policy cached for less gives a downgrade attacker little wait."""
+
+POLICY_PATH = "/.well-known/mta-sts.txt"
+"""Where a policy host serves the policy (RFC 8461 §3.2)."""
+
 ID_LENGTH = 32
 """Characters of the SHA-256 hex digest kept as the policy id (§3.1: at most 32)."""
 

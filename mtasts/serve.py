@@ -7,10 +7,9 @@ import sys
 from typing import Any
 
 from mtasts.config import load_stack
+from mtasts.policy import POLICY_PATH
 from mtasts.worker import worker_script
 from mtasts.workerd import WorkerdFailed, WorkerdNotFound, start_worker
-
-POLICY_PATH = "/.well-known/mta-sts.txt"
 
 
 class _Stop(Exception):

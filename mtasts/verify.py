@@ -64,7 +64,7 @@ import dns.resolver
 from mtasts.config import Deployment, Domain, load_stack
 from mtasts.mx import uncovered
 from mtasts.names import hostname_problem, normalize_name
-from mtasts.policy import Policy, PolicyError, parse_policy
+from mtasts.policy import ONE_DAY, POLICY_PATH, Policy, PolicyError, parse_policy
 from mtasts.records import (
     STS_VERSION,
     TLSRPT_VERSION,
@@ -77,11 +77,9 @@ from mtasts.records import (
 
 ERROR, WARNING, INFO, OK = "error", "warning", "info", "ok"
 SEVERITIES = (ERROR, WARNING, INFO, OK)
-POLICY_PATH = "/.well-known/mta-sts.txt"
 POLICY_LIMIT = 64 * 1024
 """Largest policy body accepted, in bytes (RFC 8461 §3.3 lets senders cap it; 64 KiB is common)."""
 HEAD_LIMIT = 16 * 1024
-ONE_DAY = 86_400
 USER_AGENT = "mtasts-verify/0.1"
 
 T = TypeVar("T")

@@ -35,7 +35,7 @@ from pulumi_policy import (  # noqa: E402
     StackValidationPolicy,
 )
 
-from mtasts.policy import PolicyError, parse_policy, policy_id  # noqa: E402
+from mtasts.policy import ONE_DAY, POLICY_PATH, PolicyError, parse_policy, policy_id  # noqa: E402
 from mtasts.records import (  # noqa: E402
     STS_VERSION,
     TLSRPT_VERSION,
@@ -66,8 +66,7 @@ REPOSITORY_PAGES_TYPE = "github:index/repositoryPages:RepositoryPages"
 STS_LABEL = "_mta-sts"
 TLSRPT_LABEL = "_smtp._tls"
 POLICY_HOST_LABEL = "mta-sts"
-POLICY_FILE = ".well-known/mta-sts.txt"
-ONE_DAY = 86_400
+POLICY_FILE = POLICY_PATH.lstrip("/")
 PROXIABLE_TYPES = frozenset({"A", "AAAA", "CNAME"})
 
 
