@@ -855,6 +855,32 @@ async def verify_async(
             task.cancel()
 
 
+@dataclass(frozen=True)
+class MxAnswer:
+    """A domain's MX lookup: ``status`` as for every query (ok, nxdomain, nodata, error)."""
+
+    status: str
+    hosts: tuple[str, ...]
+    """MX host names by preference, without duplicates or the null MX ``.``."""
+    records: int
+    """How many MX records there were (a null MX is one record and no host)."""
+    error: str = ""
+
+
+def lookup_mx(domains: Iterable[str], options: Options) -> dict[str, MxAnswer]:
+    """The MX hosts of each domain, asked concurrently through the same resolver ``verify`` uses."""
+
+    async def run(names: list[str]) -> dict[str, MxAnswer]:
+        probe = _Probe(options, _resolver(options), _tls_context(options.ca_bundle))
+        answers = await asyncio.gather(*(probe.query(name, "MX") for name in names))
+        return {
+            name: MxAnswer(answer.status, tuple(_mx_hosts(answer)), len(answer.records), answer.error)
+            for name, answer in zip(names, answers, strict=True)
+        }
+
+    return asyncio.run(run(list(domains)))
+
+
 def verify(domains: Iterable[str], options: Options, expected: Deployment | None = None) -> list[Report]:
     """Blocking form of ``verify_async``."""
     return asyncio.run(verify_async(list(domains), options, expected))

@@ -25,6 +25,7 @@ inputs refer to.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -233,6 +234,12 @@ def run(
     The program's exception, if any, is in ``ProgramRun.error``.
     """
     result = ProgramRun()
+    # The SDK registers resources on the thread's current event loop; an earlier asyncio.run
+    # in the same process (verify, plan --check-mx) leaves none behind.
+    try:
+        asyncio.get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
     mocks = ProgramMocks(result)
     logger = logging.getLogger(f"{__name__}.run{id(result)}")
     logger.propagate = False
