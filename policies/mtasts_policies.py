@@ -35,6 +35,7 @@ from pulumi_policy import (  # noqa: E402
     StackValidationPolicy,
 )
 
+from mtasts.names import normalize_name  # noqa: E402
 from mtasts.policy import ONE_DAY, POLICY_PATH, PolicyError, parse_policy, policy_id  # noqa: E402
 from mtasts.records import (  # noqa: E402
     STS_VERSION,
@@ -75,10 +76,7 @@ PROXIABLE_TYPES = frozenset({"A", "AAAA", "CNAME"})
 
 def _normalize(name: Any) -> str:
     """Lower-case, without one trailing dot; a non-string (absent) name is empty."""
-    if not isinstance(name, str):
-        return ""
-    name = name.strip().lower()
-    return name[:-1] if name.endswith(".") else name
+    return normalize_name(name.strip()) if isinstance(name, str) else ""
 
 
 def _is_under(name: str, label: str) -> bool:
