@@ -1,6 +1,6 @@
 """Program benchmark: resources per domain by hosting, and evaluation time under mocks as domains grow.
 
-Run from the checkout: ``.venv/bin/python bench/bench_program.py``.
+Run from the checkout: ``.venv/bin/python -m bench.bench_program``.
 
 (a) Resources per domain: one-domain stacks of each kind, counted from what the program
     registers (provider resources and components), less the per-stack ones.
@@ -16,20 +16,17 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
 import time
+import warnings
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import warnings  # noqa: E402
-
-from bench.machine import machine_line  # noqa: E402
+from bench.machine import machine_line
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
-from tests.program_mocks import run_program  # noqa: E402
+from tests.program_mocks import run_program  # noqa: E402  (after the filter: importing the SDKs warns)
+
+ROOT = Path(__file__).resolve().parent.parent
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 DEFAULTS = {"mode": "enforce", "maxAge": 604800, "mx": ["mx1.mail.example"], "tlsrpt": ["mailto:t@r.example"]}

@@ -3,7 +3,7 @@
 Usage (as root: checkdmarc fetches policies only from port 443, so the HTTPS server listens
 on 127.0.80.1:443 and the SMTP servers on 127.0.81.x:25)::
 
-    .venv/bin/python bench/bench_verify.py [--domains 200] [--runs 3]
+    .venv/bin/python -m bench.bench_verify [--domains 200] [--runs 3]
 
 Set-up, all on 127.0.0.0/8: Knot DNS serving one zone with N correct domains and a set of
 broken ones (one defect each); a DNS proxy in front of Knot that holds every answer for 20 ms;
@@ -39,10 +39,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.machine import machine_line
 
-from bench.machine import machine_line  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 ZONE = "bench.test"
 HTTPS_ADDR = "127.0.80.1"
@@ -91,7 +90,7 @@ def machine() -> str:
 
 
 def build(n: int):  # noqa: ANN201 - returns the lab's parts
-    from mtasts.policy import Policy
+    from mtasts.rfc.policy import Policy
     from tests.servers import zone_text
 
     records: list[tuple[str, str, str]] = []

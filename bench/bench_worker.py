@@ -1,6 +1,6 @@
 """Worker benchmark: script size as domains grow, and request latency in workerd, 1 vs 10,000 domains.
 
-Run from the checkout: ``.venv/bin/python bench/bench_worker.py`` (needs ``npm ci`` for workerd).
+Run from the checkout: ``.venv/bin/python -m bench.bench_worker`` (needs ``npm ci`` for workerd).
 
 (a) Script size for 1, 100 and 10,000 domains sharing 20 distinct policies, raw and gzip'd.
     Target: 10,000 domains under 1 MiB (Cloudflare's free plan allows 3 MB compressed).
@@ -23,13 +23,12 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.machine import machine_line
+from mtasts.commands.workerd import run_worker, workerd_binary
+from mtasts.model.config import Domain, load_config
+from mtasts.model.worker import template, worker_script
 
-from bench.machine import machine_line  # noqa: E402
-from mtasts.config import Domain, load_config  # noqa: E402
-from mtasts.worker import template, worker_script  # noqa: E402
-from mtasts.workerd import run_worker, workerd_binary  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 DISTINCT = 20
 SIZES = (1, 100, 10_000)
@@ -59,7 +58,7 @@ def deployment(count: int) -> tuple[Domain, ...]:
 def sizes() -> dict[int, tuple[Domain, ...]]:
     built: dict[int, tuple[Domain, ...]] = {}
     print("(a) Worker script size, domains sharing 20 distinct policies")
-    print(f"    template worker/worker.js: {len(template().encode())} bytes")
+    print(f"    template mtasts/worker/worker.js: {len(template().encode())} bytes")
     print(
         f"    {'domains':>8} {'distinct':>8} {'bytes':>10} {'KiB':>8} {'gzip bytes':>11} {'bytes/domain':>13}"
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from mtasts.config import Domain
+from mtasts.model.config import Domain
 
 COMMENT = "MTA-STS / TLS-RPT, managed by Pulumi (mta-sts)"
 
@@ -62,7 +62,7 @@ class DomainRecordsArgs:
 class DomainRecords(pulumi.ComponentResource):
     """The ``mta-sts``, ``_mta-sts`` and ``_smtp._tls`` records of one domain.
 
-    Children are named ``<domain>-<role>`` (role from ``mtasts.config.Record.role``). All are
+    Children are named ``<domain>-<role>`` (role from ``mtasts.model.config.Record.role``). All are
     ``delete_before_replace``: Cloudflare refuses a second record of another type at one name
     (an AAAA → CNAME move is a replacement), and a second ``v=STSv1`` TXT voids the policy.
     """

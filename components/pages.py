@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_github as github
 
-from mtasts.config import Domain
-from mtasts.policy import POLICY_PATH
+from mtasts.model.config import Domain
+from mtasts.rfc.policy import POLICY_PATH
 
 BRANCH = "main"
 """The branch Pages publishes from; ``BranchDefault`` makes it the default whatever the owner's

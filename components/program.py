@@ -1,6 +1,6 @@
 """The program's steps, kept here so ``__main__.py`` reads as the three lines it is.
 
-1. ``read_config``: the stack's config as one mapping, validated by ``mtasts.config.load_config``
+1. ``read_config``: the stack's config as one mapping, validated by ``mtasts.model.config.load_config``
    (the same loader ``plan`` uses), before any resource exists.
 2. ``deploy``: one component per hosting backend, then one ``DomainRecords`` per domain.
 3. ``outputs``: per domain what ``plan --json`` says (policy URL, id, records).
@@ -8,17 +8,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
-from mtasts import worker
-from mtasts.config import NAMESPACE, ConfigError, Deployment, load_config
-from mtasts.plan import plan_json
-
-OUTPUT_KEYS = ("hosting", "mode", "dns", "policyUrl", "policy", "policyId", "records")
+from mtasts.model import worker
+from mtasts.model.config import NAMESPACE, ConfigError, Deployment, load_config
+from mtasts.model.outputs import stack_outputs
 
 
 def _config_values() -> dict[str, str]:
@@ -108,7 +105,6 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
     return built
 
 
-def outputs(deployment: Deployment, stack: str) -> dict[str, Mapping[str, Any]]:
+def outputs(deployment: Deployment, stack: str) -> dict[str, dict[str, Any]]:
     """Per domain the values ``plan --json`` prints, less its warnings (logged instead)."""
-    planned = plan_json(stack, deployment)["domains"]
-    return {name: {k: entry[k] for k in OUTPUT_KEYS} for name, entry in planned.items()}
+    return stack_outputs(deployment)

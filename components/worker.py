@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from mtasts import worker
-from mtasts.config import Domain
+from mtasts.model import worker
+from mtasts.model.config import Domain
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class WorkerHostingArgs:
     account_id: str
     """Cloudflare account that owns the script."""
     script_name: str
-    """Worker script name, one per stack (``mtasts.worker.script_name``)."""
+    """Worker script name, one per stack (``mtasts.model.worker.script_name``)."""
     domains: Sequence[Domain]
     """The Worker-hosted domains; the script serves exactly these."""
     zone_ids: Mapping[str, pulumi.Input[str]]
@@ -29,7 +29,7 @@ class WorkerHostingArgs:
 class WorkerHosting(pulumi.ComponentResource):
     """The Worker script, and per domain a route ``mta-sts.<d>/*`` or a Workers custom domain.
 
-    The policies are inlined in the script as data (``mtasts.worker.worker_script``), not read
+    The policies are inlined in the script as data (``mtasts.model.worker.worker_script``), not read
     from KV, so a new policy is served everywhere the moment the script is deployed.
     """
 

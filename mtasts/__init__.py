@@ -1,14 +1,21 @@
-"""MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) as a pure-Python model.
+"""MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) as infrastructure as code.
 
-Nothing in this package imports Pulumi: the program, ``plan``, ``serve``,
-``verify`` and the policy pack all build on it without paying for the
-provider SDKs.
+The package is layered; each layer imports only the ones above it in this list:
+
+- ``mtasts.rfc``: the RFC grammar (policy text, TXT records, host names, MX matching),
+  standard library only. The policy pack imports nothing else.
+- ``mtasts.model``: the deployment model (``Domain``, ``Deployment``) and the stack-file
+  loader, with PyYAML.
+- ``mtasts.commands``: ``plan``, ``serve``, ``verify`` and the command line.
+- ``mtasts/worker/``: the Worker's JavaScript, static; data reaches it as bindings.
+
+``components/`` (the Pulumi components, beside this package) builds on ``mtasts.model``
+and never on a command. Importing ``mtasts`` itself loads only the RFC layer.
 """
 
-from mtasts.config import ConfigError, Deployment, Domain, load_config, load_stack
-from mtasts.mx import mx_matches
-from mtasts.policy import Policy, PolicyError, parse_policy, policy_id
-from mtasts.records import (
+from mtasts.rfc.mx import mx_matches
+from mtasts.rfc.policy import Policy, PolicyError, parse_policy, policy_id
+from mtasts.rfc.records import (
     RecordError,
     StsRecord,
     TlsRptRecord,
@@ -17,16 +24,11 @@ from mtasts.records import (
 )
 
 __all__ = [
-    "ConfigError",
-    "Deployment",
-    "Domain",
     "Policy",
     "PolicyError",
     "RecordError",
     "StsRecord",
     "TlsRptRecord",
-    "load_config",
-    "load_stack",
     "mx_matches",
     "parse_policy",
     "parse_sts_record",

@@ -1,7 +1,7 @@
-"""``python -m mtasts``: see ``mtasts.cli``."""
+"""``python -m mtasts``: see ``mtasts.commands.cli``."""
 
 import sys
 
-from mtasts.cli import main
+from mtasts.commands.cli import main
 
 sys.exit(main())

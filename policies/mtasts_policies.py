@@ -13,19 +13,12 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-# The pack runs from policies/ in its own virtualenv; mtasts lives one directory up.
-_ROOT = str(Path(__file__).resolve().parent.parent)
-if _ROOT not in sys.path:
-    sys.path.append(_ROOT)
-
-from pulumi_policy import (  # noqa: E402
+from pulumi_policy import (
     EnforcementLevel,
     PolicyResource,
     ReportViolation,
@@ -35,9 +28,9 @@ from pulumi_policy import (  # noqa: E402
     StackValidationPolicy,
 )
 
-from mtasts.names import normalize_name  # noqa: E402
-from mtasts.policy import ONE_DAY, POLICY_PATH, PolicyError, parse_policy, policy_id  # noqa: E402
-from mtasts.records import (  # noqa: E402
+from mtasts.rfc.names import normalize_name
+from mtasts.rfc.policy import ONE_DAY, POLICY_PATH, PolicyError, parse_policy, policy_id
+from mtasts.rfc.records import (
     STS_VERSION,
     TLSRPT_VERSION,
     RecordError,
@@ -262,7 +255,7 @@ def _json_policies(document: Any, depth: int) -> Iterator[ServedPolicy]:
     """Policy texts anywhere in a decoded JSON document, with hosts where the data maps them.
 
     A host maps to a policy when an object key ``mta-sts.<domain>`` holds the text itself, or an
-    index into the one list of policy texts in the document (the shape ``mtasts.worker`` uses:
+    index into the one list of policy texts in the document (the shape ``mtasts.model.worker`` uses:
     each distinct text stored once).
     """
     texts: list[str] = []
@@ -347,7 +340,7 @@ def _is_policy_file(path: Any) -> bool:
     path = path.strip().lstrip("/")
     while path.startswith("./"):
         path = path[2:]
-    return path == POLICY_FILE or path.endswith("/" + POLICY_FILE)
+    return bool(path == POLICY_FILE or path.endswith("/" + POLICY_FILE))
 
 
 def _script_content(props: Mapping[str, Any]) -> str | None:

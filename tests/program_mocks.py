@@ -30,7 +30,6 @@ import hashlib
 import json
 import logging
 import runpy
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,11 +41,9 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from mtasts.config import NAMESPACE, stack_config
+from mtasts.model.config import NAMESPACE, stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 PROJECT = "mta-sts"
 PROGRAM = ROOT / "__main__.py"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mtasts.config import DEFAULTS, ConfigError, load_config, load_stack
+from mtasts.model.config import DEFAULTS, ConfigError, load_config, load_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "0123456789abcdef0123456789abcdef"

@@ -14,9 +14,9 @@ import pytest
 from checkdmarc import mta_sts as cd_sts
 from checkdmarc import smtp_tls_reporting as cd_tlsrpt
 
-from mtasts.mx import mx_matches
-from mtasts.policy import PolicyError, parse_policy
-from mtasts.records import RecordError, declares, parse_sts_record, parse_tlsrpt_record
+from mtasts.rfc.mx import mx_matches
+from mtasts.rfc.policy import PolicyError, parse_policy
+from mtasts.rfc.records import RecordError, declares, parse_sts_record, parse_tlsrpt_record
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mtasts.cli import main
+from mtasts.commands.cli import main
 from tests.servers import KnotDns, zone_text
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]

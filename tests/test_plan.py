@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from mtasts.policy import parse_policy
-from mtasts.records import parse_sts_record, parse_tlsrpt_record
+from mtasts.rfc.policy import parse_policy
+from mtasts.rfc.records import parse_sts_record, parse_tlsrpt_record
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,12 +20,6 @@ def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "mtasts", *args], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    return tmp_path
 
 
 def write_stack(project: Path, text: str, name: str = "t") -> None:
@@ -140,7 +133,7 @@ def test_plan_does_not_import_pulumi() -> None:
     """plan runs without importing pulumi or the provider SDKs."""
     code = (
         "import sys, io, contextlib\n"
-        "from mtasts.cli import main\n"
+        "from mtasts.commands.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    main(['plan', '--stack', 'dev'])\n"
         "print(sorted(m for m in sys.modules if m.startswith('pulumi')))\n"

@@ -6,7 +6,6 @@ import ast
 import dataclasses
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +24,12 @@ from pulumi_policy import (
 )
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
-from mtasts.config import load_stack
-from mtasts.policy import policy_id
-from mtasts.worker import COMPATIBILITY_DATE, MAIN_MODULE, worker_script
+from mtasts.model.config import load_stack
+from mtasts.model.worker import COMPATIBILITY_DATE, MAIN_MODULE, worker_script
+from mtasts.rfc.policy import policy_id
+from policies.mtasts_policies import POLICIES, policies_in_script
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from policies.mtasts_policies import POLICIES, policies_in_script  # noqa: E402
 
 DNS = "cloudflare:index/dnsRecord:DnsRecord"
 LEGACY_DNS = "cloudflare:index/record:Record"
@@ -97,7 +93,7 @@ def script(content: str, **extra: Any) -> dict[str, Any]:
 
 
 def json_worker(policies: list[str], hosts: dict[str, int]) -> str:
-    """A Worker that reads its policies from JSON held in a string literal, as mtasts.worker writes it."""
+    """A Worker that reads its policies from JSON held in a string literal, as mtasts.model.worker does."""
     document = json.dumps({"hosts": hosts, "policies": policies})
     return f"// policy host\nconst DATA = JSON.parse({json.dumps(document)});\nexport default {{}};\n"
 
@@ -151,10 +147,10 @@ def test_pack_main_only_builds_the_pack() -> None:
 
 
 def test_pack_requirements_pin_pulumi_policy() -> None:
-    """The pack's venv pins pulumi-policy 1.21.0 and PyYAML, which mtasts imports."""
+    """The pack's venv pins pulumi-policy 1.21.0 and installs this package from one level up."""
     lines = (ROOT / "policies" / "requirements.txt").read_text().splitlines()
     assert "pulumi-policy==1.21.0" in lines
-    assert any(line.startswith("pyyaml==") for line in lines)
+    assert "-e .." in lines
 
 
 # --- mta-sts-txt-record-valid --------------------------------------------------------------------

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from mtasts.config import Deployment, load_config, load_stack
-from mtasts.plan import plan_json
-from mtasts.worker import COMPATIBILITY_DATE, MAIN_MODULE, script_name, worker_script
+from mtasts.commands.plan import plan_json
+from mtasts.model.config import Deployment, load_config, load_stack
+from mtasts.model.worker import COMPATIBILITY_DATE, MAIN_MODULE, script_name, worker_script
 from tests.program_mocks import ROOT, ProgramRun, Resource, mock_zone_id, run_program, run_stack
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"

@@ -8,10 +8,10 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mtasts.config import ConfigError, load_config
-from mtasts.mx import mx_matches
-from mtasts.policy import MAX_AGE_LIMIT, Policy, PolicyError, parse_policy, policy_id
-from mtasts.records import (
+from mtasts.model.config import ConfigError, load_config
+from mtasts.rfc.mx import mx_matches
+from mtasts.rfc.policy import MAX_AGE_LIMIT, Policy, PolicyError, parse_policy, policy_id
+from mtasts.rfc.records import (
     RecordError,
     StsRecord,
     TlsRptRecord,

@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mtasts import cli
-from mtasts.config import Deployment, load_stack
-from mtasts.policy import Policy
-from mtasts.verify import ERROR, INFO, OK, WARNING, Options, Report, verify
-from mtasts.worker import worker_script
-from mtasts.workerd import run_worker
+from mtasts.commands import cli
+from mtasts.commands.verify import ERROR, INFO, OK, WARNING, Options, Report, verify
+from mtasts.commands.workerd import run_worker
+from mtasts.model.config import Deployment, load_stack
+from mtasts.model.worker import worker_script
+from mtasts.rfc.policy import Policy
 from tests.servers import (
     HttpsServer,
     KnotDns,

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from mtasts.config import Deployment, Domain, load_config, load_stack
-from mtasts.worker import (
+from mtasts.commands.workerd import run_worker, workerd_binary
+from mtasts.model.config import Deployment, Domain, load_config, load_stack
+from mtasts.model.worker import (
     COMPATIBILITY_DATE,
     MAIN_MODULE,
     PLACEHOLDER,
@@ -26,7 +27,6 @@ from mtasts.worker import (
     template,
     worker_script,
 )
-from mtasts.workerd import run_worker, workerd_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_PATH = "/.well-known/mta-sts.txt"
@@ -368,7 +368,7 @@ def test_other_paths_get_404(dev_port: int, path: str) -> None:
     "path", [POLICY_PATH + "?nocache=1", POLICY_PATH + "?", "/.well-known/./mta-sts.txt"]
 )
 def test_query_strings_and_dot_segments_still_serve(dev_port: int, path: str) -> None:
-    """A query string is ignored and dot segments resolve as clients resolve them (worker/worker.js)."""
+    """A query string is ignored and dot segments resolve as clients resolve them (worker.js)."""
     expect_policy(*request(dev_port, "GET", "mta-sts.example.com", path), DEV.domain("example.com"), "GET")
 
 
@@ -439,7 +439,7 @@ def test_odd_requests_never_get_a_redirect_or_server_error(dev_port: int) -> Non
 
 
 def expected_answer(deployment: Deployment, method: str, host: str, path: str) -> tuple[int, bytes | None]:
-    """The rules of worker/worker.js, written independently: status and body (None: any body)."""
+    """The rules of mtasts/worker/worker.js, written independently: status and body (None: any body)."""
     if method not in ("GET", "HEAD"):
         return 405, None
     name = host.lower()

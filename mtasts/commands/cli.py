@@ -6,9 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mtasts.config import ConfigError, Deployment, load_stack
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from mtasts.model.config import ConfigError, Deployment, find_project_dir, load_stack
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -16,8 +14,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--project-dir",
         type=Path,
-        default=PROJECT_DIR,
-        help="directory holding Pulumi.yaml and the stack files (default: this checkout)",
+        default=None,
+        help="directory holding Pulumi.yaml and the stack files "
+        "(default: the nearest one at or above the working directory, as pulumi finds it)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -52,8 +51,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _check_mx(deployment: Deployment, nameserver: str | None, timeout: float) -> int:
     """Print live-MX findings on stderr; 1 when an enforce policy leaves out a live MX host."""
-    from mtasts.mxcheck import ERROR, check_deployment
-    from mtasts.verify import UsageError, parse_nameserver
+    from mtasts.commands.check_mx import ERROR, check_deployment
+    from mtasts.commands.verify import UsageError, parse_nameserver
 
     try:
         server = parse_nameserver(nameserver) if nameserver else None
@@ -69,9 +68,10 @@ def _check_mx(deployment: Deployment, nameserver: str | None, timeout: float) ->
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    args.project_dir = args.project_dir or find_project_dir()
     try:
         if args.command == "plan":
-            from mtasts.plan import render
+            from mtasts.commands.plan import render
 
             deployment = load_stack(args.project_dir, args.stack)
             sys.stdout.write(render(args.stack, deployment, args.json))
@@ -79,10 +79,10 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             return _check_mx(deployment, args.nameserver, args.timeout)
         if args.command == "serve":
-            from mtasts.serve import run as serve
+            from mtasts.commands.serve import run as serve
 
             return serve(args)
-        from mtasts.verify import run as verify
+        from mtasts.commands.verify import run as verify
 
         if not args.domains and not args.stack:
             parser.error("verify needs DOMAIN... or --stack NAME")

@@ -5,24 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mtasts.config import Deployment
+from mtasts.model.config import Deployment
+from mtasts.model.outputs import domain_json
 
 
 def plan_json(stack: str, deployment: Deployment) -> dict[str, Any]:
     """The plan as one JSON-ready object."""
-    domains: dict[str, Any] = {}
-    for domain in deployment.domains:
-        domains[domain.name] = {
-            "hosting": domain.hosting,
-            "mode": domain.mode,
-            "dns": domain.dns,
-            "policyUrl": domain.policy_url,
-            "policy": domain.policy_text,
-            "policyId": domain.policy_id,
-            "records": [record.as_json() for record in domain.records],
-            "warnings": deployment.warnings_for(domain.name),
-        }
-    return {"stack": stack, "domains": domains}
+    return {"stack": stack, "domains": {d.name: domain_json(deployment, d) for d in deployment.domains}}
 
 
 def plan_text(stack: str, deployment: Deployment) -> str:

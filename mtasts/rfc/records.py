@@ -12,7 +12,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass, field
 
-from mtasts.names import hostname_problem
+from mtasts.rfc.names import hostname_problem
 
 STS_VERSION = "v=STSv1"
 TLSRPT_VERSION = "v=TLSRPTv1"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mtasts.config import Deployment, Domain
-from mtasts.mx import uncovered
-from mtasts.verify import MxAnswer, Options, lookup_mx
+from mtasts.commands.verify import MxAnswer, Options, lookup_mx
+from mtasts.model.config import Deployment, Domain
+from mtasts.rfc.mx import uncovered
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 

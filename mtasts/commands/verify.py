@@ -61,11 +61,11 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
-from mtasts.config import Deployment, Domain, load_stack
-from mtasts.mx import uncovered
-from mtasts.names import hostname_problem, normalize_name
-from mtasts.policy import ONE_DAY, POLICY_PATH, Policy, PolicyError, parse_policy
-from mtasts.records import (
+from mtasts.model.config import Deployment, Domain, load_stack
+from mtasts.rfc.mx import uncovered
+from mtasts.rfc.names import hostname_problem, normalize_name
+from mtasts.rfc.policy import ONE_DAY, POLICY_PATH, Policy, PolicyError, parse_policy
+from mtasts.rfc.records import (
     STS_VERSION,
     TLSRPT_VERSION,
     RecordError,

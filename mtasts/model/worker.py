@@ -22,13 +22,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from mtasts.config import Domain
+from mtasts.model.config import Domain
 
 MAIN_MODULE = "worker.js"
 COMPATIBILITY_DATE = "2025-09-01"
 """Fixed so a workerd or Cloudflare upgrade never changes the Worker's behaviour under us."""
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "worker" / "worker.js"
+"""Package data: the Worker's JavaScript ships inside the ``mtasts`` package."""
 PLACEHOLDER = '"__POLICY_DATA__"'
 
 
@@ -67,7 +68,7 @@ def data_literal(data: dict[str, Any]) -> str:
 
 
 def render(data: dict[str, Any], source: str | None = None) -> str:
-    """The template ``source`` (default: ``worker/worker.js``) with ``data`` in its placeholder."""
+    """The template ``source`` (default: ``mtasts/worker/worker.js``) with ``data`` in its placeholder."""
     source = template() if source is None else source
     parts = source.split(PLACEHOLDER)
     if len(parts) != 2:

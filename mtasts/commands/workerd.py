@@ -18,9 +18,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from mtasts.worker import COMPATIBILITY_DATE, MAIN_MODULE
+from mtasts.model.config import find_project_dir
+from mtasts.model.worker import COMPATIBILITY_DATE, MAIN_MODULE
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+_CHECKOUT = find_project_dir(Path(__file__).resolve().parent)
+PROJECT_DIR = _CHECKOUT if (_CHECKOUT / "Pulumi.yaml").is_file() else find_project_dir()
+"""Where ``npm ci`` put ``node_modules``: the checkout this package was installed from (editable),
+else the Pulumi project around the working directory."""
 START_TIMEOUT = 30.0
 """Seconds to wait for a first answer; compiling a large script takes a moment."""
 STOP_TIMEOUT = 5.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mtasts.names import normalize_name
+from mtasts.rfc.names import normalize_name
 
 
 def mx_matches(pattern: str, host: str) -> bool:

@@ -6,10 +6,10 @@ import signal
 import sys
 from typing import Any
 
-from mtasts.config import load_stack
-from mtasts.policy import POLICY_PATH
-from mtasts.worker import worker_script
-from mtasts.workerd import WorkerdFailed, WorkerdNotFound, start_worker
+from mtasts.commands.workerd import WorkerdFailed, WorkerdNotFound, start_worker
+from mtasts.model.config import load_stack
+from mtasts.model.worker import worker_script
+from mtasts.rfc.policy import POLICY_PATH
 
 
 class _Stop(Exception):

@@ -12,7 +12,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from mtasts.names import mx_pattern_problem
+from mtasts.rfc.names import mx_pattern_problem
 
 VERSION = "STSv1"
 MODES = ("enforce", "testing", "none")

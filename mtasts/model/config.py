@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
-from mtasts.names import hostname_problem, mx_pattern_problem, normalize_name
-from mtasts.policy import MAX_AGE_LIMIT, ONE_DAY, POLICY_PATH, Policy
-from mtasts.records import StsRecord, TlsRptRecord, quote_txt, tlsrpt_uri_problem
+from mtasts.rfc.names import hostname_problem, mx_pattern_problem, normalize_name
+from mtasts.rfc.policy import MAX_AGE_LIMIT, ONE_DAY, POLICY_PATH, Policy
+from mtasts.rfc.records import StsRecord, TlsRptRecord, quote_txt, tlsrpt_uri_problem
 
 NAMESPACE = "mta-sts"
 HOSTINGS = ("cloudflare-worker", "github-pages")
@@ -214,11 +214,11 @@ def _unknown_key(key: str, allowed: tuple[str, ...] | list[str], where: str) -> 
 
 def _choice(value: Any, choices: tuple[str, ...], key: str) -> str:
     if not isinstance(value, str) or value not in choices:
-        return _fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
+        _fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 
-def _fail(key: str, rule: str) -> Any:
+def _fail(key: str, rule: str) -> NoReturn:
     raise ConfigError(key, rule)
 
 
@@ -229,9 +229,10 @@ def _max_age(value: Any, key: str) -> int:
         value = int(value)
     if not isinstance(value, int):
         _fail(key, f"must be a whole number of seconds, got {value!r}")
+    seconds: int = value
     if not 0 <= value <= MAX_AGE_LIMIT:
         _fail(key, f"must be between 0 and {MAX_AGE_LIMIT} seconds (RFC 8461 §3.2), got {value}")
-    return value
+    return seconds
 
 
 def _string_list(value: Any, key: str) -> list[str]:
@@ -443,6 +444,19 @@ def _warnings(domains: tuple[Domain, ...]) -> list[str]:
                     "enforce; if its MTA-STS breaks, the reports about it cannot be delivered"
                 )
     return found
+
+
+def find_project_dir(start: Path | None = None) -> Path:
+    """The Pulumi project holding ``start`` (default: the working directory), as Pulumi finds it.
+
+    The nearest directory at or above ``start`` with a ``Pulumi.yaml``; ``start`` itself when
+    none has one (the loader then names the missing stack file).
+    """
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        if (directory / "Pulumi.yaml").is_file():
+            return directory
+    return here
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

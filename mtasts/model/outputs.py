@@ -1,0 +1,36 @@
+"""What a deployment publishes per domain, as one JSON-ready object.
+
+``plan --json`` prints it and the Pulumi program exports it (less the warnings, which the
+program logs), so the preview, the stack outputs and the offline plan cannot disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mtasts.model.config import Deployment, Domain
+
+OUTPUT_KEYS = ("hosting", "mode", "dns", "policyUrl", "policy", "policyId", "records")
+"""The keys the Pulumi program exports per domain."""
+
+
+def domain_json(deployment: Deployment, domain: Domain) -> dict[str, Any]:
+    """One domain as ``plan --json`` shows it."""
+    return {
+        "hosting": domain.hosting,
+        "mode": domain.mode,
+        "dns": domain.dns,
+        "policyUrl": domain.policy_url,
+        "policy": domain.policy_text,
+        "policyId": domain.policy_id,
+        "records": [record.as_json() for record in domain.records],
+        "warnings": deployment.warnings_for(domain.name),
+    }
+
+
+def stack_outputs(deployment: Deployment) -> dict[str, dict[str, Any]]:
+    """Per domain the values the program exports: ``domain_json`` less its warnings."""
+    return {
+        domain.name: {k: v for k, v in domain_json(deployment, domain).items() if k in OUTPUT_KEYS}
+        for domain in deployment.domains
+    }

@@ -1,0 +1,34 @@
+"""Fixtures shared by the test modules."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The checkout: Pulumi.yaml, the stack files, the package."""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A Pulumi project directory with this checkout's Pulumi.yaml and no stack file yet."""
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    return tmp_path
+
+
+@pytest.fixture
+def write_stack(project: Path) -> Callable[..., Path]:
+    """Write ``Pulumi.<name>.yaml`` (default ``t``) into ``project``; returns its path."""
+
+    def write(text: str | bytes, name: str = "t") -> Path:
+        path = project / f"Pulumi.{name}.yaml"
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+        return path
+
+    return write

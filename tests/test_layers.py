@@ -1,0 +1,77 @@
+"""The package's layers import only the layers below them (README "Layout")."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+# Which project modules each layer may import (prefix match), besides its own layer.
+ALLOWED: dict[str, tuple[str, ...]] = {
+    "mtasts/rfc": ("mtasts.rfc",),
+    "mtasts/model": ("mtasts.rfc", "mtasts.model"),
+    "mtasts/commands": ("mtasts.rfc", "mtasts.model", "mtasts.commands"),
+    "components": ("mtasts.rfc", "mtasts.model", "components"),
+    "policies": ("mtasts.rfc", "mtasts_policies"),
+}
+PROJECT = ("mtasts", "components", "policies", "mtasts_policies")
+# Third-party packages each layer may import.
+THIRD_PARTY: dict[str, tuple[str, ...]] = {
+    "mtasts/rfc": (),
+    "mtasts/model": ("yaml",),
+    "mtasts/commands": ("yaml", "dns", "httpx"),
+    "components": ("pulumi", "pulumi_cloudflare", "pulumi_github"),
+    "policies": ("pulumi_policy",),
+}
+
+
+def imports(path: Path) -> list[str]:
+    """Every module ``path`` imports, absolute names."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append(node.module)
+    return found
+
+
+def layer_files() -> list[tuple[str, Path]]:
+    return [(layer, path) for layer in ALLOWED for path in sorted((ROOT / layer).rglob("*.py"))]
+
+
+@pytest.mark.parametrize("layer, path", layer_files(), ids=lambda v: str(v))
+def test_each_module_imports_only_lower_layers(layer: str, path: Path) -> None:
+    """A module imports the standard library, its layer's third-party packages and lower layers."""
+    bad = []
+    for name in imports(path):
+        top = name.split(".")[0]
+        if top in PROJECT or name.startswith("mtasts"):
+            if not name.startswith(ALLOWED[layer]) and name != "mtasts":
+                bad.append(name)
+        elif top not in sys.stdlib_module_names and top not in THIRD_PARTY[layer] and top != "__future__":
+            bad.append(name)
+    assert bad == [], f"{path.relative_to(ROOT)} imports {bad}"
+
+
+def test_importing_the_rfc_layer_loads_no_third_party_package() -> None:
+    """``import mtasts`` and ``mtasts.rfc`` load neither PyYAML nor dnspython nor Pulumi."""
+    code = (
+        "import sys, mtasts, mtasts.rfc.policy, mtasts.rfc.records, mtasts.rfc.names, mtasts.rfc.mx\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('yaml', 'dns', 'pulumi')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_console_script_and_python_m_agree() -> None:
+    """The installed ``mtasts`` console script and ``python -m mtasts`` print the same help."""
+    script = Path(sys.executable).parent / "mtasts"
+    a = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True)
+    b = subprocess.run([sys.executable, "-m", "mtasts", "--help"], capture_output=True, text=True, check=True)
+    assert a.stdout == b.stdout and "plan" in a.stdout
