@@ -1,0 +1,57 @@
+"""The one findings vocabulary: every rule of every command reports a ``Finding``.
+
+The loader's warnings, ``verify``, ``plan --check-mx``, ``wait-live`` and ``readiness`` all speak
+it, so a severity means the same everywhere and a JSON consumer reads one shape.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class Severity(enum.StrEnum):
+    """How bad a finding is. Ordered: ``ERROR`` is the worst."""
+
+    ERROR = "error"
+    """Senders will not use the policy, or will refuse or lose mail; the command exits 1."""
+    WARNING = "warning"
+    """Works today, but is wrong or will break under ``enforce``."""
+    INFO = "info"
+    """Worth knowing, nothing to fix."""
+    OK = "ok"
+    """The check passed."""
+
+    @property
+    def rank(self) -> int:
+        """0 for ``ERROR`` up to 3 for ``OK``: sort by it to put the worst first."""
+        return list(Severity).index(self)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One result of one check: what was checked, how bad it is, and why, in one line."""
+
+    check: str
+    """Stable machine-readable name of the rule, such as ``sts-record`` or ``mx-coverage``."""
+    severity: Severity
+    reason: str
+    """One line a person can act on."""
+    key: str | None = None
+    """The dotted stack-config key the finding is about (``domains.example.com.mx``), if any."""
+
+    def line(self) -> str:
+        """``severity: key: reason`` (or ``severity: check: reason`` without a key)."""
+        return f"{self.severity}: {self.key or self.check}: {self.reason}"
+
+    def as_json(self) -> dict[str, str]:
+        out = {"check": self.check, "severity": str(self.severity), "reason": self.reason}
+        if self.key is not None:
+            out["key"] = self.key
+        return out
+
+
+def worst(findings: Iterable[Finding]) -> Severity:
+    """The worst severity among ``findings`` (``OK`` when there are none)."""
+    return min((f.severity for f in findings), key=lambda s: s.rank, default=Severity.OK)
