@@ -42,6 +42,7 @@ DOMAINS = {
     fq("absent"): {"mode": "enforce", "mx": ["*.mail.mxcheck.test"]},
     fq("off"): {"mode": "none", "mx": []},
 }
+DOMAIN_COVERED = DOMAINS[fq("covered")]
 
 
 @pytest.fixture(scope="module")
@@ -104,12 +105,27 @@ def test_no_enforce_gap_exits_zero(tmp_path: Path, knot: KnotDns, capsys: pytest
     assert lines[fq("missing-testing")].startswith("warning: ")
 
 
-def test_unreachable_dns_is_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A DNS server that does not answer gives a warning per domain, not a crash."""
+def test_unreachable_dns_fails_an_enforce_domain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An enforce domain whose MX cannot be looked up fails the gate (exit 1), naming the reason."""
     status = main(
         [
-            "--project-dir", str(project(tmp_path, {fq("covered"): DOMAINS[fq("covered")]})),
+            "--project-dir", str(project(tmp_path, {fq("covered"): DOMAIN_COVERED})),
             "plan", "--stack", "t", "--check-mx", "--nameserver", "127.0.0.1:9", "--timeout", "0.5",
+        ]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.startswith(f"error: domains.{fq('covered')}.mx: MX lookup failed")
+    assert "--allow-unknown-mx" in err
+
+
+def test_allow_unknown_mx_makes_it_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With --allow-unknown-mx the same failed lookup is a warning and the gate passes."""
+    status = main(
+        [
+            "--project-dir", str(project(tmp_path, {fq("covered"): DOMAIN_COVERED})),
+            "plan", "--stack", "t", "--check-mx", "--nameserver", "127.0.0.1:9", "--timeout", "0.5",
+            "--allow-unknown-mx",
         ]
     )  # fmt: skip
     err = capsys.readouterr().err
@@ -126,4 +142,4 @@ def test_bad_nameserver_is_usage_error(tmp_path: Path, capsys: pytest.CaptureFix
         ]
     )  # fmt: skip
     assert status == 2
-    assert capsys.readouterr().err.startswith("error: --nameserver 'not-an-ip'")
+    assert capsys.readouterr().err.startswith("error: --nameserver: 'not-an-ip'")

@@ -22,10 +22,12 @@ import pytest
 import yaml
 
 from mtasts.commands import cli
-from mtasts.commands.verify import ERROR, INFO, OK, WARNING, Options, Report, verify
+from mtasts.commands.verify import Report, verify
 from mtasts.commands.workerd import run_worker
 from mtasts.model.config import Deployment, load_stack
+from mtasts.model.findings import Severity
 from mtasts.model.worker import worker_script
+from mtasts.probes import ProbeOptions as Options
 from mtasts.rfc.policy import Policy
 from tests.servers import (
     HttpsServer,
@@ -37,6 +39,8 @@ from tests.servers import (
     free_port,
     zone_text,
 )
+
+ERROR, WARNING, INFO, OK = Severity.ERROR, Severity.WARNING, Severity.INFO, Severity.OK
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

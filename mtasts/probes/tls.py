@@ -36,6 +36,8 @@ def tls_problem(exc: ssl.SSLError, host: str) -> str:
         if known:
             return known.format(host=host) + f" ({exc.verify_message})"
         return f"certificate rejected: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        return "the server broke off the TLS handshake; does it offer TLS 1.2 or later?"
     reason = (exc.reason or "").upper()
     if any(k in reason for k in ("UNSUPPORTED_PROTOCOL", "PROTOCOL_VERSION", "NO_PROTOCOLS")):
         return "TLS 1.2 or later is not offered (RFC 8461 §3.3, §4.2)"
