@@ -698,3 +698,24 @@ def test_cname_loop_is_named_as_a_loop(lab: Lab) -> None:
     """An MX host whose name is a CNAME loop is reported as a loop, not SERVFAIL."""
     [(severity, reason)] = findings(lab, "cname-loop", "starttls")
     assert severity == ERROR and "CNAME chain loops" in reason and "SERVFAIL" not in reason
+
+
+def test_concurrency_beyond_the_open_file_limit_changes_no_verdict(lab: Lab) -> None:
+    """Under an open-file limit of 128 with --concurrency 1000, every domain gets the same verdicts."""
+    names = [fq(s.name) for s in SCENARIOS if not s.name.startswith("silent")]
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))\n"
+        "from mtasts.commands.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, *lab.argv(*names, "--json", "--concurrency", "1000")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    document = json.loads(done.stdout)["domains"]
+    for name in names:
+        got = [(f["check"], f["severity"]) for f in document[name]["findings"]]
+        assert got == [(f.check, str(f.severity)) for f in lab.reports[name].findings], name
+    assert "EMFILE" not in done.stdout
