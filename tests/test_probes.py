@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import dns.message
@@ -77,3 +79,17 @@ def test_test_certificates_carry_key_identifiers(tmp_path: Path) -> None:
 def test_client_context_has_the_same_flags_on_every_python() -> None:
     """The probes' TLS context never has VERIFY_X509_STRICT, whatever Python's default."""
     assert not client_context(None).verify_flags & ssl.VERIFY_X509_STRICT
+
+
+def test_socket_budget_fits_under_the_open_file_limit() -> None:
+    """Under a hard limit of 64 files the socket budget leaves room for what is open, and is not 1."""
+    code = (
+        "import resource\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))\n"
+        "from mtasts.probes import socket_budget\n"
+        "import os\n"
+        "print(socket_budget(), len(os.listdir('/proc/self/fd')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    budget, in_use = map(int, out.split())
+    assert 16 <= budget and budget + in_use <= 64

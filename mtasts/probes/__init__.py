@@ -6,6 +6,8 @@ The public surface, for ``verify``, ``plan --check-mx`` and the live gate::
     fetched = await fetch_policy("mta-sts.example.com", options)   # every A and AAAA address
     for result in fetched.results:             # PolicyAtAddress(address, response | error)
         ...
+    fetched.body                               # the bytes when every address served the same
+    one = await fetch_policy_at("mta-sts.example.com", "2001:db8::1", options)  # raises on failure
     async with Prober(options) as prober:      # one per run: answers shared, sockets bounded
         response = await prober.fetch_policy_at("mta-sts.example.com", "::1")  # one address
         mx = await prober.mx("example.com")
@@ -55,7 +57,14 @@ from mtasts.probes.errors import (
 )
 from mtasts.probes.https import POLICY_LIMIT, PolicyResponse
 from mtasts.probes.options import ProbeOptions, socket_budget
-from mtasts.probes.prober import PolicyAtAddress, PolicyFetch, Prober, StarttlsProbe, fetch_policy
+from mtasts.probes.prober import (
+    PolicyAtAddress,
+    PolicyFetch,
+    Prober,
+    StarttlsProbe,
+    fetch_policy,
+    fetch_policy_at,
+)
 from mtasts.probes.smtp import StarttlsAtAddress, StarttlsSuccess
 
 __all__ = [
@@ -98,5 +107,6 @@ __all__ = [
     "StarttlsProbe",
     "StarttlsSuccess",
     "fetch_policy",
+    "fetch_policy_at",
     "socket_budget",
 ]

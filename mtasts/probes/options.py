@@ -31,7 +31,7 @@ def socket_budget() -> int:
     """How many probe sockets may be open at once without hitting EMFILE.
 
     Raises the soft ``RLIMIT_NOFILE`` to the hard limit first (any process may), then leaves
-    ``RESERVED_FILES`` and whatever is already open. At least 1.
+    whatever is already open and ``RESERVED_FILES`` (a quarter of a small limit). At least 1.
     """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or hard > soft:
@@ -48,4 +48,4 @@ def socket_budget() -> int:
         in_use = len(os.listdir("/proc/self/fd"))
     except OSError:
         in_use = 32
-    return max(1, soft - in_use - RESERVED_FILES)
+    return max(1, soft - in_use - min(RESERVED_FILES, soft // 4))

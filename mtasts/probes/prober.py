@@ -197,3 +197,9 @@ async def fetch_policy(host: str, options: ProbeOptions) -> PolicyFetch:
     """
     async with Prober(options) as prober:
         return await prober.fetch_policy(host)
+
+
+async def fetch_policy_at(host: str, address: str, options: ProbeOptions) -> PolicyResponse:
+    """Fetch the policy of ``host`` from one ``address`` only; raises ``PolicyFetchError``."""
+    async with Prober(options) as prober:
+        return await prober.fetch_policy_at(host, address)
