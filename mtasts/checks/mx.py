@@ -71,7 +71,7 @@ def live_mx(
         if mode == "enforce" and not allow_unknown:
             reason = (
                 f"MX lookup failed ({answer.error.reason}); not compared, and an enforce policy that "
-                "might leave out an MX host loses mail: fix DNS, or pass --allow-unknown-mx"
+                "might leave out an MX host loses mail: fix the cause, or pass --allow-unknown-mx"
             )
             return [Finding(MX_COVERAGE, Severity.ERROR, reason, key)]
         return [
