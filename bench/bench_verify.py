@@ -202,7 +202,7 @@ def run_checkdmarc(domains: list[str], ns: str, ca: str, threads: int) -> tuple[
     env = {**os.environ, "REQUESTS_CA_BUNDLE": ca, "SSL_CERT_FILE": ca}
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, __file__, "--checkdmarc-worker", ns, str(threads), *domains],
+        [sys.executable, "-m", "bench.bench_verify", "--checkdmarc-worker", ns, str(threads), *domains],
         cwd=ROOT, capture_output=True, text=True, timeout=900, env=env,
     )  # fmt: skip
     took = time.perf_counter() - started
