@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 import pytest
 
 from mtasts.commands.plan import plan_json
 from mtasts.model.config import Deployment, load_config, load_stack
-from mtasts.model.worker import COMPATIBILITY_DATE, MAIN_MODULE, script_name, worker_script
+from mtasts.model.worker import BINDING, COMPATIBILITY_DATE, MAIN_MODULE, script, script_name, worker_script
 from tests.program_mocks import ROOT, ProgramRun, Resource, mock_zone_id, run_program, run_stack
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
@@ -124,16 +125,47 @@ def test_dev_stack_outputs_equal_plan() -> None:
 
 
 def test_worker_script_is_the_models_bytes(mixed: tuple[ProgramRun, Deployment]) -> None:
-    """One WorkersScript per stack whose content is byte-identical to worker_script(worker domains)."""
+    """One WorkersScript per stack: the static script as content, the model's data as its json binding."""
     run, deployment = mixed
     (script,) = run.of_type(SCRIPT)
-    assert script.inputs["content"] == worker_script(deployment.worker_domains)
-    assert script.inputs["content"].encode() == worker_script(deployment.worker_domains).encode()
+    upload = worker_script(deployment.worker_domains)
+    assert script.inputs["content"] == upload.content == worker_script(()).content
+    assert script.inputs["bindings"] == [{"name": BINDING, "type": "json", "json": upload.data}]
     assert script.inputs["mainModule"] == MAIN_MODULE
     assert script.inputs["compatibilityDate"] == COMPATIBILITY_DATE
     assert script.inputs["scriptName"] == script_name("dev")
     assert script.inputs["accountId"] == ACCOUNT
     assert script.options.parent == run.of_type(WORKER)[0].urn
+
+
+def worker_inputs(domains: dict[str, Any]) -> dict[str, Any]:
+    """The inputs of the one WorkersScript a stack with these domains registers."""
+    run = run_program(stack_config(domains))
+    assert run.error is None, run.error
+    (resource,) = run.of_type(SCRIPT)
+    return dict(resource.inputs)
+
+
+def changed_lines(before: str, after: str) -> int:
+    """Lines removed plus lines added between two texts, as a line diff shows them."""
+    diff = difflib.unified_diff(before.splitlines(), after.splitlines(), n=0, lineterm="")
+    return sum(1 for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---")))
+
+
+def test_a_one_domain_change_is_a_few_line_diff_of_the_worker_inputs() -> None:
+    """Among 300 domains, changing one domain's policy leaves content alone and changes a few lines."""
+    domains: dict[str, Any] = {f"d{i:03}.example": {} for i in range(300)}
+    before = worker_inputs(domains)
+    after = worker_inputs({**domains, "d150.example": {"mode": "testing"}})
+    assert after["content"] == before["content"] == script()
+    assert {k: v for k, v in after.items() if k != "bindings"} == {
+        k: v for k, v in before.items() if k != "bindings"
+    }
+    (old,), (new,) = before["bindings"], after["bindings"]
+    assert len(old["json"].splitlines()) > 300
+    assert 2 <= changed_lines(old["json"], new["json"]) <= 5
+    added = worker_inputs({**domains, "zulu.example": {}})
+    assert 1 <= changed_lines(old["json"], added["bindings"][0]["json"]) <= 3
 
 
 def test_routes_custom_domains_and_zone_ids(mixed: tuple[ProgramRun, Deployment]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import http.client
 import json
 import os
@@ -18,15 +19,17 @@ import pytest
 from mtasts.commands.workerd import run_worker, workerd_binary
 from mtasts.model.config import Deployment, Domain, load_config, load_stack
 from mtasts.model.worker import (
+    BINDING,
     COMPATIBILITY_DATE,
     MAIN_MODULE,
-    PLACEHOLDER,
+    WorkerScript,
     policy_data,
-    render,
+    script,
     script_name,
-    template,
     worker_script,
 )
+from mtasts.rfc.policy import policy_id
+from mtasts.rfc.served import ServedDataError, decode_served, encode_served
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_PATH = "/.well-known/mta-sts.txt"
@@ -102,14 +105,17 @@ def served(request: pytest.FixtureRequest) -> tuple[int, Deployment]:
     return request.getfixturevalue("synthetic_port"), SYNTHETIC
 
 
-def data_of(script: str) -> dict[str, object]:
-    """The policy document a built script carries, read back the way the Worker reads it."""
-    match = re.search(r'^const DATA = JSON\.parse\((".*")\);$', script, re.MULTILINE)
-    assert match, "no data line in the script"
-    return json.loads(json.loads(match.group(1)))
+def data_of(upload: WorkerScript) -> dict[str, str]:
+    """Policy host → policy text, read back from the binding data the way the policy pack reads it."""
+    return decode_served(upload.data)
 
 
-# --- the script, without workerd -------------------------------------------------------------
+def with_data(by_host: dict[str, str]) -> WorkerScript:
+    """The static script with hand-made binding data."""
+    return WorkerScript(content=script(), data=encode_served(by_host))
+
+
+# --- the script and its data, without workerd ------------------------------------------------
 
 
 def test_script_name_is_per_stack() -> None:
@@ -119,44 +125,60 @@ def test_script_name_is_per_stack() -> None:
 
 
 def test_script_is_one_self_contained_module() -> None:
-    """The script imports nothing, exports a default handler and keeps no placeholder."""
-    script = worker_script(DEV.worker_domains)
+    """The script imports nothing, exports a default handler and reads its data from env.POLICIES."""
+    content = worker_script(DEV.worker_domains).content
     assert MAIN_MODULE.endswith(".js")
-    assert not re.search(r"^\s*import\b|\bimport\s*\(|\brequire\s*\(", script, re.MULTILINE)
-    assert "export default" in script
-    assert PLACEHOLDER not in script
-    assert script.isascii()
+    assert not re.search(r"^\s*import\b|\bimport\s*\(|\brequire\s*\(", content, re.MULTILINE)
+    assert "export default" in content
+    assert BINDING == "POLICIES" and f'const BINDING = "{BINDING}";' in content
+    assert content.isascii()
 
 
-def test_template_holds_the_placeholder_once() -> None:
-    """The JavaScript in worker/ has exactly one data placeholder, and render refuses otherwise."""
-    assert template().count(PLACEHOLDER) == 1
-    with pytest.raises(ValueError, match="exactly once"):
-        render({"hosts": {}, "policies": []}, "export default {};")
-    with pytest.raises(ValueError, match="exactly once"):
-        render({"hosts": {}, "policies": []}, PLACEHOLDER + PLACEHOLDER)
+def test_content_is_the_same_for_every_stack() -> None:
+    """The uploaded source is the file in the package, whatever the domains; no policy is in it."""
+    dev, synthetic, empty = (worker_script(d) for d in (DEV.worker_domains, SYNTHETIC.worker_domains, ()))
+    assert dev.content == synthetic.content == empty.content == script()
+    assert dev.data != synthetic.data != empty.data
+    assert "STSv1" not in script() and "example.com" not in script()
 
 
-def test_script_carries_each_worker_host_and_its_policy() -> None:
-    """The data read back from the script maps every Worker-hosted policy host to its exact policy."""
+def test_data_carries_each_worker_host_and_its_policy() -> None:
+    """The binding data maps every Worker-hosted policy host, lower-case, to its exact policy."""
     data = data_of(worker_script(SYNTHETIC.worker_domains))
-    hosts, policies = data["hosts"], data["policies"]
-    assert isinstance(hosts, dict) and isinstance(policies, list)
-    expected = {d.policy_host: d.policy_text for d in SYNTHETIC.worker_domains}
-    assert {host: policies[index] for host, index in hosts.items()} == expected
-    assert "mta-sts.pages.example" not in hosts
-    assert "mta-sts.mixed.case.example" in hosts
+    assert data == {d.policy_host.lower(): d.policy_text for d in SYNTHETIC.worker_domains}
+    assert "mta-sts.pages.example" not in data
+    assert "mta-sts.mixed.case.example" in data
 
 
-def test_script_is_deterministic_and_order_free() -> None:
+def test_data_is_one_host_a_line_and_one_policy_a_line_sorted() -> None:
+    """The data is JSON with each host and each distinct policy on its own line, both sorted."""
+    by_host = {d.policy_host.lower(): d.policy_text for d in SYNTHETIC.worker_domains}
+    hosts = sorted(by_host)
+    texts = sorted(set(by_host.values()), key=policy_id)
+    lines = policy_data(SYNTHETIC.worker_domains).splitlines()
+    host_lines = lines[1 : 1 + len(hosts)]
+    policy_lines = lines[2 + len(hosts) : -1]
+    assert [lines[0], lines[1 + len(hosts)], lines[-1]] == ['{"hosts":{', '},"policies":{', "}}"]
+    assert [json.loads("{" + line.rstrip(",") + "}") for line in host_lines] == [
+        {host: policy_id(by_host[host])} for host in hosts
+    ]
+    assert [json.loads("{" + line.rstrip(",") + "}") for line in policy_lines] == [
+        {policy_id(text): text} for text in texts
+    ]
+    for group in (host_lines, policy_lines):
+        assert all(line.endswith(",") for line in group[:-1]) and not group[-1].endswith(",")
+    assert all(line.isascii() for line in lines)
+
+
+def test_data_is_deterministic_and_order_free() -> None:
     """The same domains give the same bytes, in any order; a changed policy changes them."""
     domains = SYNTHETIC.worker_domains
-    script = worker_script(domains)
-    assert worker_script(domains) == script
-    assert worker_script(reversed(domains)) == script
+    data = policy_data(domains)
+    assert policy_data(domains) == data
+    assert policy_data(reversed(domains)) == data
     shuffled = list(domains)
     random.Random(7).shuffle(shuffled)
-    assert worker_script(shuffled) == script
+    assert policy_data(shuffled) == data
     changed = load_config(
         {
             "cloudflareAccountId": ACCOUNT,
@@ -169,19 +191,17 @@ def test_script_is_deterministic_and_order_free() -> None:
             "domains": {"zero.example": {"mode": "testing", "maxAge": 0, "mx": ["a.b"]}},
         }
     )
-    assert worker_script(changed.domains) != worker_script(before.domains)
+    assert policy_data(changed.domains) != policy_data(before.domains)
 
 
 def test_identical_policies_are_stored_once() -> None:
-    """100 domains sharing one policy keep one copy of its text in the script."""
+    """100 domains sharing one policy keep one copy of its text in the data."""
     shared = [d for d in SYNTHETIC.worker_domains if d.name.endswith(".shared.example")]
     assert len(shared) == 100
-    script = worker_script(shared)
-    data = data_of(script)
-    assert data["policies"] == [shared[0].policy_text]
-    assert set(data["hosts"].values()) == {0}  # type: ignore[union-attr]
-    assert script.count("version: STSv1") == 1
-    assert script.count("mx1.shared.example") == 1
+    data = policy_data(shared)
+    assert data.count("version: STSv1") == 1
+    assert data.count("mx1.shared.example") == 1
+    assert data.count(policy_id(shared[0].policy_text)) == 101
 
 
 def long_policy_domains(count: int) -> tuple[Domain, ...]:
@@ -195,44 +215,79 @@ def long_policy_domains(count: int) -> tuple[Domain, ...]:
     ).domains
 
 
-def test_script_grows_with_hosts_not_with_policy_size() -> None:
-    """Each further domain sharing a 1 kB policy adds only its host entry, well under 100 bytes."""
+def test_data_grows_with_hosts_not_with_policy_size() -> None:
+    """Each further domain sharing a 1 kB policy adds only its host line, under 100 bytes."""
     one, hundred = long_policy_domains(1), long_policy_domains(100)
     assert len(one[0].policy_text) > 1000
-    growth = (len(worker_script(hundred)) - len(worker_script(one))) / 99
-    assert growth < 50, growth
+    growth = (len(policy_data(hundred)) - len(policy_data(one))) / 99
+    assert growth < 100, growth
 
 
-def test_data_cannot_become_code() -> None:
-    """Quotes, backslashes, line separators and script-like text in the data stay inside one string."""
-    hostile = ['"); throw new Error("x"); //', "\\\"\\\\'`${1}`</script>\u2028\u2029\r\n", "é\x00\x1f"]
-    script = render({"hosts": {"mta-sts.a.example": 0}, "policies": hostile})
-    data_line = [line for line in script.splitlines() if line.startswith("const DATA = ")]
-    assert len(data_line) == 1
-    assert data_of(script) == {"hosts": {"mta-sts.a.example": 0}, "policies": hostile}
-    # Everything the data adds lies between the two quotes of one string literal.
-    literal = re.fullmatch(r'const DATA = JSON\.parse\((".*")\);', data_line[0])
-    assert literal and re.fullmatch(r'"(?:[^"\\]|\\.)*"', literal.group(1))
+def test_a_one_domain_change_is_a_few_lines() -> None:
+    """Changing one domain's policy among 1,000 changes a handful of lines of the data.
+
+    Its host line, a line for the new policy, one for the old if no host uses it any more, and
+    the comma of a neighbouring line where a policy is added or removed last: at most eight.
+    """
+    domains = list(long_policy_domains(1000))
+    before = policy_data(domains).splitlines()
+    changed = load_config(
+        {"cloudflareAccountId": ACCOUNT, "domains": {domains[500].name: {"mode": "enforce", "mx": ["mx.x"]}}}
+    ).domains[0]
+    domains[500] = changed
+    after = policy_data(domains).splitlines()
+    diff = [line for line in difflib.unified_diff(before, after, n=0, lineterm="") if line[:1] in "+-"]
+    diff = [line for line in diff if not line.startswith(("+++", "---"))]
+    assert 2 <= len(diff) <= 8, diff
+
+
+def test_decoding_rejects_what_the_worker_cannot_serve() -> None:
+    """Data that is not the documented document is an error, not an empty map."""
+    bad_values = ("", "[]", "null", '{"hosts":{}}', '{"hosts":[],"policies":{}}')
+    for bad in bad_values:
+        with pytest.raises(ServedDataError):
+            decode_served(bad)
+    assert decode_served({"hosts": {"h": "i"}, "policies": {"i": "t"}}) == {"h": "t"}
 
 
 @workerd
 def test_hostile_data_is_served_verbatim() -> None:
     """In workerd, a policy full of quotes and code-like text comes back byte for byte."""
     texts = ['"); throw new Error("x"); //\r\n', "`${globalThis}`</script>\u2028é\r\n"]
-    script = render({"hosts": {"mta-sts.a.example": 0, "mta-sts.b.example": 1}, "policies": texts})
-    with run_worker(script) as base:
+    upload = with_data({"mta-sts.a.example": texts[0], "mta-sts.b.example": texts[1]})
+    with run_worker(upload) as base:
         for host, text in zip(("mta-sts.a.example", "mta-sts.b.example"), texts, strict=True):
             status, _, body = request(split(base), "GET", host)
             assert (status, body) == (200, text.encode("utf-8"))
 
 
+@workerd
+def test_data_given_as_a_json_string_is_served_too() -> None:
+    """A binding whose value is the data as a JSON string (older providers) is parsed by the Worker."""
+    domain = DEV.worker_domains[0]
+    upload = WorkerScript(content=script(), data=json.dumps(policy_data(DEV.worker_domains)))
+    with run_worker(upload) as base:
+        status, _, body = request(split(base), "GET", domain.policy_host)
+        assert (status, body) == (200, domain.policy_text.encode())
+
+
+@workerd
+@pytest.mark.parametrize("data", ["null", "[]", '"not json {"', '{"hosts":{"mta-sts.example.com":1}}'])
+def test_malformed_data_gets_404_not_a_server_error(data: str) -> None:
+    """Missing or malformed binding data makes every host 404: never a 5xx, never a policy."""
+    with run_worker(WorkerScript(content=script(), data=data)) as base:
+        for _ in range(2):
+            status, _, body = request(split(base), "GET", "mta-sts.example.com")
+            assert (status, body) == (404, b"Not Found\n")
+
+
 def test_policy_data_uses_lower_case_policy_hosts() -> None:
-    """Keys are the policy hosts, lower-case, sorted; indexes point into sorted distinct texts."""
-    data = policy_data(SYNTHETIC.worker_domains)
+    """Keys are the policy hosts, lower-case, sorted; policies are keyed by their id."""
+    data = json.loads(policy_data(SYNTHETIC.worker_domains))
     hosts = list(data["hosts"])
     assert hosts == sorted(hosts)
     assert all(h == h.lower() and h.startswith("mta-sts.") for h in hosts)
-    assert data["policies"] == sorted(set(data["policies"]))
+    assert all(policy_id(text) == ident for ident, text in data["policies"].items())
     assert len(data["policies"]) == 5
 
 

@@ -1,10 +1,11 @@
 // MTA-STS policy host (RFC 8461 section 3.3), one Worker for every Worker-hosted domain of a stack.
 //
-// This file is a template: mtasts/worker.py replaces the placeholder string literal
-// below with a JSON document, itself written as one JSON string literal, so the policies
-// reach the Worker as data read by JSON.parse and can never be code. The document is
-//   {"hosts": {"mta-sts.<domain>": <index>, ...}, "policies": ["<policy text>", ...]}
-// with host names lower-cased and each distinct policy text stored once.
+// This source is static: the same for every stack. The policies arrive as data through the
+// json binding POLICIES (mtasts/rfc/served.py has the format, mtasts/model/worker.py writes it):
+//   {"hosts": {"mta-sts.<domain>": "<policy id>", ...}, "policies": {"<policy id>": "<text>", ...}}
+// with host names lower-cased and each distinct policy text stored once. The Cloudflare API hands
+// a json binding's value to the Worker as the parsed value (an object); a value uploaded as a JSON
+// string arrives as a string. Both are accepted, and either is read once per isolate.
 //
 // Rules (tests/test_worker.py checks each in real workerd):
 // - GET or HEAD of /.well-known/mta-sts.txt on a declared host: 200, the exact policy bytes
@@ -12,7 +13,7 @@
 // - Any other method, on any host or path: 405 with Allow: GET, HEAD.
 // - Any other path, or an undeclared host: 404.
 // - Never a redirect and never a 5xx: senders treat both as "no policy" (section 3.3), and a 5xx
-//   would also hide the real answer from `mtasts verify`.
+//   would also hide the real answer from `mtasts verify`. Missing or malformed data: 404.
 // - The host is compared lower-case, without a port and without one trailing dot.
 // - The query string is ignored: senders never send one (section 3.3 fixes the URL), and a cache
 //   buster such as ?nocache=1 from a person debugging should still see the policy.
@@ -22,8 +23,7 @@
 // (400), a method token it does not know such as a lower-case "patch" (501) and CONNECT.
 // On Cloudflare the edge answers those; locally workerd does.
 
-const DATA = JSON.parse("__POLICY_DATA__");
-
+const BINDING = "POLICIES";
 const POLICY_PATH = "/.well-known/mta-sts.txt";
 const ALLOW = "GET, HEAD";
 // Short enough that a fixed policy reaches senders well before they act on a new id
@@ -31,11 +31,37 @@ const ALLOW = "GET, HEAD";
 const POLICY_CACHE = "max-age=300";
 
 const encoder = new TextEncoder();
-// Encoded once per isolate: a request only looks up a Map and copies no text.
-const BODIES = DATA.policies.map((text) => encoder.encode(text));
-// A Map, not the parsed object: a host such as "constructor" or "__proto__" must not find
-// anything inherited.
-const HOSTS = new Map(Object.entries(DATA.hosts));
+
+// The binding's value and the table built from it. The runtime gives every request of an
+// isolate the same env, so the data is parsed and encoded once; a request only looks up a Map
+// and copies no text.
+let loaded = null;
+
+function own(object, what) {
+  if (object === null || typeof object !== "object" || Array.isArray(object)) {
+    throw new TypeError(`${BINDING}: ${what} is not an object`);
+  }
+  return Object.entries(object);
+}
+
+// Host -> encoded policy. A Map, not the parsed object: a host such as "constructor" or
+// "__proto__" must not find anything inherited.
+function policyTable(env) {
+  const value = env[BINDING];
+  if (loaded !== null && loaded.value === value) return loaded.hosts;
+  const data = typeof value === "string" ? JSON.parse(value) : value;
+  const bodies = new Map();
+  for (const [id, text] of own(data && data.policies, "policies")) {
+    if (typeof text === "string") bodies.set(id, encoder.encode(text));
+  }
+  const hosts = new Map();
+  for (const [host, id] of own(data.hosts, "hosts")) {
+    const body = bodies.get(id);
+    if (body !== undefined) hosts.set(host, body);
+  }
+  loaded = { value, hosts };
+  return hosts;
+}
 
 function hostOf(url) {
   // URL parsing lower-cases the host and drops the port; a fully qualified name's
@@ -61,16 +87,15 @@ function notFound() {
   return plain(404, "Not Found\n");
 }
 
-function answer(request) {
+function answer(request, env) {
   const method = request.method;
   if (method !== "GET" && method !== "HEAD") {
     return plain(405, "Method Not Allowed\n", { Allow: ALLOW });
   }
   const url = new URL(request.url);
   if (url.pathname !== POLICY_PATH) return notFound();
-  const index = HOSTS.get(hostOf(url));
-  if (index === undefined) return notFound();
-  const body = BODIES[index];
+  const body = policyTable(env).get(hostOf(url));
+  if (body === undefined) return notFound();
   const headers = new Headers({
     "Content-Type": "text/plain; charset=utf-8",
     "Content-Length": String(body.byteLength),
@@ -81,11 +106,12 @@ function answer(request) {
 }
 
 export default {
-  async fetch(request) {
+  async fetch(request, env) {
     try {
-      return answer(request);
-    } catch {
-      // An unparsable URL or anything else unforeseen: "no policy here", never a 5xx.
+      return answer(request, env);
+    } catch (error) {
+      // Missing or malformed data, or anything else unforeseen: "no policy here", never a 5xx.
+      console.error(String(error));
       return notFound();
     }
   },
