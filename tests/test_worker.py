@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mtasts.commands.workerd import run_worker, workerd_binary
 from mtasts.model.config import Deployment, Domain, load_config, load_stack
@@ -375,8 +377,7 @@ UNDECLARED = (
     "hasOwnProperty",
     "toString",
     "127.0.0.1",
-    "[::1]",
-    "mta-sts.example.com..",
+    "_mta-sts.example.com",
 )
 
 
@@ -403,6 +404,13 @@ OTHER_PATHS = (
     "/mta-sts.txt",
     "//.well-known/mta-sts.txt",
     "/.well-known//mta-sts.txt",
+    "/.well-known/./mta-sts.txt",
+    "/x/../.well-known/mta-sts.txt",
+    "/x/%2E%2E/.well-known/mta-sts.txt",
+    "/%2e/.well-known/mta-sts.txt",
+    "/.well-known/%6Dta-sts.txt",
+    "/.well-known\\mta-sts.txt",
+    "/.well-known/mta-sts.txt;x",
     "/x/.well-known/mta-sts.txt",
     "/robots.txt",
     "/favicon.ico",
@@ -419,11 +427,9 @@ def test_other_paths_get_404(dev_port: int, path: str) -> None:
 
 
 @workerd
-@pytest.mark.parametrize(
-    "path", [POLICY_PATH + "?nocache=1", POLICY_PATH + "?", "/.well-known/./mta-sts.txt"]
-)
-def test_query_strings_and_dot_segments_still_serve(dev_port: int, path: str) -> None:
-    """A query string is ignored and dot segments resolve as clients resolve them (worker.js)."""
+@pytest.mark.parametrize("path", [POLICY_PATH + "?nocache=1", POLICY_PATH + "?", POLICY_PATH + "?a/../b"])
+def test_query_strings_still_serve(dev_port: int, path: str) -> None:
+    """A query string after the exact policy path is ignored (worker.js)."""
     expect_policy(*request(dev_port, "GET", "mta-sts.example.com", path), DEV.domain("example.com"), "GET")
 
 
@@ -567,6 +573,237 @@ def test_randomized_requests_follow_the_rules(served: tuple[int, Deployment]) ->
     finally:
         conn.close()
     assert seen == {200, 404, 405}
+
+
+# --- raw request lines: what HTTP client libraries would normalize away -----------------------
+
+
+def raw_request(port: int, target: bytes, host: bytes | None, method: bytes = b"GET") -> tuple[int, bytes]:
+    """Send one request line and Host header byte for byte; the status and body that come back."""
+    head = method + b" " + target + b" HTTP/1.1\r\n"
+    if host is not None:
+        head += b"Host: " + host + b"\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head + b"Connection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.startswith(b"HTTP/1.1 "), answer[:200]
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+POLICY = POLICY_PATH.encode()
+HOSTILE = [
+    # Paths that URL parsing would turn into the policy path.
+    (b"/x/%2E%2E/.well-known/mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"/x/%2e%2e/.well-known/mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"/x/../.well-known/mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"/%2e/.well-known/mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"/./.well-known/mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"/.well-known/./mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"/.well-known/%2E/mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"/.well-known%2Fmta-sts.txt", b"mta-sts.example.com", 404),
+    (b"/%2Ewell-known/mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"/.well-known\\mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"/\\.well-known/mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"//.well-known/mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"//mta-sts.example.com/.well-known/mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"*", b"mta-sts.example.com", 404),
+    # Hosts that URL parsing would turn into a declared host.
+    (POLICY, b"user@mta-sts.example.com", 400),
+    (POLICY, b"user:pw@mta-sts.example.com", 400),
+    (POLICY, b"@mta-sts.example.com", 400),
+    (POLICY, b"mta%2Dsts.example.com", 400),
+    (POLICY, b"mta-sts.example%2Ecom", 400),
+    (POLICY, b"%6Dta-sts.example.com", 400),
+    (POLICY, b"mta-sts.example.com/x", 400),
+    (POLICY, b"mta-sts.example.com?", 400),
+    (POLICY, b"mta-sts.example.com#", 400),
+    (POLICY, b"mta-sts.example.com\\", 400),
+    (POLICY, b"mta-sts.example.com..", 400),
+    (POLICY, b".mta-sts.example.com", 400),
+    (POLICY, b"mta-sts.example.com:443:443", 400),
+    (POLICY, b"mta-sts.example.com:https", 400),
+    (POLICY, b"mta-sts.example.com, other.example", 400),
+    (POLICY, b"[::1]", 400),
+    (POLICY, b"[mta-sts.example.com]", 400),
+    (POLICY, b"mta-sts.example.com\xe2\x80\x8b", 400),
+    (POLICY, b"", 400),
+]
+
+
+@workerd
+@pytest.mark.parametrize(
+    ("target", "host", "status"), HOSTILE, ids=[repr(t + b" " + h) for t, h, _ in HOSTILE]
+)
+def test_hostile_request_lines_get_no_policy(dev_port: int, target: bytes, host: bytes, status: int) -> None:
+    """Dot segments, percent-encoding, backslashes, userinfo and odd Hosts never reach the policy."""
+    got, body = raw_request(dev_port, target, host)
+    assert (got, b"STSv1" in body) == (status, False)
+
+
+@workerd
+def test_two_host_headers_get_400(dev_port: int) -> None:
+    """Two Host headers (the runtime joins them with a comma) are a malformed Host: 400."""
+    with socket.create_connection(("127.0.0.1", dev_port), timeout=10) as sock:
+        sock.sendall(
+            b"GET " + POLICY + b" HTTP/1.1\r\nHost: mta-sts.example.com\r\nHost: mta-sts.example.com\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400 ") and b"STSv1" not in answer
+
+
+@workerd
+@pytest.mark.parametrize(
+    ("target", "host"),
+    [
+        (POLICY, b"mta-sts.example.com"),
+        (POLICY, b"MTA-STS.Example.COM.:8443"),
+        (POLICY + b"?", b"mta-sts.example.com"),
+        (POLICY + b"?x=/../%2E%2E", b"mta-sts.example.com:"),
+    ],
+)
+def test_exact_raw_policy_path_serves(dev_port: int, target: bytes, host: bytes) -> None:
+    """The exact path, with or without a query, on a declared host (any case, port, one dot): 200."""
+    assert raw_request(dev_port, target, host) == (200, DEV.domain("example.com").policy_text.encode())
+
+
+@workerd
+def test_absolute_form_keeps_the_path_and_the_host_header(dev_port: int) -> None:
+    """workerd serves an absolute-form target with the URI's path and the Host header's host.
+
+    Documented in worker.js: senders never send absolute-form; the answer is the one the Host
+    header and the path together would get, never a policy for a host nobody named.
+    """
+    policy = DEV.domain("example.com").policy_text.encode()
+    absolute = b"http://mta-sts.example.com" + POLICY
+    assert raw_request(dev_port, absolute, b"mta-sts.example.com") == (200, policy)
+    assert raw_request(dev_port, absolute, b"other.example")[0] == 404
+    dotted = b"http://mta-sts.example.com/x/../.well-known/mta-sts.txt"
+    assert raw_request(dev_port, dotted, b"mta-sts.example.com")[0] == 404
+
+
+@workerd
+@pytest.mark.parametrize(
+    ("method", "target", "host", "status"),
+    [
+        (b"GET", POLICY, None, 400),
+        (b"GET", b"\\.well-known\\mta-sts.txt", b"mta-sts.example.com", 400),
+        (b"GET", b".well-known/mta-sts.txt", b"mta-sts.example.com", 400),
+        (b"get", POLICY, b"mta-sts.example.com", 501),
+        (b"FOO", POLICY, b"mta-sts.example.com", 501),
+        (b"CONNECT", b"mta-sts.example.com:443", b"mta-sts.example.com", 500),
+    ],
+)
+def test_the_runtime_answers_some_requests_itself(
+    dev_port: int, method: bytes, target: bytes, host: bytes | None, status: int
+) -> None:
+    """What workerd answers before the script runs, as worker.js and the README document it."""
+    got, body = raw_request(dev_port, target, host, method)
+    assert (got, b"STSv1" in body) == (status, False)
+
+
+DECLARED = tuple(d.policy_host for d in DEV.worker_domains)
+PATH_PIECES = (
+    POLICY_PATH,
+    "/",
+    ".well-known",
+    "mta-sts.txt",
+    ".",
+    "..",
+    "%2E",
+    "%2e",
+    "%2E%2E",
+    "%2F",
+    "%2f",
+    "\\",
+    "?",
+    "x",
+    "%",
+    "%00",
+    "//",
+    ";",
+    "@",
+    ":",
+    "~",
+    "MTA-STS.TXT",
+    "%6D",
+)
+PATH_CHARS = "abcxyzAZ09-._~!$&'()*+,;=:@/%?\\"
+
+
+def paths() -> st.SearchStrategy[str]:
+    """Origin-form request-targets: pieces of the policy path and odd characters, glued together."""
+    glued = st.lists(st.sampled_from(PATH_PIECES) | st.text(PATH_CHARS, max_size=4), max_size=6).map("".join)
+    return st.one_of(
+        st.just(POLICY_PATH),
+        st.builds(lambda q: POLICY_PATH + "?" + q, st.text(PATH_CHARS, max_size=8)),
+        st.builds(lambda a, b: a + POLICY_PATH + b, glued, glued),
+        glued.map(lambda p: "/" + p),
+    )
+
+
+def hosts() -> st.SearchStrategy[str]:
+    """Host values: declared hosts in any case, with ports, dots and hostile decorations."""
+    cased = st.builds(
+        lambda host, flips: "".join(
+            c.upper() if f else c for c, f in zip(host, flips + [False] * 99, strict=False)
+        ),
+        st.sampled_from(DECLARED + ("mta-sts.unknown.example", "mta-sts.pages.example", "constructor")),
+        st.lists(st.booleans(), max_size=40),
+    )
+    decorated = st.builds(
+        lambda prefix, host, dot, port: prefix + host + dot + port,
+        st.sampled_from(["", "", "", "user@", "@", "%6D", "."]),
+        cased,
+        st.sampled_from(["", "", ".", "..", "%2E"]),
+        st.sampled_from(["", "", ":443", ":8787", ":", ":x", "::1", "/"]),
+    )
+    printable = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=30)
+    return decorated | printable
+
+
+def served_policy(host: str, target: str) -> bytes | None:
+    """The rule, written independently of worker.js: the policy iff the raw path and host qualify."""
+    if target.split("?", 1)[0] != POLICY_PATH:
+        return None
+    match = re.fullmatch(r"(?i)(.+?)\.?(?::[0-9]*)?", host)
+    name = match.group(1).lower() if match else ""
+    for domain in DEV.worker_domains:
+        if domain.policy_host == name:
+            return domain.policy_text.encode()
+    return None
+
+
+@workerd
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(target=paths(), host=hosts(), method=st.sampled_from([b"GET", b"HEAD"]))
+def test_policy_is_served_iff_raw_path_and_host_qualify(
+    dev_port: int, target: str, host: str, method: bytes
+) -> None:
+    """Over generated paths and Host values: the policy iff the path is exact and the host declared.
+
+    Otherwise a 400 or 404 with no policy in it; never a redirect or a 5xx.
+    """
+    want = served_policy(host, target)
+    if method == b"HEAD":
+        status, body = raw_request_head(dev_port, target.encode(), host.encode())
+    else:
+        status, body = raw_request(dev_port, target.encode(), host.encode())
+    if want is not None:
+        assert (status, body) == (200, want if method == b"GET" else b""), (target, host)
+    else:
+        assert status in (400, 404), (target, host, status)
+        assert b"STSv1" not in body
+
+
+def raw_request_head(port: int, target: bytes, host: bytes) -> tuple[int, bytes]:
+    """``raw_request`` for HEAD: the status line and no body."""
+    return raw_request(port, target, host, b"HEAD")
 
 
 @workerd

@@ -7,21 +7,30 @@
 // a json binding's value to the Worker as the parsed value (an object); a value uploaded as a JSON
 // string arrives as a string. Both are accepted, and either is read once per isolate.
 //
-// Rules (tests/test_worker.py checks each in real workerd):
+// Rules (tests/test_worker.py checks each in real workerd, with raw request lines):
 // - GET or HEAD of /.well-known/mta-sts.txt on a declared host: 200, the exact policy bytes
 //   (CRLF kept), text/plain; charset=utf-8. HEAD gets the same headers and no body.
 // - Any other method, on any host or path: 405 with Allow: GET, HEAD.
+// - A malformed Host header: 400. Well formed is a DNS name (letters, digits, "-", "_", dots),
+//   at most one trailing dot, and an optional port; so userinfo ("user@mta-sts.<d>"),
+//   percent-encoding, spaces, brackets and two Host headers (joined with a comma) are 400.
 // - Any other path, or an undeclared host: 404.
 // - Never a redirect and never a 5xx: senders treat both as "no policy" (section 3.3), and a 5xx
 //   would also hide the real answer from `mtasts verify`. Missing or malformed data: 404.
-// - The host is compared lower-case, without a port and without one trailing dot.
+// - The host is compared lower-case, without the port and without one trailing dot.
+// - The path is the request-target as sent, compared byte for byte: no URL parsing, so no dot
+//   segment (/x/../, /x/%2E%2E/, /%2e/), percent-encoding or backslash leads to the policy.
+//   request.url carries the target as received (workerd does not normalize it); new URL()
+//   would resolve dot segments and drop userinfo, so it is not used here.
 // - The query string is ignored: senders never send one (section 3.3 fixes the URL), and a cache
 //   buster such as ?nocache=1 from a person debugging should still see the policy.
-// - The path is compared after URL parsing, so dot segments resolve as every HTTP client
-//   resolves them; percent-encoded characters are not decoded and do not match.
-// Some requests never reach this code: the runtime itself answers a request without a Host
-// (400), a method token it does not know such as a lower-case "patch" (501) and CONNECT.
-// On Cloudflare the edge answers those; locally workerd does.
+// Some requests never reach this code, and their answers are the runtime's, not promised here:
+// workerd answers a request without a Host with 400, a target that does not start with "/" (a
+// backslash, say) with 400, a method it does not know (lower-case "get", "FOO") with 501, and
+// CONNECT with 500. It drops a "#fragment" and, for an absolute-form target
+// (GET http://host/path), keeps the path and takes the host from the Host header. On Cloudflare
+// the edge answers such requests, and the zone's URL normalization settings may rewrite the path
+// before the Worker sees it.
 
 const BINDING = "POLICIES";
 const POLICY_PATH = "/.well-known/mta-sts.txt";
@@ -63,12 +72,15 @@ function policyTable(env) {
   return hosts;
 }
 
-function hostOf(url) {
-  // URL parsing lower-cases the host and drops the port; a fully qualified name's
-  // trailing dot names the same host.
-  let host = url.hostname;
-  if (host.endsWith(".")) host = host.slice(0, -1);
-  return host;
+// A Host header as senders write it (see the rules above); group 1 is the name.
+const HOST = /^((?:[A-Za-z0-9_-]+\.)*[A-Za-z0-9_-]+)\.?(?::[0-9]*)?$/;
+
+// The request-target as sent: request.url is the scheme, "://", the authority and the target
+// verbatim, and the authority (a well-formed Host) holds no "/".
+function requestTarget(url) {
+  const authority = url.indexOf("://");
+  const slash = authority < 0 ? -1 : url.indexOf("/", authority + 3);
+  return slash < 0 ? "" : url.slice(slash);
 }
 
 function plain(status, text, extra) {
@@ -92,9 +104,12 @@ function answer(request, env) {
   if (method !== "GET" && method !== "HEAD") {
     return plain(405, "Method Not Allowed\n", { Allow: ALLOW });
   }
-  const url = new URL(request.url);
-  if (url.pathname !== POLICY_PATH) return notFound();
-  const body = policyTable(env).get(hostOf(url));
+  const host = HOST.exec(request.headers.get("Host") || "");
+  if (host === null) return plain(400, "Bad Request\n");
+  const target = requestTarget(request.url);
+  const query = target.indexOf("?");
+  if ((query < 0 ? target : target.slice(0, query)) !== POLICY_PATH) return notFound();
+  const body = policyTable(env).get(host[1].toLowerCase());
   if (body === undefined) return notFound();
   const headers = new Headers({
     "Content-Type": "text/plain; charset=utf-8",
