@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mtasts.commands.workerd import run_worker, workerd_binary
+from mtasts.commands.workerd import config_text, run_worker, workerd_binary
 from mtasts.model.config import Deployment, Domain, load_config, load_stack
 from mtasts.model.worker import (
     BINDING,
@@ -291,6 +291,16 @@ def test_policy_data_uses_lower_case_policy_hosts() -> None:
     assert all(h == h.lower() and h.startswith("mta-sts.") for h in hosts)
     assert all(policy_id(text) == ident for ident, text in data["policies"].items())
     assert len(data["policies"]) == 5
+
+
+def test_workerd_config_carries_the_json_bindings() -> None:
+    """The workerd config embeds the module and declares each json binding from its own file."""
+    text = config_text(MAIN_MODULE, {BINDING: "binding-0.json"})
+    assert f'modules = [(name = "{MAIN_MODULE}", esModule = embed "{MAIN_MODULE}")]' in text
+    assert f'bindings = [(name = "{BINDING}", json = embed "binding-0.json")]' in text
+    assert "bindings = []" in config_text(MAIN_MODULE)
+    with pytest.raises(ValueError):
+        config_text(MAIN_MODULE, {'X", json = "1': "a.json"})
 
 
 def test_workerd_is_pinned_exactly() -> None:
