@@ -1,11 +1,12 @@
-"""Worker benchmark: binding data size as domains grow, and request latency in workerd, 1 vs 10,000 domains.
+"""Worker benchmark: script size as domains grow, and request latency in workerd, 1 vs 10,000 domains.
 
 Run from the checkout: ``.venv/bin/python -m bench.bench_worker`` (needs ``npm ci`` for workerd).
 
-(a) The script is the same for every stack; the policies are the ``json`` binding ``POLICIES``.
-    Its size for 1, 100 and 10,000 domains sharing 20 distinct policies, raw and gzip'd.
-    Target: 10,000 domains under 1 MiB. Cloudflare documents 5 KB per environment variable;
-    the figure says how many domains fit if that limit applies to ``json`` bindings.
+(a) The uploaded script (template plus the policies in its data region) for 1, 100 and 10,000
+    domains sharing 20 distinct policies, raw and gzip'd. Target: 10,000 domains under 1 MiB
+    (Cloudflare allows 3 MB compressed on the free plan, 10 MB on paid ones). For comparison,
+    how many domains' data would fit in 5 KB, Cloudflare's documented limit per environment
+    variable, which is why the data is not a ``json`` binding.
 (b) Median request latency against workerd on 127.0.0.1, one Worker with 1 domain and one with
     10,000, requests alternated between the two so both see the same machine state.
     Target: the 10,000-domain median within 1.2x of the 1-domain one. Loopback has no round
@@ -28,7 +29,7 @@ from pathlib import Path
 from bench.machine import machine_line
 from mtasts.commands.workerd import run_worker, workerd_binary
 from mtasts.model.config import Domain, load_config
-from mtasts.model.worker import script, worker_script
+from mtasts.model.worker import policy_data, template, worker_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,31 +61,33 @@ def deployment(count: int, distinct: int = DISTINCT) -> tuple[Domain, ...]:
 
 def sizes() -> dict[int, tuple[Domain, ...]]:
     built: dict[int, tuple[Domain, ...]] = {}
-    print("(a) POLICIES binding data size, domains sharing 20 distinct policies")
-    print(f"    script mtasts/worker/worker.js: {len(script().encode())} bytes, the same for every stack")
+    print("(a) Worker script size (template + data region), domains sharing 20 distinct policies")
+    print(f"    template mtasts/worker/worker.js: {len(template().encode())} bytes")
     print(
-        f"    {'domains':>8} {'distinct':>8} {'bytes':>10} {'KiB':>8} {'gzip bytes':>11} {'bytes/domain':>13}"
+        f"    {'domains':>8} {'distinct':>8} {'bytes':>10} {'KiB':>8} {'gzip bytes':>11} {'gzip KiB':>9}"
+        f" {'bytes/domain':>13} {'lines':>7}"
     )
     for count in SIZES:
         domains = deployment(count)
         built[count] = domains
-        data = worker_script(domains).data.encode()
+        content = worker_script(domains)
+        raw = content.encode()
         distinct = len({d.policy_text for d in domains})
-        packed = len(gzip.compress(data, compresslevel=9, mtime=0))
+        packed = len(gzip.compress(raw, compresslevel=9, mtime=0))
         print(
-            f"    {count:>8} {distinct:>8} {len(data):>10} {len(data) / 1024:>8.1f} {packed:>11}"
-            f" {len(data) / count:>13.1f}"
+            f"    {count:>8} {distinct:>8} {len(raw):>10} {len(raw) / 1024:>8.1f} {packed:>11}"
+            f" {packed / 1024:>9.1f} {len(raw) / count:>13.1f} {len(content.splitlines()):>7}"
         )
         if count == 10_000:
-            verdict = "meets" if len(data) < MIB else "MISSES"
-            print(f"    10,000 domains: {len(data) / MIB:.3f} MiB, {verdict} the 1 MiB target")
+            verdict = "meets" if len(raw) < MIB else "MISSES"
+            print(f"    10,000 domains: {len(raw) / MIB:.3f} MiB, {verdict} the 1 MiB target")
     for distinct in (DISTINCT, 1):
         fits = 0
-        while len(worker_script(deployment(fits + 1, distinct)).data.encode()) <= ENV_VAR_LIMIT:
+        while len(policy_data(deployment(fits + 1, distinct)).encode()) <= ENV_VAR_LIMIT:
             fits += 1
         print(
-            f"    domains whose data fits in {ENV_VAR_LIMIT} bytes (Cloudflare's documented size of one"
-            f" environment variable), {distinct} distinct: {fits}"
+            f"    for comparison, domains whose data would fit in {ENV_VAR_LIMIT} bytes (Cloudflare's limit"
+            f" per environment variable, json bindings included), {distinct} distinct: {fits}"
         )
     return built
 
@@ -115,13 +118,15 @@ def latency(built: dict[int, tuple[Domain, ...]]) -> None:
             large_conn = http.client.HTTPConnection("127.0.0.1", int(large_url.rsplit(":", 1)[1]))
             small_host = small[0].policy_host
             large_hosts = [d.policy_host for d in large]
-            # The first policy request of an isolate parses the binding and encodes the policies.
+            # The data is evaluated and encoded when the module loads (in "ready after" above);
+            # the first request still pays for warming the isolate.
             first = {"1": timed(small_conn, small_host), "10000": timed(large_conn, large_hosts[0])}
             for _ in range(WARMUP):
                 timed(small_conn, small_host)
                 timed(large_conn, rng.choice(large_hosts))
             samples: dict[str, list[float]] = {"1": [], "10000": []}
             round_ratios = []
+            round_medians: dict[str, list[float]] = {"1": [], "10000": []}
             for _ in range(ROUNDS):
                 one, many = [], []
                 for _ in range(PER_ROUND):
@@ -129,6 +134,8 @@ def latency(built: dict[int, tuple[Domain, ...]]) -> None:
                     many.append(timed(large_conn, rng.choice(large_hosts)))
                 samples["1"] += one
                 samples["10000"] += many
+                round_medians["1"].append(statistics.median(one))
+                round_medians["10000"].append(statistics.median(many))
                 round_ratios.append(statistics.median(many) / statistics.median(one))
             small_conn.close()
             large_conn.close()
@@ -137,7 +144,7 @@ def latency(built: dict[int, tuple[Domain, ...]]) -> None:
         f" 10,000 domains {large_start * 1000:.0f} ms"
     )
     print(
-        f"    first policy request (reads the binding once per isolate): 1 domain {first['1'] * 1000:.1f} ms,"
+        f"    first policy request after startup: 1 domain {first['1'] * 1000:.1f} ms,"
         f" 10,000 domains {first['10000'] * 1000:.1f} ms"
     )
     medians = {}
@@ -147,14 +154,16 @@ def latency(built: dict[int, tuple[Domain, ...]]) -> None:
         p90 = values[int(len(values) * 0.9)]
         print(
             f"    {label:>6} domain(s): n={len(values)} median {medians[label] * 1e6:.0f} us,"
-            f" p90 {p90 * 1e6:.0f} us"
+            f" p90 {p90 * 1e6:.0f} us; per-round medians {min(round_medians[label]) * 1e6:.0f}"
+            f"-{max(round_medians[label]) * 1e6:.0f} us"
         )
     ratio = medians["10000"] / medians["1"]
     verdict = "meets" if ratio <= 1.2 else "MISSES"
     print(f"    ratio of medians (10,000 / 1): {ratio:.3f}, {verdict} the 1.2x target")
     print(
         f"    per-round ratios: {', '.join(f'{r:.3f}' for r in round_ratios)};"
-        f" their median {statistics.median(round_ratios):.3f}"
+        f" their median {statistics.median(round_ratios):.3f},"
+        f" spread {min(round_ratios):.3f}-{max(round_ratios):.3f}"
     )
 
 

@@ -29,9 +29,9 @@ class WorkerHostingArgs:
 class WorkerHosting(pulumi.ComponentResource):
     """The Worker script, and per domain a route ``mta-sts.<d>/*`` or a Workers custom domain.
 
-    The script's source is the same for every stack; the policies travel with it in one upload as
-    the ``json`` binding ``POLICIES`` (``mtasts.model.worker.worker_script``), not in KV, so a new
-    policy is served everywhere the moment the script is deployed.
+    The policies are data inside the script (``mtasts.model.worker.worker_script``), not in KV,
+    so a new policy is served everywhere the moment the script is deployed; not in a ``json``
+    binding, whose value Cloudflare limits to 5 KB.
     """
 
     script: cloudflare.WorkersScript
@@ -43,18 +43,11 @@ class WorkerHosting(pulumi.ComponentResource):
     ) -> None:
         super().__init__("mta-sts:index:WorkerHosting", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        upload = worker.worker_script(args.domains)
         self.script = cloudflare.WorkersScript(
             f"{name}-script",
             account_id=args.account_id,
             script_name=args.script_name,
-            content=upload.content,
-            # The provider sends a json binding's text as the raw JSON value (terraform-provider-
-            # cloudflare >= 5.18, jsontypes.Normalized), so the Worker gets the parsed object.
-            bindings=[
-                cloudflare.WorkersScriptBindingArgs(name=binding, type="json", json=text)
-                for binding, text in upload.json_bindings().items()
-            ],
+            content=worker.worker_script(args.domains),
             main_module=worker.MAIN_MODULE,
             compatibility_date=worker.COMPATIBILITY_DATE,
             opts=child,

@@ -3,8 +3,9 @@
 The policies read resource properties as the engine passes them (camelCase), so they guard
 every Cloudflare DNS record, Worker and GitHub Pages file in a stack, not only the ones this
 project's components create. Record and policy grammar comes from ``mtasts.rfc``: nothing here
-re-implements RFC 8461 §3 or RFC 8460 §3. A Worker's policies are read from its ``json``
-binding ``POLICIES`` as data (``mtasts.rfc.served``), never from its source.
+re-implements RFC 8461 §3 or RFC 8460 §3. A Worker's policies are read from its script's one
+data region, plain JSON between fixed markers (``mtasts.rfc.served``): split and parsed, never
+lexed as JavaScript.
 
 ``POLICIES`` is the list ``__main__.py`` builds the pack from; tests and outside checks import
 it from here, because constructing a ``PolicyPack`` starts a gRPC server and blocks.
@@ -38,7 +39,7 @@ from mtasts.rfc.records import (
     parse_tlsrpt_record,
     unquote_txt,
 )
-from mtasts.rfc.served import BINDING, ServedDataError, decode_served
+from mtasts.rfc.served import ServedDataError, served_in_script
 
 DNS_RECORD_TYPES = frozenset(
     {
@@ -131,27 +132,17 @@ class ServedPolicy:
     """``mta-sts.<domain>`` when the data maps a host to this text."""
 
 
-def _policy_binding(props: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The Worker's ``json`` binding named ``POLICIES`` (``mtasts.rfc.served``), if it has one."""
-    bindings = props.get("bindings")
-    if not isinstance(bindings, list):
-        return None
-    for binding in bindings:
-        if isinstance(binding, dict) and binding.get("name") == BINDING and binding.get("type") == "json":
-            return binding
-    return None
-
-
 def served_policies(props: Mapping[str, Any]) -> list[ServedPolicy]:
-    """The (host, policy) pairs a Worker script's ``POLICIES`` binding serves, sorted by host.
+    """The (host, policy) pairs a Worker script's data region serves, sorted by host.
 
-    Raises ``ServedDataError`` when the binding is there but its data is not the documented
-    document (the Worker would then answer 404 everywhere).
+    None while the content is not known (not a string). Raises ``ServedDataError`` when the
+    script has no data region, more than one, or data that is not the documented document (the
+    Worker would then serve no policy, or fail to load).
     """
-    binding = _policy_binding(props)
-    if binding is None:
+    content = props.get("content")
+    if not isinstance(content, str):
         return []
-    by_host = decode_served(binding.get("json"))
+    by_host = served_in_script(content)
     return [ServedPolicy(text=text, host=_normalize(host)) for host, text in sorted(by_host.items())]
 
 
@@ -233,9 +224,7 @@ def _validate_worker_policies(args: ResourceValidationArgs, report_violation: Re
     try:
         found = served_policies(args.props)
     except ServedDataError as exc:
-        report_violation(
-            f"Worker script binding {BINDING}: {exc}; the Worker would serve no policy at all", None
-        )
+        report_violation(f"Worker script policy data: {exc}; the Worker would serve no policy at all", None)
         return
     for served in found:
         problem = _policy_problem(served.text)

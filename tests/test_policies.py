@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,9 @@ from pulumi_policy import (
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from mtasts.model.config import load_stack
-from mtasts.model.worker import COMPATIBILITY_DATE, MAIN_MODULE, worker_script
-from mtasts.model.worker import script as worker_source
+from mtasts.model.worker import COMPATIBILITY_DATE, MAIN_MODULE, render, worker_script
 from mtasts.rfc.policy import policy_id
-from mtasts.rfc.served import BINDING, encode_served
+from mtasts.rfc.served import DATA_BEGIN, DATA_END, encode_served
 from policies.mtasts_policies import POLICIES, served_policies
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,20 +92,15 @@ def script(content: str, **extra: Any) -> dict[str, Any]:
     return props
 
 
-def binding(json_value: Any, name: str = BINDING, type_: str = "json") -> dict[str, Any]:
-    return {"name": name, "type": type_, "json": json_value}
-
-
 def data_worker(by_host: dict[str, str]) -> dict[str, Any]:
-    """Props of a Worker serving ``by_host`` through the POLICIES binding, as mtasts.model.worker does."""
-    return script(worker_source(), bindings=[binding(encode_served(by_host))])
+    """Props of a Worker serving ``by_host`` from its script's data region, as mtasts.model.worker does."""
+    return script(render(encode_served(by_host)))
 
 
 @pytest.fixture(scope="module")
 def dev_worker() -> dict[str, Any]:
     deployment = load_stack(ROOT, "dev")
-    upload = worker_script([d for d in deployment.domains if d.hosting == "cloudflare-worker"])
-    return script(upload.content, bindings=[binding(upload.data)])
+    return script(worker_script([d for d in deployment.domains if d.hosting == "cloudflare-worker"]))
 
 
 # --- the pack's shape ----------------------------------------------------------------------------
@@ -272,7 +265,7 @@ def test_engine_request_delete_before_replace_is_seen() -> None:
 
 
 def test_worker_policies_found_in_real_bundle(dev_worker: dict[str, Any]) -> None:
-    """The dev Worker's binding yields each Worker-hosted domain's policy, mapped to its host."""
+    """The dev Worker's data region yields each Worker-hosted domain's policy, mapped to its host."""
     deployment = load_stack(ROOT, "dev")
     expected = {
         (d.policy_host, d.policy_text) for d in deployment.domains if d.hosting == "cloudflare-worker"
@@ -285,12 +278,16 @@ def test_worker_policy_compliant(dev_worker: dict[str, Any]) -> None:
     assert violations("worker-policy-text-valid", resource(SCRIPT, dev_worker)) == []
 
 
-@pytest.mark.parametrize("form", ["json-text", "json-string", "object"])
+@pytest.mark.parametrize("form", ["template", "hand-written"])
 def test_worker_policy_violation_bad_mode(form: str) -> None:
-    """An unknown mode is reported whether the binding holds JSON text, a JSON string or an object."""
+    """An unknown mode is reported, in the project's script or in any script with one data region."""
     data = encode_served({"mta-sts.a.example": BAD_MODE})
-    value: Any = {"json-text": data, "json-string": json.dumps(data), "object": json.loads(data)}[form]
-    found = violations("worker-policy-text-valid", resource(SCRIPT, script("", bindings=[binding(value)])))
+    content = (
+        render(data)
+        if form == "template"
+        else f"const D = {DATA_BEGIN}{data}{DATA_END};\nexport default {{}};"
+    )
+    found = violations("worker-policy-text-valid", resource(SCRIPT, script(content)))
     assert len(found) == 1 and "mode must be enforce, testing or none" in found[0][0]
     assert "mta-sts.a.example" in found[0][0]
 
@@ -311,29 +308,44 @@ def test_worker_policy_violation_per_rule(text: str, rule: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "value",
+    "data",
     [
         "{not json",
         "[]",
         '{"hosts":{"mta-sts.a.example":"x"},"policies":{}}',
         '{"hosts":{},"policies":[]}',
-        None,
     ],
 )
-def test_worker_policy_violation_malformed_data(value: Any) -> None:
-    """A POLICIES binding the Worker cannot read (it would 404 everywhere) is reported."""
-    found = violations("worker-policy-text-valid", resource(SCRIPT, script("", bindings=[binding(value)])))
-    assert len(found) == 1 and found[0][0].startswith(f"Worker script binding {BINDING}:")
+def test_worker_policy_violation_malformed_data(data: str) -> None:
+    """A data region that is not the documented document is reported."""
+    found = violations("worker-policy-text-valid", resource(SCRIPT, script(render(data))))
+    assert len(found) == 1 and found[0][0].startswith("Worker script policy data:")
 
 
-def test_worker_policy_reads_only_the_binding() -> None:
-    """Policy-like text in the source or in other bindings is not read: only POLICIES is data."""
-    source = "export default { fetch() { return new Response(`version: STSv1\nmode: x\n`) } }"
-    other = [binding(encode_served({"mta-sts.a.example": BAD_MODE}), name="OTHER")]
-    other.append(binding(BAD_MODE, type_="plain_text"))
-    for props in (script(source), script(source, bindings=other), script(source, bindings="x")):
-        assert served_policies(props) == []
-        assert violations("worker-policy-text-valid", resource(SCRIPT, props)) == []
+@pytest.mark.parametrize(
+    "content",
+    [
+        "export default {}",
+        f"const A = {DATA_BEGIN} {{}} {DATA_END}, B = {DATA_BEGIN} {{}} {DATA_END};",
+        f"const A = {DATA_END} {{}} {DATA_BEGIN};",
+    ],
+)
+def test_worker_policy_violation_without_one_data_region(content: str) -> None:
+    """A script without exactly one marked data region (none, two, out of order) is reported."""
+    found = violations("worker-policy-text-valid", resource(SCRIPT, script(content)))
+    assert len(found) == 1 and found[0][0].startswith("Worker script policy data:")
+    assert "not once" in found[0][0] or "before" in found[0][0]
+
+
+def test_worker_policy_reads_only_the_data_region() -> None:
+    """Policy-like text outside the data region is not read; content not yet known is not checked."""
+    outside = "\nconst X = `version: STSv1\nmode: x\nmx: a.example\nmax_age: 1\n`; // version: STSv1\n"
+    props = script(render(encode_served({"mta-sts.a.example": ENFORCE})) + outside)
+    assert [(p.host, p.text) for p in served_policies(props)] == [("mta-sts.a.example", ENFORCE)]
+    assert violations("worker-policy-text-valid", resource(SCRIPT, props)) == []
+    for unknown in ({**script(""), "content": None}, {k: v for k, v in script("").items() if k != "content"}):
+        assert served_policies(unknown) == []
+        assert violations("worker-policy-text-valid", resource(SCRIPT, unknown)) == []
 
 
 # --- pages-policy-file-valid ---------------------------------------------------------------------

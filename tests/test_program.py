@@ -9,7 +9,8 @@ import pytest
 
 from mtasts.commands.plan import plan_json
 from mtasts.model.config import Deployment, load_config, load_stack
-from mtasts.model.worker import BINDING, COMPATIBILITY_DATE, MAIN_MODULE, script, script_name, worker_script
+from mtasts.model.worker import COMPATIBILITY_DATE, MAIN_MODULE, script_name, worker_script
+from mtasts.rfc.served import served_in_script
 from tests.program_mocks import ROOT, ProgramRun, Resource, mock_zone_id, run_program, run_stack
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
@@ -125,12 +126,14 @@ def test_dev_stack_outputs_equal_plan() -> None:
 
 
 def test_worker_script_is_the_models_bytes(mixed: tuple[ProgramRun, Deployment]) -> None:
-    """One WorkersScript per stack: the static script as content, the model's data as its json binding."""
+    """One WorkersScript per stack: the model's script, policies inside, as content; no binding."""
     run, deployment = mixed
     (script,) = run.of_type(SCRIPT)
-    upload = worker_script(deployment.worker_domains)
-    assert script.inputs["content"] == upload.content == worker_script(()).content
-    assert script.inputs["bindings"] == [{"name": BINDING, "type": "json", "json": upload.data}]
+    assert script.inputs["content"] == worker_script(deployment.worker_domains)
+    assert served_in_script(script.inputs["content"]) == {
+        d.policy_host.lower(): d.policy_text for d in deployment.worker_domains
+    }
+    assert not script.inputs.get("bindings")
     assert script.inputs["mainModule"] == MAIN_MODULE
     assert script.inputs["compatibilityDate"] == COMPATIBILITY_DATE
     assert script.inputs["scriptName"] == script_name("dev")
@@ -153,19 +156,17 @@ def changed_lines(before: str, after: str) -> int:
 
 
 def test_a_one_domain_change_is_a_few_line_diff_of_the_worker_inputs() -> None:
-    """Among 300 domains, changing one domain's policy leaves content alone and changes a few lines."""
+    """Among 300 domains, changing one domain's policy changes a few lines of content and nothing else."""
     domains: dict[str, Any] = {f"d{i:03}.example": {} for i in range(300)}
     before = worker_inputs(domains)
     after = worker_inputs({**domains, "d150.example": {"mode": "testing"}})
-    assert after["content"] == before["content"] == script()
-    assert {k: v for k, v in after.items() if k != "bindings"} == {
-        k: v for k, v in before.items() if k != "bindings"
+    assert {k: v for k, v in after.items() if k != "content"} == {
+        k: v for k, v in before.items() if k != "content"
     }
-    (old,), (new,) = before["bindings"], after["bindings"]
-    assert len(old["json"].splitlines()) > 300
-    assert 2 <= changed_lines(old["json"], new["json"]) <= 5
+    assert len(before["content"].splitlines()) > 300
+    assert 2 <= changed_lines(before["content"], after["content"]) <= 5
     added = worker_inputs({**domains, "zulu.example": {}})
-    assert 1 <= changed_lines(old["json"], added["bindings"][0]["json"]) <= 3
+    assert 1 <= changed_lines(before["content"], added["content"]) <= 3
 
 
 def test_routes_custom_domains_and_zone_ids(mixed: tuple[ProgramRun, Deployment]) -> None:

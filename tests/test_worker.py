@@ -21,17 +21,26 @@ from hypothesis import strategies as st
 from mtasts.commands.workerd import config_text, run_worker, workerd_binary
 from mtasts.model.config import Deployment, Domain, load_config, load_stack
 from mtasts.model.worker import (
-    BINDING,
     COMPATIBILITY_DATE,
     MAIN_MODULE,
-    WorkerScript,
+    TEMPLATE_PATH,
     policy_data,
-    script,
+    render,
     script_name,
+    template,
     worker_script,
 )
 from mtasts.rfc.policy import policy_id
-from mtasts.rfc.served import ServedDataError, decode_served, encode_served
+from mtasts.rfc.served import (
+    DATA_BEGIN,
+    DATA_END,
+    ServedDataError,
+    decode_served,
+    encode_served,
+    extract_data,
+    insert_data,
+    served_in_script,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_PATH = "/.well-known/mta-sts.txt"
@@ -107,14 +116,14 @@ def served(request: pytest.FixtureRequest) -> tuple[int, Deployment]:
     return request.getfixturevalue("synthetic_port"), SYNTHETIC
 
 
-def data_of(upload: WorkerScript) -> dict[str, str]:
-    """Policy host → policy text, read back from the binding data the way the policy pack reads it."""
-    return decode_served(upload.data)
+def data_of(content: str) -> dict[str, str]:
+    """Policy host → policy text, read back from a script the way the policy pack reads it."""
+    return served_in_script(content)
 
 
-def with_data(by_host: dict[str, str]) -> WorkerScript:
-    """The static script with hand-made binding data."""
-    return WorkerScript(content=script(), data=encode_served(by_host))
+def with_data(by_host: dict[str, str]) -> str:
+    """The template with hand-made data in its data region."""
+    return render(encode_served(by_host))
 
 
 # --- the script and its data, without workerd ------------------------------------------------
@@ -127,21 +136,32 @@ def test_script_name_is_per_stack() -> None:
 
 
 def test_script_is_one_self_contained_module() -> None:
-    """The script imports nothing, exports a default handler and reads its data from env.POLICIES."""
-    content = worker_script(DEV.worker_domains).content
+    """The script imports nothing, exports a default handler, reads no env binding and is ASCII."""
+    content = worker_script(DEV.worker_domains)
     assert MAIN_MODULE.endswith(".js")
     assert not re.search(r"^\s*import\b|\bimport\s*\(|\brequire\s*\(", content, re.MULTILINE)
     assert "export default" in content
-    assert BINDING == "POLICIES" and f'const BINDING = "{BINDING}";' in content
+    assert not re.search(r"\benv\b", content)
     assert content.isascii()
 
 
-def test_content_is_the_same_for_every_stack() -> None:
-    """The uploaded source is the file in the package, whatever the domains; no policy is in it."""
-    dev, synthetic, empty = (worker_script(d) for d in (DEV.worker_domains, SYNTHETIC.worker_domains, ()))
-    assert dev.content == synthetic.content == empty.content == script()
-    assert dev.data != synthetic.data != empty.data
-    assert "STSv1" not in script() and "example.com" not in script()
+def test_template_holds_one_data_region_of_json() -> None:
+    """The file in the package has each marker once, in order, around the empty document as JSON."""
+    source = TEMPLATE_PATH.read_text(encoding="utf-8")
+    assert source.count(DATA_BEGIN) == 1 and source.count(DATA_END) == 1
+    assert source.index(DATA_BEGIN) < source.index(DATA_END)
+    assert json.loads(extract_data(source)) == {"hosts": {}, "policies": {}}
+    assert "STSv1" not in source and "example.com" not in source
+
+
+def test_only_the_data_region_differs_between_stacks() -> None:
+    """Every stack's script is the template outside the region, and the stack's data inside it."""
+    head, tail = template().split(extract_data(template()))
+    for domains in (DEV.worker_domains, SYNTHETIC.worker_domains, ()):
+        content = worker_script(domains)
+        assert content == head + "\n" + policy_data(domains) + tail
+        assert extract_data(content) == "\n" + policy_data(domains)
+    assert worker_script(DEV.worker_domains) != worker_script(SYNTHETIC.worker_domains)
 
 
 def test_data_carries_each_worker_host_and_its_policy() -> None:
@@ -245,39 +265,87 @@ def test_a_one_domain_change_is_a_few_lines() -> None:
 
 def test_decoding_rejects_what_the_worker_cannot_serve() -> None:
     """Data that is not the documented document is an error, not an empty map."""
-    bad_values = ("", "[]", "null", '{"hosts":{}}', '{"hosts":[],"policies":{}}')
+    bad_values = (
+        "",
+        "[]",
+        "null",
+        '{"hosts":{}}',
+        '{"hosts":[],"policies":{}}',
+        '{"hosts":{"h":"i"},"policies":{}}',
+    )
     for bad in bad_values:
         with pytest.raises(ServedDataError):
             decode_served(bad)
-    assert decode_served({"hosts": {"h": "i"}, "policies": {"i": "t"}}) == {"h": "t"}
+    assert decode_served('{"hosts":{"h":"i"},"policies":{"i":"t"}}') == {"h": "t"}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "const SERVED = {};",
+        f"const A = {DATA_BEGIN} {{}} {DATA_END}; const B = {DATA_BEGIN} {{}} {DATA_END};",
+        f"const A = {DATA_END} {{}} {DATA_BEGIN};",
+        f"const A = {DATA_BEGIN} {{}};",
+    ],
+)
+def test_a_script_without_exactly_one_data_region_is_an_error(source: str) -> None:
+    """No region, two regions, markers out of order or one missing: an error, for reading and writing."""
+    with pytest.raises(ServedDataError):
+        extract_data(source)
+    with pytest.raises(ServedDataError):
+        insert_data(source, encode_served({}))
+
+
+def test_no_text_can_close_the_data_region() -> None:
+    """A policy holding the end marker or comment delimiters is escaped: the region reads back whole."""
+    texts = {"mta-sts.a.example": f"x {DATA_END} y */ z /* w\r\n", "mta-sts.b.example": "</script>\r\n"}
+    data = encode_served(texts)
+    assert "*/" not in data and DATA_BEGIN not in data and DATA_END not in data and "</" not in data
+    assert data_of(render(data)) == texts
+    with pytest.raises(ValueError):
+        insert_data(template(), f'{{"hosts":{{}},"policies":{{}}}}{DATA_END}')
+
+
+def test_proto_is_refused_as_a_host() -> None:
+    """``__proto__`` would set the prototype of the object literal, so it is refused as a host key."""
+    with pytest.raises(ValueError):
+        encode_served({"__proto__": "version: STSv1\r\n"})
+
+
+@workerd
+def test_template_runs_as_is_and_serves_nothing() -> None:
+    """The file in the package, its region holding the empty document, loads and answers 404."""
+    with run_worker(template()) as base:
+        status, _, body = request(split(base), "GET", "mta-sts.example.com")
+        assert (status, body) == (404, b"Not Found\n")
 
 
 @workerd
 def test_hostile_data_is_served_verbatim() -> None:
-    """In workerd, a policy full of quotes and code-like text comes back byte for byte."""
-    texts = ['"); throw new Error("x"); //\r\n', "`${globalThis}`</script>\u2028é\r\n"]
-    upload = with_data({"mta-sts.a.example": texts[0], "mta-sts.b.example": texts[1]})
-    with run_worker(upload) as base:
-        for host, text in zip(("mta-sts.a.example", "mta-sts.b.example"), texts, strict=True):
+    """In workerd, a policy full of quotes, comment markers and code-like text comes back byte for byte."""
+    texts = [
+        '"); throw new Error("x"); //\r\n',
+        "`${globalThis}`</script>\u2028é\r\n",
+        f"*/ }}}}; throw 1; /* {DATA_END} {DATA_BEGIN}\r\n",
+    ]
+    hosts = ("mta-sts.a.example", "mta-sts.b.example", "mta-sts.constructor")
+    with run_worker(with_data(dict(zip(hosts, texts, strict=True)))) as base:
+        for host, text in zip(hosts, texts, strict=True):
             status, _, body = request(split(base), "GET", host)
             assert (status, body) == (200, text.encode("utf-8"))
 
 
 @workerd
-def test_data_given_as_a_json_string_is_served_too() -> None:
-    """A binding whose value is the data as a JSON string (older providers) is parsed by the Worker."""
-    domain = DEV.worker_domains[0]
-    upload = WorkerScript(content=script(), data=json.dumps(policy_data(DEV.worker_domains)))
-    with run_worker(upload) as base:
-        status, _, body = request(split(base), "GET", domain.policy_host)
-        assert (status, body) == (200, domain.policy_text.encode())
-
-
-@workerd
-@pytest.mark.parametrize("data", ["null", "[]", '"not json {"', '{"hosts":{"mta-sts.example.com":1}}'])
-def test_malformed_data_gets_404_not_a_server_error(data: str) -> None:
-    """Missing or malformed binding data makes every host 404: never a 5xx, never a policy."""
-    with run_worker(WorkerScript(content=script(), data=data)) as base:
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"hosts":{"mta-sts.example.com":1},"policies":{}}',
+        '{"hosts":{"mta-sts.example.com":"x"},"policies":{}}',
+    ],
+)
+def test_a_host_naming_no_policy_gets_404_not_a_server_error(data: str) -> None:
+    """A host whose policy id is missing from the data is not served: 404, never a 5xx."""
+    with run_worker(render(data)) as base:
         for _ in range(2):
             status, _, body = request(split(base), "GET", "mta-sts.example.com")
             assert (status, body) == (404, b"Not Found\n")
@@ -293,14 +361,14 @@ def test_policy_data_uses_lower_case_policy_hosts() -> None:
     assert len(data["policies"]) == 5
 
 
-def test_workerd_config_carries_the_json_bindings() -> None:
-    """The workerd config embeds the module and declares each json binding from its own file."""
-    text = config_text(MAIN_MODULE, {BINDING: "binding-0.json"})
+def test_workerd_config_embeds_the_module_and_no_binding() -> None:
+    """The workerd config embeds the one module file, the whole script, and declares no binding."""
+    text = config_text(MAIN_MODULE)
     assert f'modules = [(name = "{MAIN_MODULE}", esModule = embed "{MAIN_MODULE}")]' in text
-    assert f'bindings = [(name = "{BINDING}", json = embed "binding-0.json")]' in text
-    assert "bindings = []" in config_text(MAIN_MODULE)
+    assert f'compatibilityDate = "{COMPATIBILITY_DATE}"' in text
+    assert "bindings" not in text
     with pytest.raises(ValueError):
-        config_text(MAIN_MODULE, {'X", json = "1': "a.json"})
+        config_text('x", esModule = "1')
 
 
 def test_workerd_is_pinned_exactly() -> None:

@@ -24,17 +24,14 @@ def run(args: Any) -> int:
     """Serve ``args.stack``'s Worker on ``127.0.0.1:args.port`` until interrupted."""
     deployment = load_stack(args.project_dir, args.stack)
     domains = deployment.worker_domains
-    # The very script and json binding `pulumi up` uploads (WorkersScript content and bindings).
+    # The very bytes `pulumi up` uploads as WorkersScript.content, policies included.
     script = worker_script(domains)
     # Without these, a plain `kill` would end Python at once and leave workerd running.
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         with start_worker(script, args.port) as running:
             port = running.url.rsplit(":", 1)[1]
-            lines = [
-                f"serving the {args.stack} stack's Worker (script {len(script.content)} bytes,"
-                f" data {len(script.data)} bytes) at {running.url}"
-            ]
+            lines = [f"serving the {args.stack} stack's Worker ({len(script)} bytes) at {running.url}"]
             lines += [f"  {d.policy_host}  mode={d.mode}  id={d.policy_id}" for d in domains]
             if domains:
                 lines.append(

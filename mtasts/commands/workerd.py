@@ -1,9 +1,9 @@
 """Run a Worker script in workerd, Cloudflare's open-source Workers runtime, on 127.0.0.1.
 
-``serve``, ``verify`` and the tests use it to answer with the very script and ``json`` binding
-``pulumi up`` uploads (``mtasts.model.worker.WorkerScript``). The binary comes from the npm
-package pinned in ``package.json`` (``npm ci`` installs it under ``node_modules/``), or from
-``$WORKERD``.
+``serve``, ``verify`` and the tests use it to answer with the very script ``pulumi up``
+uploads (``mtasts.model.worker.worker_script``; the policies are inside it). The binary comes
+from the npm package pinned in ``package.json`` (``npm ci`` installs it under ``node_modules/``),
+or from ``$WORKERD``.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from mtasts.model.config import find_project_dir
-from mtasts.model.worker import COMPATIBILITY_DATE, MAIN_MODULE, WorkerScript
+from mtasts.model.worker import COMPATIBILITY_DATE, MAIN_MODULE
 
 _CHECKOUT = find_project_dir(Path(__file__).resolve().parent)
 PROJECT_DIR = _CHECKOUT if (_CHECKOUT / "Pulumi.yaml").is_file() else find_project_dir()
@@ -48,22 +48,13 @@ def workerd_binary(project_dir: Path = PROJECT_DIR) -> Path:
     return path
 
 
-def config_text(
-    module_file: str,
-    json_files: Mapping[str, str] | None = None,
-    compatibility_date: str = COMPATIBILITY_DATE,
-) -> str:
+def config_text(module_file: str, compatibility_date: str = COMPATIBILITY_DATE) -> str:
     """A workerd config serving the ES module in ``module_file`` on the socket ``http``.
 
-    ``json_files`` maps a binding name to the file holding its JSON text; workerd parses it and
-    the Worker gets the value, as the Cloudflare API delivers a ``json`` binding. The socket's
-    address is not in the config: ``run_worker`` hands workerd a socket it has already bound,
-    so the port is known before workerd starts and nothing races for it.
+    The Worker has no bindings: the script is the whole upload. The socket's address is not in
+    the config: ``run_worker`` hands workerd a socket it has already bound, so the port is known
+    before workerd starts and nothing races for it.
     """
-    bindings = ", ".join(
-        f"(name = {_capnp_string(name)}, json = embed {_capnp_string(path)})"
-        for name, path in sorted((json_files or {}).items())
-    )
     return f"""using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
@@ -74,7 +65,6 @@ const config :Workerd.Config = (
 const mainWorker :Workerd.Worker = (
   modules = [(name = {_capnp_string(MAIN_MODULE)}, esModule = embed {_capnp_string(module_file)})],
   compatibilityDate = {_capnp_string(compatibility_date)},
-  bindings = [{bindings}],
 );
 """
 
@@ -113,8 +103,8 @@ def _tail(path: Path, limit: int = 2000) -> str:
 
 
 @contextmanager
-def run_worker(script: WorkerScript, port: int = 0) -> Iterator[str]:
-    """Serve ``script`` (its module and ``json`` bindings) in workerd; yield ``"http://127.0.0.1:PORT"``.
+def run_worker(script: str, port: int = 0) -> Iterator[str]:
+    """Serve the ES module ``script`` in workerd; yield ``"http://127.0.0.1:PORT"``.
 
     ``port=0`` picks a free port. workerd is stopped when the block ends.
     """
@@ -131,18 +121,14 @@ class Running:
 
 
 @contextmanager
-def start_worker(script: WorkerScript, port: int = 0) -> Iterator[Running]:
+def start_worker(script: str, port: int = 0) -> Iterator[Running]:
     """Like ``run_worker``, but also gives the process, for callers that watch it."""
     binary = workerd_binary()
     with tempfile.TemporaryDirectory(prefix="mtasts-workerd-") as tmp:
         directory = Path(tmp)
-        (directory / MAIN_MODULE).write_text(script.content, encoding="utf-8")
-        json_files = {}
-        for index, (name, text) in enumerate(sorted(script.json_bindings().items())):
-            json_files[name] = f"binding-{index}.json"
-            (directory / json_files[name]).write_text(text, encoding="utf-8")
+        (directory / MAIN_MODULE).write_text(script, encoding="utf-8")
         config = directory / "config.capnp"
-        config.write_text(config_text(MAIN_MODULE, json_files), encoding="utf-8")
+        config.write_text(config_text(MAIN_MODULE), encoding="utf-8")
         log = directory / "workerd.log"
         sock = _listening_socket(port)
         bound = sock.getsockname()[1]

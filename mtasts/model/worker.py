@@ -1,38 +1,40 @@
-"""The Worker uploaded for a stack: the static JavaScript in ``worker/`` and the policies as data.
+"""The Worker uploaded for a stack: the JavaScript in ``worker/`` with the policies in its data region.
 
 Interface (stable; ``components/``, ``serve`` and the tests code against it):
 
 - ``MAIN_MODULE``: the module name given to ``WorkersScript.main_module``.
 - ``COMPATIBILITY_DATE``: the fixed ``compatibility_date``.
-- ``BINDING``: the name of the ``json`` binding that carries the policies (``env.POLICIES``).
 - ``script_name(stack)``: the Worker script name for a stack.
-- ``worker_script(domains)``: a ``WorkerScript``: ``content``, the same JavaScript for every stack,
-  and ``data``, the JSON text of the ``json`` binding (format: ``mtasts.rfc.served``).
+- ``worker_script(domains)``: the exact ES module source uploaded as ``WorkersScript.content``.
 
-The policies never enter the source: the script is the file as kept in the package, and the
-data reaches it as a binding value, parsed by the runtime or by ``JSON.parse``.
+``worker/worker.js`` is a template that runs as is: its one data region (between the markers
+``mtasts.rfc.served.DATA_BEGIN`` and ``DATA_END``) holds an empty document. ``worker_script``
+replaces that region with the stack's document (``mtasts.rfc.served.encode_served``: plain JSON,
+one host a line, one policy a line, sorted, ASCII only), which the Worker reads as an object
+literal: data, never code.
+
+Why not a ``json`` binding: Cloudflare counts a binding's value as an environment variable and
+limits each to 5 KB, about 60 domains; the script itself may be megabytes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from mtasts.model.config import Domain
-from mtasts.rfc.served import BINDING, encode_served
+from mtasts.rfc.served import encode_served, insert_data
 
 __all__ = [
-    "BINDING",
     "COMPATIBILITY_DATE",
     "MAIN_MODULE",
-    "SCRIPT_PATH",
-    "WorkerScript",
+    "TEMPLATE_PATH",
     "policy_data",
     "policy_map",
-    "script",
+    "render",
     "script_name",
+    "template",
     "worker_script",
 ]
 
@@ -40,22 +42,8 @@ MAIN_MODULE = "worker.js"
 COMPATIBILITY_DATE = "2025-09-01"
 """Fixed so a workerd or Cloudflare upgrade never changes the Worker's behaviour under us."""
 
-SCRIPT_PATH = Path(__file__).resolve().parent.parent / "worker" / "worker.js"
+TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "worker" / "worker.js"
 """Package data: the Worker's JavaScript ships inside the ``mtasts`` package."""
-
-
-@dataclass(frozen=True)
-class WorkerScript:
-    """What ``pulumi up`` uploads for a stack's Worker: the module and its one ``json`` binding."""
-
-    content: str
-    """The ES module source (``WorkersScript.content``); the same for every stack."""
-    data: str
-    """The JSON text of the ``json`` binding named ``BINDING``."""
-
-    def json_bindings(self) -> dict[str, str]:
-        """Binding name → JSON text, for a runtime that takes ``json`` bindings (workerd, miniflare)."""
-        return {BINDING: self.data}
 
 
 def script_name(stack: str) -> str:
@@ -64,9 +52,9 @@ def script_name(stack: str) -> str:
 
 
 @cache
-def script() -> str:
-    """The Worker's JavaScript as kept in ``worker/``: static, no data in it."""
-    return SCRIPT_PATH.read_text(encoding="utf-8")
+def template() -> str:
+    """The Worker's JavaScript as kept in ``worker/``, its data region holding no policy."""
+    return TEMPLATE_PATH.read_text(encoding="utf-8")
 
 
 def policy_map(domains: Iterable[Domain]) -> dict[str, str]:
@@ -82,10 +70,15 @@ def policy_map(domains: Iterable[Domain]) -> dict[str, str]:
 
 
 def policy_data(domains: Iterable[Domain]) -> str:
-    """The binding's JSON text for these domains: one host a line, one policy a line, sorted."""
+    """The data region's JSON text for these domains: one host a line, one policy a line, sorted."""
     return encode_served(policy_map(domains))
 
 
-def worker_script(domains: Iterable[Domain]) -> WorkerScript:
-    """The exact script and binding data uploaded for these (Worker-hosted) domains."""
-    return WorkerScript(content=script(), data=policy_data(domains))
+def render(data: str, source: str | None = None) -> str:
+    """``source`` (default: the template) with ``data`` (``encode_served`` output) in its data region."""
+    return insert_data(template() if source is None else source, data)
+
+
+def worker_script(domains: Iterable[Domain]) -> str:
+    """The exact ES module uploaded as ``WorkersScript.content`` for these (Worker-hosted) domains."""
+    return render(policy_data(domains))

@@ -1,11 +1,14 @@
 // MTA-STS policy host (RFC 8461 section 3.3), one Worker for every Worker-hosted domain of a stack.
 //
-// This source is static: the same for every stack. The policies arrive as data through the
-// json binding POLICIES (mtasts/rfc/served.py has the format, mtasts/model/worker.py writes it):
+// This file is a template that runs as is. Its one data region, between the two mta-sts:data
+// marker comments below, holds the policies as plain JSON (mtasts/rfc/served.py has the format,
+// mtasts/model/worker.py writes it for a stack):
 //   {"hosts": {"mta-sts.<domain>": "<policy id>", ...}, "policies": {"<policy id>": "<text>", ...}}
-// with host names lower-cased and each distinct policy text stored once. The Cloudflare API hands
-// a json binding's value to the Worker as the parsed value (an object); a value uploaded as a JSON
-// string arrives as a string. Both are accepted, and either is read once per isolate.
+// one host a line and one policy a line, sorted, host names lower-cased, each distinct policy text
+// stored once. JSON is a JavaScript expression; the region is ASCII, every "/" escaped, so it
+// holds no "*/" and whatever a policy says stays a string: data, never code. The template's
+// region is the empty document. The data is in the script, not in a json binding, because
+// Cloudflare limits each binding value (an environment variable) to 5 KB.
 //
 // Rules (tests/test_worker.py checks each in real workerd, with raw request lines):
 // - GET or HEAD of /.well-known/mta-sts.txt on a declared host: 200, the exact policy bytes
@@ -16,7 +19,7 @@
 //   percent-encoding, spaces, brackets and two Host headers (joined with a comma) are 400.
 // - Any other path, or an undeclared host: 404.
 // - Never a redirect and never a 5xx: senders treat both as "no policy" (section 3.3), and a 5xx
-//   would also hide the real answer from `mtasts verify`. Missing or malformed data: 404.
+//   would also hide the real answer from `mtasts verify`.
 // - The host is compared lower-case, without the port and without one trailing dot.
 // - The path is the request-target as sent, compared byte for byte: no URL parsing, so no dot
 //   segment (/x/../, /x/%2E%2E/, /%2e/), percent-encoding or backslash leads to the policy.
@@ -32,7 +35,8 @@
 // the edge answers such requests, and the zone's URL normalization settings may rewrite the path
 // before the Worker sees it.
 
-const BINDING = "POLICIES";
+const SERVED = /* mta-sts:data:begin */ {"hosts":{},"policies":{}} /* mta-sts:data:end */;
+
 const POLICY_PATH = "/.well-known/mta-sts.txt";
 const ALLOW = "GET, HEAD";
 // Short enough that a fixed policy reaches senders well before they act on a new id
@@ -41,35 +45,14 @@ const POLICY_CACHE = "max-age=300";
 
 const encoder = new TextEncoder();
 
-// The binding's value and the table built from it. The runtime gives every request of an
-// isolate the same env, so the data is parsed and encoded once; a request only looks up a Map
-// and copies no text.
-let loaded = null;
-
-function own(object, what) {
-  if (object === null || typeof object !== "object" || Array.isArray(object)) {
-    throw new TypeError(`${BINDING}: ${what} is not an object`);
-  }
-  return Object.entries(object);
-}
-
-// Host -> encoded policy. A Map, not the parsed object: a host such as "constructor" or
-// "__proto__" must not find anything inherited.
-function policyTable(env) {
-  const value = env[BINDING];
-  if (loaded !== null && loaded.value === value) return loaded.hosts;
-  const data = typeof value === "string" ? JSON.parse(value) : value;
-  const bodies = new Map();
-  for (const [id, text] of own(data && data.policies, "policies")) {
-    if (typeof text === "string") bodies.set(id, encoder.encode(text));
-  }
-  const hosts = new Map();
-  for (const [host, id] of own(data.hosts, "hosts")) {
-    const body = bodies.get(id);
-    if (body !== undefined) hosts.set(host, body);
-  }
-  loaded = { value, hosts };
-  return hosts;
+// Host -> encoded policy, built once per isolate: a request only looks up a Map and copies no
+// text. Maps from Object.entries, not the object itself: a host such as "constructor" must not
+// find anything inherited.
+const BODIES = new Map(Object.entries(SERVED.policies).map(([id, text]) => [id, encoder.encode(text)]));
+const HOSTS = new Map();
+for (const [host, id] of Object.entries(SERVED.hosts)) {
+  const body = BODIES.get(id);
+  if (body !== undefined) HOSTS.set(host, body);
 }
 
 // A Host header as senders write it (see the rules above); group 1 is the name.
@@ -99,7 +82,7 @@ function notFound() {
   return plain(404, "Not Found\n");
 }
 
-function answer(request, env) {
+function answer(request) {
   const method = request.method;
   if (method !== "GET" && method !== "HEAD") {
     return plain(405, "Method Not Allowed\n", { Allow: ALLOW });
@@ -109,7 +92,7 @@ function answer(request, env) {
   const target = requestTarget(request.url);
   const query = target.indexOf("?");
   if ((query < 0 ? target : target.slice(0, query)) !== POLICY_PATH) return notFound();
-  const body = policyTable(env).get(host[1].toLowerCase());
+  const body = HOSTS.get(host[1].toLowerCase());
   if (body === undefined) return notFound();
   const headers = new Headers({
     "Content-Type": "text/plain; charset=utf-8",
@@ -121,11 +104,11 @@ function answer(request, env) {
 }
 
 export default {
-  async fetch(request, env) {
+  async fetch(request) {
     try {
-      return answer(request, env);
+      return answer(request);
     } catch (error) {
-      // Missing or malformed data, or anything else unforeseen: "no policy here", never a 5xx.
+      // Anything unforeseen: "no policy here", never a 5xx.
       console.error(String(error));
       return notFound();
     }
