@@ -29,8 +29,9 @@ class WorkerHostingArgs:
 class WorkerHosting(pulumi.ComponentResource):
     """The Worker script, and per domain a route ``mta-sts.<d>/*`` or a Workers custom domain.
 
-    The policies are inlined in the script as data (``mtasts.model.worker.worker_script``), not read
-    from KV, so a new policy is served everywhere the moment the script is deployed.
+    The policies are data inside the script (``mtasts.model.worker.worker_script``), not in KV,
+    so a new policy is served everywhere the moment the script is deployed; not in a ``json``
+    binding, whose value Cloudflare limits to 5 KB.
     """
 
     script: cloudflare.WorkersScript

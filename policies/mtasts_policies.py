@@ -2,8 +2,10 @@
 
 The policies read resource properties as the engine passes them (camelCase), so they guard
 every Cloudflare DNS record, Worker and GitHub Pages file in a stack, not only the ones this
-project's components create. Record and policy grammar comes from ``mtasts``: nothing here
-re-implements RFC 8461 §3 or RFC 8460 §3.
+project's components create. Record and policy grammar comes from ``mtasts.rfc``: nothing here
+re-implements RFC 8461 §3 or RFC 8460 §3. A Worker's policies are read from its script's one
+data region, plain JSON between fixed markers (``mtasts.rfc.served``): split and parsed, never
+lexed as JavaScript.
 
 ``POLICIES`` is the list ``__main__.py`` builds the pack from; tests and outside checks import
 it from here, because constructing a ``PolicyPack`` starts a gRPC server and blocks.
@@ -11,8 +13,6 @@ it from here, because constructing a ``PolicyPack`` starts a gRPC server and blo
 
 from __future__ import annotations
 
-import json
-import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -39,6 +39,7 @@ from mtasts.rfc.records import (
     parse_tlsrpt_record,
     unquote_txt,
 )
+from mtasts.rfc.served import ServedDataError, served_in_script
 
 DNS_RECORD_TYPES = frozenset(
     {
@@ -119,210 +120,38 @@ def _txt_text(content: str) -> str:
         return content
 
 
-# --- policy texts inside a Worker script -----------------------------------------------------
-
-_VERSION_LINE = re.compile(r"^version[ \t]*:", re.MULTILINE)
-_OTHER_FIELD_LINE = re.compile(r"^(?:mode|mx|max_age)[ \t]*:", re.MULTILINE)
-_REGEX_MAY_FOLLOW = set("(,=:[!&|?{};+-*%<>~^") | {""}
-_SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
-_MAX_NESTING = 4
-
-
-def looks_like_policy(text: str) -> bool:
-    """Whether a string is meant as an MTA-STS policy: a ``version:`` line and another field line.
-
-    A lone ``version: STSv1`` is not enough, so a fragment of a concatenated string or a log
-    message does not count; a policy with a wrong version or a bad field still does, and then
-    fails to parse.
-    """
-    return bool(_VERSION_LINE.search(text)) and bool(_OTHER_FIELD_LINE.search(text))
-
-
-def _unescape_js(body: str) -> str:
-    """Undo the escapes of a JavaScript string literal's body."""
-    out: list[str] = []
-    index = 0
-    while index < len(body):
-        char = body[index]
-        if char != "\\" or index + 1 >= len(body):
-            out.append(char)
-            index += 1
-            continue
-        code = body[index + 1]
-        index += 2
-        if code in _SIMPLE_ESCAPES:
-            out.append(_SIMPLE_ESCAPES[code])
-        elif code == "x" and re.fullmatch(r"[0-9A-Fa-f]{2}", body[index : index + 2]):
-            out.append(chr(int(body[index : index + 2], 16)))
-            index += 2
-        elif code == "u" and body[index : index + 1] == "{":
-            end = body.find("}", index)
-            digits = body[index + 1 : end] if end > 0 else ""
-            if re.fullmatch(r"[0-9A-Fa-f]{1,6}", digits):
-                out.append(chr(int(digits, 16)))
-                index = end + 1
-            else:
-                out.append("u")
-        elif code == "u" and re.fullmatch(r"[0-9A-Fa-f]{4}", body[index : index + 4]):
-            out.append(chr(int(body[index : index + 4], 16)))
-            index += 4
-        elif code == "\r":
-            index += 1 if body[index : index + 1] == "\n" else 0  # line continuation
-        elif code in "\n\u2028\u2029":
-            pass  # line continuation
-        else:
-            out.append(code)
-    # JSON.parse("\ud83d\ude00") style surrogate pairs become one character.
-    return "".join(out).encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-
-def _scan_quoted(source: str, start: int, quote: str) -> tuple[str | None, int]:
-    """The body of the literal opening at ``start``, and the index after it (None if unclosed)."""
-    index = start + 1
-    while index < len(source):
-        char = source[index]
-        if char == "\\":
-            index += 2
-            continue
-        if char == quote:
-            return source[start + 1 : index], index + 1
-        if char == "\n" and quote != "`":
-            break
-        index += 1
-    return None, len(source)
-
-
-def _skip_regex(source: str, start: int) -> int:
-    """The index after the regular expression literal opening at ``start``."""
-    index, in_class = start + 1, False
-    while index < len(source) and source[index] != "\n":
-        char = source[index]
-        if char == "\\":
-            index += 2
-            continue
-        if char == "[":
-            in_class = True
-        elif char == "]":
-            in_class = False
-        elif char == "/" and not in_class:
-            index += 1
-            while index < len(source) and (source[index].isalnum() or source[index] == "_"):
-                index += 1
-            return index
-        index += 1
-    return index
-
-
-def js_string_literals(source: str) -> Iterator[str]:
-    """The decoded string literals of a JavaScript source, skipping comments and regexes.
-
-    Template literals count only when they hold no ``${…}`` substitution, since the text of
-    one with substitutions is not known before the script runs.
-    """
-    index, previous = 0, ""
-    while index < len(source):
-        char = source[index]
-        if source.startswith("//", index):
-            end = source.find("\n", index)
-            index = len(source) if end < 0 else end
-        elif source.startswith("/*", index):
-            end = source.find("*/", index + 2)
-            index = len(source) if end < 0 else end + 2
-        elif char in "\"'`":
-            body, index = _scan_quoted(source, index, char)
-            previous = char
-            if body is not None and not (char == "`" and "${" in body):
-                yield _unescape_js(body)
-        elif char == "/" and previous in _REGEX_MAY_FOLLOW:
-            index = _skip_regex(source, index)
-            previous = "/"
-        else:
-            if not char.isspace():
-                previous = char
-            index += 1
+# --- policy texts a Worker serves --------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class ServedPolicy:
-    """A policy text found in a Worker script or a Pages file, and the host serving it if known."""
+    """A policy text a Worker's data or a Pages file holds, and the host serving it if known."""
 
     text: str
     host: str | None = None
     """``mta-sts.<domain>`` when the data maps a host to this text."""
 
 
-def _json_policies(document: Any, depth: int) -> Iterator[ServedPolicy]:
-    """Policy texts anywhere in a decoded JSON document, with hosts where the data maps them.
+def served_policies(props: Mapping[str, Any]) -> list[ServedPolicy]:
+    """The (host, policy) pairs a Worker script's data region serves, sorted by host.
 
-    A host maps to a policy when an object key ``mta-sts.<domain>`` holds the text itself, or an
-    index into the one list of policy texts in the document (the shape ``mtasts.model.worker`` uses:
-    each distinct text stored once).
+    None while the content is not known (not a string). Raises ``ServedDataError`` when the
+    script has no data region, more than one, or data that is not the documented document (the
+    Worker would then serve no policy, or fail to load).
     """
-    texts: list[str] = []
-    policy_lists: list[list[Any]] = []
-    host_values: list[tuple[str, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if isinstance(key, str) and _is_under(_normalize(key), POLICY_HOST_LABEL):
-                    host_values.append((_normalize(key), value))
-                walk(value)
-        elif isinstance(node, list):
-            if any(isinstance(item, str) and looks_like_policy(item) for item in node):
-                policy_lists.append(node)
-            for item in node:
-                walk(item)
-        elif isinstance(node, str):
-            if looks_like_policy(node):
-                texts.append(node)
-            else:
-                for nested in _string_policies(node, depth + 1):
-                    texts.append(nested.text)
-
-    walk(document)
-    mapped: set[str] = set()
-    for host, value in host_values:
-        text = None
-        if isinstance(value, str) and looks_like_policy(value):
-            text = value
-        elif isinstance(value, int) and not isinstance(value, bool) and len(policy_lists) == 1:
-            items = policy_lists[0]
-            if 0 <= value < len(items) and isinstance(items[value], str):
-                text = items[value]
-        if text is not None:
-            mapped.add(text)
-            yield ServedPolicy(text=text, host=host)
-    for text in texts:
-        if text not in mapped:
-            yield ServedPolicy(text=text)
+    content = props.get("content")
+    if not isinstance(content, str):
+        return []
+    by_host = served_in_script(content)
+    return [ServedPolicy(text=text, host=_normalize(host)) for host, text in sorted(by_host.items())]
 
 
-def _string_policies(value: str, depth: int = 0) -> Iterator[ServedPolicy]:
-    if looks_like_policy(value):
-        yield ServedPolicy(text=value)
-        return
-    stripped = value.strip()
-    if depth >= _MAX_NESTING or stripped[:1] not in ("{", "["):
-        return
+def _worker_policies(props: Mapping[str, Any]) -> list[ServedPolicy]:
+    """``served_policies``, or none when the data is malformed (``worker-policy-text-valid`` says so)."""
     try:
-        document = json.loads(stripped)
-    except ValueError:
-        return
-    yield from _json_policies(document, depth)
-
-
-def policies_in_script(source: str) -> list[ServedPolicy]:
-    """Every policy text embedded in a Worker script, each (host, text) pair once.
-
-    Policies are found as data, not by running the script: in string literals, and in JSON
-    held by string literals (to any reasonable depth), as ``JSON.parse("…")`` reads it.
-    """
-    found: dict[tuple[str | None, str], ServedPolicy] = {}
-    for literal in js_string_literals(source):
-        for served in _string_policies(literal):
-            found.setdefault((served.host, served.text), served)
-    return list(found.values())
+        return served_policies(props)
+    except ServedDataError:
+        return []
 
 
 def _policy_problem(text: str) -> str | None:
@@ -341,11 +170,6 @@ def _is_policy_file(path: Any) -> bool:
     while path.startswith("./"):
         path = path[2:]
     return bool(path == POLICY_FILE or path.endswith("/" + POLICY_FILE))
-
-
-def _script_content(props: Mapping[str, Any]) -> str | None:
-    content = props.get("content")
-    return content if isinstance(content, str) else None
 
 
 # --- resource policies -----------------------------------------------------------------------
@@ -397,10 +221,12 @@ def _validate_delete_before_replace(args: ResourceValidationArgs, report_violati
 def _validate_worker_policies(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type not in WORKER_SCRIPT_TYPES:
         return
-    source = _script_content(args.props)
-    if source is None:
+    try:
+        found = served_policies(args.props)
+    except ServedDataError as exc:
+        report_violation(f"Worker script policy data: {exc}; the Worker would serve no policy at all", None)
         return
-    for served in policies_in_script(source):
+    for served in found:
         problem = _policy_problem(served.text)
         if problem:
             where = f" for {served.host}" if served.host else ""
@@ -434,10 +260,9 @@ def _validate_pages_cname(args: ResourceValidationArgs, report_violation: Report
 
 
 def _served_texts(args: ResourceValidationArgs) -> list[str]:
-    """Policy texts a Worker script embeds or a Pages policy file holds."""
+    """Policy texts a Worker script's data or a Pages policy file holds."""
     if args.resource_type in WORKER_SCRIPT_TYPES:
-        source = _script_content(args.props)
-        return [] if source is None else list(dict.fromkeys(s.text for s in policies_in_script(source)))
+        return list(dict.fromkeys(s.text for s in _worker_policies(args.props)))
     if args.resource_type == REPOSITORY_FILE_TYPE and _is_policy_file(args.props.get("file")):
         content = args.props.get("content")
         return [content] if isinstance(content, str) else []
@@ -571,37 +396,26 @@ def _domain_of_host(host: str) -> str:
 def _served_by_domain(resources: list[PolicyResource], zones: Mapping[str, str]) -> dict[str, set[str]]:
     """Mail domain → the policy texts the stack serves for it, where the stack says which domain.
 
-    A domain is known from the data (a host key in a Worker's policy document), from the routes
-    of a Worker holding one policy, from the Pages custom domain of the repository holding the
-    file (or a repository named ``mta-sts.<domain>``), or from a ``_mta-sts`` record whose id is
-    the text's hash (this project's id scheme).
+    A domain is known from a Worker's data (its host keys), from the Pages custom domain of the
+    repository holding the file (or a repository named ``mta-sts.<domain>``), or from a
+    ``_mta-sts`` record whose id is the text's hash (this project's id scheme).
     """
     served: dict[str, set[str]] = defaultdict(set)
     unplaced: set[str] = set()
-    routes_by_script: dict[str, list[str]] = defaultdict(list)
     pages_cname: dict[str, str] = {}
     for resource in resources:
         props = resource.props
-        if resource.resource_type == WORKER_ROUTE_TYPE and isinstance(props.get("script"), str):
-            routes_by_script[props["script"]].append(_route_host(props.get("pattern")))
-        elif resource.resource_type == REPOSITORY_PAGES_TYPE and isinstance(props.get("repository"), str):
+        if resource.resource_type == REPOSITORY_PAGES_TYPE and isinstance(props.get("repository"), str):
             pages_cname[props["repository"]] = _normalize(props.get("cname"))
     for resource in resources:
         props = resource.props
         if resource.resource_type in WORKER_SCRIPT_TYPES:
-            source = _script_content(props)
-            found = policies_in_script(source) if source is not None else []
-            for item in found:
+            for item in _worker_policies(props):
                 domain = _domain_of_host(item.host or "")
                 if domain:
                     served[domain].add(item.text)
                 else:
                     unplaced.add(item.text)
-            texts = {item.text for item in found}
-            if len(texts) == 1:
-                for host in routes_by_script.get(str(props.get("scriptName") or ""), []):
-                    if domain := _domain_of_host(host):
-                        served[domain] |= texts
         elif resource.resource_type == REPOSITORY_FILE_TYPE and _is_policy_file(props.get("file")):
             content = props.get("content")
             if not isinstance(content, str):

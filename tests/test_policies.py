@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -25,9 +24,10 @@ from pulumi_policy import (
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from mtasts.model.config import load_stack
-from mtasts.model.worker import COMPATIBILITY_DATE, MAIN_MODULE, worker_script
+from mtasts.model.worker import COMPATIBILITY_DATE, MAIN_MODULE, render, worker_script
 from mtasts.rfc.policy import policy_id
-from policies.mtasts_policies import POLICIES, policies_in_script
+from mtasts.rfc.served import DATA_BEGIN, DATA_END, encode_served
+from policies.mtasts_policies import POLICIES, served_policies
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -92,16 +92,15 @@ def script(content: str, **extra: Any) -> dict[str, Any]:
     return props
 
 
-def json_worker(policies: list[str], hosts: dict[str, int]) -> str:
-    """A Worker that reads its policies from JSON held in a string literal, as mtasts.model.worker does."""
-    document = json.dumps({"hosts": hosts, "policies": policies})
-    return f"// policy host\nconst DATA = JSON.parse({json.dumps(document)});\nexport default {{}};\n"
+def data_worker(by_host: dict[str, str]) -> dict[str, Any]:
+    """Props of a Worker serving ``by_host`` from its script's data region, as mtasts.model.worker does."""
+    return script(render(encode_served(by_host)))
 
 
 @pytest.fixture(scope="module")
-def dev_worker() -> str:
+def dev_worker() -> dict[str, Any]:
     deployment = load_stack(ROOT, "dev")
-    return worker_script([d for d in deployment.domains if d.hosting == "cloudflare-worker"])
+    return script(worker_script([d for d in deployment.domains if d.hosting == "cloudflare-worker"]))
 
 
 # --- the pack's shape ----------------------------------------------------------------------------
@@ -265,36 +264,32 @@ def test_engine_request_delete_before_replace_is_seen() -> None:
 # --- worker-policy-text-valid --------------------------------------------------------------------
 
 
-def test_worker_policies_found_in_real_bundle(dev_worker: str) -> None:
-    """The dev Worker bundle yields each Worker-hosted domain's policy, mapped to its host."""
+def test_worker_policies_found_in_real_bundle(dev_worker: dict[str, Any]) -> None:
+    """The dev Worker's data region yields each Worker-hosted domain's policy, mapped to its host."""
     deployment = load_stack(ROOT, "dev")
     expected = {
         (d.policy_host, d.policy_text) for d in deployment.domains if d.hosting == "cloudflare-worker"
     }
-    assert {(p.host, p.text) for p in policies_in_script(dev_worker)} == expected
+    assert {(p.host, p.text) for p in served_policies(dev_worker)} == expected
 
 
-def test_worker_policy_compliant(dev_worker: str) -> None:
-    """The project's own Worker bundle has no violation."""
-    assert violations("worker-policy-text-valid", resource(SCRIPT, script(dev_worker))) == []
+def test_worker_policy_compliant(dev_worker: dict[str, Any]) -> None:
+    """The project's own Worker and its data have no violation."""
+    assert violations("worker-policy-text-valid", resource(SCRIPT, dev_worker)) == []
 
 
-@pytest.mark.parametrize(
-    "source",
-    [
-        "export default { fetch() { return new Response("
-        "`version: STSv1\nmode: enforced\nmx: a.example\nmax_age: 1\n`) } }",
-        "const P = 'version: STSv1\\r\\nmode: enforced\\r\\nmx: a.example\\r\\nmax_age: 1\\r\\n'; // don't",
-        json_worker(
-            ["version: STSv1\r\nmode: enforced\r\nmx: a.example\r\nmax_age: 1\r\n"], {"mta-sts.a.example": 0}
-        ),
-    ],
-    ids=["template-literal", "single-quoted", "json-data"],
-)
-def test_worker_policy_violation_bad_mode(source: str) -> None:
-    """A policy with an unknown mode is found in any literal form and reported."""
-    found = violations("worker-policy-text-valid", resource(SCRIPT, script(source)))
+@pytest.mark.parametrize("form", ["template", "hand-written"])
+def test_worker_policy_violation_bad_mode(form: str) -> None:
+    """An unknown mode is reported, in the project's script or in any script with one data region."""
+    data = encode_served({"mta-sts.a.example": BAD_MODE})
+    content = (
+        render(data)
+        if form == "template"
+        else f"const D = {DATA_BEGIN}{data}{DATA_END};\nexport default {{}};"
+    )
+    found = violations("worker-policy-text-valid", resource(SCRIPT, script(content)))
     assert len(found) == 1 and "mode must be enforce, testing or none" in found[0][0]
+    assert "mta-sts.a.example" in found[0][0]
 
 
 @pytest.mark.parametrize(
@@ -307,19 +302,50 @@ def test_worker_policy_violation_bad_mode(source: str) -> None:
 )
 def test_worker_policy_violation_per_rule(text: str, rule: str) -> None:
     """Out-of-range max_age, missing mx, and a wrong version are each reported with the host."""
-    source = json_worker([TESTING, text], {"mta-sts.a.example": 1, "mta-sts.b.example": 0})
-    found = violations("worker-policy-text-valid", resource(SCRIPT, script(source)))
+    props = data_worker({"mta-sts.a.example": text, "mta-sts.b.example": TESTING})
+    found = violations("worker-policy-text-valid", resource(SCRIPT, props))
     assert len(found) == 1 and rule in found[0][0] and "mta-sts.a.example" in found[0][0]
 
 
-def test_worker_policy_ignores_code_and_comments() -> None:
-    """Quotes in comments and regexes, and a lone version string, do not confuse the scan."""
-    source = (
-        "// it's \"version: STSv1\nmode: x\"\n/* 'mode: y' */\nconst re = /\"'/g;\n"
-        "const v = 'version: STSv1';\nexport default {};\n"
-    )
-    assert policies_in_script(source) == []
-    assert violations("worker-policy-text-valid", resource(SCRIPT, script(source))) == []
+@pytest.mark.parametrize(
+    "data",
+    [
+        "{not json",
+        "[]",
+        '{"hosts":{"mta-sts.a.example":"x"},"policies":{}}',
+        '{"hosts":{},"policies":[]}',
+    ],
+)
+def test_worker_policy_violation_malformed_data(data: str) -> None:
+    """A data region that is not the documented document is reported."""
+    found = violations("worker-policy-text-valid", resource(SCRIPT, script(render(data))))
+    assert len(found) == 1 and found[0][0].startswith("Worker script policy data:")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "export default {}",
+        f"const A = {DATA_BEGIN} {{}} {DATA_END}, B = {DATA_BEGIN} {{}} {DATA_END};",
+        f"const A = {DATA_END} {{}} {DATA_BEGIN};",
+    ],
+)
+def test_worker_policy_violation_without_one_data_region(content: str) -> None:
+    """A script without exactly one marked data region (none, two, out of order) is reported."""
+    found = violations("worker-policy-text-valid", resource(SCRIPT, script(content)))
+    assert len(found) == 1 and found[0][0].startswith("Worker script policy data:")
+    assert "not once" in found[0][0] or "before" in found[0][0]
+
+
+def test_worker_policy_reads_only_the_data_region() -> None:
+    """Policy-like text outside the data region is not read; content not yet known is not checked."""
+    outside = "\nconst X = `version: STSv1\nmode: x\nmx: a.example\nmax_age: 1\n`; // version: STSv1\n"
+    props = script(render(encode_served({"mta-sts.a.example": ENFORCE})) + outside)
+    assert [(p.host, p.text) for p in served_policies(props)] == [("mta-sts.a.example", ENFORCE)]
+    assert violations("worker-policy-text-valid", resource(SCRIPT, props)) == []
+    for unknown in ({**script(""), "content": None}, {k: v for k, v in script("").items() if k != "content"}):
+        assert served_policies(unknown) == []
+        assert violations("worker-policy-text-valid", resource(SCRIPT, unknown)) == []
 
 
 # --- pages-policy-file-valid ---------------------------------------------------------------------
@@ -466,8 +492,9 @@ def test_worker_host_unproxied_violation(pattern: str, name: str) -> None:
 def test_enforce_max_age_compliant() -> None:
     """enforce with one day, and testing with one hour, have no violation."""
     short_testing = TESTING.replace("86400", "3600")
-    source = json_worker([ENFORCE.replace("604800", "86400"), short_testing], {})
-    assert violations("enforce-max-age-at-least-one-day", resource(SCRIPT, script(source))) == []
+    one_day = ENFORCE.replace("604800", "86400")
+    props = data_worker({"mta-sts.a.example": one_day, "mta-sts.b.example": short_testing})
+    assert violations("enforce-max-age-at-least-one-day", resource(SCRIPT, props)) == []
 
 
 @pytest.mark.parametrize("where", ["worker", "pages"])
@@ -475,7 +502,7 @@ def test_enforce_max_age_violation(where: str) -> None:
     """enforce with max_age 3600 is reported, from a Worker or from a Pages file."""
     text = ENFORCE.replace("604800", "3600")
     if where == "worker":
-        args = resource(SCRIPT, script(json_worker([text], {"mta-sts.example.org": 0})))
+        args = resource(SCRIPT, data_worker({"mta-sts.example.org": text}))
     else:
         args = resource(FILE, {"repository": "r", "file": ".well-known/mta-sts.txt", "content": text})
     found = violations("enforce-max-age-at-least-one-day", args)
@@ -491,25 +518,17 @@ def _tlsrpt(domain: str) -> PolicyResource:
 
 def test_enforce_has_tlsrpt_compliant() -> None:
     """An enforce domain with a TLS-RPT record, and a testing one without, have no violation."""
-    source = json_worker([ENFORCE, TESTING], {"mta-sts.example.org": 0, "mta-sts.example.com": 1})
-    args = _stack(stack_resource(SCRIPT, script(source), "worker"), _tlsrpt("example.org"))
+    props = data_worker({"mta-sts.example.org": ENFORCE, "mta-sts.example.com": TESTING})
+    args = _stack(stack_resource(SCRIPT, props, "worker"), _tlsrpt("example.org"))
     assert violations("enforce-domain-has-tls-rpt", args) == []
 
 
 def test_enforce_without_tlsrpt_from_worker_data_violation() -> None:
     """A Worker's host map placing enforce on example.org, with no TLS-RPT record, is reported."""
-    source = json_worker([ENFORCE, TESTING], {"mta-sts.example.org": 0, "mta-sts.example.com": 1})
-    args = _stack(stack_resource(SCRIPT, script(source), "worker"), _tlsrpt("example.com"))
+    props = data_worker({"mta-sts.example.org": ENFORCE, "mta-sts.example.com": TESTING})
+    args = _stack(stack_resource(SCRIPT, props, "worker"), _tlsrpt("example.com"))
     found = violations("enforce-domain-has-tls-rpt", args)
     assert len(found) == 1 and found[0][0].startswith("example.org enforces")
-
-
-def test_enforce_without_tlsrpt_from_routes_violation() -> None:
-    """A one-policy Worker placed by its route is reported for the routed domain."""
-    source = f"export default {{ fetch() {{ return new Response({json.dumps(ENFORCE)}) }} }}"
-    args = _stack(stack_resource(SCRIPT, script(source), "worker"), _route("mta-sts.example.org/*"))
-    found = violations("enforce-domain-has-tls-rpt", args)
-    assert [m.split(" ")[0] for m, _ in found] == ["example.org"]
 
 
 def test_enforce_without_tlsrpt_from_pages_violation() -> None:
@@ -617,7 +636,7 @@ def test_program_stack_passes_the_pack(program_runs: dict[str, Any], stack: str)
             assert f"_mta-sts.{domain.name}" in txt_names
     (worker,) = [r for r in run.resources if r.type == SCRIPT]
     hosted = {d.policy_host for d in deployment.domains if d.hosting == "cloudflare-worker"}
-    assert {p.host for p in policies_in_script(worker.inputs["content"])} == hosted
+    assert {p.host for p in served_policies(worker.inputs)} == hosted
     findings = _pack_findings(run)
     assert [f for f in findings if f[1] is EnforcementLevel.MANDATORY] == []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from mtasts.commands.plan import plan_json
 from mtasts.model.config import Deployment, load_config, load_stack
 from mtasts.model.worker import COMPATIBILITY_DATE, MAIN_MODULE, script_name, worker_script
+from mtasts.rfc.served import served_in_script
 from tests.program_mocks import ROOT, ProgramRun, Resource, mock_zone_id, run_program, run_stack
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
@@ -124,16 +126,47 @@ def test_dev_stack_outputs_equal_plan() -> None:
 
 
 def test_worker_script_is_the_models_bytes(mixed: tuple[ProgramRun, Deployment]) -> None:
-    """One WorkersScript per stack whose content is byte-identical to worker_script(worker domains)."""
+    """One WorkersScript per stack: the model's script, policies inside, as content; no binding."""
     run, deployment = mixed
     (script,) = run.of_type(SCRIPT)
     assert script.inputs["content"] == worker_script(deployment.worker_domains)
-    assert script.inputs["content"].encode() == worker_script(deployment.worker_domains).encode()
+    assert served_in_script(script.inputs["content"]) == {
+        d.policy_host.lower(): d.policy_text for d in deployment.worker_domains
+    }
+    assert not script.inputs.get("bindings")
     assert script.inputs["mainModule"] == MAIN_MODULE
     assert script.inputs["compatibilityDate"] == COMPATIBILITY_DATE
     assert script.inputs["scriptName"] == script_name("dev")
     assert script.inputs["accountId"] == ACCOUNT
     assert script.options.parent == run.of_type(WORKER)[0].urn
+
+
+def worker_inputs(domains: dict[str, Any]) -> dict[str, Any]:
+    """The inputs of the one WorkersScript a stack with these domains registers."""
+    run = run_program(stack_config(domains))
+    assert run.error is None, run.error
+    (resource,) = run.of_type(SCRIPT)
+    return dict(resource.inputs)
+
+
+def changed_lines(before: str, after: str) -> int:
+    """Lines removed plus lines added between two texts, as a line diff shows them."""
+    diff = difflib.unified_diff(before.splitlines(), after.splitlines(), n=0, lineterm="")
+    return sum(1 for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---")))
+
+
+def test_a_one_domain_change_is_a_few_line_diff_of_the_worker_inputs() -> None:
+    """Among 300 domains, changing one domain's policy changes a few lines of content and nothing else."""
+    domains: dict[str, Any] = {f"d{i:03}.example": {} for i in range(300)}
+    before = worker_inputs(domains)
+    after = worker_inputs({**domains, "d150.example": {"mode": "testing"}})
+    assert {k: v for k, v in after.items() if k != "content"} == {
+        k: v for k, v in before.items() if k != "content"
+    }
+    assert len(before["content"].splitlines()) > 300
+    assert 2 <= changed_lines(before["content"], after["content"]) <= 5
+    added = worker_inputs({**domains, "zulu.example": {}})
+    assert 1 <= changed_lines(before["content"], added["content"]) <= 3
 
 
 def test_routes_custom_domains_and_zone_ids(mixed: tuple[ProgramRun, Deployment]) -> None:

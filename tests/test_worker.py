@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import http.client
 import json
 import os
@@ -14,18 +15,31 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from mtasts.commands.workerd import run_worker, workerd_binary
+from mtasts.commands.workerd import config_text, run_worker, workerd_binary
 from mtasts.model.config import Deployment, Domain, load_config, load_stack
 from mtasts.model.worker import (
     COMPATIBILITY_DATE,
     MAIN_MODULE,
-    PLACEHOLDER,
+    TEMPLATE_PATH,
     policy_data,
     render,
     script_name,
     template,
     worker_script,
+)
+from mtasts.rfc.policy import policy_id
+from mtasts.rfc.served import (
+    DATA_BEGIN,
+    DATA_END,
+    ServedDataError,
+    decode_served,
+    encode_served,
+    extract_data,
+    insert_data,
+    served_in_script,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,14 +116,17 @@ def served(request: pytest.FixtureRequest) -> tuple[int, Deployment]:
     return request.getfixturevalue("synthetic_port"), SYNTHETIC
 
 
-def data_of(script: str) -> dict[str, object]:
-    """The policy document a built script carries, read back the way the Worker reads it."""
-    match = re.search(r'^const DATA = JSON\.parse\((".*")\);$', script, re.MULTILINE)
-    assert match, "no data line in the script"
-    return json.loads(json.loads(match.group(1)))
+def data_of(content: str) -> dict[str, str]:
+    """Policy host → policy text, read back from a script the way the policy pack reads it."""
+    return served_in_script(content)
 
 
-# --- the script, without workerd -------------------------------------------------------------
+def with_data(by_host: dict[str, str]) -> str:
+    """The template with hand-made data in its data region."""
+    return render(encode_served(by_host))
+
+
+# --- the script and its data, without workerd ------------------------------------------------
 
 
 def test_script_name_is_per_stack() -> None:
@@ -119,44 +136,71 @@ def test_script_name_is_per_stack() -> None:
 
 
 def test_script_is_one_self_contained_module() -> None:
-    """The script imports nothing, exports a default handler and keeps no placeholder."""
-    script = worker_script(DEV.worker_domains)
+    """The script imports nothing, exports a default handler, reads no env binding and is ASCII."""
+    content = worker_script(DEV.worker_domains)
     assert MAIN_MODULE.endswith(".js")
-    assert not re.search(r"^\s*import\b|\bimport\s*\(|\brequire\s*\(", script, re.MULTILINE)
-    assert "export default" in script
-    assert PLACEHOLDER not in script
-    assert script.isascii()
+    assert not re.search(r"^\s*import\b|\bimport\s*\(|\brequire\s*\(", content, re.MULTILINE)
+    assert "export default" in content
+    assert not re.search(r"\benv\b", content)
+    assert content.isascii()
 
 
-def test_template_holds_the_placeholder_once() -> None:
-    """The JavaScript in worker/ has exactly one data placeholder, and render refuses otherwise."""
-    assert template().count(PLACEHOLDER) == 1
-    with pytest.raises(ValueError, match="exactly once"):
-        render({"hosts": {}, "policies": []}, "export default {};")
-    with pytest.raises(ValueError, match="exactly once"):
-        render({"hosts": {}, "policies": []}, PLACEHOLDER + PLACEHOLDER)
+def test_template_holds_one_data_region_of_json() -> None:
+    """The file in the package has each marker once, in order, around the empty document as JSON."""
+    source = TEMPLATE_PATH.read_text(encoding="utf-8")
+    assert source.count(DATA_BEGIN) == 1 and source.count(DATA_END) == 1
+    assert source.index(DATA_BEGIN) < source.index(DATA_END)
+    assert json.loads(extract_data(source)) == {"hosts": {}, "policies": {}}
+    assert "STSv1" not in source and "example.com" not in source
 
 
-def test_script_carries_each_worker_host_and_its_policy() -> None:
-    """The data read back from the script maps every Worker-hosted policy host to its exact policy."""
+def test_only_the_data_region_differs_between_stacks() -> None:
+    """Every stack's script is the template outside the region, and the stack's data inside it."""
+    head, tail = template().split(extract_data(template()))
+    for domains in (DEV.worker_domains, SYNTHETIC.worker_domains, ()):
+        content = worker_script(domains)
+        assert content == head + "\n" + policy_data(domains) + tail
+        assert extract_data(content) == "\n" + policy_data(domains)
+    assert worker_script(DEV.worker_domains) != worker_script(SYNTHETIC.worker_domains)
+
+
+def test_data_carries_each_worker_host_and_its_policy() -> None:
+    """The binding data maps every Worker-hosted policy host, lower-case, to its exact policy."""
     data = data_of(worker_script(SYNTHETIC.worker_domains))
-    hosts, policies = data["hosts"], data["policies"]
-    assert isinstance(hosts, dict) and isinstance(policies, list)
-    expected = {d.policy_host: d.policy_text for d in SYNTHETIC.worker_domains}
-    assert {host: policies[index] for host, index in hosts.items()} == expected
-    assert "mta-sts.pages.example" not in hosts
-    assert "mta-sts.mixed.case.example" in hosts
+    assert data == {d.policy_host.lower(): d.policy_text for d in SYNTHETIC.worker_domains}
+    assert "mta-sts.pages.example" not in data
+    assert "mta-sts.mixed.case.example" in data
 
 
-def test_script_is_deterministic_and_order_free() -> None:
+def test_data_is_one_host_a_line_and_one_policy_a_line_sorted() -> None:
+    """The data is JSON with each host and each distinct policy on its own line, both sorted."""
+    by_host = {d.policy_host.lower(): d.policy_text for d in SYNTHETIC.worker_domains}
+    hosts = sorted(by_host)
+    texts = sorted(set(by_host.values()), key=policy_id)
+    lines = policy_data(SYNTHETIC.worker_domains).splitlines()
+    host_lines = lines[1 : 1 + len(hosts)]
+    policy_lines = lines[2 + len(hosts) : -1]
+    assert [lines[0], lines[1 + len(hosts)], lines[-1]] == ['{"hosts":{', '},"policies":{', "}}"]
+    assert [json.loads("{" + line.rstrip(",") + "}") for line in host_lines] == [
+        {host: policy_id(by_host[host])} for host in hosts
+    ]
+    assert [json.loads("{" + line.rstrip(",") + "}") for line in policy_lines] == [
+        {policy_id(text): text} for text in texts
+    ]
+    for group in (host_lines, policy_lines):
+        assert all(line.endswith(",") for line in group[:-1]) and not group[-1].endswith(",")
+    assert all(line.isascii() for line in lines)
+
+
+def test_data_is_deterministic_and_order_free() -> None:
     """The same domains give the same bytes, in any order; a changed policy changes them."""
     domains = SYNTHETIC.worker_domains
-    script = worker_script(domains)
-    assert worker_script(domains) == script
-    assert worker_script(reversed(domains)) == script
+    data = policy_data(domains)
+    assert policy_data(domains) == data
+    assert policy_data(reversed(domains)) == data
     shuffled = list(domains)
     random.Random(7).shuffle(shuffled)
-    assert worker_script(shuffled) == script
+    assert policy_data(shuffled) == data
     changed = load_config(
         {
             "cloudflareAccountId": ACCOUNT,
@@ -169,19 +213,17 @@ def test_script_is_deterministic_and_order_free() -> None:
             "domains": {"zero.example": {"mode": "testing", "maxAge": 0, "mx": ["a.b"]}},
         }
     )
-    assert worker_script(changed.domains) != worker_script(before.domains)
+    assert policy_data(changed.domains) != policy_data(before.domains)
 
 
 def test_identical_policies_are_stored_once() -> None:
-    """100 domains sharing one policy keep one copy of its text in the script."""
+    """100 domains sharing one policy keep one copy of its text in the data."""
     shared = [d for d in SYNTHETIC.worker_domains if d.name.endswith(".shared.example")]
     assert len(shared) == 100
-    script = worker_script(shared)
-    data = data_of(script)
-    assert data["policies"] == [shared[0].policy_text]
-    assert set(data["hosts"].values()) == {0}  # type: ignore[union-attr]
-    assert script.count("version: STSv1") == 1
-    assert script.count("mx1.shared.example") == 1
+    data = policy_data(shared)
+    assert data.count("version: STSv1") == 1
+    assert data.count("mx1.shared.example") == 1
+    assert data.count(policy_id(shared[0].policy_text)) == 101
 
 
 def long_policy_domains(count: int) -> tuple[Domain, ...]:
@@ -195,45 +237,138 @@ def long_policy_domains(count: int) -> tuple[Domain, ...]:
     ).domains
 
 
-def test_script_grows_with_hosts_not_with_policy_size() -> None:
-    """Each further domain sharing a 1 kB policy adds only its host entry, well under 100 bytes."""
+def test_data_grows_with_hosts_not_with_policy_size() -> None:
+    """Each further domain sharing a 1 kB policy adds only its host line, under 100 bytes."""
     one, hundred = long_policy_domains(1), long_policy_domains(100)
     assert len(one[0].policy_text) > 1000
-    growth = (len(worker_script(hundred)) - len(worker_script(one))) / 99
-    assert growth < 50, growth
+    growth = (len(policy_data(hundred)) - len(policy_data(one))) / 99
+    assert growth < 100, growth
 
 
-def test_data_cannot_become_code() -> None:
-    """Quotes, backslashes, line separators and script-like text in the data stay inside one string."""
-    hostile = ['"); throw new Error("x"); //', "\\\"\\\\'`${1}`</script>\u2028\u2029\r\n", "é\x00\x1f"]
-    script = render({"hosts": {"mta-sts.a.example": 0}, "policies": hostile})
-    data_line = [line for line in script.splitlines() if line.startswith("const DATA = ")]
-    assert len(data_line) == 1
-    assert data_of(script) == {"hosts": {"mta-sts.a.example": 0}, "policies": hostile}
-    # Everything the data adds lies between the two quotes of one string literal.
-    literal = re.fullmatch(r'const DATA = JSON\.parse\((".*")\);', data_line[0])
-    assert literal and re.fullmatch(r'"(?:[^"\\]|\\.)*"', literal.group(1))
+def test_a_one_domain_change_is_a_few_lines() -> None:
+    """Changing one domain's policy among 1,000 changes a handful of lines of the data.
+
+    Its host line, a line for the new policy, one for the old if no host uses it any more, and
+    the comma of a neighbouring line where a policy is added or removed last: at most eight.
+    """
+    domains = list(long_policy_domains(1000))
+    before = policy_data(domains).splitlines()
+    changed = load_config(
+        {"cloudflareAccountId": ACCOUNT, "domains": {domains[500].name: {"mode": "enforce", "mx": ["mx.x"]}}}
+    ).domains[0]
+    domains[500] = changed
+    after = policy_data(domains).splitlines()
+    diff = [line for line in difflib.unified_diff(before, after, n=0, lineterm="") if line[:1] in "+-"]
+    diff = [line for line in diff if not line.startswith(("+++", "---"))]
+    assert 2 <= len(diff) <= 8, diff
+
+
+def test_decoding_rejects_what_the_worker_cannot_serve() -> None:
+    """Data that is not the documented document is an error, not an empty map."""
+    bad_values = (
+        "",
+        "[]",
+        "null",
+        '{"hosts":{}}',
+        '{"hosts":[],"policies":{}}',
+        '{"hosts":{"h":"i"},"policies":{}}',
+    )
+    for bad in bad_values:
+        with pytest.raises(ServedDataError):
+            decode_served(bad)
+    assert decode_served('{"hosts":{"h":"i"},"policies":{"i":"t"}}') == {"h": "t"}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "const SERVED = {};",
+        f"const A = {DATA_BEGIN} {{}} {DATA_END}; const B = {DATA_BEGIN} {{}} {DATA_END};",
+        f"const A = {DATA_END} {{}} {DATA_BEGIN};",
+        f"const A = {DATA_BEGIN} {{}};",
+    ],
+)
+def test_a_script_without_exactly_one_data_region_is_an_error(source: str) -> None:
+    """No region, two regions, markers out of order or one missing: an error, for reading and writing."""
+    with pytest.raises(ServedDataError):
+        extract_data(source)
+    with pytest.raises(ServedDataError):
+        insert_data(source, encode_served({}))
+
+
+def test_no_text_can_close_the_data_region() -> None:
+    """A policy holding the end marker or comment delimiters is escaped: the region reads back whole."""
+    texts = {"mta-sts.a.example": f"x {DATA_END} y */ z /* w\r\n", "mta-sts.b.example": "</script>\r\n"}
+    data = encode_served(texts)
+    assert "*/" not in data and DATA_BEGIN not in data and DATA_END not in data and "</" not in data
+    assert data_of(render(data)) == texts
+    with pytest.raises(ValueError):
+        insert_data(template(), f'{{"hosts":{{}},"policies":{{}}}}{DATA_END}')
+
+
+def test_proto_is_refused_as_a_host() -> None:
+    """``__proto__`` would set the prototype of the object literal, so it is refused as a host key."""
+    with pytest.raises(ValueError):
+        encode_served({"__proto__": "version: STSv1\r\n"})
+
+
+@workerd
+def test_template_runs_as_is_and_serves_nothing() -> None:
+    """The file in the package, its region holding the empty document, loads and answers 404."""
+    with run_worker(template()) as base:
+        status, _, body = request(split(base), "GET", "mta-sts.example.com")
+        assert (status, body) == (404, b"Not Found\n")
 
 
 @workerd
 def test_hostile_data_is_served_verbatim() -> None:
-    """In workerd, a policy full of quotes and code-like text comes back byte for byte."""
-    texts = ['"); throw new Error("x"); //\r\n', "`${globalThis}`</script>\u2028é\r\n"]
-    script = render({"hosts": {"mta-sts.a.example": 0, "mta-sts.b.example": 1}, "policies": texts})
-    with run_worker(script) as base:
-        for host, text in zip(("mta-sts.a.example", "mta-sts.b.example"), texts, strict=True):
+    """In workerd, a policy full of quotes, comment markers and code-like text comes back byte for byte."""
+    texts = [
+        '"); throw new Error("x"); //\r\n',
+        "`${globalThis}`</script>\u2028é\r\n",
+        f"*/ }}}}; throw 1; /* {DATA_END} {DATA_BEGIN}\r\n",
+    ]
+    hosts = ("mta-sts.a.example", "mta-sts.b.example", "mta-sts.constructor")
+    with run_worker(with_data(dict(zip(hosts, texts, strict=True)))) as base:
+        for host, text in zip(hosts, texts, strict=True):
             status, _, body = request(split(base), "GET", host)
             assert (status, body) == (200, text.encode("utf-8"))
 
 
+@workerd
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"hosts":{"mta-sts.example.com":1},"policies":{}}',
+        '{"hosts":{"mta-sts.example.com":"x"},"policies":{}}',
+    ],
+)
+def test_a_host_naming_no_policy_gets_404_not_a_server_error(data: str) -> None:
+    """A host whose policy id is missing from the data is not served: 404, never a 5xx."""
+    with run_worker(render(data)) as base:
+        for _ in range(2):
+            status, _, body = request(split(base), "GET", "mta-sts.example.com")
+            assert (status, body) == (404, b"Not Found\n")
+
+
 def test_policy_data_uses_lower_case_policy_hosts() -> None:
-    """Keys are the policy hosts, lower-case, sorted; indexes point into sorted distinct texts."""
-    data = policy_data(SYNTHETIC.worker_domains)
+    """Keys are the policy hosts, lower-case, sorted; policies are keyed by their id."""
+    data = json.loads(policy_data(SYNTHETIC.worker_domains))
     hosts = list(data["hosts"])
     assert hosts == sorted(hosts)
     assert all(h == h.lower() and h.startswith("mta-sts.") for h in hosts)
-    assert data["policies"] == sorted(set(data["policies"]))
+    assert all(policy_id(text) == ident for ident, text in data["policies"].items())
     assert len(data["policies"]) == 5
+
+
+def test_workerd_config_embeds_the_module_and_no_binding() -> None:
+    """The workerd config embeds the one module file, the whole script, and declares no binding."""
+    text = config_text(MAIN_MODULE)
+    assert f'modules = [(name = "{MAIN_MODULE}", esModule = embed "{MAIN_MODULE}")]' in text
+    assert f'compatibilityDate = "{COMPATIBILITY_DATE}"' in text
+    assert "bindings" not in text
+    with pytest.raises(ValueError):
+        config_text('x", esModule = "1')
 
 
 def test_workerd_is_pinned_exactly() -> None:
@@ -320,8 +455,7 @@ UNDECLARED = (
     "hasOwnProperty",
     "toString",
     "127.0.0.1",
-    "[::1]",
-    "mta-sts.example.com..",
+    "_mta-sts.example.com",
 )
 
 
@@ -348,6 +482,13 @@ OTHER_PATHS = (
     "/mta-sts.txt",
     "//.well-known/mta-sts.txt",
     "/.well-known//mta-sts.txt",
+    "/.well-known/./mta-sts.txt",
+    "/x/../.well-known/mta-sts.txt",
+    "/x/%2E%2E/.well-known/mta-sts.txt",
+    "/%2e/.well-known/mta-sts.txt",
+    "/.well-known/%6Dta-sts.txt",
+    "/.well-known\\mta-sts.txt",
+    "/.well-known/mta-sts.txt;x",
     "/x/.well-known/mta-sts.txt",
     "/robots.txt",
     "/favicon.ico",
@@ -364,11 +505,9 @@ def test_other_paths_get_404(dev_port: int, path: str) -> None:
 
 
 @workerd
-@pytest.mark.parametrize(
-    "path", [POLICY_PATH + "?nocache=1", POLICY_PATH + "?", "/.well-known/./mta-sts.txt"]
-)
-def test_query_strings_and_dot_segments_still_serve(dev_port: int, path: str) -> None:
-    """A query string is ignored and dot segments resolve as clients resolve them (worker.js)."""
+@pytest.mark.parametrize("path", [POLICY_PATH + "?nocache=1", POLICY_PATH + "?", POLICY_PATH + "?a/../b"])
+def test_query_strings_still_serve(dev_port: int, path: str) -> None:
+    """A query string after the exact policy path is ignored (worker.js)."""
     expect_policy(*request(dev_port, "GET", "mta-sts.example.com", path), DEV.domain("example.com"), "GET")
 
 
@@ -512,6 +651,237 @@ def test_randomized_requests_follow_the_rules(served: tuple[int, Deployment]) ->
     finally:
         conn.close()
     assert seen == {200, 404, 405}
+
+
+# --- raw request lines: what HTTP client libraries would normalize away -----------------------
+
+
+def raw_request(port: int, target: bytes, host: bytes | None, method: bytes = b"GET") -> tuple[int, bytes]:
+    """Send one request line and Host header byte for byte; the status and body that come back."""
+    head = method + b" " + target + b" HTTP/1.1\r\n"
+    if host is not None:
+        head += b"Host: " + host + b"\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head + b"Connection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.startswith(b"HTTP/1.1 "), answer[:200]
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+POLICY = POLICY_PATH.encode()
+HOSTILE = [
+    # Paths that URL parsing would turn into the policy path.
+    (b"/x/%2E%2E/.well-known/mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"/x/%2e%2e/.well-known/mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"/x/../.well-known/mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"/%2e/.well-known/mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"/./.well-known/mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"/.well-known/./mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"/.well-known/%2E/mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"/.well-known%2Fmta-sts.txt", b"mta-sts.example.com", 404),
+    (b"/%2Ewell-known/mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"/.well-known\\mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"/\\.well-known/mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"//.well-known/mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"//mta-sts.example.com/.well-known/mta-sts.txt", b"mta-sts.example.com", 404),
+    (b"*", b"mta-sts.example.com", 404),
+    # Hosts that URL parsing would turn into a declared host.
+    (POLICY, b"user@mta-sts.example.com", 400),
+    (POLICY, b"user:pw@mta-sts.example.com", 400),
+    (POLICY, b"@mta-sts.example.com", 400),
+    (POLICY, b"mta%2Dsts.example.com", 400),
+    (POLICY, b"mta-sts.example%2Ecom", 400),
+    (POLICY, b"%6Dta-sts.example.com", 400),
+    (POLICY, b"mta-sts.example.com/x", 400),
+    (POLICY, b"mta-sts.example.com?", 400),
+    (POLICY, b"mta-sts.example.com#", 400),
+    (POLICY, b"mta-sts.example.com\\", 400),
+    (POLICY, b"mta-sts.example.com..", 400),
+    (POLICY, b".mta-sts.example.com", 400),
+    (POLICY, b"mta-sts.example.com:443:443", 400),
+    (POLICY, b"mta-sts.example.com:https", 400),
+    (POLICY, b"mta-sts.example.com, other.example", 400),
+    (POLICY, b"[::1]", 400),
+    (POLICY, b"[mta-sts.example.com]", 400),
+    (POLICY, b"mta-sts.example.com\xe2\x80\x8b", 400),
+    (POLICY, b"", 400),
+]
+
+
+@workerd
+@pytest.mark.parametrize(
+    ("target", "host", "status"), HOSTILE, ids=[repr(t + b" " + h) for t, h, _ in HOSTILE]
+)
+def test_hostile_request_lines_get_no_policy(dev_port: int, target: bytes, host: bytes, status: int) -> None:
+    """Dot segments, percent-encoding, backslashes, userinfo and odd Hosts never reach the policy."""
+    got, body = raw_request(dev_port, target, host)
+    assert (got, b"STSv1" in body) == (status, False)
+
+
+@workerd
+def test_two_host_headers_get_400(dev_port: int) -> None:
+    """Two Host headers (the runtime joins them with a comma) are a malformed Host: 400."""
+    with socket.create_connection(("127.0.0.1", dev_port), timeout=10) as sock:
+        sock.sendall(
+            b"GET " + POLICY + b" HTTP/1.1\r\nHost: mta-sts.example.com\r\nHost: mta-sts.example.com\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400 ") and b"STSv1" not in answer
+
+
+@workerd
+@pytest.mark.parametrize(
+    ("target", "host"),
+    [
+        (POLICY, b"mta-sts.example.com"),
+        (POLICY, b"MTA-STS.Example.COM.:8443"),
+        (POLICY + b"?", b"mta-sts.example.com"),
+        (POLICY + b"?x=/../%2E%2E", b"mta-sts.example.com:"),
+    ],
+)
+def test_exact_raw_policy_path_serves(dev_port: int, target: bytes, host: bytes) -> None:
+    """The exact path, with or without a query, on a declared host (any case, port, one dot): 200."""
+    assert raw_request(dev_port, target, host) == (200, DEV.domain("example.com").policy_text.encode())
+
+
+@workerd
+def test_absolute_form_keeps_the_path_and_the_host_header(dev_port: int) -> None:
+    """workerd serves an absolute-form target with the URI's path and the Host header's host.
+
+    Documented in worker.js: senders never send absolute-form; the answer is the one the Host
+    header and the path together would get, never a policy for a host nobody named.
+    """
+    policy = DEV.domain("example.com").policy_text.encode()
+    absolute = b"http://mta-sts.example.com" + POLICY
+    assert raw_request(dev_port, absolute, b"mta-sts.example.com") == (200, policy)
+    assert raw_request(dev_port, absolute, b"other.example")[0] == 404
+    dotted = b"http://mta-sts.example.com/x/../.well-known/mta-sts.txt"
+    assert raw_request(dev_port, dotted, b"mta-sts.example.com")[0] == 404
+
+
+@workerd
+@pytest.mark.parametrize(
+    ("method", "target", "host", "status"),
+    [
+        (b"GET", POLICY, None, 400),
+        (b"GET", b"\\.well-known\\mta-sts.txt", b"mta-sts.example.com", 400),
+        (b"GET", b".well-known/mta-sts.txt", b"mta-sts.example.com", 400),
+        (b"get", POLICY, b"mta-sts.example.com", 501),
+        (b"FOO", POLICY, b"mta-sts.example.com", 501),
+        (b"CONNECT", b"mta-sts.example.com:443", b"mta-sts.example.com", 500),
+    ],
+)
+def test_the_runtime_answers_some_requests_itself(
+    dev_port: int, method: bytes, target: bytes, host: bytes | None, status: int
+) -> None:
+    """What workerd answers before the script runs, as worker.js and the README document it."""
+    got, body = raw_request(dev_port, target, host, method)
+    assert (got, b"STSv1" in body) == (status, False)
+
+
+DECLARED = tuple(d.policy_host for d in DEV.worker_domains)
+PATH_PIECES = (
+    POLICY_PATH,
+    "/",
+    ".well-known",
+    "mta-sts.txt",
+    ".",
+    "..",
+    "%2E",
+    "%2e",
+    "%2E%2E",
+    "%2F",
+    "%2f",
+    "\\",
+    "?",
+    "x",
+    "%",
+    "%00",
+    "//",
+    ";",
+    "@",
+    ":",
+    "~",
+    "MTA-STS.TXT",
+    "%6D",
+)
+PATH_CHARS = "abcxyzAZ09-._~!$&'()*+,;=:@/%?\\"
+
+
+def paths() -> st.SearchStrategy[str]:
+    """Origin-form request-targets: pieces of the policy path and odd characters, glued together."""
+    glued = st.lists(st.sampled_from(PATH_PIECES) | st.text(PATH_CHARS, max_size=4), max_size=6).map("".join)
+    return st.one_of(
+        st.just(POLICY_PATH),
+        st.builds(lambda q: POLICY_PATH + "?" + q, st.text(PATH_CHARS, max_size=8)),
+        st.builds(lambda a, b: a + POLICY_PATH + b, glued, glued),
+        glued.map(lambda p: "/" + p),
+    )
+
+
+def hosts() -> st.SearchStrategy[str]:
+    """Host values: declared hosts in any case, with ports, dots and hostile decorations."""
+    cased = st.builds(
+        lambda host, flips: "".join(
+            c.upper() if f else c for c, f in zip(host, flips + [False] * 99, strict=False)
+        ),
+        st.sampled_from(DECLARED + ("mta-sts.unknown.example", "mta-sts.pages.example", "constructor")),
+        st.lists(st.booleans(), max_size=40),
+    )
+    decorated = st.builds(
+        lambda prefix, host, dot, port: prefix + host + dot + port,
+        st.sampled_from(["", "", "", "user@", "@", "%6D", "."]),
+        cased,
+        st.sampled_from(["", "", ".", "..", "%2E"]),
+        st.sampled_from(["", "", ":443", ":8787", ":", ":x", "::1", "/"]),
+    )
+    printable = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=30)
+    return decorated | printable
+
+
+def served_policy(host: str, target: str) -> bytes | None:
+    """The rule, written independently of worker.js: the policy iff the raw path and host qualify."""
+    if target.split("?", 1)[0] != POLICY_PATH:
+        return None
+    match = re.fullmatch(r"(?i)(.+?)\.?(?::[0-9]*)?", host)
+    name = match.group(1).lower() if match else ""
+    for domain in DEV.worker_domains:
+        if domain.policy_host == name:
+            return domain.policy_text.encode()
+    return None
+
+
+@workerd
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(target=paths(), host=hosts(), method=st.sampled_from([b"GET", b"HEAD"]))
+def test_policy_is_served_iff_raw_path_and_host_qualify(
+    dev_port: int, target: str, host: str, method: bytes
+) -> None:
+    """Over generated paths and Host values: the policy iff the path is exact and the host declared.
+
+    Otherwise a 400 or 404 with no policy in it; never a redirect or a 5xx.
+    """
+    want = served_policy(host, target)
+    if method == b"HEAD":
+        status, body = raw_request_head(dev_port, target.encode(), host.encode())
+    else:
+        status, body = raw_request(dev_port, target.encode(), host.encode())
+    if want is not None:
+        assert (status, body) == (200, want if method == b"GET" else b""), (target, host)
+    else:
+        assert status in (400, 404), (target, host, status)
+        assert b"STSv1" not in body
+
+
+def raw_request_head(port: int, target: bytes, host: bytes) -> tuple[int, bytes]:
+    """``raw_request`` for HEAD: the status line and no body."""
+    return raw_request(port, target, host, b"HEAD")
 
 
 @workerd

@@ -24,7 +24,7 @@ def run(args: Any) -> int:
     """Serve ``args.stack``'s Worker on ``127.0.0.1:args.port`` until interrupted."""
     deployment = load_stack(args.project_dir, args.stack)
     domains = deployment.worker_domains
-    # The very bytes `pulumi up` uploads as WorkersScript.content.
+    # The very bytes `pulumi up` uploads as WorkersScript.content, policies included.
     script = worker_script(domains)
     # Without these, a plain `kill` would end Python at once and leave workerd running.
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGHUP)}

@@ -1,8 +1,9 @@
 """Run a Worker script in workerd, Cloudflare's open-source Workers runtime, on 127.0.0.1.
 
 ``serve``, ``verify`` and the tests use it to answer with the very script ``pulumi up``
-uploads. The binary comes from the npm package pinned in ``package.json`` (``npm ci``
-installs it under ``node_modules/``), or from ``$WORKERD``.
+uploads (``mtasts.model.worker.worker_script``; the policies are inside it). The binary comes
+from the npm package pinned in ``package.json`` (``npm ci`` installs it under ``node_modules/``),
+or from ``$WORKERD``.
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ def workerd_binary(project_dir: Path = PROJECT_DIR) -> Path:
 def config_text(module_file: str, compatibility_date: str = COMPATIBILITY_DATE) -> str:
     """A workerd config serving the ES module in ``module_file`` on the socket ``http``.
 
-    The socket's address is not in the config: ``run_worker`` hands workerd a socket it
-    has already bound, so the port is known before workerd starts and nothing races for it.
+    The Worker has no bindings: the script is the whole upload. The socket's address is not in
+    the config: ``run_worker`` hands workerd a socket it has already bound, so the port is known
+    before workerd starts and nothing races for it.
     """
     return f"""using Workerd = import "/workerd/workerd.capnp";
 
@@ -102,7 +104,7 @@ def _tail(path: Path, limit: int = 2000) -> str:
 
 @contextmanager
 def run_worker(script: str, port: int = 0) -> Iterator[str]:
-    """Serve ``script`` (an ES module) in workerd; yield ``"http://127.0.0.1:PORT"``.
+    """Serve the ES module ``script`` in workerd; yield ``"http://127.0.0.1:PORT"``.
 
     ``port=0`` picks a free port. workerd is stopped when the block ends.
     """

@@ -1,28 +1,42 @@
-"""The Worker script uploaded for a stack: the JavaScript in ``worker/`` plus the policies as data.
+"""The Worker uploaded for a stack: the JavaScript in ``worker/`` with the policies in its data region.
 
-Interface (stable; ``components/`` codes against it):
+Interface (stable; ``components/``, ``serve`` and the tests code against it):
 
 - ``MAIN_MODULE``: the module name given to ``WorkersScript.main_module``.
 - ``COMPATIBILITY_DATE``: the fixed ``compatibility_date``.
 - ``script_name(stack)``: the Worker script name for a stack.
-- ``worker_script(domains)``: the exact ES module source uploaded, serving every
-  Worker-hosted domain by ``Host``.
+- ``worker_script(domains)``: the exact ES module source uploaded as ``WorkersScript.content``.
 
-The template holds one JavaScript string literal, ``"__POLICY_DATA__"``, read with
-``JSON.parse``. It is replaced by the policy document serialized twice with ``json.dumps``:
-once into JSON, once into a JSON string literal, which is also a JavaScript string literal
-(ASCII only, every quote and backslash escaped). Whatever a policy holds, it stays inside
-that literal: data, never code.
+``worker/worker.js`` is a template that runs as is: its one data region (between the markers
+``mtasts.rfc.served.DATA_BEGIN`` and ``DATA_END``) holds an empty document. ``worker_script``
+replaces that region with the stack's document (``mtasts.rfc.served.encode_served``: plain JSON,
+one host a line, one policy a line, sorted, ASCII only), which the Worker reads as an object
+literal: data, never code.
+
+Why not a ``json`` binding: Cloudflare counts a binding's value as an environment variable and
+limits each to 5 KB, about 60 domains; the script itself may be megabytes.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
-from typing import Any
 
 from mtasts.model.config import Domain
+from mtasts.rfc.served import encode_served, insert_data
+
+__all__ = [
+    "COMPATIBILITY_DATE",
+    "MAIN_MODULE",
+    "TEMPLATE_PATH",
+    "policy_data",
+    "policy_map",
+    "render",
+    "script_name",
+    "template",
+    "worker_script",
+]
 
 MAIN_MODULE = "worker.js"
 COMPATIBILITY_DATE = "2025-09-01"
@@ -30,7 +44,6 @@ COMPATIBILITY_DATE = "2025-09-01"
 
 TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "worker" / "worker.js"
 """Package data: the Worker's JavaScript ships inside the ``mtasts`` package."""
-PLACEHOLDER = '"__POLICY_DATA__"'
 
 
 def script_name(stack: str) -> str:
@@ -38,17 +51,14 @@ def script_name(stack: str) -> str:
     return f"mta-sts-{stack}"
 
 
+@cache
 def template() -> str:
-    """The Worker's JavaScript as kept in ``worker/``, with the data placeholder."""
+    """The Worker's JavaScript as kept in ``worker/``, its data region holding no policy."""
     return TEMPLATE_PATH.read_text(encoding="utf-8")
 
 
-def policy_data(domains: Iterable[Domain]) -> dict[str, Any]:
-    """The document the Worker parses: host → index into the distinct policy texts.
-
-    Texts are sorted, so the same set of policies gives the same indexes whatever the
-    order of the domains.
-    """
+def policy_map(domains: Iterable[Domain]) -> dict[str, str]:
+    """Lower-case policy host → policy text; a host declared twice must have one text."""
     by_host: dict[str, str] = {}
     for domain in domains:
         host = domain.policy_host.lower()
@@ -56,27 +66,19 @@ def policy_data(domains: Iterable[Domain]) -> dict[str, Any]:
         if by_host.get(host, text) != text:
             raise ValueError(f"{host} is declared twice with different policies")
         by_host[host] = text
-    texts = sorted(set(by_host.values()))
-    index = {text: i for i, text in enumerate(texts)}
-    return {"hosts": {host: index[text] for host, text in sorted(by_host.items())}, "policies": texts}
+    return by_host
 
 
-def data_literal(data: dict[str, Any]) -> str:
-    """``data`` as one JavaScript string literal holding its JSON (see the module docstring)."""
-    document = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return json.dumps(document, ensure_ascii=True)
+def policy_data(domains: Iterable[Domain]) -> str:
+    """The data region's JSON text for these domains: one host a line, one policy a line, sorted."""
+    return encode_served(policy_map(domains))
 
 
-def render(data: dict[str, Any], source: str | None = None) -> str:
-    """The template ``source`` (default: ``mtasts/worker/worker.js``) with ``data`` in its placeholder."""
-    source = template() if source is None else source
-    parts = source.split(PLACEHOLDER)
-    if len(parts) != 2:
-        raise ValueError(f"the Worker template must hold {PLACEHOLDER} exactly once")
-    # Joined, not str.replace'd: the inserted text is never scanned again.
-    return parts[0] + data_literal(data) + parts[1]
+def render(data: str, source: str | None = None) -> str:
+    """``source`` (default: the template) with ``data`` (``encode_served`` output) in its data region."""
+    return insert_data(template() if source is None else source, data)
 
 
 def worker_script(domains: Iterable[Domain]) -> str:
-    """The exact ES module uploaded as ``WorkersScript.content`` for these domains."""
+    """The exact ES module uploaded as ``WorkersScript.content`` for these (Worker-hosted) domains."""
     return render(policy_data(domains))
