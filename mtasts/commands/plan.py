@@ -27,7 +27,7 @@ def plan_text(stack: str, deployment: Deployment) -> str:
         else:
             out.append("records (dns: external, create these by hand):")
         out += ["  " + record.zone_line() for record in domain.records]
-        out += ["warning: " + w for w in deployment.warnings_for(domain.name)]
+        out += [finding.line() for finding in deployment.findings_for(domain.name)]
     return "\n".join(out) + "\n"
 
 
