@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from mtasts.model.config import DEFAULTS, ConfigError, load_config, load_stack
+from mtasts.model.config import DEFAULTS, ConfigError, Deployment, load_config, load_stack
+from mtasts.model.findings import Severity
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "0123456789abcdef0123456789abcdef"
@@ -324,3 +328,136 @@ def test_records_follow_hosting_and_dns() -> None:
     sts = deployment.domain("w.example").records[1]
     assert (sts.name, sts.type) == ("_mta-sts.w.example", "TXT")
     assert sts.content == '"v=STSv1; id=' + deployment.domain("w.example").policy_id + '"'
+
+
+STACKS = Path(__file__).resolve().parent / "stacks"
+VALID = sorted((STACKS / "valid").glob("*.yaml"))
+INVALID = sorted((STACKS / "invalid").glob("*.yaml"))
+
+
+def expectation(path: Path) -> list[str]:
+    """The ``# expect:`` and ``# warning:`` header lines of a corpus file, without their prefix."""
+    lines = []
+    for raw in path.read_bytes().split(b"\n"):
+        if not raw.startswith((b"# expect: ", b"# warning: ")):
+            break
+        lines.append(raw.decode("utf-8").removeprefix("# "))
+    return lines
+
+
+def load_corpus_file(project: Path, path: Path) -> Deployment:
+    shutil.copy(path, project / "Pulumi.t.yaml")
+    return load_stack(project, "t")
+
+
+@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
+def test_corpus_invalid_stack_names_key_and_rule(project: Path, path: Path) -> None:
+    """Each invalid corpus file raises ConfigError with the key and rule its header names."""
+    header = expectation(path)[0].removeprefix("expect: ")
+    key, _, rule = header.partition(" | ")
+    with pytest.raises(ConfigError) as info:
+        load_corpus_file(project, path)
+    assert info.value.key == key.replace("{file}", "Pulumi.t.yaml")
+    assert rule in info.value.rule
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("path", VALID, ids=lambda p: p.stem)
+def test_corpus_valid_stack_loads_with_its_warnings(project: Path, path: Path) -> None:
+    """Each valid corpus file loads, warning about exactly the keys its header lists."""
+    header = expectation(path)
+    assert header[0] == "expect: plans"
+    deployment = load_corpus_file(project, path)
+    warned = {w.removeprefix("warning: ") for w in header[1:]}
+    assert {f.key for f in deployment.findings} == warned
+    assert all(f.severity is Severity.WARNING for f in deployment.findings)
+
+
+def plan(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mtasts", "--project-dir", str(project), "plan", "--stack", "t", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def assert_one_error_line(result: subprocess.CompletedProcess[str], prefix: str) -> None:
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stdout == ""
+    assert result.stderr.startswith(prefix), result.stderr[:300]
+    assert result.stderr.count("\n") == 1 and result.stderr.endswith("\n")
+
+
+CLI_SAMPLE = [
+    "latin1-comment",
+    "document-list",
+    "config-scalar",
+    "huge-int-max-age",
+    "very-deep-flow",
+    "deep-block-sequences",
+    "deep-json-text",
+    "duplicate-setting",
+    "duplicate-json-setting",
+    "kelvin-domain",
+    "a-label-no-round-trip",
+    "pages-same-repository-case",
+    "policy-over-64k",
+    "tlsrpt-record-too-long",
+    "derived-tlsrpt-name-too-long",
+    "max-age-yaml11-010",
+]
+
+
+@pytest.mark.parametrize("name", CLI_SAMPLE)
+def test_plan_prints_one_error_line_for_hostile_stack(project: Path, name: str) -> None:
+    """mtasts plan on a hostile stack file exits 2 with one ``error: <key>: <rule>`` line, no traceback."""
+    path = STACKS / "invalid" / f"{name}.yaml"
+    key, _, rule = expectation(path)[0].removeprefix("expect: ").partition(" | ")
+    shutil.copy(path, project / "Pulumi.t.yaml")
+    result = plan(project)
+    assert_one_error_line(result, f"error: {key.replace('{file}', 'Pulumi.t.yaml')}: ")
+    assert rule in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("project_text", "expected"),
+    [
+        (b"name: mta-sts\nconfig: [a, b]\n", "error: Pulumi.yaml: config must be a mapping"),
+        (b"name: mta-sts\nconfig: 3\n", "error: Pulumi.yaml: config must be a mapping"),
+        (b"- name\n", "error: Pulumi.yaml: must be a YAML mapping"),
+        (b"# r\xe9sum\xe9\nname: mta-sts\n", "error: Pulumi.yaml: is not UTF-8"),
+        (
+            b"name: a\nname: b\n",
+            "error: Pulumi.yaml: is not valid YAML at line 2, column 1: duplicate key 'name'",
+        ),
+    ],
+)
+def test_plan_rejects_a_broken_pulumi_yaml(project: Path, project_text: bytes, expected: str) -> None:
+    """A Pulumi.yaml that is not a mapping, has a non-mapping config, or is not UTF-8 gets one error line."""
+    (project / "Pulumi.yaml").write_bytes(project_text)
+    shutil.copy(STACKS / "valid" / "minimal.yaml", project / "Pulumi.t.yaml")
+    assert_one_error_line(plan(project), expected)
+
+
+def test_plan_names_an_unreadable_file(project: Path) -> None:
+    """A Pulumi.yaml or stack file that cannot be read (a directory, a symlink loop) gets one error line."""
+    shutil.copy(STACKS / "valid" / "minimal.yaml", project / "Pulumi.t.yaml")
+    (project / "Pulumi.yaml").unlink()
+    (project / "Pulumi.yaml").mkdir()
+    assert_one_error_line(plan(project), "error: Pulumi.yaml: cannot be read: ")
+    (project / "Pulumi.yaml").rmdir()
+    shutil.copy(ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+    (project / "Pulumi.t.yaml").unlink()
+    (project / "Pulumi.t.yaml").symlink_to(project / "Pulumi.t.yaml")
+    assert_one_error_line(plan(project), "error: Pulumi.t.yaml: cannot be read: ")
+
+
+@pytest.mark.parametrize("name", ["every-mode-and-hosting", "utf8-bom", "a-labels", "json-text-values"])
+def test_plan_plans_a_valid_corpus_stack(project: Path, name: str) -> None:
+    """mtasts plan --json on a valid corpus file exits 0 and prints one JSON object with every domain."""
+    shutil.copy(STACKS / "valid" / f"{name}.yaml", project / "Pulumi.t.yaml")
+    result = plan(project, "--json")
+    assert result.returncode == 0, result.stderr
+    domains = json.loads(result.stdout)["domains"]
+    assert set(domains) == {d.name for d in load_stack(project, "t").domains}

@@ -1,4 +1,4 @@
-"""The one config loader: a stack's config mapping to a frozen ``Deployment``.
+r"""The one config loader: a stack's config mapping to a frozen ``Deployment``.
 
 The program, ``plan``, ``serve``, ``verify`` and the tests all build their view of a stack
 here, so a config that gets past this module is one the whole project agrees on. Every
@@ -6,8 +6,10 @@ rejection names its dotted key and the rule it broke (``ConfigError``).
 
 ``load_config`` checks the stack-level keys, then ``build_domain`` builds each domain: every
 setting through its validator in ``mtasts.model.validators.SETTINGS`` (the table to extend for a
-new key; see that module), then the ``DOMAIN_RULES`` that relate settings; finally
-``STACK_RULES`` over all domains, and ``stack_warnings`` for what is legal but risky.
+new key; see that module), then the ``DOMAIN_RULES`` that relate settings, then the
+``BUILT_RULES`` over what the domain publishes (name lengths, policy and TXT sizes: what would
+otherwise fail only during ``pulumi up``); finally ``STACK_RULES`` across domains, and
+``stack_warnings`` for what is legal but risky (``Finding`` objects of ``Severity.WARNING``).
 """
 
 from __future__ import annotations
@@ -32,10 +34,18 @@ from mtasts.model.validators import (
     matching,
     shown,
 )
-from mtasts.rfc.names import hostname_problem, normalize_name
+from mtasts.rfc.names import MAX_NAME_LENGTH, hostname_problem, normalize_name
 from mtasts.rfc.policy import ONE_DAY
 
 TOP_KEYS = ("cloudflareAccountId", "defaults", "domains")
+
+MAX_POLICY_BYTES = 64 * 1024
+"""Largest policy senders fetch (RFC 8461 §3.3 lets them cap it; 64 KiB is what they use)."""
+MAX_TXT_STRING = 255
+"""Longest character-string in a TXT record (RFC 1035 §3.3)."""
+MAX_RECORD_WIRE = 4096
+"""Largest record Cloudflare accepts, in DNS wire format bytes (owner name, fixed fields and
+data): developers.cloudflare.com/dns/manage-dns-records/reference/dns-record-types/."""
 
 _account_id = matching(HEX_ID, "must be 32 lower-case hex digits (the Cloudflare account id)")
 
@@ -127,8 +137,73 @@ DOMAIN_RULES: tuple[Callable[[Draft], None], ...] = (
 """Rules relating a domain's settings, in order; each raises ``ConfigError`` naming the key."""
 
 
+def _derived_names_fit(domain: Domain, key: str) -> None:
+    names = [domain.policy_host, *(record.name for record in domain.records)]
+    longest = max(names, key=len)
+    if len(longest) > MAX_NAME_LENGTH:
+        fail(
+            key,
+            f"the derived name {shown(longest)} is {len(longest)} characters, over the "
+            f"{MAX_NAME_LENGTH} DNS allows; use a shorter domain name",
+        )
+
+
+def _policy_fits(domain: Domain, key: str) -> None:
+    size = len(domain.policy_text.encode())
+    if size > MAX_POLICY_BYTES:
+        fail(
+            f"{key}.mx",
+            f"the policy would be {size} bytes, over the {MAX_POLICY_BYTES} senders fetch "
+            "(RFC 8461 §3.3); use fewer or wildcard mx patterns",
+        )
+
+
+def _txt_records_fit(domain: Domain, key: str) -> None:
+    for record in domain.records:
+        if record.type != "TXT":
+            continue
+        strings = record.content[1:-1].split('" "')
+        owner = len(record.name.encode()) + 2  # length octets of each label, and the root
+        wire = owner + 10 + sum(1 + len(part.encode()) for part in strings)
+        setting = "tlsrpt" if record.role == "tlsrpt" else ""
+        where = f"{key}.{setting}" if setting else key
+        if max(len(part.encode()) for part in strings) > MAX_TXT_STRING:
+            fail(
+                where,
+                f"the {record.name} TXT record has a string over {MAX_TXT_STRING} bytes (RFC 1035 §3.3)",
+            )
+        if wire > MAX_RECORD_WIRE:
+            fail(
+                where,
+                f"the {record.name} TXT record would be {wire} bytes in DNS wire format, over the "
+                f"{MAX_RECORD_WIRE} Cloudflare accepts; list fewer or shorter URIs",
+            )
+
+
+BUILT_RULES: tuple[Callable[[Domain, str], None], ...] = (_derived_names_fit, _policy_fits, _txt_records_fit)
+"""Rules over what a built domain publishes (names, policy, records): what ``pulumi up`` would
+only find out after creating other resources. Each gets the domain and its ``domains.<name>`` key."""
+
+
+def _pages_repositories_distinct(domains: tuple[Domain, ...]) -> None:
+    """Two Pages domains cannot share a repository; GitHub compares names case-insensitively."""
+    owners: dict[str, str] = {}
+    for domain in domains:
+        if domain.hosting != "github-pages" or domain.repository is None:
+            continue
+        full = f"{domain.github_owner}/{domain.repository}".lower()
+        if full in owners:
+            fail(
+                f"domains.{domain.name}.repository",
+                f"repository {domain.repository!r} is also the one of {owners[full]} (GitHub "
+                "names are case-insensitive); each github-pages domain needs its own",
+            )
+        owners[full] = domain.name
+
+
 def build_domain(name: str, key: str, raw_settings: Any, defaults: Defaults, stack: Stack) -> Domain:
-    """One domain: its own settings over ``defaults``, each validated, then ``DOMAIN_RULES``."""
+    """One domain: its own settings over ``defaults``, each validated, then ``DOMAIN_RULES``,
+    then ``BUILT_RULES`` over the ``Domain``."""
     own = _settings(raw_settings, key, tuple(SETTINGS))
     values: dict[str, Any] = {}
     for setting, spec in SETTINGS.items():
@@ -143,10 +218,13 @@ def build_domain(name: str, key: str, raw_settings: Any, defaults: Defaults, sta
     pages = values["hosting"] == "github-pages"
     if not pages:
         fields.pop("repository", None)
-    return Domain(name=name, github_owner=stack.github_owner if pages else None, **fields)
+    domain = Domain(name=name, github_owner=stack.github_owner if pages else None, **fields)
+    for built_rule in BUILT_RULES:
+        built_rule(domain, key)
+    return domain
 
 
-STACK_RULES: tuple[Callable[[tuple[Domain, ...]], None], ...] = ()
+STACK_RULES: tuple[Callable[[tuple[Domain, ...]], None], ...] = (_pages_repositories_distinct,)
 """Rules over the whole stack (all domains built, sorted); each raises ``ConfigError``."""
 
 
@@ -284,12 +362,32 @@ def _get(config: Mapping[str, Any], key: str) -> Any:
 def _object(config: Mapping[str, Any], key: str) -> Any:
     """An object-valued key; ``pulumi.Config`` hands objects over as JSON text."""
     value = _get(config, key)
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            fail(key, "must be a mapping (or its JSON text), got a string that is not JSON")
-    return value
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value, object_pairs_hook=_unique_pairs)
+    except _DuplicateKey as exc:
+        fail(key, f"duplicate key {shown(exc.args[0])} in its JSON text; JSON would keep only the last")
+    except RecursionError:
+        fail(key, "its JSON text nests too deeply")
+    except ValueError as exc:
+        if "digits" in str(exc):  # Python's limit on integer length (4,300 digits)
+            fail(key, "its JSON text holds an integer too long to read")
+        fail(key, "must be a mapping (or its JSON text), got a string that is not JSON")
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` that refuses a key given twice in one JSON object."""
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in out:
+            raise _DuplicateKey(name)
+        out[name] = value
+    return out
 
 
 def load_stack(project_dir: str | Path, stack: str) -> Deployment:

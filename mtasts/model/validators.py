@@ -17,11 +17,13 @@ A rule that relates two settings (say, "only applies to hosting: github-pages") 
 from __future__ import annotations
 
 import re
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from mtasts.model.errors import ConfigError
+from mtasts.model.stackfile import Yaml11Int
 from mtasts.rfc.names import hostname_problem, mx_pattern_problem, normalize_name
 from mtasts.rfc.policy import MAX_AGE_LIMIT
 from mtasts.rfc.records import tlsrpt_uri_problem
@@ -41,12 +43,18 @@ def fail(key: str, rule: str) -> NoReturn:
     raise ConfigError(key, rule)
 
 
-def shown(value: Any, limit: int = 60) -> str:
-    """``repr(value)`` cut to ``limit`` characters: safe for huge integers and long strings."""
-    if isinstance(value, int) and value.bit_length() > 3 * limit:
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 3, 60, 60, 60
+
+
+def shown(value: Any) -> str:
+    """``value`` for an error message: one short line, whatever its size or depth."""
+    if isinstance(value, int) and value.bit_length() > 200:
         return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    try:
+        return _SHORT.repr(value)
+    except (ValueError, RecursionError):  # an integer past Python's 4,300-digit limit, deep inside
+        return f"a {type(value).__name__} too large to show"
 
 
 def choice(choices: tuple[str, ...]) -> Validator:
@@ -64,6 +72,12 @@ def max_age(value: Any, key: str) -> int:
     """Whole seconds, 0 to ``MAX_AGE_LIMIT`` (RFC 8461 §3.2); digits as a string are accepted."""
     if isinstance(value, bool):
         fail(key, "must be a whole number of seconds, not a boolean")
+    if isinstance(value, Yaml11Int):
+        fail(
+            key,
+            f"{value.text} is a YAML 1.1 number form that plan reads as {int(value)} but Pulumi "
+            "(YAML 1.2) reads differently or as text; write the seconds as plain decimal digits",
+        )
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
         value = int(value)
     if not isinstance(value, int):
