@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from mtasts.model.findings import Finding
-from mtasts.rfc.policy import POLICY_PATH, Policy
+from mtasts.rfc.policy import POLICY_PATH, Policy, policy_id
 from mtasts.rfc.records import StsRecord, TlsRptRecord, quote_txt
 
 TXT_TTL = 300
@@ -82,7 +82,8 @@ class Domain:
 
     @cached_property
     def policy_id(self) -> str:
-        return self.policy.id
+        """``Policy.id``, hashed from the text already rendered."""
+        return policy_id(self.policy_text)
 
     @property
     def policy_host(self) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 from mtasts.model.domain import Deployment, Domain
 from mtasts.model.errors import ConfigError
 from mtasts.model.findings import Finding, Severity
-from mtasts.model.stackfile import NAMESPACE, stack_config
+from mtasts.model.stackfile import NAMESPACE, gc_paused, stack_config
 from mtasts.model.validators import (
     DEFAULTS,
     GITHUB_OWNER,
@@ -236,6 +236,11 @@ def load_config(config: Mapping[str, Any]) -> Deployment:
     ``pulumi.Config`` holds them, objects as JSON text.
     Raises ``ConfigError`` on the first rule broken.
     """
+    with gc_paused():
+        return _load_config(config)
+
+
+def _load_config(config: Mapping[str, Any]) -> Deployment:
     for name in config:
         namespace, colon, bare = str(name).rpartition(":")
         if (not colon or namespace == NAMESPACE) and bare not in TOP_KEYS:

@@ -37,6 +37,7 @@ Validator = Callable[[Any, str], Any]
 """``(value, dotted_key) -> validated value``; raises ``ConfigError(dotted_key, rule)``."""
 
 _NO_DEFAULT: Any = object()
+_MEMO_LIMIT = 100_000
 
 
 def fail(key: str, rule: str) -> NoReturn:
@@ -75,8 +76,8 @@ def max_age(value: Any, key: str) -> int:
     if isinstance(value, Yaml11Int):
         fail(
             key,
-            f"{value.text} is a YAML 1.1 number form that plan reads as {int(value)} but Pulumi "
-            "(YAML 1.2) reads differently or as text; write the seconds as plain decimal digits",
+            f"{value.text} is a YAML 1.1 number form, read here as {int(value)}, that YAML 1.2 readers "
+            "read differently or as text; write the seconds as plain decimal digits",
         )
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
         value = int(value)
@@ -96,6 +97,9 @@ def string_list(
     The one list validator: ``mx`` and ``tlsrpt`` are both made by it.
     """
 
+    known: dict[str, tuple[str, str | None]] = {}
+    """raw item -> (normalized, problem): stacks repeat the same mx hosts and report addresses."""
+
     def check(value: Any, key: str) -> tuple[str, ...]:
         if isinstance(value, str) or not isinstance(value, (list, tuple)):
             fail(key, f"must be a list of strings, got {shown(value)}")
@@ -103,8 +107,12 @@ def string_list(
         for index, raw in enumerate(value):
             if not isinstance(raw, str):
                 fail(f"{key}[{index}]", f"must be a string, got {shown(raw)}")
-            item = normalize(raw)
-            found = problem(item)
+            if raw not in known:
+                if len(known) >= _MEMO_LIMIT:
+                    known.clear()
+                normalized = normalize(raw)
+                known[raw] = (normalized, problem(normalized))
+            item, found = known[raw]
             if found:
                 fail(f"{key}[{index}]", f"{noun} {shown(raw)} {found} ({cite})")
             if item in items:

@@ -27,12 +27,13 @@ def hostname_problem(name: str, *, min_labels: int = 1) -> str | None:
         return "must not end with a dot"
     if len(name) > MAX_NAME_LENGTH:
         return f"is longer than {MAX_NAME_LENGTH} characters"
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        pass
-    else:
-        return "is an IP address, not a host name"
+    if ":" in name or not name.strip("0123456789."):  # only these can be addresses
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            pass
+        else:
+            return "is an IP address, not a host name"
     labels = name.split(".")
     for label in labels:
         if not label:
