@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -13,7 +14,16 @@ from typing import Any
 import pytest
 import yaml
 
-from mtasts.model.config import DEFAULTS, ConfigError, Deployment, load_config, load_stack
+from mtasts.model.config import (
+    DEFAULTS,
+    SETTINGS,
+    TOP_KEYS,
+    ConfigError,
+    Deployment,
+    Domain,
+    load_config,
+    load_stack,
+)
 from mtasts.model.findings import Severity
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,13 +52,28 @@ def test_pulumi_yaml_defaults_match_the_loader() -> None:
 
 
 def test_pulumi_yaml_declares_every_key_with_a_description() -> None:
-    """Every project config key is declared, and the typed ones carry type, description and default."""
+    """Pulumi.yaml declares exactly the loader's top-level keys, each described; typed ones with a default."""
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     keys = project["config"]
-    assert set(keys) == {"cloudflareAccountId", "mta-sts:defaults", "mta-sts:domains"}
+    assert {key.rpartition(":")[2] for key in keys} == set(TOP_KEYS)
     assert {"type", "description", "default"} <= set(keys["cloudflareAccountId"])
     assert all(keys[k]["description"] for k in keys)
     assert keys["mta-sts:domains"]["value"] == {}
+
+
+def test_every_setting_fills_a_domain_field() -> None:
+    """Each SETTINGS entry names a Domain field, so adding a key without its field fails here."""
+    fields = {f.name for f in dataclasses.fields(Domain)}
+    assert {setting.field for setting in SETTINGS.values()} <= fields
+
+
+@pytest.mark.parametrize("setting", ["mx", "tlsrpt"])
+def test_mx_and_tlsrpt_share_one_list_validator(setting: str) -> None:
+    """mx and tlsrpt reject a bare string and a non-string item with the same wording."""
+    error = rejected(config(**{"b.example": {setting: "x"}}))
+    assert (error.key, error.rule) == (f"domains.b.example.{setting}", "must be a list of strings, got 'x'")
+    error = rejected(config(**{"b.example": {setting: [7]}}))
+    assert (error.key, error.rule) == (f"domains.b.example.{setting}[0]", "must be a string, got 7")
 
 
 def test_defaults_only_domain_inherits_everything() -> None:
@@ -282,6 +307,33 @@ def test_warning_tlsrpt_mailbox_on_enforced_domain_of_this_stack() -> None:
 def test_no_warnings_for_a_sound_config() -> None:
     """A testing domain with TLS-RPT elsewhere loads without warnings."""
     assert load_config(config()).warnings == ()
+
+
+def test_warnings_are_findings_indexed_by_their_domain() -> None:
+    """Each warning is a WARNING Finding with its key; warnings_for gives one domain's, not a suffix's."""
+    cfg = config(
+        **{"a.example": {"tlsrpt": []}, "b.a.example": {"mode": "enforce", "maxAge": 60}, "c.example": {}}
+    )
+    deployment = load_config(cfg)
+    assert [(f.severity, f.key) for f in deployment.findings] == [
+        (Severity.WARNING, "domains.a.example.tlsrpt"),
+        (Severity.WARNING, "domains.b.a.example.maxAge"),
+    ]
+    tlsrpt, max_age = deployment.findings
+    assert deployment.findings_for("a.example") == (tlsrpt,)
+    assert deployment.findings_for("b.a.example") == (max_age,)
+    assert deployment.findings_for("c.example") == ()
+    assert deployment.warnings_for("a.example") == [f"domains.a.example.tlsrpt: {tlsrpt.reason}"]
+
+
+def test_plan_prints_warnings_as_before(project: Path) -> None:
+    """plan prints ``warning: <key>: <reason>`` lines and --json a list of ``<key>: <reason>`` strings."""
+    shutil.copy(STACKS / "valid" / "no-tlsrpt.yaml", project / "Pulumi.t.yaml")
+    reason = "no TLS-RPT URI, so senders cannot report failures (RFC 8460)"
+    text = plan(project)
+    assert f"\nwarning: domains.example.com.tlsrpt: {reason}\n" in text.stdout
+    warnings = json.loads(plan(project, "--json").stdout)["domains"]["example.com"]["warnings"]
+    assert warnings == [f"domains.example.com.tlsrpt: {reason}"]
 
 
 def test_same_config_same_ids() -> None:
