@@ -241,10 +241,16 @@ def load_config(config: Mapping[str, Any]) -> Deployment:
 
 
 def _load_config(config: Mapping[str, Any]) -> Deployment:
+    given: dict[str, str] = {}
     for name in config:
         namespace, colon, bare = str(name).rpartition(":")
-        if (not colon or namespace == NAMESPACE) and bare not in TOP_KEYS:
+        if colon and namespace != NAMESPACE:
+            continue
+        if bare not in TOP_KEYS:
             raise _unknown_key(bare, TOP_KEYS, "")
+        if bare in given:
+            fail(bare, f"is given twice, as {given[bare]!r} and {str(name)!r}")
+        given[bare] = str(name)
     defaults = Defaults(_settings(_object(config, "defaults"), "defaults", tuple(DEFAULTS)))
     domains_raw = _object(config, "domains")
     if domains_raw is None or domains_raw == {}:

@@ -241,9 +241,11 @@ def parse_yaml(text: str, name: str) -> Any:
         raise ConfigError(name, f"nests mappings and lists more than {MAX_DEPTH} levels deep") from None
     except ConfigError:
         raise
-    except (ValueError, OverflowError) as exc:
-        # A scalar the resolver matched but cannot be built: 2001-13-45, !!int abc.
-        raise ConfigError(name, f"has a value YAML cannot read: {str(exc).splitlines()[0][:120]}") from None
+    except Exception as exc:  # noqa: BLE001 - PyYAML's constructors fail many ways on explicit tags
+        # A scalar the resolver matched, or an explicit tag, that cannot be built:
+        # 2001-13-45, !!int abc, !!timestamp mx.example.com.
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+        raise ConfigError(name, f"has a value YAML cannot read: {reason}") from None
 
 
 def read_yaml(path: Path, *, missing_ok: bool = False) -> dict[str, Any]:
@@ -317,12 +319,16 @@ def stack_config(project_dir: Path, stack: str) -> dict[str, Any]:
     if missing:
         raise ConfigError(path.name, "no such stack file")
     values: dict[str, Any] = dict(project_defaults(project_dir))
+    given: dict[str, str] = {}
     for name, value in config_section(read_yaml(path), path.name).items():
         namespace, colon, bare = str(name).rpartition(":")
         if isinstance(value, Mapping) and "secure" in value:
             continue  # secrets are not needed offline
         if colon and namespace != NAMESPACE:
             values[name] = value
-        else:
-            values[bare] = value
+            continue
+        if bare in given:
+            raise ConfigError(bare, f"is given twice in {path.name}, as {given[bare]!r} and {str(name)!r}")
+        given[bare] = str(name)
+        values[bare] = value
     return values

@@ -158,6 +158,14 @@ HEX_ID = r"[0-9a-f]{32}"
 GITHUB_OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?"
 
 
+def _tlsrpt_problem(uri: str) -> str | None:
+    """``tlsrpt_uri_problem``, with the ``ValueError`` urllib raises on ``https://a[b/`` as a problem."""
+    try:
+        return tlsrpt_uri_problem(uri)
+    except ValueError as exc:
+        return f"is not a URI ({exc})"
+
+
 @dataclass(frozen=True)
 class Setting:
     """One domain setting: the ``Domain`` field it fills, its validator, and its default."""
@@ -186,7 +194,7 @@ SETTINGS: dict[str, Setting] = {
         ),
         [],
     ),
-    "tlsrpt": Setting("tlsrpt", string_list("TLS-RPT URI", tlsrpt_uri_problem, "RFC 8460 §3"), []),
+    "tlsrpt": Setting("tlsrpt", string_list("TLS-RPT URI", _tlsrpt_problem, "RFC 8460 §3"), []),
     "dns": Setting("dns", choice(DNS_PROVIDERS), "cloudflare"),
     "routing": Setting("routing", choice(ROUTINGS), "route"),
     "zone": Setting("zone", zone_name),
