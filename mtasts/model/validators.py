@@ -11,7 +11,10 @@ How to add a domain setting (one table entry + one field):
    ``Pulumi.yaml`` (a test keeps ``DEFAULTS`` equal to it).
 
 A rule that relates two settings (say, "only applies to hosting: github-pages") goes in
-``mtasts.model.loader.DOMAIN_RULES``; a rule over the whole stack in ``STACK_RULES`` there.
+``mtasts.model.loader.DOMAIN_RULES``; a rule over what a built domain publishes in
+``BUILT_RULES``; a rule across domains in ``STACK_RULES``. A stack-level key (beside
+``defaults`` and ``domains``) goes in ``loader.TOP_KEYS`` and ``Pulumi.yaml``, and is read into
+``loader.Stack`` (and ``Deployment``) in ``loader._load_config``.
 """
 
 from __future__ import annotations
