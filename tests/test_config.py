@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from mtasts.model import stackfile
 from mtasts.model.config import (
     DEFAULTS,
     SETTINGS,
@@ -515,3 +516,33 @@ def test_plan_plans_a_valid_corpus_stack(project: Path, name: str) -> None:
     assert result.returncode == 0, result.stderr
     domains = json.loads(result.stdout)["domains"]
     assert set(domains) == {d.name for d in load_stack(project, "t").domains}
+
+
+@pytest.mark.parametrize("loader", [stackfile.LOADER, stackfile._PyLoader], ids=["libyaml", "pure-python"])
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("a: 1\nb: {c: 1, c: 2}\n", "at line 2, column 11: duplicate key 'c' (first at line 2)"),
+        ("a: " + "9" * 200 + "\n", "an integer of 200 digits is too long"),
+        ("a: " + "[" * 70 + "]" * 70 + "\n", "more than 64 levels deep"),
+        ("a: !!int x\n", "has a value YAML cannot read"),
+    ],
+)
+def test_both_yaml_loaders_are_strict(
+    monkeypatch: pytest.MonkeyPatch, loader: type, text: str, rule: str
+) -> None:
+    """The libyaml and the pure-Python loader reject duplicates, long integers, deep nesting alike."""
+    monkeypatch.setattr(stackfile, "LOADER", loader)
+    with pytest.raises(ConfigError) as info:
+        stackfile.parse_yaml(text, "f.yaml")
+    assert info.value.key == "f.yaml" and rule in info.value.rule
+
+
+@pytest.mark.parametrize("loader", [stackfile.LOADER, stackfile._PyLoader], ids=["libyaml", "pure-python"])
+def test_both_yaml_loaders_keep_yaml11_number_text(monkeypatch: pytest.MonkeyPatch, loader: type) -> None:
+    """Both loaders read 010 as 8 but remember it was written 010; plain decimals stay plain ints."""
+    monkeypatch.setattr(stackfile, "LOADER", loader)
+    value = stackfile.parse_yaml("a: 010\nb: 10\n", "f.yaml")
+    assert value == {"a": 8, "b": 10}
+    assert isinstance(value["a"], stackfile.Yaml11Int) and value["a"].text == "010"
+    assert type(value["b"]) is int
