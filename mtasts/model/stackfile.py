@@ -60,10 +60,13 @@ class Yaml11Int(int):
 
     text: str
 
-    def __new__(cls, value: int, text: str) -> Yaml11Int:
+    def __new__(cls, value: int, text: str = "") -> Yaml11Int:
         number = super().__new__(cls, value)
-        number.text = text
+        number.text = text or str(value)
         return number
+
+    def __reduce__(self) -> tuple[type[Yaml11Int], tuple[int, str]]:
+        return (Yaml11Int, (int(self), self.text))
 
 
 class StrictConstructor(SafeConstructor):
