@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mtasts.commands.plan import append_indented
 from mtasts.model.config import ConfigError, load_config
 from mtasts.rfc.mx import mx_matches
 from mtasts.rfc.policy import MAX_AGE_LIMIT, Policy, PolicyError, parse_policy, policy_id
@@ -198,3 +200,11 @@ def test_config_loader_fails_only_with_config_error(domains: Any, defaults: Any,
                 assert parse_sts_record(record.content).id == domain.policy_id
             if record.role == "tlsrpt":
                 assert parse_tlsrpt_record(record.content).rua == domain.tlsrpt
+
+
+@given(JSONISH)
+def test_plan_json_writer_matches_json_dumps_indent(value: Any) -> None:
+    """plan --json's fast writer prints exactly what json.dumps(indent=2) prints, for any JSON value."""
+    out: list[str] = []
+    append_indented(value, out, "")
+    assert "".join(out) == json.dumps(value, indent=2)

@@ -1,0 +1,191 @@
+"""What a stack publishes: ``Domain`` (one mail domain), its records, and ``Deployment``.
+
+Built only by ``mtasts.model.loader``; frozen, so derived values (policy text, id, records) are
+computed once and cannot go stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from mtasts.model.findings import Finding
+from mtasts.rfc.policy import POLICY_PATH, Policy, policy_id
+from mtasts.rfc.records import StsRecord, TlsRptRecord, quote_txt
+
+TXT_TTL = 300
+HOST_TTL = 300
+AUTO_TTL = 1
+"""Cloudflare's "automatic" TTL, the only one a proxied record takes."""
+WORKER_ORIGIN = "100::"
+"""The discard prefix (RFC 6666): a proxied record's origin that a Worker route answers for."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One DNS record a domain needs, with the exact content Cloudflare stores."""
+
+    role: str
+    """``policy-host``, ``sts`` or ``tlsrpt``: names the resource, never changes."""
+    name: str
+    """Fully qualified name, without a trailing dot."""
+    type: str
+    content: str
+    """TXT content is quoted, as Cloudflare stores and shows it."""
+    ttl: int
+    proxied: bool = False
+
+    def zone_line(self) -> str:
+        """The record as a zone-file line."""
+        ttl = TXT_TTL if self.ttl == AUTO_TTL else self.ttl
+        return f"{self.name}.\t{ttl}\tIN\t{self.type}\t{self.content}"
+
+    def as_json(self) -> dict[str, str]:
+        return {"name": self.name, "type": self.type, "content": self.content}
+
+
+@dataclass(frozen=True)
+class Domain:
+    """One mail domain and everything it publishes.
+
+    Derived values (policy text, id, records) are computed once per instance: the fields are
+    frozen, so they cannot go stale.
+    """
+
+    name: str
+    hosting: str
+    mode: str
+    max_age: int
+    mx: tuple[str, ...]
+    tlsrpt: tuple[str, ...]
+    dns: str = "cloudflare"
+    routing: str = "route"
+    zone_id: str | None = None
+    """Cloudflare zone id; None means look it up by ``zone``."""
+    zone: str | None = None
+    """Cloudflare zone name holding the records (default: the domain itself)."""
+    repository: str | None = None
+    """GitHub repository name for Pages hosting (default ``mta-sts.<domain>``)."""
+    github_owner: str | None = None
+    https_enforced: bool = False
+    """Pages only: enforce HTTPS, which GitHub allows once it has issued the certificate."""
+
+    @cached_property
+    def policy(self) -> Policy:
+        return Policy(mode=self.mode, max_age=self.max_age, mx=self.mx)
+
+    @cached_property
+    def policy_text(self) -> str:
+        """The exact bytes served at the policy URL (CRLF line ends)."""
+        return self.policy.render()
+
+    @cached_property
+    def policy_id(self) -> str:
+        """``Policy.id``, hashed from the text already rendered."""
+        return policy_id(self.policy_text)
+
+    @property
+    def policy_host(self) -> str:
+        return f"mta-sts.{self.name}"
+
+    @property
+    def policy_url(self) -> str:
+        return f"https://{self.policy_host}{POLICY_PATH}"
+
+    @cached_property
+    def sts_record(self) -> str:
+        """``_mta-sts`` TXT data, unquoted."""
+        return StsRecord(id=self.policy_id).render()
+
+    @cached_property
+    def tlsrpt_record(self) -> str | None:
+        """``_smtp._tls`` TXT data, unquoted, or None when there are no URIs."""
+        return TlsRptRecord(rua=self.tlsrpt).render() if self.tlsrpt else None
+
+    @property
+    def managed_dns(self) -> bool:
+        """Whether the program creates this domain's DNS records."""
+        return self.dns == "cloudflare"
+
+    @cached_property
+    def records(self) -> tuple[Record, ...]:
+        """The DNS records this domain needs, in rollout order.
+
+        With ``dns: external`` these are the records to create by hand.
+        """
+        records: list[Record] = []
+        host = self.policy_host
+        if self.hosting == "github-pages":
+            records.append(Record("policy-host", host, "CNAME", f"{self.github_owner}.github.io", HOST_TTL))
+        elif self.dns == "external":
+            # A zone in Cloudflare's partial (CNAME) setup: the Workers custom
+            # domain answers there once the public name points at Cloudflare.
+            records.append(Record("policy-host", host, "CNAME", f"{host}.cdn.cloudflare.net", HOST_TTL))
+        elif self.routing == "route":
+            records.append(Record("policy-host", host, "AAAA", WORKER_ORIGIN, AUTO_TTL, proxied=True))
+        records.append(Record("sts", f"_mta-sts.{self.name}", "TXT", quote_txt(self.sts_record), TXT_TTL))
+        if self.tlsrpt_record is not None:
+            records.append(
+                Record("tlsrpt", f"_smtp._tls.{self.name}", "TXT", quote_txt(self.tlsrpt_record), TXT_TTL)
+            )
+        return tuple(records)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A whole stack: its domains (sorted by name) and what the loader warned about."""
+
+    domains: tuple[Domain, ...]
+    cloudflare_account_id: str | None = None
+    github_owner: str | None = None
+    findings: tuple[Finding, ...] = field(default=())
+    """The loader's warnings (``Severity.WARNING``, each with its dotted ``key``), in domain order."""
+
+    @cached_property
+    def _by_name(self) -> Mapping[str, Domain]:
+        return {domain.name: domain for domain in self.domains}
+
+    @cached_property
+    def _findings_by_domain(self) -> Mapping[str, tuple[Finding, ...]]:
+        """Findings indexed once by the domain their key names (``domains.<name>[.<setting>]``)."""
+        index: dict[str, list[Finding]] = {}
+        names = self._by_name
+        for finding in self.findings:
+            rest = (
+                finding.key[len("domains.") :] if finding.key and finding.key.startswith("domains.") else ""
+            )
+            # Names hold dots and settings do not: try the whole rest, then drop the setting.
+            for candidate in (rest, rest.rpartition(".")[0]):
+                if candidate in names:
+                    index.setdefault(candidate, []).append(finding)
+                    break
+        return {name: tuple(found) for name, found in index.items()}
+
+    def domain(self, name: str) -> Domain:
+        return self._by_name[name]
+
+    def findings_for(self, name: str) -> tuple[Finding, ...]:
+        """The loader's findings about domain ``name``, in O(1)."""
+        return self._findings_by_domain.get(name, ())
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Every finding as ``<key>: <reason>``, the text ``plan`` and the program print."""
+        return tuple(_text(f) for f in self.findings)
+
+    def warnings_for(self, name: str) -> list[str]:
+        """``findings_for(name)`` as ``<key>: <reason>`` lines, the shape of ``plan --json``."""
+        return [_text(f) for f in self.findings_for(name)]
+
+    @property
+    def worker_domains(self) -> tuple[Domain, ...]:
+        return tuple(d for d in self.domains if d.hosting == "cloudflare-worker")
+
+    @property
+    def pages_domains(self) -> tuple[Domain, ...]:
+        return tuple(d for d in self.domains if d.hosting == "github-pages")
+
+
+def _text(finding: Finding) -> str:
+    return f"{finding.key or finding.check}: {finding.reason}"
