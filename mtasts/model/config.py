@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from mtasts.model import reports as receiver_model
 from mtasts.rfc.names import hostname_problem, mx_pattern_problem, normalize_name
 from mtasts.rfc.policy import MAX_AGE_LIMIT, ONE_DAY, POLICY_PATH, Policy
 from mtasts.rfc.records import StsRecord, TlsRptRecord, quote_txt, tlsrpt_uri_problem
@@ -36,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "tlsrpt": [],
     "dns": "cloudflare",
     "routing": "route",
+    "reports": "none",
 }
 """What a domain inherits when neither it nor ``mta-sts:defaults`` says otherwise.
 
@@ -43,7 +45,7 @@ DEFAULTS: dict[str, Any] = {
 """
 
 DOMAIN_ONLY_KEYS = ("zone", "zoneId", "repository", "httpsEnforced")
-TOP_KEYS = ("cloudflareAccountId", "defaults", "domains")
+TOP_KEYS = ("cloudflareAccountId", "defaults", "domains", receiver_model.KEY, *receiver_model.SECRET_KEYS)
 
 TXT_TTL = 300
 HOST_TTL = 300
@@ -115,6 +117,18 @@ class Domain:
     github_owner: str | None = None
     https_enforced: bool = False
     """Pages only: enforce HTTPS, which GitHub allows once it has issued the certificate."""
+    reports: str = "none"
+    """``builtin``: the stack's TLS report receiver takes this domain's reports (its URIs are
+    in ``tlsrpt``); ``none``: only the configured ``tlsrpt`` URIs."""
+    receiver: receiver_model.ReceiverSettings | None = None
+    """The stack's receiver settings when ``reports`` is ``builtin``, else None."""
+
+    @property
+    def reports_json(self) -> dict[str, str | None] | None:
+        """``{"https": url, "mailto": address or None}`` for a builtin domain, else None."""
+        if self.receiver is None:
+            return None
+        return {"https": self.receiver.https_uri, "mailto": self.receiver.mailto}
 
     @cached_property
     def policy(self) -> Policy:
@@ -184,6 +198,8 @@ class Deployment:
     cloudflare_account_id: str | None = None
     github_owner: str | None = None
     warnings: tuple[str, ...] = field(default=())
+    receiver: receiver_model.ReceiverSettings | None = None
+    """The ``mta-sts:reports`` settings (None when absent)."""
 
     def domain(self, name: str) -> Domain:
         for domain in self.domains:
@@ -202,6 +218,11 @@ class Deployment:
     @property
     def pages_domains(self) -> tuple[Domain, ...]:
         return tuple(d for d in self.domains if d.hosting == "github-pages")
+
+    @property
+    def reports_domains(self) -> tuple[Domain, ...]:
+        """The domains whose reports the stack's own receiver takes (``reports: builtin``)."""
+        return tuple(d for d in self.domains if d.reports == "builtin")
 
 
 def _unknown_key(key: str, allowed: tuple[str, ...] | list[str], where: str) -> ConfigError:
@@ -328,6 +349,11 @@ def load_config(config: Mapping[str, Any]) -> Deployment:
     elif not isinstance(account, str) or not _ACCOUNT_ID.match(account):
         _fail("cloudflareAccountId", "must be 32 lower-case hex digits (the Cloudflare account id)")
 
+    try:
+        receiver = receiver_model.load_receiver(_object(config, receiver_model.KEY))
+    except receiver_model.ReceiverConfigError as exc:
+        raise ConfigError(exc.key, exc.rule) from None
+
     domains: dict[str, Domain] = {}
     for raw_name, raw_settings in domains_raw.items():
         if not isinstance(raw_name, str):
@@ -355,6 +381,7 @@ def load_config(config: Mapping[str, Any]) -> Deployment:
         max_age = _max_age(merged["maxAge"], where("maxAge"))
         mx = _mx(merged["mx"], where("mx"))
         tlsrpt = _tlsrpt(merged["tlsrpt"], where("tlsrpt"))
+        tlsrpt, reports = _receiver(merged["reports"], where("reports"), receiver, name, tlsrpt)
         if mode != "none" and not mx:
             _fail(where("mx"), f"mode {mode} needs at least one mx pattern (RFC 8461 §3.2)")
         zone_id = own.get("zoneId")
@@ -410,6 +437,8 @@ def load_config(config: Mapping[str, Any]) -> Deployment:
             repository=repository if hosting == "github-pages" else None,
             github_owner=github_owner if hosting == "github-pages" else None,
             https_enforced=https_enforced,
+            reports=reports,
+            receiver=receiver if reports == "builtin" else None,
         )
     ordered = tuple(domains[n] for n in sorted(domains))
     return Deployment(
@@ -417,7 +446,28 @@ def load_config(config: Mapping[str, Any]) -> Deployment:
         cloudflare_account_id=account,
         github_owner=github_owner,
         warnings=tuple(_warnings(ordered)),
+        receiver=receiver,
     )
+
+
+def _receiver(
+    value: Any,
+    key: str,
+    receiver: receiver_model.ReceiverSettings | None,
+    name: str,
+    tlsrpt: tuple[str, ...],
+) -> tuple[tuple[str, ...], str]:
+    """A domain's ``reports`` choice, and its TLS-RPT URIs with the receiver's added when builtin."""
+    try:
+        choice = receiver_model.reports_choice(value, key)
+    except receiver_model.ReceiverConfigError as exc:
+        raise ConfigError(exc.key, exc.rule) from None
+    if choice == "none":
+        return tlsrpt, choice
+    if receiver is None:
+        _fail(f"{receiver_model.KEY}.host", f"is required because {name} uses reports: builtin")
+    extra = tuple(u for u in receiver_model.receiver_uris(receiver) if u not in tlsrpt)
+    return (*tlsrpt, *extra), choice
 
 
 def _warnings(domains: tuple[Domain, ...]) -> list[str]:
