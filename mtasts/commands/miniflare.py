@@ -173,7 +173,9 @@ def run_miniflare(
                 if process.poll() is not None:
                     raise WorkerdFailed(f"miniflare exited with {process.returncode}: {running.tail()}")
                 if time.monotonic() > deadline:
-                    raise WorkerdFailed(f"miniflare did not start within {START_TIMEOUT:.0f} s: {running.tail()}")
+                    raise WorkerdFailed(
+                        f"miniflare did not start within {START_TIMEOUT:.0f} s: {running.tail()}"
+                    )
                 time.sleep(0.05)
             yield Running(url, process, log)
         finally:

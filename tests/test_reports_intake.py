@@ -1,0 +1,333 @@
+"""The TLS report receiver in miniflare: HTTPS and mail intake, storage, abuse limits, reads, digest.
+
+parsedmarc is the oracle: per domain and result type, its session totals for each fixture equal
+the change that fixture makes to our summary.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mtasts.model import reports as receiver_model
+from tests.reports_helpers import (
+    FIXTURES,
+    GOOD_FIXTURES,
+    ROOT,
+    TOKEN,
+    Receiver,
+    fixture,
+    gz,
+    our_totals,
+    parsedmarc_totals,
+    receiver,
+    report_json,
+    webhook_server,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[Receiver]:
+    """One receiver for the module, with small caps so the size tests stay small."""
+    with receiver(maxCompressedBytes=65536, maxDecompressedBytes=1048576, rateLimitPerMinute=100000) as r:
+        yield r
+
+
+def submit(r: Receiver, name: str) -> int:
+    """Send a fixture the way its kind arrives: JSON and gzip over HTTPS, .eml through email()."""
+    data = fixture(name)
+    if name.endswith(".eml"):
+        return r.mail(data).status_code
+    kind = "gzip" if name.endswith(".gz") else "json"
+    return r.post(data, f"application/tlsrpt+{kind}").status_code
+
+
+def delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What one submission added to the summary, per domain and result type."""
+    out: dict[str, Any] = {}
+    for domain, now in after.items():
+        was = before.get(domain, {"successful": 0, "failed": 0, "byType": {}})
+        by_type = {
+            t: n - was["byType"].get(t, 0) for t, n in now["byType"].items() if n != was["byType"].get(t, 0)
+        }
+        change = {
+            "successful": now["successful"] - was["successful"],
+            "failed": now["failed"] - was["failed"],
+        }
+        if change["successful"] or change["failed"] or by_type:
+            out[domain] = {**change, "byType": by_type}
+    return out
+
+
+def test_bundle_rebuilds_to_the_committed_bytes(tmp_path: Path) -> None:
+    """esbuild (pinned) rebuilds reports.bundle.js from reports.js and schema.sql byte for byte."""
+    esbuild = ROOT / "node_modules" / ".bin" / "esbuild"
+    out = tmp_path / "reports.bundle.js"
+    subprocess.run(
+        [
+            str(esbuild),
+            "mtasts/worker/reports.js",
+            "--bundle",
+            "--format=esm",
+            "--platform=neutral",
+            "--loader:.sql=text",
+            "--legal-comments=inline",
+            f"--outfile={out}",
+            "--log-level=warning",
+        ],
+        cwd=ROOT,
+        check=True,
+        timeout=60,
+    )
+    assert out.read_bytes() == receiver_model.BUNDLE_PATH.read_bytes()
+
+
+def test_every_fixture_counts_as_parsedmarc_reads_it(live: Receiver) -> None:
+    """Per fixture, the summary grows by parsedmarc's session totals per domain and result type."""
+    for name in GOOD_FIXTURES:
+        before = our_totals(live.summary_json())
+        assert submit(live, name) in (200, 201), name
+        after = our_totals(live.summary_json())
+        assert delta(before, after) == parsedmarc_totals(FIXTURES / name), name
+
+
+def test_the_rfc_example_is_summarized_per_mx_and_ip(live: Receiver) -> None:
+    """The RFC 8460 example's failures appear by result type, receiving MX and IP, largest first."""
+    live.post(fixture("rfc8460-example.json"), "application/tlsrpt+json")
+    entry = live.summary_json()["domains"]["company-y.example"]
+    assert "Company-X" in entry["organizations"]
+    assert {
+        "resultType": "starttls-not-supported",
+        "receivingMx": "mx2.mail.company-y.example",
+        "receivingIp": "203.0.113.56",
+        "sessions": 200,
+    } in entry["failures"]
+    assert {
+        "resultType": "certificate-expired",
+        "receivingMx": "mx1.mail.company-y.example",
+        "receivingIp": None,
+        "sessions": 100,
+    } in entry["failures"]
+    assert entry["lastReport"].endswith("Z")
+
+
+def test_a_resubmission_is_stored_and_counted_once(live: Receiver) -> None:
+    """The same report twice (as JSON, then gzip, then by mail) adds its sessions once."""
+    body = report_json("Twice Inc.", "twice-1", "example.com", failures=3)
+    before = live.summary_json()["domains"]["example.com"]
+    first = live.post(body, "application/tlsrpt+json")
+    again = live.post(gz(body), "application/tlsrpt+gzip")
+    assert (first.status_code, first.json()["status"]) == (201, "stored")
+    assert (again.status_code, again.json()["status"]) == (200, "duplicate")
+    after = live.summary_json()["domains"]["example.com"]
+    assert after["reports"] == before["reports"] + 1
+    assert after["failed"] == before["failed"] + 3
+    assert after["successful"] == before["successful"] + 10
+
+
+def test_the_same_mail_twice_counts_once(live: Receiver) -> None:
+    """A sender that mails the same report twice is counted once."""
+    raw = fixture("microsoft.eml")
+    live.mail(raw)
+    before = live.summary_json()["domains"]["example.org"]
+    assert live.mail(raw).status_code == 200
+    assert live.summary_json()["domains"]["example.org"] == before
+
+
+@pytest.mark.parametrize(
+    "name, content_type, status",
+    [
+        ("broken-truncated.json.gz", "application/tlsrpt+gzip", 400),
+        ("broken-invalid.json", "application/tlsrpt+json", 400),
+        ("broken-no-report-id.json", "application/tlsrpt+json", 400),
+        ("broken-array.json", "application/tlsrpt+json", 400),
+    ],
+)
+def test_broken_reports_are_kept_and_counted_unparsed(
+    live: Receiver, name: str, content_type: str, status: int
+) -> None:
+    """A report that does not parse gets a 4xx with the reason, and is kept and counted as unparsed."""
+    before = live.summary_json()["unparsed"]
+    response = live.post(fixture(name), content_type)
+    assert response.status_code == status
+    assert response.json()["status"] == "unparsed" and response.json()["error"]
+    assert live.summary_json()["unparsed"] == before + 1
+    listed = live.client.get(
+        f"{live.url}/v1/submissions",
+        params={"status": "unparsed"},
+        headers={"Authorization": "Bearer " + TOKEN},
+    ).json()["submissions"]
+    kept = listed[-1]
+    assert kept["error"] == response.json()["error"]
+    raw = live.client.get(
+        f"{live.url}/v1/raw/{kept['archiveKey']}", headers={"Authorization": "Bearer " + TOKEN}
+    )
+    assert raw.content == fixture(name)
+
+
+def test_a_gzip_bomb_stops_at_the_decompressed_cap(live: Receiver) -> None:
+    """64 MiB of zeros in 64 KiB of gzip: refused with 413 once 1 MiB is inflated, and counted unparsed."""
+    bomb = gz(b"\0" * (64 * 1024 * 1024))
+    assert len(bomb) < 65536
+    before = live.summary_json()["unparsed"]
+    response = live.post(bomb, "application/tlsrpt+gzip")
+    assert response.status_code == 413
+    assert "decompressed" in response.json()["error"]
+    assert live.summary_json()["unparsed"] == before + 1
+
+
+def test_over_the_size_cap_is_refused_unread(live: Receiver) -> None:
+    """A declared size over maxCompressedBytes: 413 before a byte of the body is sent; nothing stored."""
+    before = live.summary_json()
+    host, port = live.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.putrequest("POST", "/v1/tlsrpt")
+        conn.putheader("Content-Type", "application/tlsrpt+gzip")
+        conn.putheader("Content-Length", "70000")
+        conn.endheaders()
+        response = conn.getresponse()
+        assert response.status == 413
+        assert b"larger than 65536" in response.read()
+    finally:
+        conn.close()
+    assert live.summary_json() == before
+
+
+def test_an_undeclared_size_over_the_cap_is_refused(live: Receiver) -> None:
+    """A chunked body that grows past maxCompressedBytes is cut off with 413; nothing is stored."""
+    before = live.summary_json()
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(5):
+            yield os.urandom(16384)
+
+    response = live.client.post(
+        f"{live.url}/v1/tlsrpt", content=chunks(), headers={"Content-Type": "application/tlsrpt+gzip"}
+    )
+    assert response.status_code == 413
+    assert live.summary_json() == before
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", "application/gzip", ""])
+def test_a_wrong_content_type_is_415(live: Receiver, content_type: str) -> None:
+    """Only application/tlsrpt+gzip and +json are taken over HTTPS (RFC 8460 §5.3)."""
+    response = live.post(report_json("Type", "type-1", "example.com"), content_type)
+    assert response.status_code == 415
+    assert "application/tlsrpt+gzip" in response.json()["error"]
+
+
+def test_another_stacks_domain_is_refused_and_set_apart(live: Receiver) -> None:
+    """A report only about other domains: 422, counted as foreign, never per domain."""
+    before = live.summary_json()
+    response = live.post(fixture("foreign.json"), "application/tlsrpt+json")
+    assert response.status_code == 422 and "not-ours.example" in response.json()["error"]
+    after = live.summary_json()
+    assert after["foreign"] == before["foreign"] + 1
+    assert after["domains"] == before["domains"]
+
+
+def test_a_mixed_report_counts_only_this_stacks_policy(live: Receiver) -> None:
+    """Of a report naming this stack's domain and another, only this stack's policy is counted."""
+    summary = live.summary_json()
+    assert "other-stack.example" not in summary["domains"]
+
+
+def test_a_mail_without_a_report_is_kept_as_unparsed(live: Receiver) -> None:
+    """A message with no report part is accepted (never bounced) and counted unparsed."""
+    before = live.summary_json()["unparsed"]
+    assert live.mail(fixture("broken-no-attachment.eml")).status_code == 200
+    assert live.summary_json()["unparsed"] == before + 1
+
+
+@pytest.mark.parametrize("token", [None, "wrong-token", TOKEN + "x", TOKEN[:-1]])
+def test_reading_needs_the_secret(live: Receiver, token: str | None) -> None:
+    """The summary, submissions and raw reports answer 401 without the exact bearer token."""
+    response = live.summary(token=token)
+    assert response.status_code == 401
+    assert "domains" not in response.text
+    for path in ("/v1/submissions", "/v1/raw/raw/2026-01-01/x.json"):
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        assert live.client.get(live.url + path, headers=headers).status_code == 401
+
+
+def test_wrong_methods_and_paths_are_4xx(live: Receiver) -> None:
+    """GET on the intake is 405, POST on the summary 405, an unknown path 404; no 5xx anywhere."""
+    assert live.client.get(f"{live.url}/v1/tlsrpt").status_code == 405
+    assert live.client.post(f"{live.url}/v1/summary").status_code == 405
+    assert live.client.get(f"{live.url}/").status_code == 404
+    assert live.post(b"", "application/tlsrpt+json").status_code == 400
+
+
+def test_since_counts_only_later_reports(live: Receiver) -> None:
+    """With since in the future every domain shows zero; without it, everything stored."""
+    summary = live.summary("2999-01-01T00:00:00Z").json()
+    assert all(d["reports"] == 0 and d["failures"] == [] for d in summary["domains"].values())
+    assert live.summary("not-a-time").status_code == 400
+
+
+def test_the_rate_limit_answers_429_per_client() -> None:
+    """Past rateLimitPerMinute from one client IP: 429 with Retry-After; another client is unaffected."""
+    with receiver(rateLimitPerMinute=3) as r:
+        codes = [
+            r.post(
+                report_json("R", f"r{i}", "example.com"),
+                "application/tlsrpt+json",
+                **{"CF-Connecting-IP": "198.51.100.7"},
+            ).status_code
+            for i in range(5)
+        ]
+        assert codes == [201, 201, 201, 429, 429]
+        limited = r.post(b"{}", "application/tlsrpt+json", **{"CF-Connecting-IP": "198.51.100.7"})
+        assert limited.headers["Retry-After"] == "60"
+        other = r.post(
+            report_json("R", "r9", "example.com"),
+            "application/tlsrpt+json",
+            **{"CF-Connecting-IP": "198.51.100.8"},
+        )
+        assert other.status_code == 201
+
+
+def test_the_digest_names_mx_and_result_type_once(tmp_path: Path) -> None:
+    """The scheduled digest posts {"text": …} naming the MX and result type of new failures; then nothing."""
+    with webhook_server() as hook, receiver(webhook=hook.url) as r:
+        trigger = f"{r.url}/cdn-cgi/handler/scheduled"
+        assert r.client.get(trigger).status_code == 200
+        assert hook.posts == []  # nothing stored yet: all is well, no message
+        r.post(
+            report_json("Digest", "d1", "example.org", failures=2, mx="mx9.example.org"),
+            "application/tlsrpt+json",
+        )
+        assert r.client.get(trigger).status_code == 200
+        assert len(hook.posts) == 1
+        text = hook.posts[0]["text"]
+        assert "example.org" in text and "mx9.example.org" in text
+        assert "certificate-expired" in text and "starttls-not-supported" in text
+        assert r.client.get(trigger).status_code == 200
+        assert len(hook.posts) == 1  # no new failures since the last digest
+
+
+def test_no_digest_when_reports_show_no_failure() -> None:
+    """Reports with only successful sessions send no digest."""
+    with webhook_server() as hook, receiver(webhook=hook.url) as r:
+        r.post(report_json("Fine", "f1", "example.com", failures=0), "application/tlsrpt+json")
+        assert r.client.get(f"{r.url}/cdn-cgi/handler/scheduled").status_code == 200
+        assert hook.posts == []
+
+
+def test_storage_persists_across_restarts(tmp_path: Path) -> None:
+    """With a state directory, reports survive a restart of the local runtime."""
+    with receiver(persist=tmp_path / "state") as r:
+        r.post(report_json("Keep", "k1", "example.com"), "application/tlsrpt+json")
+    with receiver(persist=tmp_path / "state") as r:
+        assert r.summary_json()["domains"]["example.com"]["reports"] == 1
+    shutil.rmtree(tmp_path / "state")
