@@ -382,6 +382,8 @@ def load_config(config: Mapping[str, Any]) -> Deployment:
         mx = _mx(merged["mx"], where("mx"))
         tlsrpt = _tlsrpt(merged["tlsrpt"], where("tlsrpt"))
         tlsrpt, reports = _receiver(merged["reports"], where("reports"), receiver, name, tlsrpt)
+        if reports == "builtin" and account is None:
+            _fail("cloudflareAccountId", f"is required because {name} uses reports: builtin")
         if mode != "none" and not mx:
             _fail(where("mx"), f"mode {mode} needs at least one mx pattern (RFC 8461 §3.2)")
         zone_id = own.get("zoneId")
