@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -289,6 +290,8 @@ def test_the_rate_limit_answers_429_per_client() -> None:
         assert codes == [201, 201, 201, 429, 429]
         limited = r.post(b"{}", "application/tlsrpt+json", **{"CF-Connecting-IP": "198.51.100.7"})
         assert limited.headers["Retry-After"] == "60"
+        reads = [r.summary().status_code for _ in range(4)]
+        assert reads == [200, 200, 200, 429]  # reads share the limit: no fast guessing of the token
         other = r.post(
             report_json("R", "r9", "example.com"),
             "application/tlsrpt+json",
@@ -331,3 +334,57 @@ def test_storage_persists_across_restarts(tmp_path: Path) -> None:
     with receiver(persist=tmp_path / "state") as r:
         assert r.summary_json()["domains"]["example.com"]["reports"] == 1
     shutil.rmtree(tmp_path / "state")
+
+
+def test_the_bytes_decide_between_gzip_and_json(live: Receiver) -> None:
+    """gzip sent as +json and JSON sent as +gzip are both stored; other bytes as +gzip are a 400."""
+    as_json = live.post(gz(report_json("Label", "label-1", "example.com")), "application/tlsrpt+json")
+    as_gzip = live.post(report_json("Label", "label-2", "example.com"), "application/tlsrpt+gzip")
+    assert (as_json.status_code, as_gzip.status_code) == (201, 201)
+    garbage = live.post(b"PK\x03\x04 not a report", "application/tlsrpt+gzip")
+    assert garbage.status_code == 400 and "neither gzip nor JSON" in garbage.json()["error"]
+
+
+def test_a_report_with_many_failure_details_is_stored_whole(live: Receiver) -> None:
+    """1,200 failure details (more than one insert chunk) are all stored and counted."""
+    before = live.summary_json()["domains"]["example.org"]
+    body = gz(report_json("Many", "many-1", "example.org", failures=1200, mx="mx7.example.org"))
+    assert live.post(body, "application/tlsrpt+gzip").status_code == 201
+    after = live.summary_json()["domains"]["example.org"]
+    added = sum(f["sessions"] for f in after["failures"]) - sum(f["sessions"] for f in before["failures"])
+    assert added == 1200
+    assert after["failed"] - before["failed"] == 1200
+
+
+def attachment_mail(content_type: str, filename: str, payload: bytes, message_id: str) -> bytes:
+    """A multipart/mixed mail with one base64 attachment, as some senders send reports."""
+    message = EmailMessage()
+    message["From"] = "reports@sender.example"
+    message["To"] = "tlsrpt@reports.example.net"
+    message["Subject"] = "Report Domain: example.com"
+    message["Message-ID"] = f"<{message_id}@sender.example>"
+    message.set_content("TLS report attached.")
+    maintype, subtype = content_type.split("/")
+    message.add_attachment(payload, maintype=maintype, subtype=subtype, filename=filename)
+    return message.as_bytes()
+
+
+@pytest.mark.parametrize(
+    "content_type, filename, gzipped",
+    [
+        ("application/octet-stream", "sender.example!example.com!1!2.json.gz", True),
+        ("application/x-gzip", "report.gz", True),
+        ("application/json", "report.json", False),
+        ("application/tlsrpt+json", "report.json", False),
+    ],
+)
+def test_mail_attachments_as_senders_label_them(
+    live: Receiver, content_type: str, filename: str, gzipped: bool
+) -> None:
+    """Reports in application/octet-stream .json.gz, x-gzip, json and tlsrpt+json attachments are counted."""
+    rid = f"attach-{content_type}-{filename}"
+    body = report_json("Attach", rid, "example.com", failures=2)
+    before = live.summary_json()["domains"]["example.com"]["failed"]
+    raw = attachment_mail(content_type, filename, gz(body) if gzipped else body, rid.replace("/", "-"))
+    assert live.mail(raw).status_code == 200
+    assert live.summary_json()["domains"]["example.com"]["failed"] == before + 2

@@ -4335,6 +4335,7 @@ var SUBMISSIONS_PATH = "/v1/submissions";
 var RAW_PREFIX = "/v1/raw/";
 var REPORT_TYPES = /* @__PURE__ */ new Set(["application/tlsrpt+gzip", "application/tlsrpt+json"]);
 var MAIL_GZIP_TYPES = /* @__PURE__ */ new Set(["application/tlsrpt+gzip", "application/gzip", "application/x-gzip"]);
+var FAILURE_CHUNK = 500;
 var POLICY_TYPES = /* @__PURE__ */ new Set(["sts", "tlsa", "no-policy-found"]);
 var MAIL_JSON_TYPES = /* @__PURE__ */ new Set(["application/tlsrpt+json", "application/json"]);
 var DEFAULTS = {
@@ -4426,6 +4427,13 @@ function concat(chunks, total) {
 }
 function isGzip(bytes) {
   return bytes.byteLength >= 2 && bytes[0] === 31 && bytes[1] === 139;
+}
+function looksLikeJson(bytes) {
+  for (const b of bytes) {
+    if (b === 32 || b === 9 || b === 10 || b === 13 || b === 239 || b === 187 || b === 191) continue;
+    return b === 123 || b === 91;
+  }
+  return false;
 }
 async function inflate(bytes, cap) {
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
@@ -4566,7 +4574,10 @@ async function record(env, meta, stored, status, error) {
 async function ingest(env, settings, bytes, gzip, meta, stored) {
   let report;
   try {
-    const plain = gzip || isGzip(bytes) ? await inflate(bytes, settings.maxDecompressedBytes) : bytes;
+    if (gzip && !isGzip(bytes) && !looksLikeJson(bytes)) {
+      throw new Unparsable("declared gzip, but neither gzip nor JSON data");
+    }
+    const plain = isGzip(bytes) ? await inflate(bytes, settings.maxDecompressedBytes) : bytes;
     report = normalizeReport(decodeJson(plain));
   } catch (error) {
     if (!(error instanceof Unparsable)) throw error;
@@ -4607,26 +4618,21 @@ async function ingest(env, settings, bytes, gzip, meta, stored) {
         submission
       )
     );
-    for (const f of p.failures) {
+    for (let start = 0; start < p.failures.length; start += FAILURE_CHUNK) {
+      const chunk = p.failures.slice(start, start + FAILURE_CHUNK).map((f) => [
+        f.resultType,
+        f.sendingIp,
+        f.receivingMx,
+        f.receivingHelo,
+        f.receivingIp,
+        f.sessions,
+        f.reasonCode,
+        f.additional
+      ]);
       statements.push(
         db.prepare(
-          `INSERT INTO failures (policy, domain, received_at, result_type, sending_ip, receiving_mx, receiving_helo, receiving_ip, sessions, reason_code, additional) SELECT p.id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM policies p WHERE p.idx = ? AND p.report = ${mine}`
-        ).bind(
-          p.domain,
-          at,
-          f.resultType,
-          f.sendingIp,
-          f.receivingMx,
-          f.receivingHelo,
-          f.receivingIp,
-          f.sessions,
-          f.reasonCode,
-          f.additional,
-          idx,
-          report.organization,
-          report.reportId,
-          submission
-        )
+          `INSERT INTO failures (policy, domain, received_at, result_type, sending_ip, receiving_mx, receiving_helo, receiving_ip, sessions, reason_code, additional) SELECT p.id, ?, ?, f.value ->> 0, f.value ->> 1, f.value ->> 2, f.value ->> 3, f.value ->> 4, f.value ->> 5, f.value ->> 6, f.value ->> 7 FROM policies p, json_each(?) f WHERE p.idx = ? AND p.report = ${mine} ORDER BY f.key`
+        ).bind(p.domain, at, JSON.stringify(chunk), idx, report.organization, report.reportId, submission)
       );
     }
   });
@@ -4782,6 +4788,12 @@ async function route(request, env, ctx) {
   }
   await ensureSchema(env.DB);
   if (path === REPORT_PATH) return intake(request, env, ctx, settings);
+  const client = request.headers.get("CF-Connecting-IP") || "unknown";
+  if (await rateLimited(env, settings, `read ${client}`, Date.now())) {
+    throw new Rejected(429, `more than ${settings.rateLimitPerMinute} requests a minute from ${client}`, {
+      "Retry-After": "60"
+    });
+  }
   await authorized(request, env);
   if (path === SUMMARY_PATH) return json(200, await summary(env, settings, sinceOf(url), Date.now()));
   if (path === SUBMISSIONS_PATH) {

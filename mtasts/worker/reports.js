@@ -33,6 +33,7 @@ const RAW_PREFIX = "/v1/raw/";
 const REPORT_TYPES = new Set(["application/tlsrpt+gzip", "application/tlsrpt+json"]);
 // Mail attachments as large senders label them, beside the RFC's own types.
 const MAIL_GZIP_TYPES = new Set(["application/tlsrpt+gzip", "application/gzip", "application/x-gzip"]);
+const FAILURE_CHUNK = 500;
 const POLICY_TYPES = new Set(["sts", "tlsa", "no-policy-found"]);
 const MAIL_JSON_TYPES = new Set(["application/tlsrpt+json", "application/json"]);
 const DEFAULTS = {
@@ -144,6 +145,14 @@ function concat(chunks, total) {
 
 function isGzip(bytes) {
   return bytes.byteLength >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+function looksLikeJson(bytes) {
+  for (const b of bytes) {
+    if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d || b === 0xef || b === 0xbb || b === 0xbf) continue;
+    return b === 0x7b || b === 0x5b;
+  }
+  return false;
 }
 
 async function inflate(bytes, cap) {
@@ -305,7 +314,11 @@ async function ingest(env, settings, bytes, gzip, meta, stored) {
   // for bad input: an unusable submission is recorded as unparsed, with its reason.
   let report;
   try {
-    const plain = gzip || isGzip(bytes) ? await inflate(bytes, settings.maxDecompressedBytes) : bytes;
+    // The bytes decide, not the label: senders send gzip as +json and JSON as +gzip.
+    if (gzip && !isGzip(bytes) && !looksLikeJson(bytes)) {
+      throw new Unparsable("declared gzip, but neither gzip nor JSON data");
+    }
+    const plain = isGzip(bytes) ? await inflate(bytes, settings.maxDecompressedBytes) : bytes;
     report = normalizeReport(decodeJson(plain));
   } catch (error) {
     if (!(error instanceof Unparsable)) throw error;
@@ -343,18 +356,23 @@ async function ingest(env, settings, bytes, gzip, meta, stored) {
           report.organization, report.reportId, submission,
         ),
     );
-    for (const f of p.failures) {
+    // Failure details go in as JSON read by json_each: one statement per FAILURE_CHUNK details,
+    // however many a sender lists (D1 counts statements per invocation and bound parameters
+    // per statement).
+    for (let start = 0; start < p.failures.length; start += FAILURE_CHUNK) {
+      const chunk = p.failures.slice(start, start + FAILURE_CHUNK).map((f) => [
+        f.resultType, f.sendingIp, f.receivingMx, f.receivingHelo, f.receivingIp, f.sessions, f.reasonCode, f.additional,
+      ]);
       statements.push(
         db
           .prepare(
             "INSERT INTO failures (policy, domain, received_at, result_type, sending_ip, receiving_mx, receiving_helo, " +
               "receiving_ip, sessions, reason_code, additional) " +
-              `SELECT p.id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM policies p WHERE p.idx = ? AND p.report = ${mine}`,
+              "SELECT p.id, ?, ?, f.value ->> 0, f.value ->> 1, f.value ->> 2, f.value ->> 3, f.value ->> 4, " +
+              "f.value ->> 5, f.value ->> 6, f.value ->> 7 " +
+              `FROM policies p, json_each(?) f WHERE p.idx = ? AND p.report = ${mine} ORDER BY f.key`,
           )
-          .bind(
-            p.domain, at, f.resultType, f.sendingIp, f.receivingMx, f.receivingHelo, f.receivingIp, f.sessions,
-            f.reasonCode, f.additional, idx, report.organization, report.reportId, submission,
-          ),
+          .bind(p.domain, at, JSON.stringify(chunk), idx, report.organization, report.reportId, submission),
       );
     }
   });
@@ -549,6 +567,13 @@ async function route(request, env, ctx) {
   }
   await ensureSchema(env.DB);
   if (path === REPORT_PATH) return intake(request, env, ctx, settings);
+  // Reads share the rate limit, so guessing the token is as slow as it is hopeless.
+  const client = request.headers.get("CF-Connecting-IP") || "unknown";
+  if (await rateLimited(env, settings, `read ${client}`, Date.now())) {
+    throw new Rejected(429, `more than ${settings.rateLimitPerMinute} requests a minute from ${client}`, {
+      "Retry-After": "60",
+    });
+  }
   await authorized(request, env);
   if (path === SUMMARY_PATH) return json(200, await summary(env, settings, sinceOf(url), Date.now()));
   if (path === SUBMISSIONS_PATH) {
@@ -706,6 +731,8 @@ export default {
   },
 
   async email(message, env, ctx) {
+    // A throw here would have Email Routing refuse the message; receiveMail archives the whole
+    // message to R2 before anything can fail on its content, and rejects only what is too large.
     const result = await receiveMail(message, env, settingsOf(env));
     console.log(`tlsrpt mail from ${message.from}: ${result.status}`);
   },
