@@ -10,6 +10,7 @@ import http.client
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -388,3 +389,22 @@ def test_mail_attachments_as_senders_label_them(
     raw = attachment_mail(content_type, filename, gz(body) if gzipped else body, rid.replace("/", "-"))
     assert live.mail(raw).status_code == 200
     assert live.summary_json()["domains"]["example.com"]["failed"] == before + 2
+
+
+def test_retention_prunes_d1_and_r2() -> None:
+    """The daily run deletes reports and their archived bytes older than retentionDays, and nothing newer."""
+    with receiver(retentionDays=30) as r:
+        r.post(report_json("Old", "old-1", "example.com"), "application/tlsrpt+json")
+        key = r.client.get(f"{r.url}/v1/submissions", headers={"Authorization": f"Bearer {TOKEN}"}).json()[
+            "submissions"
+        ][0]["archiveKey"]
+        raw = f"{r.url}/v1/raw/{key}"
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        soon = int((time.time() + 29 * 86400) * 1000)
+        assert r.client.get(f"{r.url}/cdn-cgi/handler/scheduled", params={"time": soon}).status_code == 200
+        assert r.summary_json()["domains"]["example.com"]["reports"] == 1
+        assert r.client.get(raw, headers=auth).status_code == 200
+        later = int((time.time() + 32 * 86400) * 1000)
+        assert r.client.get(f"{r.url}/cdn-cgi/handler/scheduled", params={"time": later}).status_code == 200
+        assert r.summary_json()["domains"]["example.com"]["reports"] == 0
+        assert r.client.get(raw, headers=auth).status_code == 404
