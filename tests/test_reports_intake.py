@@ -7,6 +7,7 @@ the change that fixture makes to our summary.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import shutil
 import subprocess
@@ -408,3 +409,27 @@ def test_retention_prunes_d1_and_r2() -> None:
         assert r.client.get(f"{r.url}/cdn-cgi/handler/scheduled", params={"time": later}).status_code == 200
         assert r.summary_json()["domains"]["example.com"]["reports"] == 0
         assert r.client.get(raw, headers=auth).status_code == 404
+
+
+def test_oversized_fields_and_too_many_policies_are_400(live: Receiver) -> None:
+    """A 5,000-character result type or 51 policies cannot be a report: 400, kept as unparsed, never a 5xx."""
+    long_type = json.loads(report_json("Long", "long-1", "example.com"))
+    long_type["policies"][0]["failure-details"][0]["result-type"] = "x" * 5000
+    response = live.post(json.dumps(long_type).encode(), "application/tlsrpt+json")
+    assert response.status_code == 400 and "longer than 4096" in response.json()["error"]
+    many = json.loads(report_json("Many policies", "many-p", "example.com"))
+    many["policies"] = many["policies"] * 51
+    response = live.post(json.dumps(many).encode(), "application/tlsrpt+json")
+    assert response.status_code == 400 and "more than 50 policies" in response.json()["error"]
+
+
+def test_large_failure_details_span_several_chunks() -> None:
+    """900 failure details with 3,000-character fields (2.7 MB) are stored whole, over several statements."""
+    doc = json.loads(report_json("Wide", "wide-1", "example.org", failures=900, mx="mx8.example.org"))
+    for detail in doc["policies"][0]["failure-details"]:
+        detail["additional-information"] = "https://sender.example/" + "y" * 3000
+    with receiver() as r:
+        assert r.post(gz(json.dumps(doc).encode()), "application/tlsrpt+gzip").status_code == 201
+        entry = r.summary_json()["domains"]["example.org"]
+    assert entry["failed"] == 900
+    assert sum(f["sessions"] for f in entry["failures"]) == 900

@@ -4155,19 +4155,19 @@ var PostalMime = class _PostalMime {
   /** @internal */
   async resolveStream(stream) {
     let chunkLen = 0;
-    let chunks = [];
+    let chunks2 = [];
     const reader = stream.getReader();
     while (true) {
       const { done, value } = await reader.read();
       if (done) {
         break;
       }
-      chunks.push(value);
+      chunks2.push(value);
       chunkLen += value.length;
     }
     const result = new Uint8Array(chunkLen);
     let chunkPointer = 0;
-    for (let chunk of chunks) {
+    for (let chunk of chunks2) {
       result.set(chunk, chunkPointer);
       chunkPointer += chunk.length;
     }
@@ -4336,6 +4336,9 @@ var RAW_PREFIX = "/v1/raw/";
 var REPORT_TYPES = /* @__PURE__ */ new Set(["application/tlsrpt+gzip", "application/tlsrpt+json"]);
 var MAIL_GZIP_TYPES = /* @__PURE__ */ new Set(["application/tlsrpt+gzip", "application/gzip", "application/x-gzip"]);
 var FAILURE_CHUNK = 500;
+var CHUNK_CHARS = 262144;
+var MAX_POLICIES = 50;
+var MAX_FIELD = 4096;
 var POLICY_TYPES = /* @__PURE__ */ new Set(["sts", "tlsa", "no-policy-found"]);
 var MAIL_JSON_TYPES = /* @__PURE__ */ new Set(["application/tlsrpt+json", "application/json"]);
 var DEFAULTS = {
@@ -4401,7 +4404,7 @@ function ensureSchema(db) {
 async function readCapped(stream, cap, what) {
   if (stream === null) return new Uint8Array(0);
   const reader = stream.getReader();
-  const chunks = [];
+  const chunks2 = [];
   let total = 0;
   for (; ; ) {
     const { done, value } = await reader.read();
@@ -4412,14 +4415,14 @@ async function readCapped(stream, cap, what) {
       });
       throw new Rejected(413, `${what} is larger than ${cap} bytes`);
     }
-    chunks.push(value);
+    chunks2.push(value);
   }
-  return concat(chunks, total);
+  return concat(chunks2, total);
 }
-function concat(chunks, total) {
+function concat(chunks2, total) {
   const out = new Uint8Array(total);
   let offset = 0;
-  for (const chunk of chunks) {
+  for (const chunk of chunks2) {
     out.set(chunk, offset);
     offset += chunk.byteLength;
   }
@@ -4438,7 +4441,7 @@ function looksLikeJson(bytes) {
 async function inflate(bytes, cap) {
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
   const reader = stream.getReader();
-  const chunks = [];
+  const chunks2 = [];
   let total = 0;
   try {
     for (; ; ) {
@@ -4450,21 +4453,22 @@ async function inflate(bytes, cap) {
         });
         throw new Unparsable(`decompressed report is larger than ${cap} bytes`, 413);
       }
-      chunks.push(value);
+      chunks2.push(value);
     }
   } catch (error) {
     if (error instanceof Unparsable) throw error;
     throw new Unparsable(`not valid gzip data: ${error && error.message ? error.message : error}`);
   }
-  return concat(chunks, total);
+  return concat(chunks2, total);
 }
 async function sha256Hex(bytes) {
   const digest2 = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   return Array.from(digest2, (b) => b.toString(16).padStart(2, "0")).join("");
 }
-function text(value) {
+function text(value, what = "a field") {
   if (typeof value !== "string") return null;
   const t = value.trim();
+  if (t.length > MAX_FIELD) throw new Unparsable(`${what} is longer than ${MAX_FIELD} characters`);
   return t === "" ? null : t;
 }
 function count(value, what) {
@@ -4475,31 +4479,32 @@ function count(value, what) {
   }
   return value;
 }
-function hostName(value) {
-  const t = text(value);
+function hostName(value, what) {
+  const t = text(value, what);
   return t === null ? null : normalizeName(t);
 }
 function normalizeReport(doc) {
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
     throw new Unparsable("a TLS report is a JSON object");
   }
-  const organization = text(doc["organization-name"]);
+  const organization = text(doc["organization-name"], "organization-name");
   if (organization === null) throw new Unparsable("organization-name is missing");
-  const reportId = text(doc["report-id"]);
+  const reportId = text(doc["report-id"], "report-id");
   if (reportId === null) throw new Unparsable("report-id is missing");
   const range = doc["date-range"] && typeof doc["date-range"] === "object" ? doc["date-range"] : null;
   if (range === null || typeof range["start-datetime"] !== "string" || typeof range["end-datetime"] !== "string") {
     throw new Unparsable("date-range with start-datetime and end-datetime is missing");
   }
   if (!Array.isArray(doc.policies)) throw new Unparsable("policies must be a list");
+  if (doc.policies.length > MAX_POLICIES) throw new Unparsable(`more than ${MAX_POLICIES} policies`);
   const policies = doc.policies.map((entry, i) => {
     const where = `policies[${i}]`;
     if (entry === null || typeof entry !== "object") throw new Unparsable(`${where} is not an object`);
     const policy = entry.policy && typeof entry.policy === "object" ? entry.policy : null;
     if (policy === null) throw new Unparsable(`${where}.policy is missing`);
-    const domain = hostName(policy["policy-domain"]);
+    const domain = hostName(policy["policy-domain"], `${where}.policy.policy-domain`);
     if (domain === null) throw new Unparsable(`${where}.policy.policy-domain is missing`);
-    const type = text(policy["policy-type"]);
+    const type = text(policy["policy-type"], `${where}.policy.policy-type`);
     if (!POLICY_TYPES.has(type)) {
       throw new Unparsable(`${where}.policy.policy-type must be one of ${[...POLICY_TYPES].join(", ")}`);
     }
@@ -4509,27 +4514,32 @@ function normalizeReport(doc) {
     if (typeof mx === "string") mx = [mx];
     if (!Array.isArray(mx)) mx = [];
     const details = Array.isArray(entry["failure-details"]) ? entry["failure-details"] : [];
+    const policyString = Array.isArray(policy["policy-string"]) ? policy["policy-string"] : [];
+    mx = mx.filter((m) => typeof m === "string");
+    if (JSON.stringify(policyString).length + JSON.stringify(mx).length > MAX_FIELD) {
+      throw new Unparsable(`${where}.policy: policy-string and mx-host are longer than ${MAX_FIELD} characters`);
+    }
     return {
       domain,
       type,
-      policyString: Array.isArray(policy["policy-string"]) ? policy["policy-string"] : [],
-      mx: mx.filter((m) => typeof m === "string"),
+      policyString,
+      mx,
       successful: count(summary2["total-successful-session-count"], `${where}.summary.total-successful-session-count`),
       failed: count(summary2["total-failure-session-count"], `${where}.summary.total-failure-session-count`),
       failures: details.map((d, j) => {
         const at = `${where}.failure-details[${j}]`;
         if (d === null || typeof d !== "object") throw new Unparsable(`${at} is not an object`);
-        const resultType = text(d["result-type"]);
+        const resultType = text(d["result-type"], `${at}.result-type`);
         if (resultType === null) throw new Unparsable(`${at}.result-type is missing`);
         return {
           resultType,
-          sendingIp: text(d["sending-mta-ip"]),
-          receivingMx: hostName(d["receiving-mx-hostname"]),
-          receivingHelo: text(d["receiving-mx-helo"]),
-          receivingIp: text(d["receiving-ip"]),
+          sendingIp: text(d["sending-mta-ip"], `${at}.sending-mta-ip`),
+          receivingMx: hostName(d["receiving-mx-hostname"], `${at}.receiving-mx-hostname`),
+          receivingHelo: text(d["receiving-mx-helo"], `${at}.receiving-mx-helo`),
+          receivingIp: text(d["receiving-ip"], `${at}.receiving-ip`),
           sessions: count(d["failed-session-count"], `${at}.failed-session-count`),
-          reasonCode: text(d["failure-reason-code"]),
-          additional: text(d["additional-information"])
+          reasonCode: text(d["failure-reason-code"], `${at}.failure-reason-code`),
+          additional: text(d["additional-information"], `${at}.additional-information`)
         };
       })
     };
@@ -4537,9 +4547,9 @@ function normalizeReport(doc) {
   return {
     organization,
     reportId,
-    contact: text(doc["contact-info"]),
-    start: text(range["start-datetime"]),
-    end: text(range["end-datetime"]),
+    contact: text(doc["contact-info"], "contact-info"),
+    start: text(range["start-datetime"], "start-datetime"),
+    end: text(range["end-datetime"], "end-datetime"),
     policies
   };
 }
@@ -4618,21 +4628,11 @@ async function ingest(env, settings, bytes, gzip, meta, stored) {
         submission
       )
     );
-    for (let start = 0; start < p.failures.length; start += FAILURE_CHUNK) {
-      const chunk = p.failures.slice(start, start + FAILURE_CHUNK).map((f) => [
-        f.resultType,
-        f.sendingIp,
-        f.receivingMx,
-        f.receivingHelo,
-        f.receivingIp,
-        f.sessions,
-        f.reasonCode,
-        f.additional
-      ]);
+    for (const chunk of chunks(p.failures)) {
       statements.push(
         db.prepare(
           `INSERT INTO failures (policy, domain, received_at, result_type, sending_ip, receiving_mx, receiving_helo, receiving_ip, sessions, reason_code, additional) SELECT p.id, ?, ?, f.value ->> 0, f.value ->> 1, f.value ->> 2, f.value ->> 3, f.value ->> 4, f.value ->> 5, f.value ->> 6, f.value ->> 7 FROM policies p, json_each(?) f WHERE p.idx = ? AND p.report = ${mine} ORDER BY f.key`
-        ).bind(p.domain, at, JSON.stringify(chunk), idx, report.organization, report.reportId, submission)
+        ).bind(p.domain, at, chunk, idx, report.organization, report.reportId, submission)
       );
     }
   });
@@ -4645,6 +4645,30 @@ async function ingest(env, settings, bytes, gzip, meta, stored) {
   const row = await db.prepare("SELECT status, report FROM submissions WHERE id = ?").bind(submission).first();
   const body = { status: row.status, report: row.report, organization: report.organization, reportId: report.reportId };
   return { httpStatus: row.status === "stored" ? 201 : 200, body };
+}
+function* chunks(failures) {
+  let rows = [];
+  let size = 0;
+  for (const f of failures) {
+    const row = JSON.stringify([
+      f.resultType,
+      f.sendingIp,
+      f.receivingMx,
+      f.receivingHelo,
+      f.receivingIp,
+      f.sessions,
+      f.reasonCode,
+      f.additional
+    ]);
+    if (rows.length > 0 && (rows.length >= FAILURE_CHUNK || size + row.length > CHUNK_CHARS)) {
+      yield `[${rows.join(",")}]`;
+      rows = [];
+      size = 0;
+    }
+    rows.push(row);
+    size += row.length + 1;
+  }
+  if (rows.length > 0) yield `[${rows.join(",")}]`;
 }
 async function rateLimited(env, settings, client, now) {
   const minute = Math.floor(now / 6e4);

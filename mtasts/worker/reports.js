@@ -34,6 +34,11 @@ const REPORT_TYPES = new Set(["application/tlsrpt+gzip", "application/tlsrpt+jso
 // Mail attachments as large senders label them, beside the RFC's own types.
 const MAIL_GZIP_TYPES = new Set(["application/tlsrpt+gzip", "application/gzip", "application/x-gzip"]);
 const FAILURE_CHUNK = 500;
+const CHUNK_CHARS = 262144;
+// Far above what senders send (one policy per policy type and domain; short strings), far below
+// D1's limits (statements per invocation, 2 MB per row and bound value).
+const MAX_POLICIES = 50;
+const MAX_FIELD = 4096;
 const POLICY_TYPES = new Set(["sts", "tlsa", "no-policy-found"]);
 const MAIL_JSON_TYPES = new Set(["application/tlsrpt+json", "application/json"]);
 const DEFAULTS = {
@@ -187,10 +192,12 @@ async function sha256Hex(bytes) {
 
 // --- the report schema (RFC 8460 §4.4), as senders really write it -----------------------------
 
-function text(value) {
-  // A JSON string, trimmed; empty strings and non-strings are null.
+function text(value, what = "a field") {
+  // A JSON string, trimmed; empty strings and non-strings are null. Longer than MAX_FIELD is
+  // not a report (and would not fit a D1 row).
   if (typeof value !== "string") return null;
   const t = value.trim();
+  if (t.length > MAX_FIELD) throw new Unparsable(`${what} is longer than ${MAX_FIELD} characters`);
   return t === "" ? null : t;
 }
 
@@ -203,8 +210,8 @@ function count(value, what) {
   return value;
 }
 
-function hostName(value) {
-  const t = text(value);
+function hostName(value, what) {
+  const t = text(value, what);
   return t === null ? null : normalizeName(t);
 }
 
@@ -212,23 +219,24 @@ function normalizeReport(doc) {
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
     throw new Unparsable("a TLS report is a JSON object");
   }
-  const organization = text(doc["organization-name"]);
+  const organization = text(doc["organization-name"], "organization-name");
   if (organization === null) throw new Unparsable("organization-name is missing");
-  const reportId = text(doc["report-id"]);
+  const reportId = text(doc["report-id"], "report-id");
   if (reportId === null) throw new Unparsable("report-id is missing");
   const range = doc["date-range"] && typeof doc["date-range"] === "object" ? doc["date-range"] : null;
   if (range === null || typeof range["start-datetime"] !== "string" || typeof range["end-datetime"] !== "string") {
     throw new Unparsable("date-range with start-datetime and end-datetime is missing");
   }
   if (!Array.isArray(doc.policies)) throw new Unparsable("policies must be a list");
+  if (doc.policies.length > MAX_POLICIES) throw new Unparsable(`more than ${MAX_POLICIES} policies`);
   const policies = doc.policies.map((entry, i) => {
     const where = `policies[${i}]`;
     if (entry === null || typeof entry !== "object") throw new Unparsable(`${where} is not an object`);
     const policy = entry.policy && typeof entry.policy === "object" ? entry.policy : null;
     if (policy === null) throw new Unparsable(`${where}.policy is missing`);
-    const domain = hostName(policy["policy-domain"]);
+    const domain = hostName(policy["policy-domain"], `${where}.policy.policy-domain`);
     if (domain === null) throw new Unparsable(`${where}.policy.policy-domain is missing`);
-    const type = text(policy["policy-type"]);
+    const type = text(policy["policy-type"], `${where}.policy.policy-type`);
     if (!POLICY_TYPES.has(type)) {
       throw new Unparsable(`${where}.policy.policy-type must be one of ${[...POLICY_TYPES].join(", ")}`);
     }
@@ -238,27 +246,32 @@ function normalizeReport(doc) {
     if (typeof mx === "string") mx = [mx];
     if (!Array.isArray(mx)) mx = [];
     const details = Array.isArray(entry["failure-details"]) ? entry["failure-details"] : [];
+    const policyString = Array.isArray(policy["policy-string"]) ? policy["policy-string"] : [];
+    mx = mx.filter((m) => typeof m === "string");
+    if (JSON.stringify(policyString).length + JSON.stringify(mx).length > MAX_FIELD) {
+      throw new Unparsable(`${where}.policy: policy-string and mx-host are longer than ${MAX_FIELD} characters`);
+    }
     return {
       domain,
       type,
-      policyString: Array.isArray(policy["policy-string"]) ? policy["policy-string"] : [],
-      mx: mx.filter((m) => typeof m === "string"),
+      policyString,
+      mx,
       successful: count(summary["total-successful-session-count"], `${where}.summary.total-successful-session-count`),
       failed: count(summary["total-failure-session-count"], `${where}.summary.total-failure-session-count`),
       failures: details.map((d, j) => {
         const at = `${where}.failure-details[${j}]`;
         if (d === null || typeof d !== "object") throw new Unparsable(`${at} is not an object`);
-        const resultType = text(d["result-type"]);
+        const resultType = text(d["result-type"], `${at}.result-type`);
         if (resultType === null) throw new Unparsable(`${at}.result-type is missing`);
         return {
           resultType,
-          sendingIp: text(d["sending-mta-ip"]),
-          receivingMx: hostName(d["receiving-mx-hostname"]),
-          receivingHelo: text(d["receiving-mx-helo"]),
-          receivingIp: text(d["receiving-ip"]),
+          sendingIp: text(d["sending-mta-ip"], `${at}.sending-mta-ip`),
+          receivingMx: hostName(d["receiving-mx-hostname"], `${at}.receiving-mx-hostname`),
+          receivingHelo: text(d["receiving-mx-helo"], `${at}.receiving-mx-helo`),
+          receivingIp: text(d["receiving-ip"], `${at}.receiving-ip`),
           sessions: count(d["failed-session-count"], `${at}.failed-session-count`),
-          reasonCode: text(d["failure-reason-code"]),
-          additional: text(d["additional-information"]),
+          reasonCode: text(d["failure-reason-code"], `${at}.failure-reason-code`),
+          additional: text(d["additional-information"], `${at}.additional-information`),
         };
       }),
     };
@@ -266,9 +279,9 @@ function normalizeReport(doc) {
   return {
     organization,
     reportId,
-    contact: text(doc["contact-info"]),
-    start: text(range["start-datetime"]),
-    end: text(range["end-datetime"]),
+    contact: text(doc["contact-info"], "contact-info"),
+    start: text(range["start-datetime"], "start-datetime"),
+    end: text(range["end-datetime"], "end-datetime"),
     policies,
   };
 }
@@ -356,13 +369,10 @@ async function ingest(env, settings, bytes, gzip, meta, stored) {
           report.organization, report.reportId, submission,
         ),
     );
-    // Failure details go in as JSON read by json_each: one statement per FAILURE_CHUNK details,
-    // however many a sender lists (D1 counts statements per invocation and bound parameters
-    // per statement).
-    for (let start = 0; start < p.failures.length; start += FAILURE_CHUNK) {
-      const chunk = p.failures.slice(start, start + FAILURE_CHUNK).map((f) => [
-        f.resultType, f.sendingIp, f.receivingMx, f.receivingHelo, f.receivingIp, f.sessions, f.reasonCode, f.additional,
-      ]);
+    // Failure details go in as JSON read by json_each: one statement per chunk of at most
+    // FAILURE_CHUNK details and CHUNK_CHARS characters, however many a sender lists (D1 limits
+    // statements per invocation, bound parameters per statement and the size of a value).
+    for (const chunk of chunks(p.failures)) {
       statements.push(
         db
           .prepare(
@@ -372,7 +382,7 @@ async function ingest(env, settings, bytes, gzip, meta, stored) {
               "f.value ->> 5, f.value ->> 6, f.value ->> 7 " +
               `FROM policies p, json_each(?) f WHERE p.idx = ? AND p.report = ${mine} ORDER BY f.key`,
           )
-          .bind(p.domain, at, JSON.stringify(chunk), idx, report.organization, report.reportId, submission),
+          .bind(p.domain, at, chunk, idx, report.organization, report.reportId, submission),
       );
     }
   });
@@ -389,6 +399,25 @@ async function ingest(env, settings, bytes, gzip, meta, stored) {
   const row = await db.prepare("SELECT status, report FROM submissions WHERE id = ?").bind(submission).first();
   const body = { status: row.status, report: row.report, organization: report.organization, reportId: report.reportId };
   return { httpStatus: row.status === "stored" ? 201 : 200, body };
+}
+
+function* chunks(failures) {
+  // JSON arrays of failure rows, each within FAILURE_CHUNK rows and about CHUNK_CHARS characters.
+  let rows = [];
+  let size = 0;
+  for (const f of failures) {
+    const row = JSON.stringify([
+      f.resultType, f.sendingIp, f.receivingMx, f.receivingHelo, f.receivingIp, f.sessions, f.reasonCode, f.additional,
+    ]);
+    if (rows.length > 0 && (rows.length >= FAILURE_CHUNK || size + row.length > CHUNK_CHARS)) {
+      yield `[${rows.join(",")}]`;
+      rows = [];
+      size = 0;
+    }
+    rows.push(row);
+    size += row.length + 1;
+  }
+  if (rows.length > 0) yield `[${rows.join(",")}]`;
 }
 
 // --- abuse limits -------------------------------------------------------------------------------
