@@ -433,3 +433,21 @@ def test_large_failure_details_span_several_chunks() -> None:
         entry = r.summary_json()["domains"]["example.org"]
     assert entry["failed"] == 900
     assert sum(f["sessions"] for f in entry["failures"]) == 900
+
+
+def test_a_mail_with_too_many_report_parts_reads_ten(live: Receiver) -> None:
+    """A message with 12 report attachments: the first 10 are read, the excess is counted as unparsed."""
+    message = EmailMessage()
+    message["From"] = "reports@sender.example"
+    message["To"] = "tlsrpt@reports.example.net"
+    message["Subject"] = "many"
+    message["Message-ID"] = "<many-parts@sender.example>"
+    message.set_content("reports")
+    for i in range(12):
+        body = gz(report_json("Parts", f"parts-{i}", "example.com"))
+        message.add_attachment(body, maintype="application", subtype="tlsrpt+gzip", filename=f"r{i}.json.gz")
+    before = live.summary_json()
+    assert live.mail(message.as_bytes()).status_code == 200
+    after = live.summary_json()
+    assert after["domains"]["example.com"]["reports"] == before["domains"]["example.com"]["reports"] + 10
+    assert after["unparsed"] == before["unparsed"] + 1

@@ -4339,6 +4339,7 @@ var FAILURE_CHUNK = 500;
 var CHUNK_CHARS = 262144;
 var MAX_POLICIES = 50;
 var MAX_FIELD = 4096;
+var MAX_PARTS = 10;
 var POLICY_TYPES = /* @__PURE__ */ new Set(["sts", "tlsa", "no-policy-found"]);
 var MAIL_JSON_TYPES = /* @__PURE__ */ new Set(["application/tlsrpt+json", "application/json"]);
 var DEFAULTS = {
@@ -4881,6 +4882,10 @@ async function receiveMail(message, env, settings) {
     return { status: "unparsed" };
   }
   const results = [];
+  if (parts.length > MAX_PARTS) {
+    await record(env, meta, stored, "unparsed", `${parts.length} report parts; only the first ${MAX_PARTS} were read`);
+    parts = parts.slice(0, MAX_PARTS);
+  }
   for (const part of parts) {
     const bytes = partBytes(part.content);
     const type = mediaType(part.mimeType);

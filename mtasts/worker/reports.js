@@ -39,6 +39,8 @@ const CHUNK_CHARS = 262144;
 // D1's limits (statements per invocation, 2 MB per row and bound value).
 const MAX_POLICIES = 50;
 const MAX_FIELD = 4096;
+const MAX_PARTS = 10;
+// Report parts read from one mail (senders send one); the rest stays in the archived message.
 const POLICY_TYPES = new Set(["sts", "tlsa", "no-policy-found"]);
 const MAIL_JSON_TYPES = new Set(["application/tlsrpt+json", "application/json"]);
 const DEFAULTS = {
@@ -672,6 +674,10 @@ async function receiveMail(message, env, settings) {
     return { status: "unparsed" };
   }
   const results = [];
+  if (parts.length > MAX_PARTS) {
+    await record(env, meta, stored, "unparsed", `${parts.length} report parts; only the first ${MAX_PARTS} were read`);
+    parts = parts.slice(0, MAX_PARTS);
+  }
   for (const part of parts) {
     const bytes = partBytes(part.content);
     const type = mediaType(part.mimeType);
