@@ -179,6 +179,11 @@ def test_an_unreachable_endpoint_exits_1(
         fetch_summary(url, TOKEN)
 
 
+def test_the_intake_url_works_as_the_endpoint(filled: Receiver) -> None:
+    """fetch_summary takes the https URL plan --json shows (…/v1/tlsrpt) as well as the base URL."""
+    assert fetch_summary(filled.url + "/v1/tlsrpt", TOKEN) == fetch_summary(filled.url + "/", TOKEN)
+
+
 def test_fetch_summary_refuses_without_the_token(filled: Receiver) -> None:
     """fetch_summary raises ReportsRefused with the status when the token is wrong."""
     with pytest.raises(ReportsRefused) as info:

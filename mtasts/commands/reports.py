@@ -70,7 +70,10 @@ def fetch_summary(
     Raises ``ReportsUnreachable``, ``ReportsRefused`` or ``ReportsBadAnswer``.
     """
     params = {"since": rfc3339(since)} if since is not None else {}
-    url = endpoint.rstrip("/") + receiver_model.SUMMARY_PATH
+    base = endpoint.rstrip("/")
+    # The intake URL that `plan --json` shows works as well as the base URL.
+    base = base.removesuffix(receiver_model.REPORT_PATH)
+    url = base + receiver_model.SUMMARY_PATH
     try:
         response = httpx.get(
             url, params=params, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
