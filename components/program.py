@@ -95,6 +95,8 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
         )
         serving.update(pages.serving)
         built["pages"] = pages
+    if deployment.reports_domains:
+        built["reports"] = _receiver(deployment, stack)
     for domain in deployment.domains:
         if not domain.managed_dns:
             continue  # dns: external: the records are exported for the user to create
@@ -103,6 +105,32 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
             DomainRecordsArgs(domain=domain, zone_id=zones[domain.name], serving=serving[domain.name]),
         )
     return built
+
+
+def _receiver(deployment: Deployment, stack: str) -> Any:
+    """The stack's TLS report receiver, with its secrets from Pulumi config (never from files)."""
+    from components.reports import ReceiverArgs, ReportReceiver, zone_id
+
+    assert deployment.receiver is not None and deployment.cloudflare_account_id is not None  # the loader
+    secrets = pulumi.Config(NAMESPACE)
+    token = secrets.get_secret("reportsToken")
+    if token is None:
+        pulumi.log.warn(
+            "reportsToken: not set, so the receiver refuses every read; "
+            "set it with `pulumi config set --secret mta-sts:reportsToken <token>`"
+        )
+    return ReportReceiver(
+        "reports",
+        ReceiverArgs(
+            account_id=deployment.cloudflare_account_id,
+            stack=stack,
+            settings=deployment.receiver,
+            domains=deployment.reports_domains,
+            zone_id=zone_id(deployment.receiver),
+            read_token=token,
+            webhook=secrets.get_secret("reportsWebhook"),
+        ),
+    )
 
 
 def outputs(deployment: Deployment, stack: str) -> dict[str, dict[str, Any]]:

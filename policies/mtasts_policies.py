@@ -39,7 +39,7 @@ from mtasts.rfc.records import (
     parse_tlsrpt_record,
     unquote_txt,
 )
-from mtasts.rfc.served import ServedDataError, served_in_script
+from mtasts.rfc.served import DATA_BEGIN, DATA_END, ServedDataError, served_in_script
 
 DNS_RECORD_TYPES = frozenset(
     {
@@ -135,12 +135,14 @@ class ServedPolicy:
 def served_policies(props: Mapping[str, Any]) -> list[ServedPolicy]:
     """The (host, policy) pairs a Worker script's data region serves, sorted by host.
 
-    None while the content is not known (not a string). Raises ``ServedDataError`` when the
-    script has no data region, more than one, or data that is not the documented document (the
-    Worker would then serve no policy, or fail to load).
+    None while the content is not known (not a string), and none for a Worker that is not a
+    policy host (no data marker at all: the stack's TLS report receiver, or any other Worker).
+    Raises ``ServedDataError`` when the script has more than one data region, markers out of
+    order, or data that is not the documented document (the Worker would then serve no policy,
+    or fail to load).
     """
     content = props.get("content")
-    if not isinstance(content, str):
+    if not isinstance(content, str) or (DATA_BEGIN not in content and DATA_END not in content):
         return []
     by_host = served_in_script(content)
     return [ServedPolicy(text=text, host=_normalize(host)) for host, text in sorted(by_host.items())]

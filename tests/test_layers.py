@@ -28,7 +28,7 @@ THIRD_PARTY: dict[str, tuple[str, ...]] = {
     "mtasts/model": ("yaml",),
     "mtasts/probes": ("dns", "httpx"),
     "mtasts/checks": (),
-    "mtasts/commands": ("yaml", "dns"),
+    "mtasts/commands": ("yaml", "dns", "httpx"),
     "components": ("pulumi", "pulumi_cloudflare", "pulumi_github"),
     "policies": ("pulumi_policy",),
 }

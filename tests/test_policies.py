@@ -322,16 +322,21 @@ def test_worker_policy_violation_malformed_data(data: str) -> None:
     assert len(found) == 1 and found[0][0].startswith("Worker script policy data:")
 
 
+def test_worker_without_markers_is_not_a_policy_host() -> None:
+    """A Worker with no data marker at all (the report receiver, any other Worker) is not checked."""
+    assert violations("worker-policy-text-valid", resource(SCRIPT, script("export default {}"))) == []
+
+
 @pytest.mark.parametrize(
     "content",
     [
-        "export default {}",
         f"const A = {DATA_BEGIN} {{}} {DATA_END}, B = {DATA_BEGIN} {{}} {DATA_END};",
+        f"const A = {DATA_BEGIN} {{}};",
         f"const A = {DATA_END} {{}} {DATA_BEGIN};",
     ],
 )
 def test_worker_policy_violation_without_one_data_region(content: str) -> None:
-    """A script without exactly one marked data region (none, two, out of order) is reported."""
+    """Markers but not exactly one marked data region (two, unclosed, out of order) is reported."""
     found = violations("worker-policy-text-valid", resource(SCRIPT, script(content)))
     assert len(found) == 1 and found[0][0].startswith("Worker script policy data:")
     assert "not once" in found[0][0] or "before" in found[0][0]
@@ -634,7 +639,7 @@ def test_program_stack_passes_the_pack(program_runs: dict[str, Any], stack: str)
     for domain in deployment.domains:
         if domain.dns == "cloudflare":
             assert f"_mta-sts.{domain.name}" in txt_names
-    (worker,) = [r for r in run.resources if r.type == SCRIPT]
+    (worker,) = [r for r in run.resources if r.type == SCRIPT and not r.name.startswith("reports-")]
     hosted = {d.policy_host for d in deployment.domains if d.hosting == "cloudflare-worker"}
     assert {p.host for p in served_policies(worker.inputs)} == hosted
     findings = _pack_findings(run)

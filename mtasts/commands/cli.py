@@ -1,4 +1,4 @@
-"""Command line: ``mtasts {plan,serve,verify}`` (also ``python -m mtasts``).
+"""Command line: ``mtasts {plan,serve,verify,reports}`` (also ``python -m mtasts``).
 
 Every numeric flag goes through one of the argument types below, so nan, inf, negatives, zero
 and out-of-range ports are usage errors (one ``error:`` line, exit 2) before anything runs.
@@ -116,9 +116,26 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--timeout", type=seconds, default=5.0, help="seconds per DNS lookup for --check-mx")
     plan.add_argument("--concurrency", type=count, default=64, help="MX lookups at once for --check-mx")
 
-    serve = sub.add_parser("serve", help="run the stack's Worker locally in workerd")
+    serve = sub.add_parser(
+        "serve", help="run the stack's Worker (and TLS report receiver) locally in miniflare"
+    )
     serve.add_argument("--stack", required=True)
     serve.add_argument("--port", type=port, default=8787)
+    serve.add_argument(
+        "--state-dir", help="where local D1 and R2 data persist (default: .mtasts/serve/<stack>)"
+    )
+    serve.add_argument(
+        "--webhook", help="digest webhook URL for the local receiver (default: $MTASTS_REPORTS_WEBHOOK)"
+    )
+
+    reports = sub.add_parser("reports", help="summarize the TLS reports the stack's receiver holds")
+    reports.add_argument("--stack", required=True)
+    reports.add_argument("--since", help="only reports received in this last DURATION: 30m, 24h, 7d, 2w")
+    reports.add_argument("--json", action="store_true", help="print one JSON object")
+    reports.add_argument(
+        "--endpoint", help="receiver base URL (default: https://<mta-sts:reports.host>), e.g. a local serve"
+    )
+    reports.add_argument("--timeout", type=seconds, default=30.0, help=argparse.SUPPRESS)
 
     verify = sub.add_parser("verify", help="check live deployments as a sending MTA would")
     verify.add_argument("domains", nargs="*", metavar="DOMAIN")
@@ -155,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
             from mtasts.commands.serve import run as serve
 
             return serve(args)
+        if args.command == "reports":
+            from mtasts.commands.reports import run as reports_run
+
+            return reports_run(args)
         from mtasts.commands.verify import run as verify
 
         if not args.domains and not args.stack:

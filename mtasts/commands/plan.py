@@ -29,6 +29,10 @@ def plan_text(stack: str, deployment: Deployment) -> str:
         else:
             out.append("records (dns: external, create these by hand):")
         out += ["  " + record.zone_line() for record in domain.records]
+        if domain.receiver is not None:
+            receiver = domain.receiver
+            out.append(f"reports: built-in receiver {receiver.https_uri}")
+            out.append(f"  mail intake: {receiver.mailto or 'off (HTTPS only)'}")
         out += [finding.line() for finding in deployment.findings_for(domain.name)]
     return "\n".join(out) + "\n"
 

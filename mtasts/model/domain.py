@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from mtasts.model.findings import Finding
+from mtasts.model.reports import ReceiverSettings
 from mtasts.rfc.policy import POLICY_PATH, Policy, policy_id
 from mtasts.rfc.records import StsRecord, TlsRptRecord, quote_txt
 
@@ -70,6 +71,18 @@ class Domain:
     github_owner: str | None = None
     https_enforced: bool = False
     """Pages only: enforce HTTPS, which GitHub allows once it has issued the certificate."""
+    reports: str = "none"
+    """``builtin``: the stack's TLS report receiver takes this domain's reports (its URIs are
+    in ``tlsrpt``); ``none``: only the configured ``tlsrpt`` URIs."""
+    receiver: ReceiverSettings | None = None
+    """The stack's receiver settings when ``reports`` is ``builtin``, else None."""
+
+    @property
+    def reports_json(self) -> dict[str, str | None] | None:
+        """``{"https": url, "mailto": address or None}`` for a builtin domain, else None."""
+        if self.receiver is None:
+            return None
+        return {"https": self.receiver.https_uri, "mailto": self.receiver.mailto}
 
     @cached_property
     def policy(self) -> Policy:
@@ -141,6 +154,8 @@ class Deployment:
     github_owner: str | None = None
     findings: tuple[Finding, ...] = field(default=())
     """The loader's warnings (``Severity.WARNING``, each with its dotted ``key``), in domain order."""
+    receiver: ReceiverSettings | None = None
+    """The ``mta-sts:reports`` settings of the stack's TLS report receiver (None when absent)."""
 
     @cached_property
     def _by_name(self) -> Mapping[str, Domain]:
@@ -185,6 +200,11 @@ class Deployment:
     @property
     def pages_domains(self) -> tuple[Domain, ...]:
         return tuple(d for d in self.domains if d.hosting == "github-pages")
+
+    @property
+    def reports_domains(self) -> tuple[Domain, ...]:
+        """The domains whose reports the stack's own receiver takes (``reports: builtin``)."""
+        return tuple(d for d in self.domains if d.reports == "builtin")
 
 
 def _text(finding: Finding) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mtasts.model import reports as receiver_model
 from mtasts.model.domain import Deployment, Domain
 from mtasts.model.errors import ConfigError
 from mtasts.model.findings import Finding, Severity
@@ -37,7 +38,7 @@ from mtasts.model.validators import (
 from mtasts.rfc.names import MAX_NAME_LENGTH, hostname_problem, normalize_name
 from mtasts.rfc.policy import ONE_DAY
 
-TOP_KEYS = ("cloudflareAccountId", "defaults", "domains")
+TOP_KEYS = ("cloudflareAccountId", "defaults", "domains", receiver_model.KEY, *receiver_model.SECRET_KEYS)
 
 MAX_POLICY_BYTES = 64 * 1024
 """Largest policy senders fetch (RFC 8461 §3.3 lets them cap it; 64 KiB is what they use)."""
@@ -56,6 +57,8 @@ class Stack:
 
     cloudflare_account_id: str | None
     github_owner: str | None
+    receiver: receiver_model.ReceiverSettings | None = None
+    """``mta-sts:reports``: the stack's TLS report receiver, if configured."""
 
 
 class Defaults:
@@ -128,8 +131,22 @@ def _hosting_needs(d: Draft) -> None:
         )
 
 
+def _receiver_for_builtin(d: Draft) -> None:
+    """``reports: builtin`` needs the receiver (and the account it runs in); its URIs join ``tlsrpt``."""
+    if d.values["reports"] != "builtin":
+        return
+    if d.stack.receiver is None:
+        fail(f"{receiver_model.KEY}.host", f"is required because {d.name} uses reports: builtin")
+    if d.stack.cloudflare_account_id is None:
+        fail("cloudflareAccountId", f"is required because {d.name} uses reports: builtin")
+    tlsrpt = tuple(d.values["tlsrpt"])
+    extra = tuple(u for u in receiver_model.receiver_uris(d.stack.receiver) if u not in tlsrpt)
+    d.values["tlsrpt"] = (*tlsrpt, *extra)
+
+
 DOMAIN_RULES: tuple[Callable[[Draft], None], ...] = (
     _mx_for_mode,
+    _receiver_for_builtin,
     _zone_contains_name,
     _pages_only,
     _hosting_needs,
@@ -218,7 +235,10 @@ def build_domain(name: str, key: str, raw_settings: Any, defaults: Defaults, sta
     pages = values["hosting"] == "github-pages"
     if not pages:
         fields.pop("repository", None)
-    domain = Domain(name=name, github_owner=stack.github_owner if pages else None, **fields)
+    receiver = stack.receiver if values["reports"] == "builtin" else None
+    domain = Domain(
+        name=name, github_owner=stack.github_owner if pages else None, receiver=receiver, **fields
+    )
     for built_rule in BUILT_RULES:
         built_rule(domain, key)
     return domain
@@ -257,7 +277,11 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
         fail("domains", "declare at least one mail domain")
     if not isinstance(domains_raw, Mapping):
         fail("domains", f"must be a mapping of domain name to settings, got {shown(domains_raw)}")
-    stack = Stack(cloudflare_account_id=_account(config), github_owner=_owner(config))
+    stack = Stack(
+        cloudflare_account_id=_account(config),
+        github_owner=_owner(config),
+        receiver=receiver_model.load_receiver(_object(config, receiver_model.KEY)),
+    )
 
     domains: dict[str, Domain] = {}
     for raw_name, raw_settings in domains_raw.items():
@@ -279,6 +303,7 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
         cloudflare_account_id=stack.cloudflare_account_id,
         github_owner=stack.github_owner,
         findings=tuple(stack_warnings(ordered)),
+        receiver=stack.receiver,
     )
 
 

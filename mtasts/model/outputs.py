@@ -10,7 +10,7 @@ from typing import Any
 
 from mtasts.model.config import Deployment, Domain
 
-OUTPUT_KEYS = ("hosting", "mode", "dns", "policyUrl", "policy", "policyId", "records")
+OUTPUT_KEYS = ("hosting", "mode", "dns", "policyUrl", "policy", "policyId", "records", "reports")
 """The keys the Pulumi program exports per domain."""
 
 
@@ -24,6 +24,8 @@ def domain_json(deployment: Deployment, domain: Domain) -> dict[str, Any]:
         "policy": domain.policy_text,
         "policyId": domain.policy_id,
         "records": [record.as_json() for record in domain.records],
+        # The built-in receiver's URIs ({"https": …, "mailto": … or None}); None when off.
+        "reports": domain.reports_json,
         "warnings": deployment.warnings_for(domain.name),
     }
 

@@ -1,0 +1,148 @@
+"""The built-in TLS report receiver: a second Worker per stack with its own storage.
+
+Separate from the policy Worker (``components/worker.py``), so nothing the receiver does can break
+policy serving: its own script ``mta-sts-reports-<stack>``, a D1 database for parsed reports, an R2
+bucket for the raw bytes, a Workers custom domain for ``mta-sts:reports.host``, a daily Cron
+Trigger for the digest, and, when ``mailto`` is set, Email Routing on the address's subdomain with
+a rule sending exactly that address to the Worker.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_cloudflare as cloudflare
+
+from mtasts.model import reports as receiver_model
+from mtasts.model.config import Domain
+
+DIGEST_CRON = "17 7 * * *"
+"""Daily, at an odd minute so as not to run with everyone's midnight jobs."""
+
+
+@dataclass(frozen=True)
+class ReceiverArgs:
+    """What ``ReportReceiver`` needs."""
+
+    account_id: str
+    """Cloudflare account owning the Worker, the database and the bucket."""
+    stack: str
+    """Stack name: names the script, the database and the bucket."""
+    settings: receiver_model.ReceiverSettings
+    """The validated ``mta-sts:reports`` object."""
+    domains: Sequence[Domain]
+    """The stack's ``reports: builtin`` domains: the only ones the receiver counts."""
+    zone_id: pulumi.Input[str]
+    """Zone of ``settings.host`` (and of the mailto address)."""
+    read_token: pulumi.Input[str] | None = None
+    """Pulumi secret ``mta-sts:reportsToken``; without it the Worker refuses every read."""
+    webhook: pulumi.Input[str] | None = None
+    """Pulumi secret ``mta-sts:reportsWebhook``; without it there is no digest."""
+
+
+def zone_id(settings: receiver_model.ReceiverSettings) -> pulumi.Input[str]:
+    """The receiver zone's id: ``zoneId`` when given, else one lookup of ``zone``."""
+    if settings.zone_id is not None:
+        return settings.zone_id
+    found = cloudflare.get_zone_output(filter={"name": settings.zone, "match": "all"})
+    return found.apply(lambda z: z.id)
+
+
+class ReportReceiver(pulumi.ComponentResource):
+    """The receiver Worker, its D1 database, R2 bucket, custom domain, Cron Trigger and mail route."""
+
+    script: cloudflare.WorkersScript
+    database: cloudflare.D1Database
+    bucket: cloudflare.R2Bucket
+    custom_domain: cloudflare.WorkersCustomDomain
+    url: pulumi.Output[str]
+    """The HTTPS intake URL the builtin domains' ``_smtp._tls`` records list."""
+
+    def __init__(self, name: str, args: ReceiverArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mta-sts:index:ReportReceiver", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        settings = args.settings
+        storage = receiver_model.storage_name(args.stack)
+        self.database = cloudflare.D1Database(
+            f"{name}-database", account_id=args.account_id, name=storage, opts=child
+        )
+        self.bucket = cloudflare.R2Bucket(
+            f"{name}-bucket", account_id=args.account_id, name=storage, opts=child
+        )
+        # Reports are kept retentionDays; the Worker's daily run prunes D1 and R2 alike.
+        bindings: list[cloudflare.WorkersScriptBindingArgs] = [
+            cloudflare.WorkersScriptBindingArgs(name="DB", type="d1", id=self.database.id),
+            cloudflare.WorkersScriptBindingArgs(
+                name="ARCHIVE", type="r2_bucket", bucket_name=self.bucket.name
+            ),
+            cloudflare.WorkersScriptBindingArgs(
+                name="SETTINGS",
+                type="json",
+                json=json.dumps(
+                    receiver_model.settings_json(settings, [d.name for d in args.domains]), sort_keys=True
+                ),
+            ),
+        ]
+        if args.read_token is not None:
+            bindings.append(
+                cloudflare.WorkersScriptBindingArgs(
+                    name="READ_TOKEN", type="secret_text", text=pulumi.Output.secret(args.read_token)
+                )
+            )
+        if args.webhook is not None:
+            bindings.append(
+                cloudflare.WorkersScriptBindingArgs(
+                    name="WEBHOOK", type="secret_text", text=pulumi.Output.secret(args.webhook)
+                )
+            )
+        self.script = cloudflare.WorkersScript(
+            f"{name}-script",
+            account_id=args.account_id,
+            script_name=receiver_model.script_name(args.stack),
+            content=receiver_model.receiver_script(),
+            main_module=receiver_model.MAIN_MODULE,
+            compatibility_date=receiver_model.COMPATIBILITY_DATE,
+            bindings=bindings,
+            opts=child,
+        )
+        self.custom_domain = cloudflare.WorkersCustomDomain(
+            f"{name}-custom-domain",
+            account_id=args.account_id,
+            hostname=settings.host,
+            service=self.script.script_name,
+            zone_id=args.zone_id,
+            opts=child,
+        )
+        self.cron = cloudflare.WorkersCronTrigger(
+            f"{name}-digest",
+            account_id=args.account_id,
+            script_name=self.script.script_name,
+            schedules=[cloudflare.WorkersCronTriggerScheduleArgs(cron=DIGEST_CRON)],
+            opts=child,
+        )
+        self.mail: list[pulumi.Resource] = []
+        if settings.mailto is not None:
+            # Email Routing's MX and SPF records on the reports subdomain (it has no mail of its own),
+            # then a rule for exactly the reports address; every other address there is not routed.
+            dns = cloudflare.EmailRoutingDns(
+                f"{name}-mail-dns", zone_id=args.zone_id, name=settings.mail_domain, opts=child
+            )
+            rule = cloudflare.EmailRoutingRule(
+                f"{name}-mail-rule",
+                zone_id=args.zone_id,
+                name=f"TLS reports to {receiver_model.script_name(args.stack)}",
+                enabled=True,
+                matchers=[
+                    cloudflare.EmailRoutingRuleMatcherArgs(type="literal", field="to", value=settings.mailto)
+                ],
+                actions=[
+                    cloudflare.EmailRoutingRuleActionArgs(type="worker", values=[self.script.script_name])
+                ],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[dns]),
+            )
+            self.mail = [dns, rule]
+        self.url = pulumi.Output.from_input(settings.https_uri)
+        self.register_outputs({"url": self.url, "scriptName": self.script.script_name})

@@ -1,0 +1,205 @@
+"""``mtasts reports``: what senders saw, per domain and MX, from the stack's TLS report receiver.
+
+The receiver computes the summary in D1 (``GET /v1/summary``); this command fetches it over HTTPS
+with the read token and prints it. The token is a Pulumi secret (``mta-sts:reportsToken``), which
+cannot be read offline, so the command takes it from ``MTASTS_REPORTS_TOKEN``.
+
+``fetch_summary(endpoint, token, since)`` is the interface for other commands (``readiness``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from mtasts.model import reports as receiver_model
+from mtasts.model.config import Deployment, load_stack
+
+_DURATION = re.compile(r"(\d+)([smhdw])\Z")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class ReportsError(Exception):
+    """The summary could not be fetched."""
+
+
+class ReportsUnreachable(ReportsError):
+    """No answer from the endpoint (connection refused, DNS, timeout, TLS)."""
+
+
+class ReportsRefused(ReportsError):
+    """The receiver refused the token (401) or has no read token configured (403)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status}: {reason}")
+        self.status = status
+        self.reason = reason
+
+
+class ReportsBadAnswer(ReportsError):
+    """Any other status, or a body that is not the summary."""
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30m``, ``24h``, ``7d``, ``2w`` (also ``s``): a positive whole number and one unit."""
+    match = _DURATION.match(text.strip())
+    if match is None or int(match.group(1)) == 0:
+        raise ValueError(
+            f"must be a positive whole number and a unit s, m, h, d or w (e.g. 7d), got {text!r}"
+        )
+    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def fetch_summary(
+    endpoint: str, token: str, since: datetime | None = None, timeout: float = 30.0
+) -> dict[str, Any]:
+    """The receiver's summary: ``{"domains": {...}, "unparsed": N, "foreign": N, "silent": [...]}``.
+
+    ``endpoint`` is the receiver's base URL (``https://tlsrpt.example.net`` or a local
+    ``serve``'s ``http://127.0.0.1:8787``); ``since`` limits it to reports received from then on.
+    Raises ``ReportsUnreachable``, ``ReportsRefused`` or ``ReportsBadAnswer``.
+    """
+    params = {"since": rfc3339(since)} if since is not None else {}
+    base = endpoint.rstrip("/")
+    # The intake URL that `plan --json` shows works as well as the base URL.
+    base = base.removesuffix(receiver_model.REPORT_PATH)
+    url = base + receiver_model.SUMMARY_PATH
+    try:
+        response = httpx.get(
+            url, params=params, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
+        )
+    except httpx.HTTPError as exc:
+        raise ReportsUnreachable(f"cannot reach {url}: {exc}") from None
+    reason = _reason(response)
+    if response.status_code in (401, 403):
+        raise ReportsRefused(response.status_code, reason)
+    if response.status_code != 200:
+        raise ReportsBadAnswer(f"{url} answered {response.status_code}: {reason}")
+    try:
+        summary = response.json()
+    except ValueError:
+        raise ReportsBadAnswer(f"{url} answered 200 with a body that is not JSON") from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("domains"), dict):
+        raise ReportsBadAnswer(f"{url} answered 200 without a summary")
+    return summary
+
+
+def _reason(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200].strip()
+    return str(body.get("error", "")) if isinstance(body, dict) else ""
+
+
+def failure_rate(entry: dict[str, Any]) -> float | None:
+    total = int(entry["successful"]) + int(entry["failed"])
+    return None if total == 0 else int(entry["failed"]) / total
+
+
+def _table(rows: list[list[str]], right: set[int]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    out = []
+    for row in rows:
+        cells = [
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        out.append("  ".join(cells).rstrip())
+    return out
+
+
+def render_text(summary: dict[str, Any], stack: str, endpoint: str, since: datetime | None) -> str:
+    """The summary as aligned tables for people."""
+    when = f"since {rfc3339(since)}" if since is not None else "all stored"
+    lines = [f"stack {stack}: TLS reports ({when}) from {endpoint}", ""]
+    rows = [["domain", "reports", "orgs", "successful", "failed", "failure rate", "last report"]]
+    for name, entry in summary["domains"].items():
+        rate = failure_rate(entry)
+        rows.append(
+            [
+                name,
+                str(entry["reports"]),
+                str(len(entry["organizations"])),
+                str(entry["successful"]),
+                str(entry["failed"]),
+                "-" if rate is None else f"{rate:.2%}",
+                entry["lastReport"] or "never",
+            ]
+        )
+    lines += _table(rows, right={1, 2, 3, 4, 5})
+    for name, entry in summary["domains"].items():
+        if entry["organizations"]:
+            lines += ["", f"{name}: reported by {', '.join(entry['organizations'])}"]
+        if entry["failures"]:
+            failures = [["  result type", "receiving MX", "receiving IP", "sessions"]]
+            failures += [
+                [
+                    "  " + f["resultType"],
+                    f["receivingMx"] or "-",
+                    f["receivingIp"] or "-",
+                    str(f["sessions"]),
+                ]
+                for f in entry["failures"]
+            ]
+            lines += _table(failures, right={3})
+    lines.append("")
+    silent = summary.get("silent") or []
+    if silent:
+        lines.append(f"silent (no report lately): {', '.join(silent)}")
+    lines.append(f"unparsed submissions: {summary.get('unparsed', 0)}")
+    if summary.get("foreign"):
+        lines.append(f"about other domains (not counted): {summary['foreign']}")
+    return "\n".join(lines) + "\n"
+
+
+def endpoint_for(deployment: Deployment) -> str:
+    """``https://<mta-sts:reports.host>``."""
+    assert deployment.receiver is not None
+    return f"https://{deployment.receiver.host}"
+
+
+def run(args: Any) -> int:
+    """``mtasts reports --stack NAME [--since DURATION] [--json] [--endpoint URL]``."""
+    deployment = load_stack(args.project_dir, args.stack)
+    if deployment.receiver is None or not deployment.reports_domains:
+        print(f"error: reports: no domain of stack {args.stack} uses reports: builtin", file=sys.stderr)
+        return 2
+    since = None
+    if args.since is not None:
+        try:
+            since = datetime.now(UTC) - parse_duration(args.since)
+        except ValueError as exc:
+            print(f"error: --since: {exc}", file=sys.stderr)
+            return 2
+    token = os.environ.get(receiver_model.TOKEN_ENV, "")
+    if not token:
+        print(
+            f"error: {receiver_model.TOKEN_ENV}: not set; export the read token "
+            f"(`pulumi config get mta-sts:reportsToken` shows it)",
+            file=sys.stderr,
+        )
+        return 2
+    endpoint = args.endpoint or endpoint_for(deployment)
+    try:
+        summary = fetch_summary(endpoint, token, since, timeout=args.timeout)
+    except ReportsRefused as exc:
+        print(f"error: {receiver_model.TOKEN_ENV}: the receiver refused it ({exc})", file=sys.stderr)
+        return 2
+    except ReportsError as exc:
+        print(f"error: endpoint: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        sys.stdout.write(render_text(summary, args.stack, endpoint, since))
+    return 0

@@ -1,0 +1,224 @@
+"""The built-in TLS report receiver: its stack-level settings and what it adds to a domain.
+
+``mta-sts:reports`` holds the receiver's settings; a domain (or ``mta-sts:defaults``) turns
+it on with ``reports: builtin``. Each function here raises ``ConfigError`` naming the key.
+
+Interface (``config.py``, ``plan``, ``serve``, ``reports`` and ``components/reports.py`` use it):
+
+- ``REPORT_PATH``: where the receiver takes reports over HTTPS (RFC 8460 §5.3).
+- ``ReceiverSettings``: the validated ``mta-sts:reports`` object; ``https_uri`` and
+  ``mailto_uri`` are what a builtin domain's ``_smtp._tls`` record lists.
+- ``load_receiver(raw)``: validate the object (None when absent).
+- ``reports_choice(value, key)``: a domain's ``reports`` value.
+- ``receiver_uris(settings)``: the URIs a builtin domain publishes.
+- ``script_name(stack)``, ``settings_json(settings, domains)``: the receiver Worker's name and
+  the data of its ``SETTINGS`` binding.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from mtasts.model.errors import ConfigError
+from mtasts.rfc.names import hostname_problem, normalize_name
+
+CHOICES = ("builtin", "none")
+REPORT_PATH = "/v1/tlsrpt"
+"""The receiver's HTTPS intake path; also its API version."""
+SUMMARY_PATH = "/v1/summary"
+KEY = "reports"
+SECRET_KEYS = ("reportsToken", "reportsWebhook")
+"""Pulumi secrets (``pulumi config set --secret mta-sts:reportsToken …``): the read token and
+the digest webhook URL. The loader accepts the keys and never reads their values."""
+TOKEN_ENV = "MTASTS_REPORTS_TOKEN"
+"""Where ``mtasts reports`` and ``mtasts serve`` take the read token from."""
+
+SETTINGS_DEFAULTS: dict[str, int] = {
+    "retentionDays": 400,
+    "silentAfterDays": 3,
+    "maxCompressedBytes": 1048576,
+    "maxDecompressedBytes": 16777216,
+    "rateLimitPerMinute": 60,
+}
+"""Numeric receiver settings and their defaults (``Pulumi.yaml`` describes the same)."""
+_LIMITS: dict[str, tuple[int, int]] = {
+    "retentionDays": (1, 3650),
+    "silentAfterDays": (1, 365),
+    "maxCompressedBytes": (1024, 26214400),
+    "maxDecompressedBytes": (1024, 134217728),
+    "rateLimitPerMinute": (1, 1000000),
+}
+KEYS = ("host", "zone", "zoneId", "mailto", *SETTINGS_DEFAULTS)
+_ZONE_ID = re.compile(r"[0-9a-f]{32}\Z")
+_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}\Z")
+
+
+def _fail(key: str, rule: str) -> NoReturn:
+    raise ConfigError(key, rule)
+
+
+@dataclass(frozen=True)
+class ReceiverSettings:
+    """The validated ``mta-sts:reports`` object."""
+
+    host: str
+    """Host name of the receiver's Workers custom domain, e.g. ``tlsrpt.example.net``."""
+    zone: str
+    """Cloudflare zone of ``host`` (and of ``mailto``'s domain); default: ``host`` less its first label."""
+    zone_id: str | None = None
+    """Cloudflare zone id; None means look it up by ``zone``."""
+    mailto: str | None = None
+    """Reports address for mail intake, on a subdomain without mail of its own; None: HTTPS only."""
+    retention_days: int = SETTINGS_DEFAULTS["retentionDays"]
+    silent_after_days: int = SETTINGS_DEFAULTS["silentAfterDays"]
+    max_compressed_bytes: int = SETTINGS_DEFAULTS["maxCompressedBytes"]
+    max_decompressed_bytes: int = SETTINGS_DEFAULTS["maxDecompressedBytes"]
+    rate_limit_per_minute: int = SETTINGS_DEFAULTS["rateLimitPerMinute"]
+
+    @property
+    def https_uri(self) -> str:
+        return f"https://{self.host}{REPORT_PATH}"
+
+    @property
+    def mailto_uri(self) -> str | None:
+        return f"mailto:{self.mailto}" if self.mailto else None
+
+    @property
+    def mail_domain(self) -> str | None:
+        return self.mailto.rpartition("@")[2] if self.mailto else None
+
+
+def reports_choice(value: Any, key: str) -> str:
+    """A domain's ``reports`` setting: ``builtin`` or ``none``."""
+    if not isinstance(value, str) or value not in CHOICES:
+        _fail(key, f"must be one of {', '.join(CHOICES)}, got {value!r}")
+    return value
+
+
+def _whole(value: Any, key: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        _fail(key, f"must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        _fail(key, f"must be between {low} and {high}, got {value}")
+    number: int = value
+    return number
+
+
+def _host(value: Any, key: str) -> str:
+    if not isinstance(value, str):
+        _fail(key, f"must be a host name such as tlsrpt.example.net, got {value!r}")
+    name = normalize_name(value.strip())
+    problem = hostname_problem(name, min_labels=2)
+    if problem:
+        _fail(key, f"host name {value!r} {problem}")
+    return name
+
+
+def _mailto(value: Any, key: str) -> str:
+    if not isinstance(value, str) or value.count("@") != 1:
+        _fail(key, f"must be one address such as tlsrpt@reports.example.net, got {value!r}")
+    local, _, domain = value.strip().partition("@")
+    if not _LOCAL_PART.match(local) or local.startswith(".") or local.endswith(".") or ".." in local:
+        _fail(key, f"local part {local!r} is not a plain address (letters, digits, . _ + -)")
+    return f"{local}@{_host(domain, key)}"
+
+
+def load_receiver(raw: Any, key: str = KEY) -> ReceiverSettings | None:
+    """Validate the ``mta-sts:reports`` object; None when it is absent or empty."""
+    if raw is None or raw == {}:
+        return None
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            _fail(key, "must be a mapping (or its JSON text), got a string that is not JSON")
+    if not isinstance(raw, Mapping):
+        _fail(key, f"must be a mapping of receiver settings, got {raw!r}")
+    for name in raw:
+        if name not in KEYS:
+            _fail(f"{key}.{name}", f"unknown key; known keys: {', '.join(KEYS)}")
+    if "host" not in raw:
+        _fail(f"{key}.host", "is required: the receiver's host name, e.g. tlsrpt.example.net")
+    host = _host(raw["host"], f"{key}.host")
+    zone = _host(raw.get("zone", host.partition(".")[2]), f"{key}.zone")
+    if host != zone and not host.endswith("." + zone):
+        _fail(f"{key}.zone", f"zone {zone!r} does not contain {host!r}")
+    zone_id = raw.get("zoneId")
+    if zone_id is not None and (not isinstance(zone_id, str) or not _ZONE_ID.match(zone_id)):
+        _fail(f"{key}.zoneId", "must be 32 lower-case hex digits (the Cloudflare zone id)")
+    mailto = None
+    if raw.get("mailto") not in (None, ""):
+        mailto = _mailto(raw["mailto"], f"{key}.mailto")
+        mail_domain = mailto.rpartition("@")[2]
+        if mail_domain != zone and not mail_domain.endswith("." + zone):
+            _fail(f"{key}.mailto", f"{mail_domain} must be in the receiver's zone {zone} (Email Routing)")
+    numbers = {
+        name: _whole(raw.get(name, default), f"{key}.{name}", *_LIMITS[name])
+        for name, default in SETTINGS_DEFAULTS.items()
+    }
+    if numbers["maxDecompressedBytes"] < numbers["maxCompressedBytes"]:
+        _fail(f"{key}.maxDecompressedBytes", "must be at least maxCompressedBytes")
+    return ReceiverSettings(
+        host=host,
+        zone=zone,
+        zone_id=zone_id,
+        mailto=mailto,
+        retention_days=numbers["retentionDays"],
+        silent_after_days=numbers["silentAfterDays"],
+        max_compressed_bytes=numbers["maxCompressedBytes"],
+        max_decompressed_bytes=numbers["maxDecompressedBytes"],
+        rate_limit_per_minute=numbers["rateLimitPerMinute"],
+    )
+
+
+def receiver_uris(settings: ReceiverSettings) -> tuple[str, ...]:
+    """The TLS-RPT URIs a builtin domain publishes: the HTTPS intake, then the mailbox if any."""
+    mailto = settings.mailto_uri
+    return (settings.https_uri,) if mailto is None else (settings.https_uri, mailto)
+
+
+def script_name(stack: str) -> str:
+    """The receiver Worker's script name: one per stack, apart from the policy Worker."""
+    return f"mta-sts-reports-{stack}"
+
+
+def storage_name(stack: str) -> str:
+    """The D1 database and R2 bucket name of a stack's receiver."""
+    return f"mta-sts-reports-{stack}"
+
+
+def message_cap(settings: ReceiverSettings) -> int:
+    """Largest mail taken: a base64 report attachment (4/3 of its size) and headroom for headers."""
+    return settings.max_compressed_bytes * 4 // 3 + 262144
+
+
+def settings_json(settings: ReceiverSettings, domains: Iterable[str]) -> dict[str, Any]:
+    """The receiver Worker's ``SETTINGS`` binding: this stack's builtin domains and its limits."""
+    return {
+        "domains": sorted({normalize_name(d) for d in domains}),
+        "maxCompressedBytes": settings.max_compressed_bytes,
+        "maxDecompressedBytes": settings.max_decompressed_bytes,
+        "maxMessageBytes": message_cap(settings),
+        "rateLimitPerMinute": settings.rate_limit_per_minute,
+        "retentionDays": settings.retention_days,
+        "silentAfterDays": settings.silent_after_days,
+    }
+
+
+MAIN_MODULE = "reports.js"
+"""The receiver's module name, as uploaded (``WorkersScript.main_module``)."""
+COMPATIBILITY_DATE = "2025-09-01"
+"""Fixed, as the policy Worker's, so a runtime upgrade never changes the receiver's behaviour."""
+BUNDLE_PATH = Path(__file__).resolve().parent.parent / "worker" / "reports.bundle.js"
+"""The receiver's JavaScript with postal-mime bundled in (``npm run build:reports``), committed so
+``pulumi up`` needs no Node; a test rebuilds it and compares the bytes."""
+
+
+def receiver_script() -> str:
+    """The exact ES module uploaded for the receiver; its data arrives as bindings."""
+    return BUNDLE_PATH.read_text(encoding="utf-8")
