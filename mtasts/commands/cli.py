@@ -1,4 +1,4 @@
-"""Command line: ``python -m mtasts {plan,serve,verify}``."""
+"""Command line: ``python -m mtasts {plan,serve,verify,wait-live,readiness}``."""
 
 from __future__ import annotations
 
@@ -31,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("--nameserver", help="DNS server for --check-mx, HOST[:PORT] (default: system)")
     plan.add_argument("--timeout", type=float, default=5.0, help="seconds per DNS lookup for --check-mx")
+    plan.add_argument(
+        "--base",
+        metavar="GIT_REF",
+        help="compare with the stack file at GIT_REF: what changes for senders; exit 1 on a removal "
+        "that strands cached policies (RFC 8461 §8.3) or a switch to enforce that readiness refuses",
+    )
+    _rollout_options(plan)
 
     serve = sub.add_parser("serve", help="run the stack's Worker locally in workerd")
     serve.add_argument("--stack", required=True)
@@ -46,7 +53,26 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--smtp-port", type=int, default=25, help=argparse.SUPPRESS)
     verify.add_argument("--timeout", type=float, default=10.0, help="seconds per network step")
     verify.add_argument("--concurrency", type=int, default=32, help="domains checked at once")
+
+    ready = sub.add_parser("readiness", help="whether testing → enforce is safe now, with the evidence")
+    ready.add_argument("domains", nargs="*", metavar="DOMAIN")
+    ready.add_argument("--stack", required=True)
+    ready.add_argument("--json", action="store_true")
+    ready.add_argument("--nameserver", help=argparse.SUPPRESS)
+    ready.add_argument("--timeout", type=float, default=10.0, help="seconds per network step")
+    _rollout_options(ready)
     return parser
+
+
+def _rollout_options(parser: argparse.ArgumentParser) -> None:
+    """Options of the commands that judge readiness (plan --base, readiness)."""
+    parser.add_argument(
+        "--reports", metavar="FILE", help="TLS report summaries (the reports receiver's JSON) for readiness"
+    )
+    parser.add_argument("--ca-bundle", help=argparse.SUPPRESS)
+    parser.add_argument("--https-port", type=int, default=443, help=argparse.SUPPRESS)
+    parser.add_argument("--smtp-port", type=int, default=25, help=argparse.SUPPRESS)
+    parser.add_argument("--concurrency", type=int, default=32, help=argparse.SUPPRESS)
 
 
 def _check_mx(deployment: Deployment, nameserver: str | None, timeout: float) -> int:
@@ -70,6 +96,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.project_dir = args.project_dir or find_project_dir()
     try:
+        if args.command == "plan" and args.base is not None:
+            from mtasts.commands.review import run as review
+
+            status = review(args)
+            if status == 2 or not args.check_mx:
+                return status
+            return max(
+                status, _check_mx(load_stack(args.project_dir, args.stack), args.nameserver, args.timeout)
+            )
+        if args.command == "readiness":
+            from mtasts.commands.readiness import run as readiness
+
+            return readiness(args)
         if args.command == "plan":
             from mtasts.commands.plan import render
 

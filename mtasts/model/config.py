@@ -7,17 +7,19 @@ project agrees on. Every rejection names its dotted key and the rule it broke.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import yaml
 
+from mtasts.model import rollout
 from mtasts.rfc.names import hostname_problem, mx_pattern_problem, normalize_name
 from mtasts.rfc.policy import MAX_AGE_LIMIT, ONE_DAY, POLICY_PATH, Policy
 from mtasts.rfc.records import StsRecord, TlsRptRecord, quote_txt, tlsrpt_uri_problem
@@ -42,8 +44,8 @@ DEFAULTS: dict[str, Any] = {
 ``Pulumi.yaml`` declares the same values; a test keeps the two equal.
 """
 
-DOMAIN_ONLY_KEYS = ("zone", "zoneId", "repository", "httpsEnforced")
-TOP_KEYS = ("cloudflareAccountId", "defaults", "domains")
+DOMAIN_ONLY_KEYS = ("zone", "zoneId", "repository", "httpsEnforced", "noneSince")
+TOP_KEYS = ("cloudflareAccountId", "defaults", "domains", "liveGate", "readiness")
 
 TXT_TTL = 300
 HOST_TTL = 300
@@ -51,6 +53,8 @@ AUTO_TTL = 1
 """Cloudflare's "automatic" TTL, the only one a proxied record takes."""
 WORKER_ORIGIN = "100::"
 """The discard prefix (RFC 6666): a proxied record's origin that a Worker route answers for."""
+
+T = TypeVar("T")
 
 _ZONE_ID = re.compile(r"[0-9a-f]{32}\Z")
 _ACCOUNT_ID = re.compile(r"[0-9a-f]{32}\Z")
@@ -115,6 +119,8 @@ class Domain:
     github_owner: str | None = None
     https_enforced: bool = False
     """Pages only: enforce HTTPS, which GitHub allows once it has issued the certificate."""
+    none_since: datetime.datetime | None = None
+    """``mode: none`` only: when that policy went live (``plan --base`` reads it, RFC 8461 §8.3)."""
 
     @cached_property
     def policy(self) -> Policy:
@@ -184,6 +190,8 @@ class Deployment:
     cloudflare_account_id: str | None = None
     github_owner: str | None = None
     warnings: tuple[str, ...] = field(default=())
+    live_gate: rollout.LiveGate = field(default_factory=rollout.LiveGate)
+    readiness: rollout.Readiness = field(default_factory=rollout.Readiness)
 
     def domain(self, name: str) -> Domain:
         for domain in self.domains:
@@ -410,6 +418,7 @@ def load_config(config: Mapping[str, Any]) -> Deployment:
             repository=repository if hosting == "github-pages" else None,
             github_owner=github_owner if hosting == "github-pages" else None,
             https_enforced=https_enforced,
+            none_since=_rollout(rollout.parse_none_since, own.get("noneSince"), f"{key}.noneSince", mode),
         )
     ordered = tuple(domains[n] for n in sorted(domains))
     return Deployment(
@@ -417,7 +426,17 @@ def load_config(config: Mapping[str, Any]) -> Deployment:
         cloudflare_account_id=account,
         github_owner=github_owner,
         warnings=tuple(_warnings(ordered)),
+        live_gate=_rollout(rollout.parse_live_gate, _object(config, "liveGate"), "liveGate"),
+        readiness=_rollout(rollout.parse_readiness, _object(config, "readiness"), "readiness"),
     )
+
+
+def _rollout(parse: Callable[..., T], *args: Any) -> T:
+    """A ``mtasts.model.rollout`` parser, its rejection as this loader's ``ConfigError``."""
+    try:
+        return parse(*args)
+    except rollout.RolloutConfigError as exc:
+        raise ConfigError(exc.key, exc.rule) from None
 
 
 def _warnings(domains: tuple[Domain, ...]) -> list[str]:
