@@ -244,9 +244,11 @@ def removal_findings(base: Domain, retired: Retirement | None, now: datetime.dat
     if retired is not None and retired.committed is not None and retired.committed > since:
         since = retired.committed
         note = f" (noneSince {format_time(base.none_since)} precedes the commit that set mode: none)"
+    # What senders may still hold is the last policy before none; when history does not reach
+    # it (a shallow clone), the none policy's own max_age is the only figure there is.
     wait = base.max_age
     if retired is not None and retired.old_max_age is not None:
-        wait = max(wait, retired.old_max_age)
+        wait = retired.old_max_age
     until = since + datetime.timedelta(seconds=wait)
     if now < until:
         return [
