@@ -15,7 +15,9 @@ from tests.conftest import ROOT
 ALLOWED: dict[str, tuple[str, ...]] = {
     "mtasts/rfc": ("mtasts.rfc",),
     "mtasts/model": ("mtasts.rfc", "mtasts.model"),
-    "mtasts/commands": ("mtasts.rfc", "mtasts.model", "mtasts.commands"),
+    "mtasts/probes": ("mtasts.rfc", "mtasts.model", "mtasts.probes"),
+    "mtasts/checks": ("mtasts.rfc", "mtasts.model", "mtasts.probes", "mtasts.checks"),
+    "mtasts/commands": ("mtasts.rfc", "mtasts.model", "mtasts.probes", "mtasts.checks", "mtasts.commands"),
     "components": ("mtasts.rfc", "mtasts.model", "components"),
     "policies": ("mtasts.rfc", "mtasts_policies"),
 }
@@ -24,7 +26,9 @@ PROJECT = ("mtasts", "components", "policies", "mtasts_policies")
 THIRD_PARTY: dict[str, tuple[str, ...]] = {
     "mtasts/rfc": (),
     "mtasts/model": ("yaml",),
-    "mtasts/commands": ("yaml", "dns", "httpx"),
+    "mtasts/probes": ("dns", "httpx"),
+    "mtasts/checks": (),
+    "mtasts/commands": ("yaml", "dns"),
     "components": ("pulumi", "pulumi_cloudflare", "pulumi_github"),
     "policies": ("pulumi_policy",),
 }

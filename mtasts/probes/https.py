@@ -1,0 +1,230 @@
+"""The policy fetch, as a sending MTA makes it (RFC 8461 §3.3), with httpx.
+
+At one address: TCP to the resolved address (``https://<address>:<port>``), TLS with SNI and the
+certificate checked for the policy host (httpx's ``sni_hostname`` request extension: httpcore then
+uses that name as ``server_hostname``, so SNI and the host-name check both use it), ``Host`` set to
+the policy host, no redirect followed, ``Accept-Encoding: identity``, the body read raw as a stream
+and cut off past the size limit. httpx's connection pool is keyed by address, not by SNI name, so
+keep-alive is off: every fetch is its own connection and no answer is reused for another host.
+
+httpcore's ``trace`` extension tells which step a timeout or failure happened in (TCP connect, TLS
+handshake, response head), so a stalled handshake is a timeout and not "broke off".
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from mtasts.probes.errors import (
+    PolicyCertificateError,
+    PolicyConnectError,
+    PolicyConnectTimeoutError,
+    PolicyContentTypeError,
+    PolicyEncodingError,
+    PolicyFetchError,
+    PolicyProtocolError,
+    PolicyRedirectError,
+    PolicySizeError,
+    PolicyStatusError,
+    PolicyTimeoutError,
+    PolicyTlsError,
+)
+from mtasts.probes.tls import hostport, is_certificate_problem, tls_problem
+from mtasts.rfc.policy import POLICY_PATH
+
+POLICY_LIMIT = 64 * 1024
+"""Largest policy body accepted, in bytes (RFC 8461 §3.3 lets senders cap it; 64 KiB is common)."""
+HEAD_LIMIT = 100 * 1024
+"""Largest response head httpcore lets h11 (httpx's HTTP/1.1 parser) buffer."""
+USER_AGENT = "mtasts-verify/0.2"
+
+
+@dataclass(frozen=True)
+class PolicyResponse:
+    """A policy served correctly at one address: the body and the facts of the answer."""
+
+    host: str
+    address: str
+    status: int
+    content_type: str
+    body: bytes
+    tls_version: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def new_client(tls: ssl.SSLContext, timeout: float) -> httpx.AsyncClient:
+    """The client for a run of fetches: no redirects, no keep-alive, no environment proxies."""
+    return httpx.AsyncClient(
+        verify=tls,
+        timeout=httpx.Timeout(timeout),
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
+    )
+
+
+async def fetch_at(
+    client: httpx.AsyncClient, host: str, address: str, port: int, timeout: float
+) -> PolicyResponse:
+    """Fetch ``https://<host>/.well-known/mta-sts.txt`` from ``address``; raises ``PolicyFetchError``."""
+    authority = host if port == 443 else f"{host}:{port}"
+    where = f"{host} at {hostport(address, port)}"
+    url = f"https://{authority}{POLICY_PATH}"
+    steps: list[str] = []
+
+    async def trace(event: str, info: Mapping[str, Any]) -> None:
+        steps.append(event)
+
+    request = client.build_request(
+        "GET",
+        httpx.URL(scheme="https", host=address, port=port, path=POLICY_PATH),
+        headers={
+            "Host": authority,
+            "User-Agent": USER_AGENT,
+            "Accept": "text/plain",
+            "Accept-Encoding": "identity",
+            "Connection": "close",
+        },
+        extensions={"sni_hostname": host, "trace": trace},
+    )
+
+    def step_started(name: str) -> bool:
+        return f"connection.{name}.started" in steps
+
+    try:
+        response = await client.send(request, stream=True)
+    except httpx.ConnectTimeout:
+        if step_started("start_tls"):
+            raise PolicyTimeoutError(
+                host, f"{where} did not finish the TLS handshake within {timeout:g} s", address, "tls"
+            ) from None
+        raise PolicyConnectTimeoutError(
+            host, f"{where} did not answer within {timeout:g} s", address, "connect"
+        ) from None
+    except httpx.TimeoutException:
+        raise PolicyTimeoutError(
+            host, f"no complete answer from {url} ({where}) within {timeout:g} s", address
+        ) from None
+    except httpx.ConnectError as exc:
+        raise _connect_error(exc, host, address, where, step_started("start_tls")) from None
+    except httpx.HTTPError as exc:
+        raise _protocol_error(exc, host, address, where, steps) from None
+    try:
+        return await _read(response, host, address, url, where, timeout)
+    except httpx.TimeoutException:
+        raise PolicyTimeoutError(
+            host, f"no complete answer from {url} ({where}) within {timeout:g} s", address
+        ) from None
+    except httpx.HTTPError as exc:
+        raise _protocol_error(exc, host, address, where, steps) from None
+    finally:
+        await response.aclose()
+
+
+async def _read(
+    response: httpx.Response, host: str, address: str, url: str, where: str, timeout: float
+) -> PolicyResponse:
+    status = response.status_code
+    if 300 <= status < 400:
+        location = response.headers.get("location")
+        raise PolicyRedirectError(
+            host,
+            f"{url} answers {status}, a redirect to {location or 'nowhere'}: senders never follow "
+            "redirects (RFC 8461 §3.3)",
+            address, status, location,
+        )  # fmt: skip
+    if status != 200:
+        raise PolicyStatusError(
+            host, f"{url} answers HTTP {status}; senders accept only 200 (RFC 8461 §3.3)", address, status
+        )
+    content_type = response.headers.get("content-type")
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media != "text/plain":
+        shown = content_type if content_type is not None else "no Content-Type"
+        raise PolicyContentTypeError(
+            host,
+            f"{url} is served as {shown!r}; senders want text/plain (RFC 8461 §3.3)",
+            address,
+            content_type,
+        )
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise PolicyEncodingError(
+            host,
+            f"{url} is served with Content-Encoding: {encoding} although the request asked for "
+            "identity; a sender that does not decode it reads no policy",
+            address, encoding,
+        )  # fmt: skip
+    too_big = PolicySizeError(
+        host, f"{url} is larger than {POLICY_LIMIT // 1024} KiB; senders stop reading (RFC 8461 §3.3)",
+        address, POLICY_LIMIT,
+    )  # fmt: skip
+    length = response.headers.get("content-length", "")
+    if length.strip().isdigit() and int(length) > POLICY_LIMIT:
+        raise too_big
+    body = b""
+    async for chunk in response.aiter_raw():
+        body += chunk
+        if len(body) > POLICY_LIMIT:
+            raise too_big
+    stream = response.extensions.get("network_stream")
+    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+    version = ssl_object.version() if isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket) else ""
+    return PolicyResponse(
+        host=host,
+        address=address,
+        status=status,
+        content_type=content_type or "",
+        body=body,
+        tls_version=version or "",
+        headers=tuple(response.headers.multi_items()),
+    )
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception it was raised from or during."""
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in found:
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def _connect_error(
+    exc: httpx.ConnectError, host: str, address: str, where: str, in_tls: bool
+) -> PolicyFetchError:
+    causes = _causes(exc)
+    for cause in causes:
+        if isinstance(cause, ssl.SSLError):
+            kind = PolicyCertificateError if is_certificate_problem(cause) else PolicyTlsError
+            return kind(host, f"{where}: {tls_problem(cause, host)}", address)
+    os_error = next((c for c in causes if isinstance(c, OSError)), None)
+    text = (os_error.strerror if os_error is not None else None) or str(exc) or type(exc).__name__
+    if in_tls:
+        return PolicyTlsError(
+            host,
+            f"the TLS handshake with {where} broke off ({text}); does the server offer TLS 1.2 or later?",
+            address,
+        )
+    return PolicyConnectError(host, f"{where}: {text}", address)
+
+
+def _protocol_error(
+    exc: httpx.HTTPError, host: str, address: str, where: str, steps: list[str]
+) -> PolicyFetchError:
+    text = (str(exc) or type(exc).__name__).splitlines()[0][:200]
+    head_done = "http11.receive_response_headers.complete" in steps
+    if isinstance(exc, httpx.RemoteProtocolError) and not head_done:
+        return PolicyProtocolError(
+            host,
+            f"{where} sent a response head that is not valid HTTP/1.1 or is longer than "
+            f"{HEAD_LIMIT // 1024} KiB ({text}); senders cannot read it",
+            address,
+        )
+    return PolicyProtocolError(host, f"broken HTTP answer from {where}: {text}", address)
