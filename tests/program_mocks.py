@@ -10,9 +10,11 @@ A reusable harness, for this project's tests, the policy-pack tests and outside 
     run.resources                               # every registered resource, in registration order
     run.by_name("example.com-sts").inputs      # inputs as the mocks receive them (camelCase)
     run.by_name("example.com-sts").options.depends_on   # URNs
+    run.by_name("example.com-sts").options.hooks        # {"before_create": ("mta-sts-live-gate",), …}
     run.outputs["domains"]                      # resolved stack outputs
     run.calls                                   # provider function calls (the zone lookups)
     run.warnings                                # messages the program logged with pulumi.log.warn
+    run.hooks["mta-sts-live-gate"].on_dry_run   # resource hooks as registered
 
 Runs use ``preview=False``, so every output is known and every ``apply`` runs. Each run starts
 from a fresh root stack, config and monitor; the provider SDKs are imported once per process.
@@ -48,6 +50,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "mta-sts"
 PROGRAM = ROOT / "__main__.py"
 GET_ZONE = "cloudflare:index/getZone:getZone"
+HOOK_KINDS = (
+    "before_create",
+    "after_create",
+    "before_update",
+    "after_update",
+    "before_delete",
+    "after_delete",
+)
 
 
 def mock_zone_id(zone: str) -> str:
@@ -71,6 +81,8 @@ class Options:
     ignore_changes: tuple[str, ...]
     aliases: tuple[str, ...]
     provider: str | None
+    hooks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Resource hook names by kind (``before_create``, ``before_update``…), as registered."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,16 @@ class Call:
     args: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class Hook:
+    """A resource hook as registered with the engine (``RegisterResourceHook``)."""
+
+    name: str
+    on_dry_run: bool
+    """Whether the engine runs it during ``pulumi preview``."""
+    ignore_errors: bool
+
+
 @dataclass
 class ProgramRun:
     """What a program registered, called, logged and exported."""
@@ -108,6 +130,8 @@ class ProgramRun:
     outputs: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     error: BaseException | None = None
+    hooks: dict[str, Hook] = field(default_factory=dict)
+    """Resource hooks the program registered, by name."""
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -161,6 +185,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.run = run
 
+    def RegisterResourceHook(self, request):  # noqa: N802 (the gRPC method name)
+        self.run.hooks[request.name] = Hook(request.name, request.on_dry_run, request.ignore_errors)
+        return super().RegisterResourceHook(request)
+
     def RegisterResource(self, request):  # noqa: N802 (the gRPC method name)
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
@@ -182,6 +210,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             ignore_changes=tuple(request.ignoreChanges),
             aliases=tuple(request.aliasURNs),
             provider=request.provider or None,
+            hooks={
+                kind: tuple(getattr(request.hooks, kind))
+                for kind in HOOK_KINDS
+                if request.HasField("hooks") and getattr(request.hooks, kind)
+            },
         )
         self.run.resources.append(
             Resource(

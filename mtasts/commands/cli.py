@@ -54,6 +54,21 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--timeout", type=float, default=10.0, help="seconds per network step")
     verify.add_argument("--concurrency", type=int, default=32, help="domains checked at once")
 
+    live = sub.add_parser(
+        "wait-live", help="wait until each domain serves its planned policy (then bump _mta-sts)"
+    )
+    live.add_argument("domains", nargs="*", metavar="DOMAIN", help="default: every domain of the stack")
+    live.add_argument("--stack", required=True)
+    live.add_argument(
+        "--timeout", type=float, default=None, help="seconds to wait (default: mta-sts:liveGate timeout, 600)"
+    )
+    live.add_argument(
+        "--interval", type=float, default=None, help="seconds between looks (default: liveGate interval, 5)"
+    )
+    live.add_argument("--nameserver", help=argparse.SUPPRESS)
+    live.add_argument("--ca-bundle", help=argparse.SUPPRESS)
+    live.add_argument("--https-port", type=int, default=443, help=argparse.SUPPRESS)
+
     ready = sub.add_parser("readiness", help="whether testing → enforce is safe now, with the evidence")
     ready.add_argument("domains", nargs="*", metavar="DOMAIN")
     ready.add_argument("--stack", required=True)
@@ -105,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
             return max(
                 status, _check_mx(load_stack(args.project_dir, args.stack), args.nameserver, args.timeout)
             )
+        if args.command == "wait-live":
+            from mtasts.commands.wait_live import run as wait_live
+
+            return wait_live(args)
         if args.command == "readiness":
             from mtasts.commands.readiness import run as readiness
 
