@@ -41,7 +41,13 @@ def test_pulumi_yaml_declares_every_key_with_a_description() -> None:
     """Every project config key is declared, and the typed ones carry type, description and default."""
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     keys = project["config"]
-    assert set(keys) == {"cloudflareAccountId", "mta-sts:defaults", "mta-sts:domains"}
+    assert set(keys) == {
+        "cloudflareAccountId",
+        "mta-sts:defaults",
+        "mta-sts:domains",
+        "mta-sts:liveGate",
+        "mta-sts:readiness",
+    }
     assert {"type", "description", "default"} <= set(keys["cloudflareAccountId"])
     assert all(keys[k]["description"] for k in keys)
     assert keys["mta-sts:domains"]["value"] == {}
