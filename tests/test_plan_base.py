@@ -313,3 +313,20 @@ def test_check_mx_fails_when_an_enforce_policy_drops_a_live_mx(repo: Repo, knot:
     )
     result = repo.plan("--base", "HEAD", "--check-mx", "--nameserver", knot.address)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_pr_preview_posts_plan_base_above_the_pulumi_diff() -> None:
+    """preview.yml runs plan --base against the PR's base (full history) and comments before Pulumi does."""
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "preview.yml").read_text())
+    steps = workflow["jobs"]["preview"]["steps"]
+    checkout = next(s for s in steps if "actions/checkout@" in s.get("uses", ""))
+    assert checkout["with"]["fetch-depth"] == 0
+    review = next(i for i, s in enumerate(steps) if "--base" in s.get("run", ""))
+    pulumi = next(i for i, s in enumerate(steps) if "pulumi/actions@" in s.get("uses", ""))
+    assert review < pulumi
+    step = steps[review]
+    assert 'mtasts plan --stack "$STACK" --base "$BASE" --check-mx' in step["run"]
+    assert step["env"]["BASE"] == "${{ github.event.pull_request.base.sha }}"
+    assert "issues/$PR/comments" in step["run"]
+    # Its verdict fails the job only after the Pulumi diff is posted too.
+    assert steps[-1]["if"] == "steps.review.outputs.status != '0'" and pulumi < len(steps) - 1
