@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import importlib
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -205,8 +207,24 @@ def verify_evidence(options: Any) -> GatherVerify:
 
 
 def no_receiver(deployment: Deployment) -> None:
-    """The default reports source until the stack has a receiver: none."""
+    """No reports source: readiness says "no receiver"."""
     return None
+
+
+def receiver_summaries(deployment: Deployment) -> Mapping[str, Any] | None:
+    """The stack's own TLS reports receiver (``mtasts reports``), or None when it has none.
+
+    Read through ``mtasts.commands.reports.fetch_summary`` with the read token from
+    ``MTASTS_REPORTS_TOKEN``; found at run time, so this module works with or without it.
+    """
+    if getattr(deployment, "receiver", None) is None:
+        return None
+    reports = importlib.import_module("mtasts.commands.reports")
+    token = os.environ.get("MTASTS_REPORTS_TOKEN", "")
+    if not token:
+        raise ValueError("MTASTS_REPORTS_TOKEN: not set; readiness reads the receiver with it")
+    summary: Mapping[str, Any] = reports.fetch_summary(reports.endpoint_for(deployment), token)
+    return summary
 
 
 def reports_file(path: str) -> GatherReports:
@@ -269,7 +287,7 @@ def run(args: Any) -> int:
         if unknown:
             raise UsageError(f"{', '.join(unknown)} not in stack {args.stack}")
         options = options_from_args(args)
-        gather_reports = reports_file(args.reports) if args.reports else no_receiver
+        gather_reports = reports_file(args.reports) if args.reports else receiver_summaries
         verdicts = assess(deployment, names, verify_evidence(options), gather_reports)
     except (UsageError, OSError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -375,13 +375,13 @@ def review(
 
 def readiness_from_args(args: Any) -> Readiness:
     """Readiness as ``plan --base`` runs it: live verify evidence, reports from ``--reports``."""
-    from mtasts.commands.readiness import assess, no_receiver, reports_file, verify_evidence
+    from mtasts.commands.readiness import assess, receiver_summaries, reports_file, verify_evidence
     from mtasts.commands.verify import options_from_args
 
     options = options_from_args(args)
 
     def judge(deployment: Deployment, names: list[str]) -> list[Finding]:
-        gather_reports = reports_file(args.reports) if args.reports else no_receiver
+        gather_reports = reports_file(args.reports) if args.reports else receiver_summaries
         verdicts = assess(deployment, names, verify_evidence(options), gather_reports)
         found = []
         for verdict in verdicts:
