@@ -16,7 +16,7 @@ import yaml
 from mtasts.model.config import Deployment, load_stack
 from mtasts.probes.options import ProbeOptions
 from mtasts.rfc.policy import Policy
-from tests.servers import HttpsServer, KnotDns, Pki, Route, zone_text
+from tests.servers import HttpsServer, KnotDns, Pki, Route, free_port, zone_text
 
 ROOT = Path(__file__).resolve().parent.parent
 ZONE = "live.test"
@@ -35,7 +35,9 @@ def old_policy(domain: Any) -> bytes:
 class PolicyHost:
     """Knot DNS and an HTTPS server for ``domains`` (names under ``live.test``)."""
 
-    def __init__(self, tmp: Path, domains: dict[str, dict[str, Any]]) -> None:
+    def __init__(
+        self, tmp: Path, domains: dict[str, dict[str, Any]], extra: list[tuple[str, str, str]] | None = None
+    ) -> None:
         self.project = tmp / "project"
         self.project.mkdir()
         shutil.copy(ROOT / "Pulumi.yaml", self.project / "Pulumi.yaml")
@@ -50,9 +52,12 @@ class PolicyHost:
         self.stack: Deployment = load_stack(self.project, "t")
         self.pki = Pki(tmp)
         records = [(f"mta-sts.{d.name}.", "A", "127.0.0.1") for d in self.stack.domains]
-        self.knot = KnotDns({ZONE: zone_text(ZONE, records)})
+        self.knot = KnotDns({ZONE: zone_text(ZONE, records + (extra or []))})
         contexts = {d.policy_host: self.pki.context(d.policy_host) for d in self.stack.domains}
-        self.https = HttpsServer(contexts, self.pki.context("default.invalid"), {})
+        port = free_port("127.0.0.1", ["127.0.0.2"])
+        self.https = HttpsServer(contexts, self.pki.context("default.invalid"), {}, port=port)
+        # A second address of the same names (127.0.0.2), for hosts that list it in DNS.
+        self.second = HttpsServer(contexts, self.pki.context("default.invalid"), {}, "127.0.0.2", port)
 
     def serve(self, domain: str, body: bytes, **route: Any) -> None:
         """From the next request on, ``mta-sts.<domain>`` answers ``body``."""
@@ -85,8 +90,10 @@ class PolicyHost:
     def __enter__(self) -> PolicyHost:
         self.knot.__enter__()
         self.https.__enter__()
+        self.second.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.second.__exit__(*exc)
         self.https.__exit__(*exc)
         self.knot.__exit__(*exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from mtasts.probes.live import NotLiveError, wait_live
 from mtasts.rfc.policy import policy_id
 from tests.policy_host import PolicyHost
+from tests.servers import Route
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -19,14 +22,20 @@ A, B, GONE = "a.live.test", "b.live.test", "gone.live.test"
 INTERVAL = 0.4
 
 
+TWO, V6 = "two.live.test", "v6.live.test"
+
+
 @pytest.fixture
 def host(tmp_path: Path) -> Iterator[PolicyHost]:
+    extra = [(f"mta-sts.{TWO}.", "A", "127.0.0.2"), (f"mta-sts.{V6}.", "AAAA", "::1")]
     domains = {
+        TWO: {},
+        V6: {},
         A: {},
         B: {"mode": "enforce", "maxAge": 604800},
         GONE: {"dns": "external", "routing": "custom-domain"},
     }
-    with PolicyHost(tmp_path, domains) as server:
+    with PolicyHost(tmp_path, domains, extra) as server:
         yield server
 
 
@@ -93,12 +102,13 @@ def test_a_fetch_error_is_what_is_served(host: PolicyHost) -> None:
 
 def test_every_domain_by_default_including_external_dns(host: PolicyHost) -> None:
     """Without DOMAIN arguments every stack domain is waited for (dns: external ones too)."""
-    for name in (A, B, GONE):
+    for name in (A, B, GONE, TWO, V6):
         host.serve_new(name)
+    host.second.routes[f"mta-sts.{TWO}"] = Route(body=host.stack.domain(TWO).policy_text.encode())
     process = start(host, "--timeout", "5", "--interval", str(INTERVAL))
     out, err = process.communicate(timeout=30)
     assert process.returncode == 0, out + err
-    assert "3 domain(s) live" in out
+    assert "5 domain(s) live" in out
 
 
 def test_bad_usage_is_one_line_exit_2(host: PolicyHost) -> None:
@@ -107,3 +117,26 @@ def test_bad_usage_is_one_line_exit_2(host: PolicyHost) -> None:
         process = start(host, *extra)
         out, err = process.communicate(timeout=30)
         assert process.returncode == 2 and err.startswith("error: ") and len(err.splitlines()) == 1, err
+
+
+def test_every_address_must_serve_the_new_bytes(host: PolicyHost) -> None:
+    """Two addresses, one still on the old bytes: not live, both ids named; live once both switch."""
+    new = host.stack.domain(TWO).policy_text.encode()
+    old = host.serve_old(TWO)
+    host.second.routes[f"mta-sts.{TWO}"] = Route(body=new)
+    expected = {TWO: host.stack.domain(TWO).policy_id}
+    with pytest.raises(NotLiveError) as raised:
+        asyncio.run(wait_live(expected, host.options(), 0.5, INTERVAL))
+    served = raised.value.waiting[TWO]
+    assert served.ids == tuple(sorted({policy_id(old), policy_id(new)}))
+    assert "addresses serve ids" in served.describe()
+    host.serve_new(TWO)
+    assert asyncio.run(wait_live(expected, host.options(), 5, INTERVAL))[TWO].live
+
+
+def test_an_address_not_reachable_from_here_does_not_hold_the_gate(host: PolicyHost) -> None:
+    """An AAAA nothing answers on (no IPv6 route, say) is reported, but the A address decides."""
+    host.serve_new(V6)
+    seen = asyncio.run(wait_live({V6: host.stack.domain(V6).policy_id}, host.options(), 5, INTERVAL))
+    assert seen[V6].live and len(seen[V6].unreachable) == 1
+    assert "not reachable from here" in seen[V6].describe()

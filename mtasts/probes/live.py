@@ -4,8 +4,11 @@ One loop for the two users: the live gate (a Pulumi resource hook before the ``_
 created or updated) and ``mtasts wait-live`` (for ``dns: external``, where a person bumps the
 TXT). Each look is ``fetch_policy``, a sender's fetch: the resolver given, every A and AAAA
 address, TLS with SNI and certificate verification, no redirect followed, a size cap. A domain
-is live when every address serves bytes whose id (``mtasts.rfc.policy.policy_id``) is the
-expected one: a sender may reach any of them.
+is live when every address that answers serves bytes whose id (``mtasts.rfc.policy.policy_id``)
+is the expected one, and at least one does: a sender may reach any of them. An address this
+machine cannot connect to at all (no IPv6 route on a CI runner, say) is reported but does not
+hold the gate: a sender that cannot fetch caches nothing, and what matters is that no sender
+caches other bytes under the new id. Any other failure at an address (TLS, status, type) holds it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from mtasts.probes.errors import PolicyFetchError
+from mtasts.probes.errors import PolicyConnectError, PolicyFetchError
 from mtasts.probes.options import ProbeOptions
 from mtasts.probes.prober import PolicyFetch, fetch_policy
 from mtasts.rfc.policy import policy_id
@@ -37,14 +40,20 @@ class Served:
     """Why an address (or the name) gave no policy."""
 
     @property
+    def unreachable(self) -> tuple[PolicyFetchError, ...]:
+        """Addresses no connection could be made to from here."""
+        return tuple(e for e in self.errors if isinstance(e, PolicyConnectError))
+
+    @property
     def live(self) -> bool:
-        """Every address serves exactly the expected bytes."""
-        return not self.errors and self.ids == (self.expected,)
+        """Every address that answers serves exactly the expected bytes, and one at least does."""
+        return self.ids == (self.expected,) and len(self.unreachable) == len(self.errors)
 
     def describe(self) -> str:
         """One line: what senders would get now."""
         if self.live:
-            return f"{self.domain}: serves id {self.expected}"
+            unreached = "".join(f" ({e.reason}: not reachable from here)" for e in self.unreachable)
+            return f"{self.domain}: serves id {self.expected}{unreached}"
         parts = []
         if self.ids:
             shown = ", ".join(self.ids)
