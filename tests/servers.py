@@ -30,9 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import dns.asyncquery
+import dns.exception
 import dns.message
+import dns.name
 import dns.query
+import dns.rcode
 import dns.rdatatype
+import dns.rrset
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
@@ -53,8 +57,9 @@ def free_port(host: str = "127.0.0.1", hosts: Iterable[str] = ()) -> int:
             port = probe.getsockname()[1]
         try:
             for addr in (host, *hosts):
+                family = socket.AF_INET6 if ":" in addr else socket.AF_INET
                 for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                    with socket.socket(socket.AF_INET, kind) as sock:
+                    with socket.socket(family, kind) as sock:
                         sock.bind((addr, port))
         except OSError:
             continue
@@ -114,6 +119,11 @@ class Pki:
             .not_valid_after(now + datetime.timedelta(days=30))
             .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            # Key identifiers as a real certificate has them: Python 3.13's strict checks want them.
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False
+            )
             .sign(key, hashes.SHA256())
         )
         path = self.directory / f"self-signed-{name}.pem"
@@ -367,6 +377,8 @@ class Route:
     """Seconds to wait before answering."""
     proxy: str | None = None
     """``http://HOST:PORT`` to forward the request to, with the client's ``Host``."""
+    raw: bytes | None = None
+    """Bytes to send as the whole answer, as they are (hostile servers: bare LF, 1xx, huge heads)."""
 
 
 class HttpsServer:
@@ -429,7 +441,10 @@ class HttpsServer:
             else:
                 if route.delay:
                     await asyncio.sleep(route.delay)
-                writer.write(_response(route.status, route.body, route.content_type, route.headers))
+                if route.raw is not None:
+                    writer.write(route.raw)
+                else:
+                    writer.write(_response(route.status, route.body, route.content_type, route.headers))
             await writer.drain()
         except (OSError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass  # a client that gave up, a handshake the client refused, or shutdown
@@ -562,3 +577,119 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.01)
     return predicate()
+
+
+# --------------------------------------------------------------------------- hostile servers
+
+
+class ScriptedSmtp:
+    """Sends ``greeting`` (such as ``421 busy``) on each connection, then waits for the close."""
+
+    def __init__(self, host: str, port: int, greeting: bytes) -> None:
+        self.host = host
+        self.port = port
+        self.greeting = greeting
+
+    def __enter__(self) -> ScriptedSmtp:
+        self._loop = _LoopThread()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                writer.write(self.greeting)
+                await writer.drain()
+                await reader.read()
+            except (OSError, asyncio.CancelledError):
+                pass  # the client left, or shutdown
+            finally:
+                writer.close()
+
+        async def start() -> Any:
+            return await asyncio.start_server(handle, self.host, self.port)
+
+        self._server = self._loop.run(start())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.close()
+        self._loop.stop()
+
+
+class SilentDns:
+    """A UDP socket on ``host``:a free port that takes DNS queries and never answers."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = 0
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def __enter__(self) -> SilentDns:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.bind((self.host, 0))
+        self.port = self._socket.getsockname()[1]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._socket.close()
+
+
+class TinyDns:
+    """A dnspython UDP responder on ``host``:a free port: every ``<label>.<zone>`` MX question gets
+    ``10 mx.<zone>``; other names under the zone get NXDOMAIN. Cheap to start, for load benchmarks.
+    """
+
+    def __init__(self, zone: str, host: str = "127.0.0.1", delay: float = 0.0) -> None:
+        self.zone = dns.name.from_text(zone)
+        self.host = host
+        self.delay = delay
+        self.port = 0
+        self.queries = 0
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def __enter__(self) -> TinyDns:
+        self._loop = _LoopThread()
+        server = self
+        exchange = dns.name.from_text("mx", self.zone)
+
+        class Responder(asyncio.DatagramProtocol):
+            def connection_made(self, transport: Any) -> None:
+                self.transport = transport
+
+            def datagram_received(self, data: bytes, addr: Any) -> None:
+                try:
+                    query = dns.message.from_wire(data)
+                except dns.exception.DNSException:
+                    return
+                server.queries += 1
+                answer = dns.message.make_response(query)
+                question = query.question[0]
+                if question.name.is_subdomain(server.zone) and question.rdtype == dns.rdatatype.MX:
+                    answer.answer.append(
+                        dns.rrset.from_text(question.name, 300, "IN", "MX", f"10 {exchange.to_text()}")
+                    )
+                else:
+                    answer.set_rcode(dns.rcode.NXDOMAIN)
+                wire = answer.to_wire()
+                if server.delay:
+                    asyncio.get_running_loop().call_later(server.delay, self.transport.sendto, wire, addr)
+                else:
+                    self.transport.sendto(wire, addr)
+
+        async def start() -> Any:
+            transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+                Responder, local_addr=(self.host, 0)
+            )
+            return transport
+
+        self._transport = self._loop.run(start())
+        self.port = self._transport.get_extra_info("sockname")[1]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._transport.close()
+        self._loop.stop()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 import yaml
 
 from mtasts.commands.cli import main
-from tests.servers import KnotDns, zone_text
+from tests.servers import KnotDns, SilentDns, TinyDns, zone_text
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -32,6 +34,8 @@ RECORDS = [
     ("null", "MX", "0 ."),
     ("nomx", "TXT", '"no mail here"'),
     ("off", "MX", "10 backup.other.test."),
+    ("loop", "CNAME", "loop2.mxcheck.test."),
+    ("loop2", "CNAME", "loop.mxcheck.test."),
 ]
 DOMAINS = {
     fq("covered"): {"mode": "enforce", "mx": ["*.mail.mxcheck.test"]},
@@ -42,6 +46,7 @@ DOMAINS = {
     fq("absent"): {"mode": "enforce", "mx": ["*.mail.mxcheck.test"]},
     fq("off"): {"mode": "none", "mx": []},
 }
+DOMAIN_COVERED = DOMAINS[fq("covered")]
 
 
 @pytest.fixture(scope="module")
@@ -104,12 +109,27 @@ def test_no_enforce_gap_exits_zero(tmp_path: Path, knot: KnotDns, capsys: pytest
     assert lines[fq("missing-testing")].startswith("warning: ")
 
 
-def test_unreachable_dns_is_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A DNS server that does not answer gives a warning per domain, not a crash."""
+def test_unreachable_dns_fails_an_enforce_domain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An enforce domain whose MX cannot be looked up fails the gate (exit 1), naming the reason."""
     status = main(
         [
-            "--project-dir", str(project(tmp_path, {fq("covered"): DOMAINS[fq("covered")]})),
+            "--project-dir", str(project(tmp_path, {fq("covered"): DOMAIN_COVERED})),
             "plan", "--stack", "t", "--check-mx", "--nameserver", "127.0.0.1:9", "--timeout", "0.5",
+        ]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.startswith(f"error: domains.{fq('covered')}.mx: MX lookup failed")
+    assert "--allow-unknown-mx" in err
+
+
+def test_allow_unknown_mx_makes_it_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With --allow-unknown-mx the same failed lookup is a warning and the gate passes."""
+    status = main(
+        [
+            "--project-dir", str(project(tmp_path, {fq("covered"): DOMAIN_COVERED})),
+            "plan", "--stack", "t", "--check-mx", "--nameserver", "127.0.0.1:9", "--timeout", "0.5",
+            "--allow-unknown-mx",
         ]
     )  # fmt: skip
     err = capsys.readouterr().err
@@ -126,4 +146,62 @@ def test_bad_nameserver_is_usage_error(tmp_path: Path, capsys: pytest.CaptureFix
         ]
     )  # fmt: skip
     assert status == 2
-    assert capsys.readouterr().err.startswith("error: --nameserver 'not-an-ip'")
+    assert capsys.readouterr().err.startswith("error: --nameserver: 'not-an-ip'")
+
+
+def test_silent_nameserver_fails_the_gate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A nameserver that never answers: enforce domains are errors naming the timeout, testing warnings."""
+    domains = {fq("covered"): DOMAIN_COVERED, fq("missing-testing"): DOMAINS[fq("missing-testing")]}
+    with SilentDns() as silent:
+        status = main(
+            [
+                "--project-dir", str(project(tmp_path, domains)),
+                "plan", "--stack", "t", "--check-mx", "--nameserver", silent.address, "--timeout", "0.5",
+            ]
+        )  # fmt: skip
+    lines = capsys.readouterr().err.splitlines()
+    assert status == 1
+    covered, testing = fq("covered"), fq("missing-testing")
+    assert lines == [
+        f"error: domains.{covered}.mx: MX lookup failed ({covered} MX: no DNS answer within 0.5 s); "
+        "not compared, and an enforce policy that might leave out an MX host loses mail: fix DNS, or pass "
+        "--allow-unknown-mx",
+        f"warning: domains.{testing}.mx: MX lookup failed ({testing} MX: no DNS answer within 0.5 s); "
+        "not compared",
+    ]
+
+
+def test_cname_loop_is_named_and_fails_closed(
+    tmp_path: Path, knot: KnotDns, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An enforce domain whose name is a CNAME loop fails the gate with the loop named, not SERVFAIL."""
+    status, lines = check(tmp_path, knot, capsys, {fq("loop"): DOMAIN_COVERED})
+    assert status == 1
+    assert (
+        lines[fq("loop")].startswith("error: MX lookup failed") and "CNAME chain loops" in lines[fq("loop")]
+    )
+
+
+def test_many_domains_under_a_low_open_file_limit_are_all_looked_up(tmp_path: Path) -> None:
+    """600 domains with `ulimit -n 64` and --concurrency 1000: every MX is looked up, none fails."""
+    names = [f"d{i}.bulk.test" for i in range(600)]
+    project(tmp_path, {n: {"mode": "enforce", "mx": ["mx.bulk.test"]} for n in names})
+    with TinyDns("bulk.test") as server:
+        code = (
+            "import resource, sys\n"
+            "resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))\n"
+            "from mtasts.commands.cli import main\n"
+            "sys.exit(main(sys.argv[1:]))\n"
+        )
+        done = subprocess.run(
+            [
+                sys.executable, "-c", code, "--project-dir", str(tmp_path), "plan", "--stack", "t",
+                "--check-mx", "--nameserver", server.address, "--timeout", "5", "--concurrency", "1000",
+            ],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        queries = server.queries
+    lines = done.stderr.splitlines()
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(lines) == 600 and all(line.startswith("info: ") and "covered" in line for line in lines)
+    assert queries >= 600

@@ -13,10 +13,10 @@ import pytest
 import yaml
 
 from mtasts.commands.readiness import VerifyEvidence, assess, evaluate
-from mtasts.commands.verify import MxAnswer
 from mtasts.model.config import ConfigError, Domain, load_config, project_defaults
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.rollout import LiveGate, Readiness, defaults_json
+from mtasts.probes import DnsError, DnsFailure, DnsStatus, MxAnswer
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime.datetime(2026, 11, 29, 12, 0, tzinfo=datetime.UTC)
@@ -43,7 +43,7 @@ def clean_verify(**changes: Any) -> VerifyEvidence:
         Finding("starttls", Severity.OK, "mx1.example.org: TLSv1.3"),
         Finding("starttls", Severity.OK, "a.mx.example.net: TLSv1.3"),
     )
-    mx = MxAnswer("ok", ("mx1.example.org", "a.mx.example.net"), 2)
+    mx = MxAnswer(NAME, DnsStatus.OK, ("mx1.example.org", "a.mx.example.net"), 2)
     return VerifyEvidence(**{"findings": findings, "mx": mx, **changes})
 
 
@@ -194,7 +194,7 @@ def test_verify_warnings_block_enforce_but_drift_does_not() -> None:
 
 def test_live_mx_not_covered_by_the_planned_patterns_blocks() -> None:
     """The planned enforce policy must cover every live MX host (check_mx's rule)."""
-    evidence = clean_verify(mx=MxAnswer("ok", ("mx1.example.org", "backup.other.net"), 2))
+    evidence = clean_verify(mx=MxAnswer(NAME, DnsStatus.OK, ("mx1.example.org", "backup.other.net"), 2))
     verdict = evaluate(DOMAIN, evidence, summary(), THRESHOLDS, NOW)
     assert blockers(verdict) == ["mx-coverage"]
     assert "backup.other.net not covered" in next(
@@ -204,8 +204,15 @@ def test_live_mx_not_covered_by_the_planned_patterns_blocks() -> None:
 
 @pytest.mark.parametrize(
     "evidence",
-    [None, VerifyEvidence((), None), VerifyEvidence((), MxAnswer("error", (), 0, "timed out"))],
-    ids=["verify did not run", "no MX lookup", "MX lookup failed"],
+    [
+        None,
+        VerifyEvidence((), None),
+        VerifyEvidence(
+            (), MxAnswer(NAME, DnsStatus.ERROR, (), 0, DnsError(NAME, "MX", DnsFailure.TIMEOUT, "timed out"))
+        ),
+        VerifyEvidence((), MxAnswer(NAME, DnsStatus.OK, (), 1)),
+    ],
+    ids=["verify did not run", "no MX lookup", "MX lookup failed", "null MX"],
 )
 def test_missing_verify_evidence_is_not_ready(evidence: VerifyEvidence | None) -> None:
     """No verify result, or no MX answer: not ready."""

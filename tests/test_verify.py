@@ -8,6 +8,7 @@ the HTTPS server. ``verify`` runs once over every domain; each test reads its do
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import ssl
@@ -22,21 +23,26 @@ import pytest
 import yaml
 
 from mtasts.commands import cli
-from mtasts.commands.verify import ERROR, INFO, OK, WARNING, Options, Report, verify
+from mtasts.commands.verify import Report, verify
 from mtasts.commands.workerd import run_worker
 from mtasts.model.config import Deployment, load_stack
+from mtasts.model.findings import Severity
 from mtasts.model.worker import worker_script
+from mtasts.probes import ProbeOptions as Options
 from mtasts.rfc.policy import Policy
 from tests.servers import (
     HttpsServer,
     KnotDns,
     Pki,
     Route,
+    ScriptedSmtp,
     SilentServer,
     SmtpServer,
     free_port,
     zone_text,
 )
+
+ERROR, WARNING, INFO, OK = Severity.ERROR, Severity.WARNING, Severity.INFO, Severity.OK
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -47,6 +53,13 @@ TIMEOUT = 1.0
 GOOD_MX, EXPIRED_MX, WRONG_MX, SELF_MX, PLAIN_MX, SILENT_MX, DEAD_MX = (f"127.0.0.{i}" for i in range(2, 9))
 OLD_TLS_HTTPS = "127.0.0.10"
 """A second HTTPS server, TLS 1.1 at most: SNI switches certificates, not protocol versions."""
+STALLED_HTTPS = "127.0.0.11"
+"""Takes TCP connections on the HTTPS port and never answers the ClientHello."""
+BUSY_MX = "127.0.0.12"
+"""Greets with 421: temporarily not accepting mail."""
+V6 = "::1"
+"""The IPv6 address of the dual-stack hosts: its HTTPS and SMTP servers present a wrong-name
+certificate to every name but mta-sts.v6-good.verify.test."""
 RUA = "mailto:tlsrpt@verify.test"
 WEEK = 604800
 BAD_POLICY = b"version: STSv1\r\nmode: enforced\r\nmx: a\r\nmax_age: 1\r\n"
@@ -61,6 +74,14 @@ def policy(
     mode: str = "enforce", mx: tuple[str, ...] = ("*.mx.verify.test",), max_age: int = 604800
 ) -> Policy:
     return Policy(mode=mode, max_age=max_age, mx=mx)
+
+
+def raw_answer(p: Policy, extra: bytes = b"", bare_lf: bool = False) -> bytes:
+    """A complete 200 answer serving ``p``, as bytes: an ``extra`` header line, bare-LF line ends."""
+    body = p.render().encode()
+    head = [b"HTTP/1.1 200 OK", b"Content-Type: text/plain", b"Content-Length: %d" % len(body)]
+    head += [extra] if extra else []
+    return (b"\n" if bare_lf else b"\r\n").join([*head, b"Connection: close", b"", b""]) + body
 
 
 @dataclass
@@ -80,6 +101,8 @@ class Scenario:
     tlsrpt: tuple[str, ...] = (f'"v=TLSRPTv1; rua={RUA}"',)
     policy_host: bool = True
     https_addr: str = "127.0.0.1"
+    https_addr6: str | None = None
+    """An AAAA record for the policy host too."""
 
 
 SCENARIOS = [
@@ -132,6 +155,26 @@ SCENARIOS = [
     Scenario("tls11-https", policy(), https="tls1.1", https_addr=OLD_TLS_HTTPS),
     Scenario("null-mx", policy(), mx=(".",)),
     Scenario("lf-policy", policy(), route=Route(body=policy().render().replace("\r\n", "\n").encode())),
+    # IPv6: a good certificate on the A address, a wrong-name one on the AAAA address.
+    Scenario("v6-bad-https", policy(), https_addr6=V6),
+    Scenario("v6-good-https", policy(), https_addr6=V6),
+    Scenario("smtp-v6-bad", policy(), mx=("v6bad.mx",)),
+    # Hostile servers: each gets the cause a person can act on.
+    Scenario(
+        "gzip",
+        policy(),
+        route=Route(body=gzip.compress(policy().render().encode()), headers=(("Content-Encoding", "gzip"),)),
+    ),
+    Scenario(
+        "continue-100", policy(), route=Route(raw=b"HTTP/1.1 100 Continue\r\n\r\n" + raw_answer(policy()))
+    ),
+    Scenario("bare-lf", policy(), route=Route(raw=raw_answer(policy(), bare_lf=True))),
+    Scenario(
+        "huge-header", policy(), route=Route(raw=raw_answer(policy(), extra=b"X-Big: " + b"a" * 200_000))
+    ),
+    Scenario("stalled-tls", policy(), https_addr=STALLED_HTTPS),
+    Scenario("smtp-421", policy(), mx=("busy.mx",)),
+    Scenario("cname-loop", policy(), mx=("loop.mx",)),
 ]
 MX_ADDRESSES = {
     "a.mx": GOOD_MX,
@@ -142,6 +185,7 @@ MX_ADDRESSES = {
     "plain.mx": PLAIN_MX,
     "silent.mx": SILENT_MX,
     "dead.mx": DEAD_MX,
+    "busy.mx": BUSY_MX,
 }
 
 MX_MULTI_ADDRESSES = {
@@ -170,12 +214,16 @@ def zone(scenarios: list[Scenario], stack: Deployment) -> str:
         records.append((label, "A", addr))
     for label, addrs in MX_MULTI_ADDRESSES.items():
         records += [(label, "A", addr) for addr in addrs]
+    records += [("v6bad.mx", "A", GOOD_MX), ("v6bad.mx", "AAAA", V6)]
+    records += [("loop.mx", "CNAME", "loop2.mx"), ("loop2.mx", "CNAME", "loop.mx")]
     for s in scenarios:
         assert s.policy is not None
         sts = s.sts if s.sts is not None else (f'"v=STSv1; id={s.policy.id}"',)
         records += [(f"_mta-sts.{s.name}", "TXT", r.replace("{id}", s.policy.id)) for r in sts]
         if s.policy_host:
             records.append((f"mta-sts.{s.name}", "A", s.https_addr))
+        if s.https_addr6:
+            records.append((f"mta-sts.{s.name}", "AAAA", s.https_addr6))
         records += [(s.name, "MX", f"{10 * (i + 1) if mx != '.' else 0} {mx}") for i, mx in enumerate(s.mx)]
         records += [(f"_smtp._tls.{s.name}", "TXT", r) for r in s.tlsrpt]
     served = stack.domain(fq("served"))
@@ -197,6 +245,7 @@ class Lab:
     project: Path
     stack: Deployment
     silent: SilentServer
+    stalled: SilentServer
     reports: dict[str, Report]
     elapsed: float
 
@@ -246,10 +295,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     # The drifted domain serves last week's policy: another mx list, so other bytes.
     routes[drifted.policy_host] = Route(body=policy(mx=("a.mx.verify.test",)).render().encode())
     knot = KnotDns({ZONE: zone(SCENARIOS, stack)})
-    https_port = free_port("127.0.0.1", [OLD_TLS_HTTPS])
+    https_port = free_port("127.0.0.1", [OLD_TLS_HTTPS, STALLED_HTTPS, V6])
     https = HttpsServer(contexts, pki.context("default.invalid"), routes, port=https_port)
     old_tls = HttpsServer({}, contexts.pop(f"mta-sts.{fq('tls11-https')}"), routes, OLD_TLS_HTTPS, https_port)
-    smtp_port = free_port("127.0.0.1", [GOOD_MX, EXPIRED_MX, WRONG_MX, SELF_MX, PLAIN_MX, SILENT_MX, DEAD_MX])
+    good6 = f"mta-sts.{fq('v6-good-https')}"
+    https6 = HttpsServer(
+        {good6: pki.context(good6)}, pki.context("mta-sts.elsewhere.invalid"), routes, V6, https_port
+    )
+    stalled = SilentServer(STALLED_HTTPS, https_port)
+    smtp_port = free_port(
+        "127.0.0.1", [GOOD_MX, EXPIRED_MX, WRONG_MX, SELF_MX, PLAIN_MX, SILENT_MX, DEAD_MX, BUSY_MX, V6]
+    )
     mx_name = "a.mx.verify.test"
     smtp = [
         SmtpServer(GOOD_MX, smtp_port, pki.context("*.mx.verify.test"), mx_name),
@@ -257,15 +313,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         SmtpServer(WRONG_MX, smtp_port, pki.context("mx.elsewhere.invalid"), mx_name),
         SmtpServer(SELF_MX, smtp_port, pki.self_signed_context("selfsigned.mx.verify.test"), mx_name),
         SmtpServer(PLAIN_MX, smtp_port, None, mx_name),
+        SmtpServer(V6, smtp_port, pki.context("mx.elsewhere.invalid"), mx_name),
     ]
+    busy = ScriptedSmtp(BUSY_MX, smtp_port, b"421 4.3.2 busy, try again later\r\n")
     silent = SilentServer(SILENT_MX, smtp_port)
     script = worker_script(stack.worker_domains)
-    with knot, https, old_tls, silent, run_worker(script) as worker_url:
+    with knot, https, https6, old_tls, silent, stalled, busy, run_worker(script) as worker_url:
         for server in smtp:
             server.__enter__()
         try:
             routes[stack.domain(fq("served")).policy_host] = Route(proxy=worker_url)
-            lab = Lab(knot, https, pki, smtp_port, project, stack, silent, {}, 0.0)
+            lab = Lab(knot, https, pki, smtp_port, project, stack, silent, stalled, {}, 0.0)
             started = time.monotonic()
             names = [fq(s.name) for s in SCENARIOS] + [d.name for d in stack.domains]
             reports = verify(names, lab.options(), stack)
@@ -564,3 +622,79 @@ def test_python_m_mtasts_verify_runs(lab: Lab) -> None:
     assert {"check": "starttls", "severity": ERROR} in [
         {"check": f["check"], "severity": f["severity"]} for f in findings_ if f["severity"] == ERROR
     ]
+
+
+# --------------------------------------------------------------------------- IPv6 (every A and AAAA address)
+
+
+def test_bad_ipv6_policy_host_fails_though_ipv4_is_good(lab: Lab) -> None:
+    """A wrong-name certificate on the policy host's AAAA address is an error naming [::1]."""
+    [(severity, reason)] = findings(lab, "v6-bad-https", "policy-tls")
+    assert severity == ERROR and "[::1]" in reason
+    assert f"not valid for mta-sts.{fq('v6-bad-https')}" in reason
+    assert lab.reports[fq("v6-bad-https")].errors == 1
+
+
+def test_good_ipv6_policy_host_passes(lab: Lab) -> None:
+    """A dual-stack policy host with good certificates on both addresses is clean."""
+    assert problems(lab, "v6-good-https") == set()
+
+
+def test_bad_ipv6_mx_address_fails_the_host(lab: Lab) -> None:
+    """An MX host whose AAAA address presents a wrong-name certificate fails under enforce."""
+    [(severity, reason)] = findings(lab, "smtp-v6-bad", "starttls")
+    assert severity == ERROR and "1 of 2 addresses fail" in reason and "[::1]" in reason
+    assert "not valid for v6bad.mx.verify.test" in reason
+
+
+def test_cli_exits_1_when_only_ipv6_is_broken(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    """verify of a domain whose IPv6 policy address is broken exits 1."""
+    assert cli.main(lab.argv(fq("v6-bad-https"), "--json")) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["domains"][fq("v6-bad-https")]["errors"] == 1
+
+
+# --------------------------------------------------------------------------- hostile servers: the right cause
+
+
+def test_gzip_policy_is_named_as_content_encoding(lab: Lab) -> None:
+    """A policy served with Content-Encoding: gzip is a policy-encoding error naming gzip, not UTF-8."""
+    [(severity, reason)] = findings(lab, "gzip", "policy-encoding")
+    assert severity == ERROR and "Content-Encoding: gzip" in reason
+    assert findings(lab, "gzip", "policy-syntax") == []
+
+
+def test_100_continue_before_the_answer_is_skipped(lab: Lab) -> None:
+    """A 100 Continue before the 200 is an interim answer: the policy is read."""
+    assert problems(lab, "continue-100") == set()
+    assert lab.reports[fq("continue-100")].mode == "enforce"
+
+
+def test_bare_lf_headers_are_read(lab: Lab) -> None:
+    """Header lines ending in a bare LF are read, as lenient HTTP clients read them."""
+    assert problems(lab, "bare-lf") == set()
+
+
+def test_huge_header_line_is_a_clear_fetch_error(lab: Lab) -> None:
+    """A 200 KB header line gives one policy-fetch error naming the head's size limit."""
+    [(severity, reason)] = findings(lab, "huge-header", "policy-fetch")
+    assert severity == ERROR and "response head" in reason and "100 KiB" in reason
+
+
+def test_stalled_tls_handshake_is_a_timeout(lab: Lab) -> None:
+    """A server that never answers the ClientHello is a policy-timeout naming the TLS handshake."""
+    [(severity, reason)] = findings(lab, "stalled-tls", "policy-timeout")
+    assert severity == ERROR and "did not finish the TLS handshake within 1 s" in reason
+    assert "broke off" not in reason
+
+
+def test_smtp_421_greeting_is_temporary_not_a_refusal(lab: Lab) -> None:
+    """A 421 greeting is a warning that senders retry, not an error that they refuse."""
+    [(severity, reason)] = findings(lab, "smtp-421", "starttls")
+    assert severity == WARNING and "421" in reason and "retry" in reason and "refuse" not in reason
+
+
+def test_cname_loop_is_named_as_a_loop(lab: Lab) -> None:
+    """An MX host whose name is a CNAME loop is reported as a loop, not SERVFAIL."""
+    [(severity, reason)] = findings(lab, "cname-loop", "starttls")
+    assert severity == ERROR and "CNAME chain loops" in reason and "SERVFAIL" not in reason

@@ -1,62 +1,61 @@
 """``plan --check-mx``: compare each policy's ``mx`` patterns with the domain's live MX hosts.
 
 Run before ``pulumi up``, this stops the one config mistake that loses mail outright: an
-``enforce`` policy that leaves out an MX host senders will use (RFC 8461 §4.1, §5). It needs
-DNS and nothing else, so it is cheap enough for every deploy. The lookups are ``verify``'s.
+``enforce`` policy that leaves out an MX host senders will use (RFC 8461 §4.1, §5). It fails
+closed: an ``enforce`` domain whose MX cannot be looked up (timeout, SERVFAIL, a CNAME loop) is
+an error too, unless ``--allow-unknown-mx``. Lookups go through ``mtasts.probes`` (at most
+``--concurrency`` at once, and never more sockets than the open-file limit allows); the rule is
+``mtasts.checks.live_mx``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import argparse
+import asyncio
+import sys
 
-from mtasts.commands.verify import MxAnswer, Options, lookup_mx
-from mtasts.model.config import Deployment, Domain
-from mtasts.rfc.mx import uncovered
+import dns.resolver
 
-ERROR, WARNING, INFO = "error", "warning", "info"
-
-
-@dataclass(frozen=True)
-class MxFinding:
-    """One result for one domain: severity, the dotted config key, a one-line reason."""
-
-    severity: str
-    key: str
-    reason: str
-
-    def line(self) -> str:
-        return f"{self.severity}: {self.key}: {self.reason}"
+from mtasts.checks import live_mx
+from mtasts.model.config import Deployment
+from mtasts.model.findings import Finding, Severity
+from mtasts.probes import MxAnswer, ProbeOptions, Prober
 
 
-def check_domain(domain: Domain, answer: MxAnswer) -> list[MxFinding]:
-    """What the live MX records of ``domain`` say about its planned policy."""
-    key = f"domains.{domain.name}.mx"
-    if answer.status == "nxdomain":
-        return [MxFinding(WARNING, key, f"{domain.name} does not exist in DNS; no MX to compare")]
-    if answer.status == "error":
-        return [MxFinding(WARNING, key, f"MX lookup failed ({answer.error}); not compared")]
-    if not answer.hosts:
-        why = "a null MX (RFC 7505)" if answer.records else "no MX record"
-        return [MxFinding(INFO, key, f"{domain.name} has {why}; nothing to compare")]
-    hosts = sorted(answer.hosts)
-    missing = uncovered(domain.mx, hosts)
-    if not missing:
-        return [MxFinding(INFO, key, f"every live MX host is covered: {', '.join(hosts)}")]
-    listed = ", ".join(missing)
-    if domain.mode == "enforce":
-        reason = (
-            f"live MX {listed} not covered by the policy; in enforce, senders would refuse to "
-            "deliver there (RFC 8461 §4.1, §5)"
-        )
-        return [MxFinding(ERROR, key, reason)]
-    reason = f"live MX {listed} not covered by the policy; fix before enforce (RFC 8461 §4.1)"
-    return [MxFinding(WARNING, key, reason)]
+async def lookup_mx_async(
+    names: list[str], options: ProbeOptions, concurrency: int = 64
+) -> dict[str, MxAnswer]:
+    """The MX answer of each name, at most ``concurrency`` lookups at once."""
+    limit = asyncio.Semaphore(max(1, concurrency))
+    async with Prober(options) as prober:
+
+        async def one(name: str) -> MxAnswer:
+            async with limit:
+                return await prober.mx(name)
+
+        answers = await asyncio.gather(*(one(n) for n in names))
+    return dict(zip(names, answers, strict=True))
 
 
 def check_deployment(
-    deployment: Deployment, nameserver: tuple[str, int] | None = None, timeout: float = 5.0
-) -> list[MxFinding]:
-    """Findings for every domain of ``deployment``, in domain order, looked up concurrently."""
+    deployment: Deployment, options: ProbeOptions, concurrency: int = 64, allow_unknown: bool = False
+) -> list[Finding]:
+    """Findings for every domain of ``deployment`` not in mode none, in domain order."""
     checked = [d for d in deployment.domains if d.mode != "none"]
-    answers = lookup_mx((d.name for d in checked), Options(nameserver=nameserver, timeout=timeout))
-    return [finding for domain in checked for finding in check_domain(domain, answers[domain.name])]
+    answers = asyncio.run(lookup_mx_async([d.name for d in checked], options, concurrency))
+    return [
+        finding for d in checked for finding in live_mx(d.name, d.mode, d.mx, answers[d.name], allow_unknown)
+    ]
+
+
+def run(deployment: Deployment, args: argparse.Namespace) -> int:
+    """Print live-MX findings on stderr; 1 when any is an error (an uncovered or unknown MX)."""
+    options = ProbeOptions(nameserver=args.nameserver, timeout=args.timeout)
+    try:
+        findings = check_deployment(deployment, options, args.concurrency, args.allow_unknown_mx)
+    except dns.resolver.NoResolverConfiguration:
+        print("error: no system DNS resolver configured; pass --nameserver", file=sys.stderr)
+        return 2
+    for finding in findings:
+        print(finding.line(), file=sys.stderr)
+    return 1 if any(f.severity is Severity.ERROR for f in findings) else 0

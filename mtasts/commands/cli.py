@@ -1,16 +1,92 @@
-"""Command line: ``python -m mtasts {plan,serve,verify,wait-live,readiness}``."""
+"""Command line: ``mtasts {plan,serve,verify,wait-live,readiness}`` (also ``python -m mtasts``).
+
+Every numeric flag goes through one of the argument types below, so nan, inf, negatives, zero
+and out-of-range ports are usage errors (one ``error:`` line, exit 2) before anything runs.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import math
+import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
-from mtasts.model.config import ConfigError, Deployment, find_project_dir, load_stack
+from mtasts.model.config import ConfigError, find_project_dir, load_stack
+
+MAX_SECONDS = 3600.0
+"""Longest per-step time limit accepted: an hour is already a hang."""
+MAX_COUNT = 100_000
+"""Largest concurrency accepted (the open-file limit bounds sockets further, see mtasts.probes)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is the project's one line: ``error: <key>: <rule>``, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message.removeprefix('argument ')}\n")
+
+
+def seconds(text: str) -> float:
+    """A time limit: a finite number of seconds above 0, at most ``MAX_SECONDS``."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number of seconds above 0")
+    if value > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at most {MAX_SECONDS:g} seconds")
+    return value
+
+
+def port(text: str) -> int:
+    """A TCP/UDP port, 1 to 65535."""
+    if not text.strip().isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a port number from 1 to 65535")
+    return int(text)
+
+
+def count(text: str) -> int:
+    """A positive whole number, at most ``MAX_COUNT``."""
+    if not text.strip().isdigit() or not 0 < int(text) <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number from 1 to {MAX_COUNT}")
+    return int(text)
+
+
+def nameserver(value: str) -> tuple[str, int]:
+    """``ADDRESS[:PORT]`` (an IPv6 address as ``[ADDRESS]:PORT``) to (address, port)."""
+    host, number = value, "53"
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise argparse.ArgumentTypeError(f"{value!r}: expected [ADDRESS]:PORT")
+            number = rest[1:]
+    elif value.count(":") == 1:
+        host, _, number = value.partition(":")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: expected an IP address, optionally with :PORT"
+        ) from None
+    try:
+        return host, port(number)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{value!r}: the port must be from 1 to 65535") from None
+
+
+def existing_file(text: str) -> str:
+    if not os.path.isfile(text):
+        raise argparse.ArgumentTypeError(f"{text!r}: no such file")
+    return text
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mtasts", description="MTA-STS and TLS-RPT as code.")
+    parser = _Parser(prog="mtasts", description="MTA-STS and TLS-RPT as code.")
     parser.add_argument(
         "--project-dir",
         type=Path,
@@ -18,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
         help="directory holding Pulumi.yaml and the stack files "
         "(default: the nearest one at or above the working directory, as pulumi finds it)",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     plan = sub.add_parser("plan", help="print what a stack publishes, offline")
     plan.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
@@ -27,10 +103,18 @@ def _parser() -> argparse.ArgumentParser:
         "--check-mx",
         action="store_true",
         help="also compare each policy with the domain's live MX records (needs DNS); "
-        "an enforce policy missing a live MX host exits 1",
+        "an enforce policy missing a live MX host, or whose MX cannot be looked up, exits 1",
     )
-    plan.add_argument("--nameserver", help="DNS server for --check-mx, HOST[:PORT] (default: system)")
-    plan.add_argument("--timeout", type=float, default=5.0, help="seconds per DNS lookup for --check-mx")
+    plan.add_argument(
+        "--allow-unknown-mx",
+        action="store_true",
+        help="with --check-mx: an enforce domain whose MX lookup fails is a warning, not an error",
+    )
+    plan.add_argument(
+        "--nameserver", type=nameserver, help="DNS server for --check-mx, ADDRESS[:PORT] (default: system)"
+    )
+    plan.add_argument("--timeout", type=seconds, default=5.0, help="seconds per DNS lookup for --check-mx")
+    plan.add_argument("--concurrency", type=count, default=64, help="MX lookups at once for --check-mx")
     plan.add_argument(
         "--base",
         metavar="GIT_REF",
@@ -41,18 +125,18 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the stack's Worker locally in workerd")
     serve.add_argument("--stack", required=True)
-    serve.add_argument("--port", type=int, default=8787)
+    serve.add_argument("--port", type=port, default=8787)
 
     verify = sub.add_parser("verify", help="check live deployments as a sending MTA would")
     verify.add_argument("domains", nargs="*", metavar="DOMAIN")
     verify.add_argument("--stack", help="check every domain of this stack, and drift from it")
     verify.add_argument("--json", action="store_true")
-    verify.add_argument("--nameserver", help=argparse.SUPPRESS)
-    verify.add_argument("--ca-bundle", help=argparse.SUPPRESS)
-    verify.add_argument("--https-port", type=int, default=443, help=argparse.SUPPRESS)
-    verify.add_argument("--smtp-port", type=int, default=25, help=argparse.SUPPRESS)
-    verify.add_argument("--timeout", type=float, default=10.0, help="seconds per network step")
-    verify.add_argument("--concurrency", type=int, default=32, help="domains checked at once")
+    verify.add_argument("--nameserver", type=nameserver, help=argparse.SUPPRESS)
+    verify.add_argument("--ca-bundle", type=existing_file, help=argparse.SUPPRESS)
+    verify.add_argument("--https-port", type=port, default=443, help=argparse.SUPPRESS)
+    verify.add_argument("--smtp-port", type=port, default=25, help=argparse.SUPPRESS)
+    verify.add_argument("--timeout", type=seconds, default=10.0, help="seconds per network step")
+    verify.add_argument("--concurrency", type=count, default=32, help="domains checked at once")
 
     live = sub.add_parser(
         "wait-live", help="wait until each domain serves its planned policy (then bump _mta-sts)"
@@ -60,21 +144,25 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("domains", nargs="*", metavar="DOMAIN", help="default: every domain of the stack")
     live.add_argument("--stack", required=True)
     live.add_argument(
-        "--timeout", type=float, default=None, help="seconds to wait (default: mta-sts:liveGate timeout, 600)"
+        "--timeout",
+        type=seconds,
+        default=None,
+        help="seconds to wait (default: mta-sts:liveGate timeout, 600)",
     )
     live.add_argument(
-        "--interval", type=float, default=None, help="seconds between looks (default: liveGate interval, 5)"
+        "--interval", type=seconds, default=None, help="seconds between looks (default: liveGate interval, 5)"
     )
-    live.add_argument("--nameserver", help=argparse.SUPPRESS)
-    live.add_argument("--ca-bundle", help=argparse.SUPPRESS)
-    live.add_argument("--https-port", type=int, default=443, help=argparse.SUPPRESS)
+    live.add_argument("--nameserver", type=nameserver, help=argparse.SUPPRESS)
+    live.add_argument("--ca-bundle", type=existing_file, help=argparse.SUPPRESS)
+    live.add_argument("--https-port", type=port, default=443, help=argparse.SUPPRESS)
 
     ready = sub.add_parser("readiness", help="whether testing → enforce is safe now, with the evidence")
     ready.add_argument("domains", nargs="*", metavar="DOMAIN")
     ready.add_argument("--stack", required=True)
     ready.add_argument("--json", action="store_true")
-    ready.add_argument("--nameserver", help=argparse.SUPPRESS)
-    ready.add_argument("--timeout", type=float, default=10.0, help="seconds per network step")
+    ready.add_argument("--nameserver", type=nameserver, help=argparse.SUPPRESS)
+    ready.add_argument("--timeout", type=seconds, default=10.0, help="seconds per network step")
+    ready.add_argument("--concurrency", type=count, default=32, help=argparse.SUPPRESS)
     _rollout_options(ready)
     return parser
 
@@ -84,42 +172,27 @@ def _rollout_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--reports", metavar="FILE", help="TLS report summaries (the reports receiver's JSON) for readiness"
     )
-    parser.add_argument("--ca-bundle", help=argparse.SUPPRESS)
-    parser.add_argument("--https-port", type=int, default=443, help=argparse.SUPPRESS)
-    parser.add_argument("--smtp-port", type=int, default=25, help=argparse.SUPPRESS)
-    parser.add_argument("--concurrency", type=int, default=32, help=argparse.SUPPRESS)
-
-
-def _check_mx(deployment: Deployment, nameserver: str | None, timeout: float) -> int:
-    """Print live-MX findings on stderr; 1 when an enforce policy leaves out a live MX host."""
-    from mtasts.commands.check_mx import ERROR, check_deployment
-    from mtasts.commands.verify import UsageError, parse_nameserver
-
-    try:
-        server = parse_nameserver(nameserver) if nameserver else None
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    findings = check_deployment(deployment, server, timeout)
-    for finding in findings:
-        print(finding.line(), file=sys.stderr)
-    return 1 if any(f.severity == ERROR for f in findings) else 0
+    parser.add_argument("--ca-bundle", type=existing_file, help=argparse.SUPPRESS)
+    parser.add_argument("--https-port", type=port, default=443, help=argparse.SUPPRESS)
+    parser.add_argument("--smtp-port", type=port, default=25, help=argparse.SUPPRESS)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help (0) or a usage error (2), already printed
+        return done.code if isinstance(done.code, int) else 2
     args.project_dir = args.project_dir or find_project_dir()
     try:
         if args.command == "plan" and args.base is not None:
+            from mtasts.commands.check_mx import run as check_mx
             from mtasts.commands.review import run as review
 
             status = review(args)
             if status == 2 or not args.check_mx:
                 return status
-            return max(
-                status, _check_mx(load_stack(args.project_dir, args.stack), args.nameserver, args.timeout)
-            )
+            return max(status, check_mx(load_stack(args.project_dir, args.stack), args))
         if args.command == "wait-live":
             from mtasts.commands.wait_live import run as wait_live
 
@@ -135,7 +208,9 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(render(args.stack, deployment, args.json))
             if not args.check_mx:
                 return 0
-            return _check_mx(deployment, args.nameserver, args.timeout)
+            from mtasts.commands.check_mx import run as check_mx
+
+            return check_mx(deployment, args)
         if args.command == "serve":
             from mtasts.commands.serve import run as serve
 

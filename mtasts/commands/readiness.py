@@ -11,7 +11,7 @@ Report failures count against a domain only when they are attributable to its ow
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
 import datetime
 import importlib
 import json
@@ -21,12 +21,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mtasts.commands.check_mx import ERROR as MX_ERROR
-from mtasts.commands.check_mx import check_domain as check_mx_domain
-from mtasts.commands.verify import MxAnswer
+from mtasts.checks import live_mx
 from mtasts.model.config import Deployment, Domain
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.rollout import Readiness, format_time, parse_time
+from mtasts.probes import MxAnswer, ProbeOptions
 from mtasts.rfc.mx import mx_matches
 
 STALE_AFTER = datetime.timedelta(days=7)
@@ -71,13 +70,15 @@ def _verify_findings(domain: Domain, verify: VerifyEvidence | None) -> list[Find
     if verify.mx is None:
         found.append(Finding("mx-coverage", Severity.ERROR, "live MX hosts unknown: lookup not made", key))
     else:
-        # The planned patterns, judged as enforce would judge them: check_mx's one rule.
-        planned = dataclasses.replace(domain, mode="enforce")
-        for mx in check_mx_domain(planned, verify.mx):
-            if mx.severity == MX_ERROR or verify.mx.status != "ok" or not verify.mx.hosts:
-                found.append(Finding("mx-coverage", Severity.ERROR, mx.reason, mx.key))
-            else:
-                found.append(Finding("mx-coverage", Severity.OK, mx.reason, mx.key))
+        # The planned patterns, judged as enforce judges them: plan --check-mx's one rule. A lookup
+        # that failed, a domain without MX hosts: nothing shows enforce is safe.
+        for mx in live_mx(domain.name, "enforce", domain.mx, verify.mx):
+            covered = (
+                mx.severity in (Severity.OK, Severity.INFO) and verify.mx.hosts and verify.mx.error is None
+            )
+            found.append(
+                Finding("mx-coverage", Severity.OK if covered else Severity.ERROR, mx.reason, mx.key)
+            )
     if not any(f.severity == Severity.ERROR for f in found):
         found.insert(0, Finding("verify", Severity.OK, "verify clean: policy, MX coverage, STARTTLS", key))
     return found
@@ -187,21 +188,16 @@ GatherVerify = Callable[[Sequence[str]], Mapping[str, VerifyEvidence]]
 GatherReports = Callable[[Deployment], Mapping[str, Any] | None]
 
 
-def verify_evidence(options: Any) -> GatherVerify:
-    """Evidence from a live ``verify`` run (without drift) and its MX lookup, per domain."""
+def verify_evidence(options: ProbeOptions, concurrency: int = 32) -> GatherVerify:
+    """Evidence from a live ``verify`` run (without drift) and the MX lookup, per domain."""
 
     def gather(names: Sequence[str]) -> Mapping[str, VerifyEvidence]:
-        from mtasts.commands.verify import lookup_mx, verify
+        from mtasts.commands.check_mx import lookup_mx_async
+        from mtasts.commands.verify import verify
 
-        reports = verify(list(names), options)
-        answers = lookup_mx(list(names), options)
-        return {
-            r.domain: VerifyEvidence(
-                tuple(Finding(f.check, Severity(f.severity), f.reason) for f in r.findings),
-                answers.get(r.domain),
-            )
-            for r in reports
-        }
+        reports = verify(list(names), options, None, concurrency)
+        answers = asyncio.run(lookup_mx_async(list(names), options, concurrency))
+        return {r.domain: VerifyEvidence(r.findings, answers.get(r.domain)) for r in reports}
 
     return gather
 
@@ -274,7 +270,7 @@ def render(verdicts: Sequence[Verdict], as_json: bool) -> str:
 
 def run(args: Any) -> int:
     """The ``readiness`` command: 0 when every named domain is ready, 1 when one is not, 2 on bad usage."""
-    from mtasts.commands.verify import UsageError, options_from_args
+    from mtasts.commands.verify.command import UsageError, options_from_args
     from mtasts.model.config import load_stack
 
     deployment = load_stack(args.project_dir, args.stack)
@@ -288,7 +284,7 @@ def run(args: Any) -> int:
             raise UsageError(f"{', '.join(unknown)} not in stack {args.stack}")
         options = options_from_args(args)
         gather_reports = reports_file(args.reports) if args.reports else receiver_summaries
-        verdicts = assess(deployment, names, verify_evidence(options), gather_reports)
+        verdicts = assess(deployment, names, verify_evidence(options, args.concurrency), gather_reports)
     except (UsageError, OSError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

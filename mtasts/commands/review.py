@@ -376,13 +376,13 @@ def review(
 def readiness_from_args(args: Any) -> Readiness:
     """Readiness as ``plan --base`` runs it: live verify evidence, reports from ``--reports``."""
     from mtasts.commands.readiness import assess, receiver_summaries, reports_file, verify_evidence
-    from mtasts.commands.verify import options_from_args
+    from mtasts.commands.verify.command import options_from_args
 
     options = options_from_args(args)
 
     def judge(deployment: Deployment, names: list[str]) -> list[Finding]:
         gather_reports = reports_file(args.reports) if args.reports else receiver_summaries
-        verdicts = assess(deployment, names, verify_evidence(options), gather_reports)
+        verdicts = assess(deployment, names, verify_evidence(options, args.concurrency), gather_reports)
         found = []
         for verdict in verdicts:
             key = f"domains.{verdict.domain}"
@@ -407,7 +407,7 @@ def run(args: Any) -> int:
     """``plan --base``: 0 when nothing can lose mail, 1 when a change can, 2 on bad usage."""
     import sys
 
-    from mtasts.commands.verify import UsageError
+    from mtasts.commands.verify.command import UsageError
 
     try:
         result = review(args.project_dir, args.stack, args.base, readiness=readiness_from_args(args))

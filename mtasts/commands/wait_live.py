@@ -9,14 +9,13 @@ what is served instead), 2 on bad usage.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 from typing import Any
 
 import dns.resolver
 
-from mtasts.commands.verify import UsageError, parse_nameserver
+from mtasts.commands.verify.command import UsageError
 from mtasts.model.config import load_stack
 from mtasts.probes.live import NotLiveError, Served, wait_live
 from mtasts.probes.options import ProbeOptions
@@ -27,16 +26,9 @@ STEP_TIMEOUT = 10.0
 
 
 def probe_options(args: Any, step_timeout: float) -> ProbeOptions:
-    """The test-only connection options, as ``verify`` takes them; raises ``UsageError``."""
-    if args.ca_bundle is not None and not os.path.isfile(args.ca_bundle):
-        raise UsageError(f"--ca-bundle {args.ca_bundle!r}: no such file")
-    if not 0 < args.https_port < 65536:
-        raise UsageError("--https-port: port out of range")
+    """The test-only connection options, as ``verify`` takes them (checked by argparse)."""
     return ProbeOptions(
-        nameserver=parse_nameserver(args.nameserver) if args.nameserver else None,
-        ca_bundle=args.ca_bundle,
-        https_port=args.https_port,
-        timeout=step_timeout,
+        nameserver=args.nameserver, ca_bundle=args.ca_bundle, https_port=args.https_port, timeout=step_timeout
     )
 
 
@@ -55,8 +47,6 @@ def run(args: Any) -> int:
             raise UsageError(f"{', '.join(unknown)} not in stack {args.stack}")
         timeout = args.timeout if args.timeout is not None else deployment.live_gate.timeout
         interval = args.interval if args.interval is not None else deployment.live_gate.interval
-        if not timeout > 0 or not interval > 0:
-            raise UsageError("--timeout and --interval must be more than 0 seconds")
         options = probe_options(args, min(STEP_TIMEOUT, timeout))
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)

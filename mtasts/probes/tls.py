@@ -17,11 +17,17 @@ _VERIFY_CODES = {
 
 
 def client_context(ca_bundle: str | None) -> ssl.SSLContext:
-    """TLS 1.2 or later, certificate and host name checked: what senders require (RFC 8461 §3.3, §4.2)."""
+    """TLS 1.2 or later, certificate and host name checked: what senders require (RFC 8461 §3.3, §4.2).
+
+    The same verification flags on Python 3.11 to 3.13 (see below).
+    """
     ctx = ssl.create_default_context(cafile=ca_bundle) if ca_bundle else ssl.create_default_context()
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.check_hostname = True
     ctx.verify_mode = ssl.CERT_REQUIRED
+    # Python 3.13 turns on VERIFY_X509_STRICT by default; OpenSSL-based MTAs do not use it. Clear
+    # it, so the verdict is a sender's and the same on every Python this runs on.
+    ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT
     return ctx
 
 
@@ -36,6 +42,8 @@ def tls_problem(exc: ssl.SSLError, host: str) -> str:
         if known:
             return known.format(host=host) + f" ({exc.verify_message})"
         return f"certificate rejected: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        return "the server broke off the TLS handshake; does it offer TLS 1.2 or later?"
     reason = (exc.reason or "").upper()
     if any(k in reason for k in ("UNSUPPORTED_PROTOCOL", "PROTOCOL_VERSION", "NO_PROTOCOLS")):
         return "TLS 1.2 or later is not offered (RFC 8461 §3.3, §4.2)"

@@ -1,0 +1,122 @@
+"""The policy as senders fetch it (RFC 8461 §3.3) and what its fields mean (§3.2)."""
+
+from __future__ import annotations
+
+from mtasts.model.findings import Finding, Severity
+from mtasts.probes.errors import (
+    PolicyConnectError,
+    PolicyContentTypeError,
+    PolicyEncodingError,
+    PolicyFetchError,
+    PolicyRedirectError,
+    PolicySizeError,
+    PolicyStatusError,
+    PolicyTimeoutError,
+    PolicyTlsError,
+)
+from mtasts.probes.prober import PolicyFetch
+from mtasts.probes.tls import hostport
+from mtasts.rfc.policy import ONE_DAY, Policy, PolicyError, parse_policy
+
+POLICY = "policy"
+POLICY_FETCH = "policy-fetch"
+POLICY_SYNTAX = "policy-syntax"
+POLICY_MODE = "policy-mode"
+POLICY_MAX_AGE = "policy-max-age"
+
+# Most specific class first: a connect timeout is reported as a timeout.
+_CHECKS: tuple[tuple[type[PolicyFetchError], str], ...] = (
+    (PolicyTimeoutError, "policy-timeout"),
+    (PolicyTlsError, "policy-tls"),
+    (PolicyRedirectError, "policy-redirect"),
+    (PolicyStatusError, "policy-status"),
+    (PolicyContentTypeError, "policy-content-type"),
+    (PolicyEncodingError, "policy-encoding"),
+    (PolicySizeError, "policy-size"),
+)
+
+
+def fetch_check(error: PolicyFetchError) -> str:
+    """The stable check name of a fetch failure (``policy-fetch`` when none is more specific)."""
+    return next((check for kind, check in _CHECKS if isinstance(error, kind)), POLICY_FETCH)
+
+
+def policy_fetch(fetched: PolicyFetch, port: int = 443) -> tuple[bytes | None, list[Finding]]:
+    """The body senders get, and a finding per address a sender would fail at.
+
+    Every A and AAAA address is a place a sender may fetch from, so any address that answers
+    wrongly is an error. An address that takes no connection beside others that answer is a
+    warning (clients try the next address); when none answers, it is the error.
+    """
+    if fetched.error is not None:
+        return None, [Finding(POLICY_FETCH, Severity.ERROR, fetched.error.reason)]
+    several = len(fetched.results) > 1
+    reached = [r for r in fetched.results if not isinstance(r.error, PolicyConnectError)]
+    findings: list[Finding] = []
+    for result in fetched.results:
+        error = result.error
+        if error is None:
+            continue
+        reason = error.reason
+        if several and error.address is not None and hostport(error.address, port) not in reason:
+            reason += f" (at {hostport(error.address, port)})"
+        if isinstance(error, PolicyConnectError) and reached:
+            reason += "; senders that pick this address must try another"
+            findings.append(Finding(fetch_check(error), Severity.WARNING, reason))
+        else:
+            findings.append(Finding(fetch_check(error), Severity.ERROR, reason))
+    bodies = list(dict.fromkeys(r.body for r in fetched.responses))
+    if len(bodies) > 1:
+        where = ", ".join(hostport(r.address, port) for r in fetched.responses)
+        reason = f"{fetched.host} serves {len(bodies)} different policies at {where}; senders get either"
+        findings.append(Finding(POLICY_FETCH, Severity.ERROR, reason))
+    return (bodies[0] if bodies else None), findings
+
+
+def parsed_policy(body: bytes, host: str) -> tuple[Policy | None, list[Finding]]:
+    """The policy parsed strictly, with its findings (``policy-syntax`` when it is invalid)."""
+    try:
+        policy = parse_policy(body)
+    except PolicyError as exc:
+        return None, [
+            Finding(POLICY_SYNTAX, Severity.ERROR, f"the policy at https://{host} is invalid: {exc}")
+        ]
+    return policy, policy_findings(policy)
+
+
+def policy_findings(policy: Policy) -> list[Finding]:
+    """What a valid live policy's mode and max_age mean for senders."""
+    listed = ", ".join(policy.mx) if policy.mx else "(none)"
+    found = [
+        Finding(
+            POLICY, Severity.OK, f"policy served: mode {policy.mode}, max_age {policy.max_age}, mx {listed}"
+        )
+    ]
+    if policy.mode == "none":
+        reason = (
+            "mode none: senders drop any cached policy and apply none; MX and STARTTLS results "
+            "are not enforced"
+        )
+        found.append(Finding(POLICY_MODE, Severity.INFO, reason))
+    elif policy.mode == "testing":
+        reason = "mode testing: senders report failures (TLS-RPT) but still deliver"
+        found.append(Finding(POLICY_MODE, Severity.INFO, reason))
+    short = short_max_age(policy.mode, policy.max_age)
+    if short is not None:
+        found.append(short)
+    return found
+
+
+def short_max_age(mode: str, max_age: int, key: str | None = None) -> Finding | None:
+    """The one rule "enforce with max_age under a day": a warning, or None when it does not apply.
+
+    A short max_age makes senders refetch often: an outage of the policy host (or an attacker
+    blocking it) drops protection once the cached policy expires (RFC 8461 §3.2 suggests weeks).
+    """
+    if mode != "enforce" or max_age >= ONE_DAY:
+        return None
+    reason = (
+        f"enforce with max_age {max_age} s: under a day, senders refetch often and an outage of "
+        "the policy host drops protection (RFC 8461 §3.2 suggests weeks)"
+    )
+    return Finding(POLICY_MAX_AGE, Severity.WARNING, reason, key)
