@@ -32,7 +32,7 @@ import hashlib
 import json
 import logging
 import runpy
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +119,8 @@ class Hook:
     on_dry_run: bool
     """Whether the engine runs it during ``pulumi preview``."""
     ignore_errors: bool
+    callback: Callable[[bytes], Awaitable[Any]] | None = field(default=None, compare=False)
+    """What the engine invokes: a serialized ``ResourceHookRequest`` in, a response out."""
 
 
 @dataclass
@@ -178,6 +180,16 @@ class ProgramMocks(pulumi.runtime.Mocks):
         return {}, []
 
 
+def _registered_callback(token: str) -> Callable[[bytes], Awaitable[Any]] | None:
+    """The SDK's callback for ``token``, while its callback server is up."""
+    from pulumi.runtime._callbacks import _CallbackServicer
+
+    for servicer in _CallbackServicer._servicers:
+        if token in servicer._callbacks:
+            return servicer._callbacks[token]  # type: ignore[no-any-return]
+    return None
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """The mock monitor, keeping each ``RegisterResource`` request's options."""
 
@@ -186,7 +198,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.run = run
 
     def RegisterResourceHook(self, request):  # noqa: N802 (the gRPC method name)
-        self.run.hooks[request.name] = Hook(request.name, request.on_dry_run, request.ignore_errors)
+        self.run.hooks[request.name] = Hook(
+            request.name,
+            request.on_dry_run,
+            request.ignore_errors,
+            _registered_callback(request.callback.token),
+        )
         return super().RegisterResourceHook(request)
 
     def RegisterResource(self, request):  # noqa: N802 (the gRPC method name)

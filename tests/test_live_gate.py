@@ -175,3 +175,60 @@ def test_the_gate_opens_on_the_first_look_after_the_switch(host: PolicyHost, kin
     assert state["looks"] >= 3  # it looked (and kept waiting) several times before the switch
     assert host.https.requests - int(state["looks"]) <= 1
     assert float(state["done"]) - float(state["switched"]) < INTERVAL + 1.5
+
+
+def engine_request(name: str, content: str) -> bytes:
+    """A ``ResourceHookRequest`` as the engine sends it before creating a DnsRecord."""
+    from google.protobuf import struct_pb2
+    from pulumi.runtime.proto import resource_pb2
+
+    inputs = struct_pb2.Struct()
+    inputs.update({"name": name, "type": "TXT", "content": content, "ttl": 300})
+    request = resource_pb2.ResourceHookRequest(
+        urn=f"urn:pulumi:t::mta-sts::cloudflare:index/dnsRecord:DnsRecord::{name}", name=name, type=RECORD,
+        new_inputs=inputs,
+    )  # fmt: skip
+    return request.SerializeToString()
+
+
+def test_the_registered_callback_refuses_a_record_that_is_not_mta_sts() -> None:
+    """The callback the engine invokes is the gate: it reads the inputs and names a wrong binding."""
+    run = run_stack("dev")
+    callback = run.hooks[HOOK_NAME].callback
+    assert callback is not None
+    response = asyncio.new_event_loop().run_until_complete(
+        callback(engine_request("_smtp._tls.example.com", '"v=TLSRPTv1; rua=mailto:a@example.com"'))
+    )
+    assert response.error == "the live gate is bound to _smtp._tls.example.com, not _mta-sts.<domain>"
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(60)
+def test_the_program_hook_waits_through_the_engine_path(
+    host: PolicyHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The program's registered hook, invoked as the engine invokes it: fails on old bytes, passes on new."""
+    import components.live_gate
+
+    local = host.options()
+    monkeypatch.setattr(components.live_gate, "ProbeOptions", lambda: local)
+    run = run_program(
+        {
+            "mta-sts:cloudflareAccountId": ACCOUNT,
+            "mta-sts:liveGate": {"timeout": 1, "interval": INTERVAL},
+            "mta-sts:domains": {DOMAIN: {"mode": "enforce", "maxAge": 604800, "mx": ["*.mx.live.test"]}},
+        }
+    )
+    assert run.error is None
+    record = run.by_name(f"{DOMAIN}-sts")
+    assert record.inputs["content"] == f'"v=STSv1; id={host.stack.domain(DOMAIN).policy_id}"'
+    callback = run.hooks[HOOK_NAME].callback
+    assert callback is not None
+    request = engine_request(str(record.inputs["name"]), str(record.inputs["content"]))
+    loop = asyncio.new_event_loop()
+    old = host.serve_old(DOMAIN)
+    response = loop.run_until_complete(callback(request))
+    assert f"serves id {policy_id(old)}" in response.error
+    host.serve_new(DOMAIN)
+    assert loop.run_until_complete(callback(request)).error == ""
+    loop.close()
