@@ -300,3 +300,19 @@ def test_the_command_says_not_ready_and_exits_1(tmp_path: Path) -> None:
     assert document["domains"][NAME]["ready"] is False
     result = subprocess.run([*argv, "nope.example"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and result.stderr == "error: nope.example not in stack t\n"
+
+
+def test_the_live_policys_coverage_gives_way_to_the_planned_patterns() -> None:
+    """Live testing policy misses an MX the planned enforce policy covers: verify's warning does not block."""
+    evidence = clean_verify()
+    warned = VerifyEvidence(
+        evidence.findings
+        + (
+            Finding(
+                "mx-coverage", Severity.WARNING, "live MX a.mx.example.net not covered: fix before enforce"
+            ),
+        ),
+        evidence.mx,
+    )
+    verdict = evaluate(DOMAIN, warned, summary(), THRESHOLDS, NOW)
+    assert verdict.ready, blockers(verdict)
