@@ -316,3 +316,11 @@ def test_the_live_policys_coverage_gives_way_to_the_planned_patterns() -> None:
     )
     verdict = evaluate(DOMAIN, warned, summary(), THRESHOLDS, NOW)
     assert verdict.ready, blockers(verdict)
+
+
+def test_a_stack_without_a_receiver_gives_no_summaries() -> None:
+    """The default reports source answers None (so: "no TLS reports receiver") for a stack without one."""
+    from mtasts.commands.readiness import receiver_summaries
+
+    deployment = load_config({"cloudflareAccountId": ACCOUNT, "domains": {NAME: {"mx": ["mx1.example.org"]}}})
+    assert receiver_summaries(deployment) is None
