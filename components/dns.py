@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_cloudflare as cloudflare
 
+from components.live_gate import binding as live_gate_binding
 from mtasts.model.config import Domain
 
 COMMENT = "MTA-STS / TLS-RPT, managed by Pulumi (mta-sts)"
@@ -57,6 +58,9 @@ class DomainRecordsArgs:
     serving: Sequence[pulumi.Resource] = field(default=())
     """Every resource that serves this domain's policy: the ``_mta-sts`` TXT (and the
     policy-host record) wait for all of them (RFC 8461 §8.1)."""
+    live_gate: pulumi.ResourceHook | None = None
+    """Bound to the ``_mta-sts`` TXT alone: it is created or updated only once the policy its id
+    names is served (``components.live_gate``)."""
 
 
 class DomainRecords(pulumi.ComponentResource):
@@ -77,7 +81,9 @@ class DomainRecords(pulumi.ComponentResource):
         self.resources: dict[str, cloudflare.DnsRecord] = {}
         serving = list(args.serving)
         for record in args.domain.records:
+            hooks = None
             if record.role == "sts":
+                hooks = live_gate_binding(args.live_gate) if args.live_gate is not None else None
                 # The id is bumped only once the policy it names is served, including the
                 # name senders fetch it from.
                 depends_on = serving + [self.resources[r] for r in ("policy-host",) if r in self.resources]
@@ -96,7 +102,9 @@ class DomainRecords(pulumi.ComponentResource):
                 ttl=record.ttl,
                 proxied=record.proxied,
                 comment=COMMENT,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on, delete_before_replace=True),
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=depends_on, delete_before_replace=True, hooks=hooks
+                ),
             )
         self.records = pulumi.Output.from_input([r.as_json() for r in args.domain.records])
         self.register_outputs({"records": self.records})

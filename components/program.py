@@ -68,6 +68,7 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
     """Register every resource; returns the components by role (for tests and outputs)."""
     # Imported here so a config error is reported before the provider SDKs load.
     from components.dns import DomainRecords, DomainRecordsArgs, zone_ids
+    from components.live_gate import live_gate
     from components.pages import PagesHosting, PagesHostingArgs
     from components.worker import WorkerHosting, WorkerHostingArgs
 
@@ -97,12 +98,15 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
         built["pages"] = pages
     if deployment.reports_domains:
         built["reports"] = _receiver(deployment, stack)
-    for domain in deployment.domains:
-        if not domain.managed_dns:
-            continue  # dns: external: the records are exported for the user to create
+    managed = [d for d in deployment.domains if d.managed_dns]
+    # dns: external domains have no record to gate: `mtasts wait-live` is their gate.
+    gate = live_gate(deployment.live_gate) if managed else None
+    for domain in managed:
         built["records"][domain.name] = DomainRecords(
             domain.name,
-            DomainRecordsArgs(domain=domain, zone_id=zones[domain.name], serving=serving[domain.name]),
+            DomainRecordsArgs(
+                domain=domain, zone_id=zones[domain.name], serving=serving[domain.name], live_gate=gate
+            ),
         )
     return built
 

@@ -10,9 +10,11 @@ A reusable harness, for this project's tests, the policy-pack tests and outside 
     run.resources                               # every registered resource, in registration order
     run.by_name("example.com-sts").inputs      # inputs as the mocks receive them (camelCase)
     run.by_name("example.com-sts").options.depends_on   # URNs
+    run.by_name("example.com-sts").options.hooks        # {"before_create": ("mta-sts-live-gate",), …}
     run.outputs["domains"]                      # resolved stack outputs
     run.calls                                   # provider function calls (the zone lookups)
     run.warnings                                # messages the program logged with pulumi.log.warn
+    run.hooks["mta-sts-live-gate"].on_dry_run   # resource hooks as registered
 
 Runs use ``preview=False``, so every output is known and every ``apply`` runs. Each run starts
 from a fresh root stack, config and monitor; the provider SDKs are imported once per process.
@@ -30,7 +32,7 @@ import hashlib
 import json
 import logging
 import runpy
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "mta-sts"
 PROGRAM = ROOT / "__main__.py"
 GET_ZONE = "cloudflare:index/getZone:getZone"
+HOOK_KINDS = (
+    "before_create",
+    "after_create",
+    "before_update",
+    "after_update",
+    "before_delete",
+    "after_delete",
+)
 
 
 def mock_zone_id(zone: str) -> str:
@@ -71,6 +81,8 @@ class Options:
     ignore_changes: tuple[str, ...]
     aliases: tuple[str, ...]
     provider: str | None
+    hooks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Resource hook names by kind (``before_create``, ``before_update``…), as registered."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,18 @@ class Call:
     args: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class Hook:
+    """A resource hook as registered with the engine (``RegisterResourceHook``)."""
+
+    name: str
+    on_dry_run: bool
+    """Whether the engine runs it during ``pulumi preview``."""
+    ignore_errors: bool
+    callback: Callable[[bytes], Awaitable[Any]] | None = field(default=None, compare=False)
+    """What the engine invokes: a serialized ``ResourceHookRequest`` in, a response out."""
+
+
 @dataclass
 class ProgramRun:
     """What a program registered, called, logged and exported."""
@@ -108,6 +132,8 @@ class ProgramRun:
     outputs: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     error: BaseException | None = None
+    hooks: dict[str, Hook] = field(default_factory=dict)
+    """Resource hooks the program registered, by name."""
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -154,12 +180,31 @@ class ProgramMocks(pulumi.runtime.Mocks):
         return {}, []
 
 
+def _registered_callback(token: str) -> Callable[[bytes], Awaitable[Any]] | None:
+    """The SDK's callback for ``token``, while its callback server is up."""
+    from pulumi.runtime._callbacks import _CallbackServicer
+
+    for servicer in _CallbackServicer._servicers:
+        if token in servicer._callbacks:
+            return servicer._callbacks[token]  # type: ignore[no-any-return]
+    return None
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """The mock monitor, keeping each ``RegisterResource`` request's options."""
 
     def __init__(self, mocks: ProgramMocks, run: ProgramRun) -> None:
         super().__init__(mocks)
         self.run = run
+
+    def RegisterResourceHook(self, request):  # noqa: N802 (the gRPC method name)
+        self.run.hooks[request.name] = Hook(
+            request.name,
+            request.on_dry_run,
+            request.ignore_errors,
+            _registered_callback(request.callback.token),
+        )
+        return super().RegisterResourceHook(request)
 
     def RegisterResource(self, request):  # noqa: N802 (the gRPC method name)
         response = super().RegisterResource(request)
@@ -182,6 +227,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             ignore_changes=tuple(request.ignoreChanges),
             aliases=tuple(request.aliasURNs),
             provider=request.provider or None,
+            hooks={
+                kind: tuple(getattr(request.hooks, kind))
+                for kind in HOOK_KINDS
+                if request.HasField("hooks") and getattr(request.hooks, kind)
+            },
         )
         self.run.resources.append(
             Resource(

@@ -18,7 +18,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "mtasts/probes": ("mtasts.rfc", "mtasts.model", "mtasts.probes"),
     "mtasts/checks": ("mtasts.rfc", "mtasts.model", "mtasts.probes", "mtasts.checks"),
     "mtasts/commands": ("mtasts.rfc", "mtasts.model", "mtasts.probes", "mtasts.checks", "mtasts.commands"),
-    "components": ("mtasts.rfc", "mtasts.model", "components"),
+    "components": ("mtasts.rfc", "mtasts.model", "mtasts.probes", "components"),
     "policies": ("mtasts.rfc", "mtasts_policies"),
 }
 PROJECT = ("mtasts", "components", "policies", "mtasts_policies")

@@ -1,4 +1,4 @@
-"""Command line: ``mtasts {plan,serve,verify,reports}`` (also ``python -m mtasts``).
+"""Command line: ``mtasts {plan,serve,verify,reports,wait-live,readiness}`` (also ``python -m mtasts``).
 
 Every numeric flag goes through one of the argument types below, so nan, inf, negatives, zero
 and out-of-range ports are usage errors (one ``error:`` line, exit 2) before anything runs.
@@ -115,6 +115,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("--timeout", type=seconds, default=5.0, help="seconds per DNS lookup for --check-mx")
     plan.add_argument("--concurrency", type=count, default=64, help="MX lookups at once for --check-mx")
+    plan.add_argument(
+        "--base",
+        metavar="GIT_REF",
+        help="compare with the stack file at GIT_REF: what changes for senders; exit 1 on a removal "
+        "that strands cached policies (RFC 8461 §8.3) or a switch to enforce that readiness refuses",
+    )
+    _rollout_options(plan)
 
     serve = sub.add_parser(
         "serve", help="run the stack's Worker (and TLS report receiver) locally in miniflare"
@@ -147,7 +154,44 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--smtp-port", type=port, default=25, help=argparse.SUPPRESS)
     verify.add_argument("--timeout", type=seconds, default=10.0, help="seconds per network step")
     verify.add_argument("--concurrency", type=count, default=32, help="domains checked at once")
+
+    live = sub.add_parser(
+        "wait-live", help="wait until each domain serves its planned policy (then bump _mta-sts)"
+    )
+    live.add_argument("domains", nargs="*", metavar="DOMAIN", help="default: every domain of the stack")
+    live.add_argument("--stack", required=True)
+    live.add_argument(
+        "--timeout",
+        type=seconds,
+        default=None,
+        help="seconds to wait (default: mta-sts:liveGate timeout, 600)",
+    )
+    live.add_argument(
+        "--interval", type=seconds, default=None, help="seconds between looks (default: liveGate interval, 5)"
+    )
+    live.add_argument("--nameserver", type=nameserver, help=argparse.SUPPRESS)
+    live.add_argument("--ca-bundle", type=existing_file, help=argparse.SUPPRESS)
+    live.add_argument("--https-port", type=port, default=443, help=argparse.SUPPRESS)
+
+    ready = sub.add_parser("readiness", help="whether testing → enforce is safe now, with the evidence")
+    ready.add_argument("domains", nargs="*", metavar="DOMAIN")
+    ready.add_argument("--stack", required=True)
+    ready.add_argument("--json", action="store_true")
+    ready.add_argument("--nameserver", type=nameserver, help=argparse.SUPPRESS)
+    ready.add_argument("--timeout", type=seconds, default=10.0, help="seconds per network step")
+    ready.add_argument("--concurrency", type=count, default=32, help=argparse.SUPPRESS)
+    _rollout_options(ready)
     return parser
+
+
+def _rollout_options(parser: argparse.ArgumentParser) -> None:
+    """Options of the commands that judge readiness (plan --base, readiness)."""
+    parser.add_argument(
+        "--reports", metavar="FILE", help="TLS report summaries (the reports receiver's JSON) for readiness"
+    )
+    parser.add_argument("--ca-bundle", type=existing_file, help=argparse.SUPPRESS)
+    parser.add_argument("--https-port", type=port, default=443, help=argparse.SUPPRESS)
+    parser.add_argument("--smtp-port", type=port, default=25, help=argparse.SUPPRESS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,6 +202,22 @@ def main(argv: list[str] | None = None) -> int:
         return done.code if isinstance(done.code, int) else 2
     args.project_dir = args.project_dir or find_project_dir()
     try:
+        if args.command == "plan" and args.base is not None:
+            from mtasts.commands.check_mx import run as check_mx
+            from mtasts.commands.review import run as review
+
+            status = review(args)
+            if status == 2 or not args.check_mx:
+                return status
+            return max(status, check_mx(load_stack(args.project_dir, args.stack), args))
+        if args.command == "wait-live":
+            from mtasts.commands.wait_live import run as wait_live
+
+            return wait_live(args)
+        if args.command == "readiness":
+            from mtasts.commands.readiness import run as readiness
+
+            return readiness(args)
         if args.command == "plan":
             from mtasts.commands.plan import render
 

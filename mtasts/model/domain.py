@@ -6,12 +6,14 @@ computed once and cannot go stale.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from mtasts.model.findings import Finding
 from mtasts.model.reports import ReceiverSettings
+from mtasts.model.rollout import LiveGate, Readiness
 from mtasts.rfc.policy import POLICY_PATH, Policy, policy_id
 from mtasts.rfc.records import StsRecord, TlsRptRecord, quote_txt
 
@@ -76,6 +78,8 @@ class Domain:
     in ``tlsrpt``); ``none``: only the configured ``tlsrpt`` URIs."""
     receiver: ReceiverSettings | None = None
     """The stack's receiver settings when ``reports`` is ``builtin``, else None."""
+    none_since: datetime.datetime | None = None
+    """``mode: none`` only: when that policy went live (``plan --base`` reads it, RFC 8461 §8.3)."""
 
     @property
     def reports_json(self) -> dict[str, str | None] | None:
@@ -156,6 +160,10 @@ class Deployment:
     """The loader's warnings (``Severity.WARNING``, each with its dotted ``key``), in domain order."""
     receiver: ReceiverSettings | None = None
     """The ``mta-sts:reports`` settings of the stack's TLS report receiver (None when absent)."""
+    live_gate: LiveGate = field(default_factory=LiveGate)
+    """``mta-sts:liveGate``: how long ``pulumi up`` waits for a new policy to be served."""
+    readiness: Readiness = field(default_factory=Readiness)
+    """``mta-sts:readiness``: the evidence ``readiness`` wants before ``enforce``."""
 
     @cached_property
     def _by_name(self) -> Mapping[str, Domain]:

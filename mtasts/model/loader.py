@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mtasts.model import reports as receiver_model
+from mtasts.model import rollout
 from mtasts.model.domain import Deployment, Domain
 from mtasts.model.errors import ConfigError
 from mtasts.model.findings import Finding, Severity
@@ -38,7 +39,15 @@ from mtasts.model.validators import (
 from mtasts.rfc.names import MAX_NAME_LENGTH, hostname_problem, normalize_name
 from mtasts.rfc.policy import ONE_DAY
 
-TOP_KEYS = ("cloudflareAccountId", "defaults", "domains", receiver_model.KEY, *receiver_model.SECRET_KEYS)
+TOP_KEYS = (
+    "cloudflareAccountId",
+    "defaults",
+    "domains",
+    receiver_model.KEY,
+    *receiver_model.SECRET_KEYS,
+    "liveGate",
+    "readiness",
+)
 
 MAX_POLICY_BYTES = 64 * 1024
 """Largest policy senders fetch (RFC 8461 §3.3 lets them cap it; 64 KiB is what they use)."""
@@ -144,8 +153,15 @@ def _receiver_for_builtin(d: Draft) -> None:
     d.values["tlsrpt"] = (*tlsrpt, *extra)
 
 
+def _none_since_only_in_none(d: Draft) -> None:
+    if "noneSince" in d.own and d.values["mode"] != "none":
+        mode = d.values["mode"]
+        fail(f"{d.key}.noneSince", f"only applies to mode: none (this domain is in {mode}); remove it")
+
+
 DOMAIN_RULES: tuple[Callable[[Draft], None], ...] = (
     _mx_for_mode,
+    _none_since_only_in_none,
     _receiver_for_builtin,
     _zone_contains_name,
     _pages_only,
@@ -304,6 +320,8 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
         github_owner=stack.github_owner,
         findings=tuple(stack_warnings(ordered)),
         receiver=stack.receiver,
+        live_gate=rollout.parse_live_gate(_object(config, "liveGate")),
+        readiness=rollout.parse_readiness(_object(config, "readiness")),
     )
 
 

@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 
 from mtasts.model.errors import ConfigError
 from mtasts.model.reports import CHOICES as RECEIVER_CHOICES
+from mtasts.model.rollout import parse_time
 from mtasts.model.stackfile import Yaml11Int
 from mtasts.rfc.names import hostname_problem, mx_pattern_problem, normalize_name
 from mtasts.rfc.policy import MAX_AGE_LIMIT
@@ -208,6 +209,7 @@ SETTINGS: dict[str, Setting] = {
     "repository": Setting("repository", repository_name),
     "httpsEnforced": Setting("https_enforced", boolean),
     "reports": Setting("reports", choice(RECEIVER_CHOICES), "none"),
+    "noneSince": Setting("none_since", parse_time),
 }
 """Every key a domain (or ``mta-sts:defaults``) may set, in the order they are checked."""
 

@@ -1,0 +1,418 @@
+"""``mtasts plan --base GIT_REF``: what a change to a stack file means for senders.
+
+The stack file (and ``Pulumi.yaml``) at ``GIT_REF`` is read with ``git show`` and loaded by the
+one loader, like the working tree's; the two ``Deployment``s are compared per domain: mode, MX
+patterns added and removed, ``max_age``, hosting, records, the new id. Two changes are refused
+because senders keep a cached policy for its ``max_age`` (RFC 8461 §8.3):
+
+- removing a domain whose base mode is not ``none``: publish ``mode: none`` first;
+- removing a domain in ``none`` before the old ``max_age`` has passed since ``none`` went live.
+  That moment is the domain's ``noneSince`` key in the base stack file, never earlier than the
+  commit that first set ``mode: none`` (read back from ``git log``); the old ``max_age`` is that
+  of the last version of the domain that was not in ``none``, also from ``git log``.
+
+Domains whose mode becomes ``enforce`` are handed to ``readiness`` by the caller.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mtasts.model.config import ConfigError, Deployment, Domain, load_stack
+from mtasts.model.findings import Finding, Severity
+from mtasts.model.rollout import format_time
+
+HISTORY_LIMIT = 500
+"""Commits of the stack file read back at most, looking for when ``mode: none`` began."""
+
+
+class GitError(ValueError):
+    """``git`` could not answer (not a repository, unknown revision); the CLI exits 2."""
+
+
+@dataclass(frozen=True)
+class StackVersion:
+    """One committed version of the stack file."""
+
+    commit: str
+    committed: datetime.datetime
+    deployment: Deployment | None
+    """None when that version does not load (older schema, broken YAML) or has no stack file."""
+
+
+@dataclass(frozen=True)
+class DomainChange:
+    """What changes for senders of one domain between base and working tree."""
+
+    name: str
+    kind: str
+    """``added``, ``removed``, ``changed`` or ``unchanged``."""
+    base: Domain | None
+    head: Domain | None
+
+    @property
+    def becomes_enforce(self) -> bool:
+        return (
+            self.head is not None
+            and self.head.mode == "enforce"
+            and (self.base is None or self.base.mode != "enforce")
+        )
+
+    def lines(self) -> list[str]:
+        """The changes as readable lines (no heading)."""
+        base, head = self.base, self.head
+        if head is not None and base is None:
+            return [
+                f"mode {head.mode}, max_age {head.max_age}, hosting {head.hosting}, dns {head.dns}",
+                f"mx: {', '.join(head.mx) or '(none)'}",
+                f"id: {head.policy_id}",
+                *("record + " + r.zone_line() for r in head.records),
+            ]
+        if base is not None and head is None:
+            return [f"was mode {base.mode}, max_age {base.max_age}, mx {', '.join(base.mx) or '(none)'}"] + [
+                "record - " + r.zone_line() for r in base.records if base.managed_dns
+            ]
+        assert base is not None and head is not None
+        out: list[str] = []
+        if base.mode != head.mode:
+            out.append(f"mode: {base.mode} → {head.mode}")
+        out += [f"mx + {p}" for p in head.mx if p not in base.mx]
+        out += [f"mx - {p}" for p in base.mx if p not in head.mx]
+        if base.max_age != head.max_age:
+            out.append(f"max_age: {base.max_age} → {head.max_age}")
+        if base.hosting != head.hosting:
+            out.append(f"hosting: {base.hosting} → {head.hosting}")
+        if base.dns != head.dns:
+            out.append(f"dns: {base.dns} → {head.dns}")
+        old = {r.zone_line() for r in base.records}
+        new = {r.zone_line() for r in head.records}
+        out += ["record - " + r.zone_line() for r in base.records if r.zone_line() not in new]
+        out += ["record + " + r.zone_line() for r in head.records if r.zone_line() not in old]
+        if base.policy_id != head.policy_id:
+            out.append(f"id: {base.policy_id} → {head.policy_id}")
+        return out
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "change": self.kind,
+            "lines": self.lines(),
+            "mode": [d.mode if d else None for d in (self.base, self.head)],
+            "mxAdded": [p for p in self.head.mx if not self.base or p not in self.base.mx]
+            if self.head
+            else [],
+            "mxRemoved": [p for p in self.base.mx if not self.head or p not in self.head.mx]
+            if self.base
+            else [],
+            "maxAge": [d.max_age if d else None for d in (self.base, self.head)],
+            "policyId": [d.policy_id if d else None for d in (self.base, self.head)],
+        }
+
+
+def _git(project_dir: Path, *args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(project_dir), *args], capture_output=True, text=True, timeout=60, check=False
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed") from None
+    if done.returncode != 0:
+        raise GitError(
+            done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"git {args[0]} failed"
+        )
+    return done.stdout
+
+
+def _show(project_dir: Path, commit: str, name: str) -> str | None:
+    """``name`` (relative to ``project_dir``) at ``commit``, or None when it did not exist there."""
+    try:
+        return _git(project_dir, "show", f"{commit}:./{name}")
+    except GitError:
+        return None
+
+
+def resolve(project_dir: Path, ref: str) -> str:
+    """The commit ``ref`` names; ``GitError`` saying so when it names none."""
+    if ref.startswith("-"):
+        raise GitError(f"--base {ref!r}: not a git revision")
+    try:
+        return _git(project_dir, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
+    except GitError:
+        raise GitError(f"--base {ref!r}: no such git revision in {project_dir}") from None
+
+
+def load_at(project_dir: Path, commit: str, stack: str) -> Deployment | None:
+    """The stack as committed at ``commit``, by the one loader; None when the file did not exist.
+
+    ``Pulumi.yaml`` comes from the same commit (the working tree's when it had none), so defaults
+    are the base's own.
+    """
+    text = _show(project_dir, commit, f"Pulumi.{stack}.yaml")
+    if text is None:
+        return None
+    project = _show(project_dir, commit, "Pulumi.yaml")
+    with tempfile.TemporaryDirectory(prefix="mtasts-base-") as tmp:
+        where = Path(tmp)
+        (where / f"Pulumi.{stack}.yaml").write_text(text, encoding="utf-8")
+        if project is not None:
+            (where / "Pulumi.yaml").write_text(project, encoding="utf-8")
+        elif (project_dir / "Pulumi.yaml").is_file():
+            shutil.copy(project_dir / "Pulumi.yaml", where / "Pulumi.yaml")
+        return load_stack(where, stack)
+
+
+def history(project_dir: Path, commit: str, stack: str) -> Iterator[StackVersion]:
+    """Versions of the stack file from ``commit`` backwards, newest first, each loaded."""
+    log = _git(
+        project_dir,
+        "log",
+        f"--max-count={HISTORY_LIMIT}",
+        "--format=%H %cI",
+        commit,
+        "--",
+        f"Pulumi.{stack}.yaml",
+    )
+    for line in log.splitlines():
+        sha, _, when = line.partition(" ")
+        try:
+            deployment = load_at(project_dir, sha, stack)
+        except ConfigError:
+            deployment = None
+        yield StackVersion(sha, datetime.datetime.fromisoformat(when).astimezone(datetime.UTC), deployment)
+
+
+@dataclass(frozen=True)
+class Retirement:
+    """When a domain's ``none`` policy began, and the ``max_age`` senders may still hold."""
+
+    committed: datetime.datetime | None
+    """The commit date of the oldest consecutive version in ``none``; None when unknown."""
+    old_max_age: int | None
+    """``max_age`` of the last version before ``none``; None when it was always ``none``."""
+
+
+def retirement(versions: Iterator[StackVersion], name: str) -> Retirement:
+    """Walk back through ``versions`` while ``name`` is in ``none``."""
+    committed: datetime.datetime | None = None
+    for version in versions:
+        if version.deployment is None:
+            break
+        try:
+            domain = version.deployment.domain(name)
+        except KeyError:
+            break
+        if domain.mode != "none":
+            return Retirement(committed, domain.max_age)
+        committed = version.committed
+    return Retirement(committed, None)
+
+
+def removal_findings(base: Domain, retired: Retirement | None, now: datetime.datetime) -> list[Finding]:
+    """Whether removing ``base`` from the stack can strand a cached policy (RFC 8461 §8.3)."""
+    key = f"domains.{base.name}"
+    if base.mode != "none":
+        return [
+            Finding(
+                "removal",
+                Severity.ERROR,
+                f"removed while in mode {base.mode}: senders that cached its policy keep applying it for "
+                f"up to max_age {base.max_age} s; first set mode: none with noneSince, pulumi up, wait "
+                f"max_age, then remove (RFC 8461 §8.3)",
+                key,
+            )
+        ]
+    if base.none_since is None:
+        return [
+            Finding(
+                "removal",
+                Severity.ERROR,
+                "removed without noneSince: set domains."
+                f"{base.name}.noneSince to the time its mode: none policy went live, wait the old "
+                "max_age from then, then remove (RFC 8461 §8.3)",
+                key,
+            )
+        ]
+    since = base.none_since
+    note = ""
+    if retired is not None and retired.committed is not None and retired.committed > since:
+        since = retired.committed
+        note = f" (noneSince {format_time(base.none_since)} precedes the commit that set mode: none)"
+    # What senders may still hold is the last policy before none; when history does not reach
+    # it (a shallow clone), the none policy's own max_age is the only figure there is.
+    wait = base.max_age
+    if retired is not None and retired.old_max_age is not None:
+        wait = retired.old_max_age
+    until = since + datetime.timedelta(seconds=wait)
+    if now < until:
+        return [
+            Finding(
+                "removal",
+                Severity.ERROR,
+                f"removed too early: mode none live since {format_time(since)}{note}; senders may hold "
+                f"the old policy (max_age {wait} s) until {format_time(until)} (RFC 8461 §8.3)",
+                key,
+            )
+        ]
+    return [
+        Finding(
+            "removal",
+            Severity.OK,
+            f"retired properly: mode none since {format_time(since)}, old max_age {wait} s passed at "
+            f"{format_time(until)}",
+            key,
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class Review:
+    """The whole comparison: per-domain changes and the findings that decide the exit status."""
+
+    stack: str
+    base_ref: str
+    changes: tuple[DomainChange, ...]
+    findings: tuple[Finding, ...]
+
+    @property
+    def failed(self) -> bool:
+        return any(f.severity == Severity.ERROR for f in self.findings)
+
+    def text(self) -> str:
+        counts = {k: sum(1 for c in self.changes if c.kind == k) for k in ("added", "changed", "removed")}
+        out = [
+            f"stack {self.stack} against {self.base_ref}: "
+            + ", ".join(f"{n} {k}" for k, n in counts.items())
+            + f", {sum(1 for c in self.changes if c.kind == 'unchanged')} unchanged"
+        ]
+        for change in self.changes:
+            if change.kind == "unchanged":
+                continue
+            out.append("")
+            out.append(f"== {change.name} ({change.kind})")
+            out += ["  " + line for line in change.lines()]
+            prefix = f"domains.{change.name}"
+            out += ["  " + f.line() for f in self.findings if f.key == prefix]
+        others = [f for f in self.findings if f.key is None or not f.key.startswith("domains.")]
+        out += [""] + [f.line() for f in others] if others else []
+        out.append("")
+        bad = [f for f in self.findings if f.severity == Severity.ERROR]
+        out.append(f"FAIL: {len(bad)} change(s) can lose mail or strand cached policies" if bad else "OK")
+        return "\n".join(out) + "\n"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "base": self.base_ref,
+            "domains": {c.name: c.as_json() for c in self.changes},
+            "findings": [f.as_json() for f in self.findings],
+            "ok": not self.failed,
+        }
+
+    def render(self, as_json: bool) -> str:
+        return json.dumps(self.as_json(), indent=2) + "\n" if as_json else self.text()
+
+
+def compare(base: Deployment | None, head: Deployment) -> list[DomainChange]:
+    """Per domain (sorted by name) what changes from ``base`` to ``head``."""
+    old = {d.name: d for d in base.domains} if base else {}
+    new = {d.name: d for d in head.domains}
+    changes = []
+    for name in sorted(old.keys() | new.keys()):
+        before, after = old.get(name), new.get(name)
+        if before is None:
+            kind = "added"
+        elif after is None:
+            kind = "removed"
+        else:
+            kind = "changed" if DomainChange(name, "changed", before, after).lines() else "unchanged"
+        changes.append(DomainChange(name, kind, before, after))
+    return changes
+
+
+Readiness = Callable[[Deployment, list[str]], list[Finding]]
+"""Given the working-tree deployment and domains becoming ``enforce``: findings keyed per domain."""
+
+
+def review(
+    project_dir: Path,
+    stack: str,
+    base_ref: str,
+    *,
+    now: datetime.datetime | None = None,
+    readiness: Readiness | None = None,
+) -> Review:
+    """Compare ``Pulumi.<stack>.yaml`` at ``base_ref`` with the working tree.
+
+    Raises ``GitError`` for a bad revision, ``ConfigError`` for an invalid working tree.
+    """
+    now = now or datetime.datetime.now(datetime.UTC)
+    commit = resolve(project_dir, base_ref)
+    head = load_stack(project_dir, stack)
+    try:
+        base = load_at(project_dir, commit, stack)
+    except ConfigError as exc:
+        raise ConfigError(f"{base_ref}:Pulumi.{stack}.yaml: {exc.key}", exc.rule) from None
+    changes = compare(base, head)
+    findings: list[Finding] = []
+    for change in changes:
+        if change.kind == "removed" and change.base is not None:
+            retired = None
+            if change.base.mode == "none":
+                retired = retirement(history(project_dir, commit, stack), change.name)
+            findings += removal_findings(change.base, retired, now)
+    becoming = [c.name for c in changes if c.becomes_enforce]
+    if becoming and readiness is not None:
+        findings += readiness(head, becoming)
+    return Review(stack, base_ref, tuple(changes), tuple(findings))
+
+
+def readiness_from_args(args: Any) -> Readiness:
+    """Readiness as ``plan --base`` runs it: live verify evidence, reports from ``--reports``."""
+    from mtasts.commands.readiness import assess, receiver_summaries, reports_file, verify_evidence
+    from mtasts.commands.verify.command import options_from_args
+
+    options = options_from_args(args)
+
+    def judge(deployment: Deployment, names: list[str]) -> list[Finding]:
+        gather_reports = reports_file(args.reports) if args.reports else receiver_summaries
+        verdicts = assess(deployment, names, verify_evidence(options, args.concurrency), gather_reports)
+        found = []
+        for verdict in verdicts:
+            key = f"domains.{verdict.domain}"
+            if verdict.ready:
+                found.append(Finding("readiness", Severity.OK, "ready for enforce (mtasts readiness)", key))
+                continue
+            blockers = [f.reason for f in verdict.findings if f.severity == Severity.ERROR]
+            found.append(
+                Finding(
+                    "readiness",
+                    Severity.ERROR,
+                    "becomes enforce but is not ready: " + "; ".join(blockers),
+                    key,
+                )
+            )
+        return found
+
+    return judge
+
+
+def run(args: Any) -> int:
+    """``plan --base``: 0 when nothing can lose mail, 1 when a change can, 2 on bad usage."""
+    import sys
+
+    from mtasts.commands.verify.command import UsageError
+
+    try:
+        result = review(args.project_dir, args.stack, args.base, readiness=readiness_from_args(args))
+    except (GitError, UsageError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(result.render(args.json))
+    return 1 if result.failed else 0

@@ -1,0 +1,77 @@
+"""``mtasts wait-live``: wait until every named domain serves the policy its stack plans.
+
+The live gate of ``pulumi up`` as a command, for everyone who changes ``_mta-sts`` another way
+(``dns: external``: a person bumps the TXT once this exits 0, RFC 8461 §8.1). The loop is the
+gate's own (``mtasts.probes.live``). Exit 0 once all are live, 1 on timeout (saying per domain
+what is served instead), 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Any
+
+import dns.resolver
+
+from mtasts.commands.verify.command import UsageError
+from mtasts.model.config import load_stack
+from mtasts.probes.live import NotLiveError, Served, wait_live
+from mtasts.probes.options import ProbeOptions
+from mtasts.rfc.names import hostname_problem, normalize_name
+
+STEP_TIMEOUT = 10.0
+"""Seconds for each network step of one look (a DNS answer, a connection, the answer)."""
+
+
+def probe_options(args: Any, step_timeout: float) -> ProbeOptions:
+    """The test-only connection options, as ``verify`` takes them (checked by argparse)."""
+    return ProbeOptions(
+        nameserver=args.nameserver, ca_bundle=args.ca_bundle, https_port=args.https_port, timeout=step_timeout
+    )
+
+
+def run(args: Any) -> int:
+    deployment = load_stack(args.project_dir, args.stack)
+    try:
+        names = []
+        for raw in args.domains:
+            name = normalize_name(raw.strip())
+            if hostname_problem(name, min_labels=2):
+                raise UsageError(f"domain {raw!r} is not a domain name")
+            names.append(name)
+        known = {d.name: d for d in deployment.domains}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise UsageError(f"{', '.join(unknown)} not in stack {args.stack}")
+        timeout = args.timeout if args.timeout is not None else deployment.live_gate.timeout
+        interval = args.interval if args.interval is not None else deployment.live_gate.interval
+        options = probe_options(args, min(STEP_TIMEOUT, timeout))
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    expected = {n: known[n].policy_id for n in names or known}
+    started = time.monotonic()
+    last: dict[str, str] = {}
+
+    def progress(served: Served) -> None:
+        line = served.describe()
+        if last.get(served.domain) != line:
+            last[served.domain] = line
+            print(f"[{time.monotonic() - started:6.1f} s] {line}", file=sys.stderr)
+
+    try:
+        seen = asyncio.run(wait_live(expected, options, timeout, interval, on_look=progress))
+    except NotLiveError as exc:
+        for served in exc.waiting.values():
+            print(f"not live: {served.describe()}")
+        print(f"timed out after {timeout:g} s: {len(exc.waiting)} of {len(expected)} domain(s) not live")
+        return 1
+    except dns.resolver.NoResolverConfiguration:
+        print("error: no system DNS resolver configured; pass --nameserver", file=sys.stderr)
+        return 2
+    for served in seen.values():
+        print(f"live: {served.describe()}")
+    print(f"{len(seen)} domain(s) live after {time.monotonic() - started:.1f} s")
+    return 0

@@ -1,0 +1,138 @@
+"""Rollout settings: the live gate, readiness thresholds and when ``mode: none`` went live.
+
+Three stack-config keys, each validated here and called from the one loader
+(``mtasts.model.loader``; ``noneSince`` through the validator table), so ``plan``, the
+program, ``wait-live`` and ``readiness`` read the same values:
+
+- ``mta-sts:liveGate: {timeout, interval}``: how long ``pulumi up`` (and ``wait-live``) waits
+  for a new policy to be served before it gives up, and how often it looks;
+- ``mta-sts:readiness: {minDays, minOrganizations, maxFailureRate}``: the evidence
+  ``readiness`` wants before ``testing → enforce``;
+- ``domains.<d>.noneSince``: the moment a domain's ``mode: none`` policy went live, which
+  ``plan --base`` reads back before it lets the domain be removed (RFC 8461 §8.3).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from mtasts.model.errors import ConfigError
+
+
+def _fail(key: str, rule: str) -> NoReturn:
+    raise ConfigError(key, rule)
+
+
+@dataclass(frozen=True)
+class LiveGate:
+    """How long to wait for a new policy to be served, and how often to look."""
+
+    timeout: float = 600.0
+    """Seconds before the wait fails (``pulumi up`` then leaves the old ``_mta-sts`` TXT)."""
+    interval: float = 5.0
+    """Seconds between two fetches of the policy."""
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """The evidence ``readiness`` wants before a domain goes ``testing → enforce``."""
+
+    min_days: int = 14
+    """Days of TLS reports, from the first to now."""
+    min_organizations: int = 2
+    """Distinct reporting organizations (Google, Microsoft, …)."""
+    max_failure_rate: float = 0.0
+    """Largest share of sessions failing at the domain's own MX hosts (0.0: none may fail)."""
+
+
+LIVE_GATE_KEYS = {"timeout": "timeout", "interval": "interval"}
+READINESS_KEYS = {
+    "minDays": "min_days",
+    "minOrganizations": "min_organizations",
+    "maxFailureRate": "max_failure_rate",
+}
+MAX_GATE_SECONDS = 86400
+
+
+def defaults_json(settings: LiveGate | Readiness) -> dict[str, Any]:
+    """A settings object as its config key holds it (camelCase keys)."""
+    names = LIVE_GATE_KEYS if isinstance(settings, LiveGate) else READINESS_KEYS
+    return {key: getattr(settings, attr) for key, attr in names.items()}
+
+
+def _mapping(raw: Any, key: str, allowed: Mapping[str, str]) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        _fail(key, f"must be a mapping with keys {', '.join(allowed)}, got {raw!r}")
+    for name in raw:
+        if name not in allowed:
+            _fail(f"{key}.{name}", f"unknown key; known keys: {', '.join(allowed)}")
+    return dict(raw)
+
+
+def _number(value: Any, key: str, low: float, high: float, whole: bool = False) -> Any:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (whole and not isinstance(value, int))
+    ):
+        kind = "a whole number" if whole else "a number"
+        _fail(key, f"must be {kind}, got {value!r}")
+    if not low <= value <= high:
+        _fail(key, f"must be between {low:g} and {high:g}, got {value!r}")
+    return value
+
+
+def parse_live_gate(raw: Any, key: str = "liveGate") -> LiveGate:
+    """``mta-sts:liveGate`` as a ``LiveGate``; defaults for what it leaves out."""
+    given = _mapping(raw, key, LIVE_GATE_KEYS)
+    base = LiveGate()
+    timeout = float(_number(given.get("timeout", base.timeout), f"{key}.timeout", 1, MAX_GATE_SECONDS))
+    interval = float(_number(given.get("interval", base.interval), f"{key}.interval", 0.1, 3600))
+    if interval > timeout:
+        _fail(f"{key}.interval", f"must not exceed timeout ({timeout:g} s), got {interval:g}")
+    return LiveGate(timeout=timeout, interval=interval)
+
+
+def parse_readiness(raw: Any, key: str = "readiness") -> Readiness:
+    """``mta-sts:readiness`` as a ``Readiness``; defaults for what it leaves out."""
+    given = _mapping(raw, key, READINESS_KEYS)
+    base = Readiness()
+    return Readiness(
+        min_days=_number(given.get("minDays", base.min_days), f"{key}.minDays", 0, 366, whole=True),
+        min_organizations=_number(
+            given.get("minOrganizations", base.min_organizations),
+            f"{key}.minOrganizations",
+            0,
+            1000,
+            whole=True,
+        ),
+        max_failure_rate=float(
+            _number(given.get("maxFailureRate", base.max_failure_rate), f"{key}.maxFailureRate", 0, 1)
+        ),
+    )
+
+
+def parse_time(value: Any, key: str) -> datetime.datetime:
+    """An RFC 3339 date-time with its offset (``2026-11-01T09:00:00Z``), timezone-aware."""
+    if isinstance(value, datetime.datetime):
+        parsed = value  # YAML reads an unquoted timestamp as a datetime already
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.datetime.fromisoformat(value.strip())
+        except ValueError:
+            _fail(key, f"must be an RFC 3339 time such as 2026-11-01T09:00:00Z, got {value!r}")
+    else:
+        _fail(key, f"must be an RFC 3339 time such as 2026-11-01T09:00:00Z, got {value!r}")
+    if parsed.tzinfo is None:
+        _fail(key, f"must give its UTC offset (Z or +hh:mm), got {value!r}")
+    return parsed.astimezone(datetime.UTC)
+
+
+def format_time(moment: datetime.datetime) -> str:
+    """``2026-11-01T09:00:00Z``: how ``noneSince`` is written."""
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,332 @@
+"""`plan --base GIT_REF`: what a stack change means for senders, on throwaway git repositories."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mtasts.commands.review import review
+from mtasts.model.config import Deployment
+from mtasts.model.findings import Finding, Severity
+from tests.servers import KnotDns, zone_text
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT = "0123456789abcdef0123456789abcdef"
+NOW = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+DAY = datetime.timedelta(days=1)
+
+
+def stamp(moment: datetime.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Repo:
+    """A git repository holding a Pulumi project with one stack file, ``Pulumi.t.yaml``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        shutil.copy(ROOT / "Pulumi.yaml", path / "Pulumi.yaml")
+        self.git("init", "-q", "-b", "main")
+        self.git("config", "user.email", "ops@example.com")
+        self.git("config", "user.name", "ops")
+
+    def git(self, *args: str, when: datetime.datetime | None = None) -> str:
+        env = dict(os.environ)
+        if when is not None:
+            env["GIT_COMMITTER_DATE"] = env["GIT_AUTHOR_DATE"] = when.isoformat()
+        done = subprocess.run(
+            ["git", *args], cwd=self.path, env=env, capture_output=True, text=True, check=True
+        )
+        return done.stdout
+
+    def write(self, domains: dict[str, dict[str, Any]]) -> None:
+        config = {
+            "config": {
+                "mta-sts:cloudflareAccountId": ACCOUNT,
+                "mta-sts:defaults": {"mx": ["mx.example.com"], "tlsrpt": ["mailto:r@example.net"]},
+                "mta-sts:domains": domains,
+            }
+        }
+        (self.path / "Pulumi.t.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+
+    def commit(self, domains: dict[str, dict[str, Any]], when: datetime.datetime | None = None) -> str:
+        self.write(domains)
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", "stack", when=when)
+        return self.git("rev-parse", "HEAD").strip()
+
+    def plan(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mtasts", "plan", "--stack", "t", *args],
+            cwd=self.path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    return Repo(tmp_path)
+
+
+def test_added_and_changed_domains_are_described_for_senders(repo: Repo) -> None:
+    """Mode, MX added and removed, max_age, hosting, records and the new id are printed; exit 0."""
+    repo.commit({"a.example": {}, "b.example": {"mx": ["mx1.example.com", "mx2.example.com"]}})
+    repo.write(
+        {
+            "a.example": {"mode": "none", "mx": [], "maxAge": 86400},
+            "b.example": {"mx": ["mx1.example.com", "mx3.example.com"], "hosting": "github-pages"},
+            "c.example": {},
+        }
+    )
+    (repo.path / "Pulumi.t.yaml").write_text(
+        (repo.path / "Pulumi.t.yaml").read_text() + "  github:owner: example-org\n", encoding="utf-8"
+    )
+    result = repo.plan("--base", "main")
+    assert result.returncode == 0, result.stdout + result.stderr
+    a, b = result.stdout.split("== a.example (changed)")[1].split("== b.example (changed)")
+    assert "mode: testing → none" in a and "max_age: 604800 → 86400" in a and "mx - mx.example.com" in a
+    b = b.split("== c.example")[0]
+    assert "mx + mx3.example.com" in b and "mx - mx2.example.com" in b
+    assert "hosting: cloudflare-worker → github-pages" in b
+    assert "record - mta-sts.b.example.\t300\tIN\tAAAA\t100::" in b
+    assert "record + mta-sts.b.example.\t300\tIN\tCNAME\texample-org.github.io" in b
+    ids = [line for line in b.splitlines() if line.strip().startswith("id: ")]
+    assert len(ids) == 1 and " → " in ids[0]
+    assert "== c.example (added)" in result.stdout
+
+
+def test_only_changes_are_listed_and_an_unchanged_stack_passes(repo: Repo) -> None:
+    """With no change, plan --base exits 0 and says every domain is unchanged."""
+    repo.commit({"a.example": {}, "b.example": {"mode": "enforce"}})
+    result = repo.plan("--base", "HEAD")
+    assert result.returncode == 0, result.stderr
+    assert "0 added, 0 changed, 0 removed, 2 unchanged" in result.stdout
+    assert "==" not in result.stdout
+
+
+def test_removing_an_enforce_domain_directly_fails(repo: Repo) -> None:
+    """Deleting an enforce domain from the stack exits 1 and names RFC 8461 §8.3."""
+    repo.commit({"a.example": {}, "gone.example": {"mode": "enforce"}})
+    repo.write({"a.example": {}})
+    result = repo.plan("--base", "HEAD")
+    assert result.returncode == 1
+    assert "error: domains.gone.example: removed while in mode enforce" in result.stdout
+    assert "§8.3" in result.stdout and "FAIL" in result.stdout
+
+
+def test_removing_a_testing_domain_directly_fails(repo: Repo) -> None:
+    """Testing is not none either: senders cached a policy; removal exits 1."""
+    repo.commit({"a.example": {}, "gone.example": {}})
+    repo.write({"a.example": {}})
+    result = repo.plan("--base", "HEAD")
+    assert result.returncode == 1 and "removed while in mode testing" in result.stdout
+
+
+def test_a_properly_retired_domain_may_be_removed(repo: Repo) -> None:
+    """enforce → none (noneSince) → removed once the old max_age has passed: exit 0."""
+    repo.commit({"a.example": {}, "old.example": {"mode": "enforce", "maxAge": 604800}}, NOW - 30 * DAY)
+    since = NOW - 10 * DAY
+    repo.commit(
+        {"a.example": {}, "old.example": {"mode": "none", "mx": [], "noneSince": stamp(since)}}, since
+    )
+    repo.write({"a.example": {}})
+    result = repo.plan("--base", "HEAD")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok: domains.old.example: retired properly" in result.stdout
+    assert f"old max_age 604800 s passed at {stamp(since + 7 * DAY)}" in result.stdout
+
+
+def test_removing_a_none_domain_before_the_old_max_age_fails(repo: Repo) -> None:
+    """The wait is the max_age of the last version before none, read from git history."""
+    repo.commit({"a.example": {}, "old.example": {"mode": "enforce", "maxAge": 604800}}, NOW - 30 * DAY)
+    since = NOW - 3 * DAY
+    # The none policy itself has a small max_age; the enforce policy's week still counts.
+    repo.commit(
+        {
+            "a.example": {},
+            "old.example": {"mode": "none", "mx": [], "maxAge": 86400, "noneSince": stamp(since)},
+        },
+        since,
+    )
+    repo.write({"a.example": {}})
+    result = repo.plan("--base", "HEAD")
+    assert result.returncode == 1
+    assert "removed too early" in result.stdout
+    assert f"until {stamp(since + 7 * DAY)}" in result.stdout
+
+
+def test_removing_a_none_domain_without_none_since_fails(repo: Repo) -> None:
+    """Without noneSince the tool cannot tell when none went live: exit 1, saying which key to set."""
+    repo.commit({"a.example": {}, "old.example": {"mode": "none", "mx": []}}, NOW - 90 * DAY)
+    repo.write({"a.example": {}})
+    result = repo.plan("--base", "HEAD")
+    assert result.returncode == 1
+    assert "removed without noneSince: set domains.old.example.noneSince" in result.stdout
+
+
+def test_none_since_cannot_predate_the_commit_that_set_none(repo: Repo) -> None:
+    """A backdated noneSince is raised to the commit date of the first none version."""
+    repo.commit({"a.example": {}, "old.example": {"mode": "enforce", "maxAge": 86400}}, NOW - 400 * DAY)
+    committed = NOW - datetime.timedelta(hours=2)
+    repo.commit(
+        {"a.example": {}, "old.example": {"mode": "none", "mx": [], "noneSince": "2020-01-01T00:00:00Z"}},
+        committed,
+    )
+    repo.write({"a.example": {}})
+    result = repo.plan("--base", "HEAD")
+    assert result.returncode == 1
+    assert f"mode none live since {stamp(committed)}" in result.stdout
+    assert "precedes the commit that set mode: none" in result.stdout
+
+
+def test_retirement_uses_the_first_of_several_none_commits(repo: Repo) -> None:
+    """Later edits while in none do not restart the wait; the oldest none commit bounds noneSince."""
+    repo.commit({"a.example": {}, "old.example": {"mode": "enforce", "maxAge": 86400}}, NOW - 60 * DAY)
+    since = NOW - 5 * DAY
+    repo.commit(
+        {"a.example": {}, "old.example": {"mode": "none", "mx": [], "noneSince": stamp(since)}}, since
+    )
+    repo.commit(
+        {"a.example": {"maxAge": 3600}, "old.example": {"mode": "none", "mx": [], "noneSince": stamp(since)}},
+        NOW - DAY,
+    )
+    repo.write({"a.example": {"maxAge": 3600}})
+    result = repo.plan("--base", "HEAD")
+    assert result.returncode == 0, result.stdout
+
+
+def test_json_output_names_changes_and_findings(repo: Repo) -> None:
+    """--json gives per-domain change kinds, MX added/removed and the findings."""
+    repo.commit({"a.example": {"mode": "enforce"}, "b.example": {}})
+    repo.write({"b.example": {"mx": ["mx.example.com", "mx2.example.com"]}})
+    result = repo.plan("--base", "HEAD", "--json")
+    document = json.loads(result.stdout)
+    assert result.returncode == 1 and document["ok"] is False
+    assert document["domains"]["a.example"]["change"] == "removed"
+    assert document["domains"]["b.example"]["mxAdded"] == ["mx2.example.com"]
+    assert [f["check"] for f in document["findings"]] == ["removal"]
+
+
+def test_a_new_stack_file_has_every_domain_added(repo: Repo) -> None:
+    """A base without the stack file (a new stack) compares as all domains added."""
+    (repo.path / "README").write_text("x")
+    repo.git("add", "README")
+    repo.git("commit", "-q", "-m", "init")
+    repo.write({"a.example": {}})
+    result = repo.plan("--base", "HEAD")
+    assert result.returncode == 0, result.stderr
+    assert "== a.example (added)" in result.stdout
+
+
+def test_an_unknown_revision_is_one_line_exit_2(repo: Repo) -> None:
+    """A bad GIT_REF is a usage error: one line, exit 2, no traceback."""
+    repo.commit({"a.example": {}})
+    result = repo.plan("--base", "no-such-branch")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: --base 'no-such-branch': no such git revision in {repo.path}"
+    ]
+
+
+def test_none_since_only_in_mode_none_and_as_a_time(repo: Repo) -> None:
+    """noneSince outside mode none, or not an RFC 3339 time, is a config error naming the key."""
+    repo.write({"a.example": {"noneSince": "2026-01-01T00:00:00Z"}})
+    result = repo.plan()
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: domains.a.example.noneSince: only applies to mode: none")
+    repo.write({"a.example": {"mode": "none", "mx": [], "noneSince": "last tuesday"}})
+    result = repo.plan()
+    assert result.returncode == 2 and "must be an RFC 3339 time" in result.stderr
+    repo.write({"a.example": {"mode": "none", "mx": [], "noneSince": "2026-01-01T00:00:00"}})
+    assert "UTC offset" in repo.plan().stderr
+
+
+def test_domains_becoming_enforce_go_to_readiness(repo: Repo) -> None:
+    """Only domains whose mode becomes enforce are judged; a not-ready verdict fails the review."""
+    repo.commit({"a.example": {}, "b.example": {"mode": "enforce"}, "c.example": {}})
+    repo.write(
+        {
+            "a.example": {"mode": "enforce"},
+            "b.example": {"mode": "enforce"},
+            "c.example": {},
+            "n.example": {"mode": "enforce"},
+        }
+    )
+    asked: list[list[str]] = []
+
+    def not_ready(deployment: Deployment, names: list[str]) -> list[Finding]:
+        asked.append(names)
+        return [Finding("readiness", Severity.ERROR, "no reports", f"domains.{n}") for n in names]
+
+    result = review(repo.path, "t", "HEAD", readiness=not_ready)
+    assert asked == [["a.example", "n.example"]]
+    assert result.failed and "error: domains.a.example: no reports" in result.text()
+
+
+def test_plan_base_runs_readiness_and_says_why_not(repo: Repo) -> None:
+    """Through the CLI, a switch to enforce with no evidence exits 1 and says it is not ready."""
+    repo.commit({"a.example": {}})
+    repo.write({"a.example": {"mode": "enforce"}})
+    # A nameserver that does not answer: verify finds nothing, and there is no reports receiver.
+    result = repo.plan("--base", "HEAD", "--nameserver", "127.0.0.1:9", "--timeout", "0.5")
+    assert result.returncode == 1, result.stderr
+    assert "error: domains.a.example: becomes enforce but is not ready" in result.stdout
+    assert "no TLS reports receiver" in result.stdout
+
+
+# --------------------------------------------------------------------------- --check-mx
+
+ZONE = "base.test"
+
+
+@pytest.fixture(scope="module")
+def knot() -> Iterator[KnotDns]:
+    records = [("live", "MX", "10 mx1.base.test."), ("live", "MX", "20 mx2.base.test.")]
+    with KnotDns({ZONE: zone_text(ZONE, records)}) as server:
+        yield server
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(60)
+def test_check_mx_fails_when_an_enforce_policy_drops_a_live_mx(repo: Repo, knot: KnotDns) -> None:
+    """--base with --check-mx: dropping a live MX from an enforce policy exits 1, naming the host."""
+    repo.commit({"live.base.test": {"mode": "enforce", "mx": ["mx1.base.test", "mx2.base.test"]}})
+    repo.write({"live.base.test": {"mode": "enforce", "mx": ["mx1.base.test"]}})
+    result = repo.plan("--base", "HEAD", "--check-mx", "--nameserver", knot.address)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "mx - mx2.base.test" in result.stdout
+    assert "live MX mx2.base.test not covered" in result.stderr
+    repo.write(
+        {"live.base.test": {"mode": "enforce", "mx": ["mx1.base.test", "mx2.base.test", "mx3.base.test"]}}
+    )
+    result = repo.plan("--base", "HEAD", "--check-mx", "--nameserver", knot.address)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_pr_preview_posts_plan_base_above_the_pulumi_diff() -> None:
+    """preview.yml runs plan --base against the PR's base (full history) and comments before Pulumi does."""
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "preview.yml").read_text())
+    steps = workflow["jobs"]["preview"]["steps"]
+    checkout = next(s for s in steps if "actions/checkout@" in s.get("uses", ""))
+    assert checkout["with"]["fetch-depth"] == 0
+    review = next(i for i, s in enumerate(steps) if "--base" in s.get("run", ""))
+    pulumi = next(i for i, s in enumerate(steps) if "pulumi/actions@" in s.get("uses", ""))
+    assert review < pulumi
+    step = steps[review]
+    assert 'mtasts plan --stack "$STACK" --base "$BASE" --check-mx' in step["run"]
+    assert step["env"]["BASE"] == "${{ github.event.pull_request.base.sha }}"
+    assert "issues/$PR/comments" in step["run"]
+    # Its verdict fails the job only after the Pulumi diff is posted too.
+    assert steps[-1]["if"] == "steps.review.outputs.status != '0'" and pulumi < len(steps) - 1
