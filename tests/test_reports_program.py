@@ -224,6 +224,41 @@ def test_the_tlsrpt_txt_lists_the_receiver(dev: ProgramRun) -> None:
         assert (HTTPS in content) == (domain.reports == "builtin"), domain.name
 
 
+def receiver_urns(run: ProgramRun, *names: str) -> set[str]:
+    return {run.by_name(f"reports-{n}").urn for n in names}
+
+
+def test_the_tlsrpt_txt_waits_for_the_receiver_to_answer(dev: ProgramRun) -> None:
+    """A builtin domain's _smtp._tls TXT depends on the receiver script, custom domain and mail route."""
+    answering = receiver_urns(dev, "script", "custom-domain", "mail-dns", "mail-rule")
+    for name in ("example.com", "dev.example.com"):
+        assert set(dev.by_name(f"{name}-tlsrpt").options.depends_on) == answering, name
+
+
+def test_other_records_do_not_wait_for_the_receiver(dev: ProgramRun) -> None:
+    """reports: none domains' TXT and every _mta-sts/policy-host record wait for nothing of the receiver."""
+    receiver = {r.urn for r in dev.resources if r.name.startswith("reports")}
+    deployment = load_stack(ROOT, "dev")
+    assert deployment.domain("example.org").reports == "none"
+    assert not set(dev.by_name("example.org-tlsrpt").options.depends_on) & receiver
+    others = [
+        r for r in dev.of_type("cloudflare:index/dnsRecord:DnsRecord") if not r.name.endswith("-tlsrpt")
+    ]
+    assert {"example.com-sts", "example.com-policy-host"} <= {r.name for r in others}
+    for resource in others:
+        assert not set(resource.options.depends_on) & receiver, resource.name
+
+
+def test_https_only_the_tlsrpt_txt_waits_for_script_and_custom_domain() -> None:
+    """Without mailto the _smtp._tls TXT waits for the script and the custom domain alone."""
+    run = run_program(config({"host": "tlsrpt.example.net", "zoneId": "a" * 32}))
+    assert run.error is None, run.error
+    assert set(run.by_name("example.com-tlsrpt").options.depends_on) == receiver_urns(
+        run, "script", "custom-domain"
+    )
+    assert run.by_name("example.org-tlsrpt").options.depends_on == ()
+
+
 def test_secrets_become_secret_text_bindings() -> None:
     """reportsToken and reportsWebhook (Pulumi secrets) are bound as secret_text, and never exported."""
     cfg = config(RECEIVER)
