@@ -85,7 +85,12 @@ class ReportReceiver(pulumi.ComponentResource):
                 name="SETTINGS",
                 type="json",
                 json=json.dumps(
-                    receiver_model.settings_json(settings, [d.name for d in args.domains]), sort_keys=True
+                    receiver_model.settings_json(
+                        settings,
+                        [d.name for d in args.domains],
+                        [d.name for d in args.domains if not d.managed_dns],
+                    ),
+                    sort_keys=True,
                 ),
             ),
         ]

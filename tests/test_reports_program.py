@@ -186,9 +186,12 @@ def test_the_receiver_is_a_second_script_with_its_storage(dev: ProgramRun) -> No
 
 
 def test_settings_binding_lists_the_builtin_domains(dev: ProgramRun) -> None:
-    """SETTINGS holds exactly the stack's builtin domains and the caps."""
+    """SETTINGS holds exactly the stack's builtin domains, the caps, and the receiver's URIs."""
     settings = json.loads(bindings(dev)["SETTINGS"]["json"])
     assert settings["domains"] == ["dev.example.com", "example.com"]
+    # For the policy pack: the URIs each of those domains' _smtp._tls TXT must list.
+    assert settings["rua"] == [HTTPS, "mailto:tlsrpt@reports.example.net"]
+    assert settings["dnsExternal"] == []
     assert settings["maxCompressedBytes"] == 1048576 and settings["maxDecompressedBytes"] == 16777216
     assert bindings(dev)["SETTINGS"]["type"] == "json"
 

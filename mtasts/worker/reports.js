@@ -9,7 +9,8 @@
 //   READ_TOKEN  secret: bearer token for the read API (absent: reads are refused)
 //   WEBHOOK     secret: Slack-compatible webhook URL for the daily digest (absent: no digest)
 //   SETTINGS    json: {domains: [...], maxCompressedBytes, maxDecompressedBytes,
-//               maxMessageBytes, rateLimitPerMinute, retentionDays, silentAfterDays}
+//               maxMessageBytes, rateLimitPerMinute, retentionDays, silentAfterDays}; also
+//               rua and dnsExternal, unread here, for the policy pack
 //
 // HTTP API:
 //   POST /v1/tlsrpt          a report, Content-Type application/tlsrpt+gzip or +json (§5.3)
