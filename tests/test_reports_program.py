@@ -303,3 +303,25 @@ def test_no_builtin_domain_no_receiver() -> None:
     run = run_program(config(RECEIVER, **{"example.com": {}}))
     assert run.error is None
     assert not [r for r in run.resources if r.name.startswith("reports")]
+
+
+def test_dns_external_builtin_domains_are_named_in_settings() -> None:
+    """A builtin domain with dns: external is in SETTINGS' domains and dnsExternal; the pack skips it."""
+    run = run_program(
+        config(
+            RECEIVER,
+            **{
+                "example.com": {"reports": "builtin"},
+                "ext.example.org": {
+                    "reports": "builtin",
+                    "dns": "external",
+                    "routing": "custom-domain",
+                },
+            },
+        )
+    )
+    assert run.error is None, run.error
+    settings = json.loads(bindings(run)["SETTINGS"]["json"])
+    assert settings["domains"] == ["example.com", "ext.example.org"]
+    assert settings["dnsExternal"] == ["ext.example.org"]
+    assert not [r for r in run.resources if r.name == "ext.example.org-tlsrpt"]
