@@ -58,6 +58,10 @@ class DomainRecordsArgs:
     serving: Sequence[pulumi.Resource] = field(default=())
     """Every resource that serves this domain's policy: the ``_mta-sts`` TXT (and the
     policy-host record) wait for all of them (RFC 8461 §8.1)."""
+    reporting: Sequence[pulumi.Resource] = field(default=())
+    """Every resource that takes this domain's TLS reports at the URIs its ``_smtp._tls`` TXT
+    lists (the built-in receiver's script, custom domain and mail route): the TXT waits for all
+    of them, so senders are never told to post to a host that does not answer yet."""
     live_gate: pulumi.ResourceHook | None = None
     """Bound to the ``_mta-sts`` TXT alone: it is created or updated only once the policy its id
     names is served (``components.live_gate``)."""
@@ -91,6 +95,8 @@ class DomainRecords(pulumi.ComponentResource):
                 # A GitHub Pages CNAME only once the site claims the custom domain (no window
                 # in which another Pages site could claim it); a proxied AAAA once the route exists.
                 depends_on = serving
+            elif record.role == "tlsrpt":
+                depends_on = list(args.reporting)
             else:
                 depends_on = []
             self.resources[record.role] = cloudflare.DnsRecord(

@@ -96,8 +96,10 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
         )
         serving.update(pages.serving)
         built["pages"] = pages
+    reporting: list[pulumi.Resource] = []
     if deployment.reports_domains:
         built["reports"] = _receiver(deployment, stack)
+        reporting = built["reports"].answering
     managed = [d for d in deployment.domains if d.managed_dns]
     # dns: external domains have no record to gate: `mtasts wait-live` is their gate.
     gate = live_gate(deployment.live_gate) if managed else None
@@ -105,7 +107,12 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
         built["records"][domain.name] = DomainRecords(
             domain.name,
             DomainRecordsArgs(
-                domain=domain, zone_id=zones[domain.name], serving=serving[domain.name], live_gate=gate
+                domain=domain,
+                zone_id=zones[domain.name],
+                serving=serving[domain.name],
+                # A builtin domain's _smtp._tls TXT lists the receiver only once it answers.
+                reporting=reporting if domain.reports == "builtin" else (),
+                live_gate=gate,
             ),
         )
     return built

@@ -60,6 +60,9 @@ class ReportReceiver(pulumi.ComponentResource):
     custom_domain: cloudflare.WorkersCustomDomain
     url: pulumi.Output[str]
     """The HTTPS intake URL the builtin domains' ``_smtp._tls`` records list."""
+    answering: list[pulumi.Resource]
+    """What must exist before a ``_smtp._tls`` record may list the receiver: the script, its
+    custom domain (the HTTPS URI) and, with ``mailto``, the Email Routing DNS and rule."""
 
     def __init__(self, name: str, args: ReceiverArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mta-sts:index:ReportReceiver", name, None, opts)
@@ -82,7 +85,12 @@ class ReportReceiver(pulumi.ComponentResource):
                 name="SETTINGS",
                 type="json",
                 json=json.dumps(
-                    receiver_model.settings_json(settings, [d.name for d in args.domains]), sort_keys=True
+                    receiver_model.settings_json(
+                        settings,
+                        [d.name for d in args.domains],
+                        [d.name for d in args.domains if not d.managed_dns],
+                    ),
+                    sort_keys=True,
                 ),
             ),
         ]
@@ -144,5 +152,6 @@ class ReportReceiver(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[dns]),
             )
             self.mail = [dns, rule]
+        self.answering = [self.script, self.custom_domain, *self.mail]
         self.url = pulumi.Output.from_input(settings.https_uri)
         self.register_outputs({"url": self.url, "scriptName": self.script.script_name})

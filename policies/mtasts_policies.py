@@ -13,6 +13,7 @@ it from here, because constructing a ``PolicyPack`` starts a gRPC server and blo
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -458,6 +459,81 @@ def _validate_enforce_has_tlsrpt(args: StackValidationArgs, report_violation: Re
             )
 
 
+def _receiver_settings(props: Mapping[str, Any]) -> tuple[list[str], list[str], set[str]] | None:
+    """A TLS report receiver Worker's (domains, rua URIs, dnsExternal domains), from its ``SETTINGS``
+    json binding; None for any other Worker or while the binding is not known."""
+    bindings = props.get("bindings")
+    if not isinstance(bindings, list):
+        return None
+    for binding in bindings:
+        if (
+            not isinstance(binding, Mapping)
+            or binding.get("name") != "SETTINGS"
+            or binding.get("type") != "json"
+        ):
+            continue
+        try:
+            data = json.loads(binding.get("json") or "")
+        except (TypeError, ValueError):
+            return None
+        if not isinstance(data, dict):
+            return None
+        domains, rua, external = data.get("domains"), data.get("rua"), data.get("dnsExternal") or []
+        if not (
+            isinstance(domains, list)
+            and isinstance(rua, list)
+            and rua
+            and isinstance(external, list)
+            and all(isinstance(x, str) for x in [*domains, *rua, *external])
+        ):
+            return None
+        return [_normalize(d) for d in domains], rua, {_normalize(d) for d in external}
+    return None
+
+
+def _validate_receiver_in_rua(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    zones = _zone_names(args.resources)
+    records: dict[str, list[PolicyResource]] = defaultdict(list)
+    for record in _txt_resources(args.resources, TLSRPT_LABEL):
+        records[_record_fqdn(record.props, zones)].append(record)
+    for worker in args.resources:
+        if worker.resource_type not in WORKER_SCRIPT_TYPES:
+            continue
+        found = _receiver_settings(worker.props)
+        if found is None:
+            continue
+        domains, rua, external = found
+        script = worker.props.get("scriptName") or worker.name
+        for domain in domains:
+            if domain in external:
+                continue  # dns: external: the record is published by hand, outside the stack
+            name = f"{TLSRPT_LABEL}.{domain}"
+            declared = [
+                r
+                for r in records.get(name, [])
+                if isinstance(r.props.get("content"), str)
+                and declares(TLSRPT_VERSION, _txt_text(r.props["content"]))
+            ]
+            if not declared:
+                report_violation(
+                    f"TLS report receiver {script!r} takes reports for {domain}, but the stack has no "
+                    f"{name} TXT record listing {', '.join(rua)}; senders never post there",
+                    worker.urn,
+                )
+            for record in declared:
+                try:
+                    listed = parse_tlsrpt_record(record.props["content"]).rua
+                except RecordError:
+                    continue  # tls-rpt-txt-record-valid reports it
+                missing = [uri for uri in rua if uri not in listed]
+                if missing:
+                    report_violation(
+                        f"{name} TXT rua={','.join(listed)} does not list {', '.join(missing)}, where "
+                        f"TLS report receiver {script!r} takes {domain}'s reports; senders never post there",
+                        record.urn,
+                    )
+
+
 # --- the list the pack is built from ---------------------------------------------------------
 
 POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
@@ -514,6 +590,12 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
         description="A DNS record for an mta-sts host that a Worker route serves must be proxied.",
         enforcement_level=EnforcementLevel.MANDATORY,
         validate=_validate_worker_hosts_proxied,
+    ),
+    StackValidationPolicy(
+        name="tls-report-receiver-in-rua",
+        description="A domain the stack's TLS report receiver takes must list it in its _smtp._tls rua.",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        validate=_validate_receiver_in_rua,
     ),
     ResourceValidationPolicy(
         name="enforce-max-age-at-least-one-day",

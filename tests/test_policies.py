@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,7 @@ def dev_worker() -> dict[str, Any]:
 def test_policy_names_are_unique_kebab_case() -> None:
     """Every policy has a unique kebab-case name."""
     names = [policy.name for policy in POLICIES]
-    assert len(names) == len(set(names)) == 12
+    assert len(names) == len(set(names)) == 13
     assert all(re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", name) for name in names), names
 
 
@@ -665,4 +666,114 @@ def test_program_stack_breakage_is_caught(program_runs: dict[str, Any]) -> None:
     assert sorted({name for name, level, _ in findings if level is EnforcementLevel.MANDATORY}) == [
         "mta-sts-txt-records-delete-before-replace",
         "worker-routed-policy-host-proxied",
+    ]
+
+
+# --- tls-report-receiver-in-rua ------------------------------------------------------------------
+
+RECEIVER_HTTPS = "https://tlsrpt.example.net/v1/tlsrpt"
+RECEIVER_MAILTO = "mailto:tlsrpt@reports.example.net"
+
+
+def _receiver(domains: list[str], external: list[str], mailto: bool = True) -> PolicyResource:
+    """The receiver Worker as components/reports.py declares it: SETTINGS from the model."""
+    from mtasts.model.reports import load_receiver, settings_json
+
+    raw = {"host": "tlsrpt.example.net", **({"mailto": "tlsrpt@reports.example.net"} if mailto else {})}
+    settings = load_receiver(raw)
+    assert settings is not None
+    bindings = [
+        {"name": "DB", "type": "d1", "id": "db-id"},
+        {"name": "SETTINGS", "type": "json", "json": json.dumps(settings_json(settings, domains, external))},
+    ]
+    props = {**script("export default {}", scriptName="mta-sts-reports-dev"), "bindings": bindings}
+    return stack_resource(SCRIPT, props, "reports-script")
+
+
+def _rua(domain: str, *uris: str, name: str | None = None) -> PolicyResource:
+    content = f'"v=TLSRPTv1; rua={",".join(uris)}"'
+    return stack_resource(DNS, txt(name or f"_smtp._tls.{domain}", content), f"{domain}-tlsrpt")
+
+
+def _receiver_stack(**change: Any) -> list[PolicyResource]:
+    """A compliant stack: the receiver takes example.com (record in the stack, other URIs beside the
+    receiver's) and external.example.org (dns: external); a policy Worker and another domain's record."""
+    domains = change.get("domains", ["example.com", "external.example.org"])
+    external = change.get("external", ["external.example.org"])
+    rua = change.get("rua", ("mailto:old@example.net", RECEIVER_HTTPS, RECEIVER_MAILTO))
+    resources = [
+        _receiver(domains, external, change.get("mailto", True)),
+        stack_resource(SCRIPT, data_worker({"mta-sts.example.com": TESTING}), "policy-worker"),
+        _rua("other.example", "mailto:r@other.example"),
+    ]
+    if rua is not None:
+        resources.append(_rua("example.com", *rua))
+    return resources
+
+
+def test_receiver_in_rua_compliant() -> None:
+    """Every domain the receiver takes lists its URIs (or is dns: external): no violation."""
+    assert violations("tls-report-receiver-in-rua", _stack(*_receiver_stack())) == []
+    https_only = _receiver_stack(mailto=False, rua=(RECEIVER_HTTPS,))
+    assert violations("tls-report-receiver-in-rua", _stack(*https_only)) == []
+    zone = stack_resource(ZONE, {"id": ZONE_ID, "name": "example.com"}, "zone")
+    relative = [
+        *_receiver_stack(rua=None),
+        _rua("example.com", RECEIVER_HTTPS, RECEIVER_MAILTO, name="_smtp._tls"),
+    ]
+    assert violations("tls-report-receiver-in-rua", _stack(zone, *relative)) == []
+
+
+@pytest.mark.parametrize(
+    "change, missing, on",
+    [
+        ({"rua": ("mailto:old@example.net", RECEIVER_MAILTO)}, RECEIVER_HTTPS, "example.com-tlsrpt"),
+        (
+            {"rua": (RECEIVER_HTTPS, "https://tlsrpt.example.net/other")},
+            RECEIVER_MAILTO,
+            "example.com-tlsrpt",
+        ),
+        ({"rua": None}, "no _smtp._tls.example.com TXT", "reports-script"),
+        ({"external": []}, "no _smtp._tls.external.example.org TXT", "reports-script"),
+        (
+            {"domains": ["example.com", "external.example.org", "new.example"]},
+            "new.example",
+            "reports-script",
+        ),
+    ],
+    ids=["https uri dropped", "mailto uri dropped", "record absent", "no longer external", "new domain"],
+)
+def test_receiver_in_rua_violation(change: dict[str, Any], missing: str, on: str) -> None:
+    """A receiver domain whose _smtp._tls TXT misses a receiver URI, or has none, is reported once."""
+    found = violations("tls-report-receiver-in-rua", _stack(*_receiver_stack(**change)))
+    assert len(found) == 1, found
+    message, where = found[0]
+    assert missing in message and "senders never post there" in message
+    assert where.endswith(f"::{on}")
+
+
+def test_receiver_in_rua_ignores_other_workers_and_unknown_settings() -> None:
+    """A Worker without a SETTINGS json binding, or with one lacking rua, is not a receiver to check."""
+    no_rua = _receiver(["example.com"], [])
+    bindings = [dict(b) for b in no_rua.props["bindings"]]
+    bindings[1]["json"] = json.dumps({"domains": ["example.com"]})
+    older = stack_resource(SCRIPT, {**no_rua.props, "bindings": bindings}, "older")
+    unknown = stack_resource(SCRIPT, {**no_rua.props, "bindings": None}, "unknown")
+    assert violations("tls-report-receiver-in-rua", _stack(older, unknown)) == []
+
+
+def test_program_receiver_is_checked_and_a_dropped_uri_caught(program_runs: dict[str, Any]) -> None:
+    """dev under mocks: the rule reads the receiver's SETTINGS; removing its URI from one TXT fails."""
+    run = program_runs["dev"]
+    assert not [f for f in _pack_findings(run) if f[0] == "tls-report-receiver-in-rua"]
+    record = run.by_name("example.com-tlsrpt")
+    content = record.inputs["content"].replace(RECEIVER_HTTPS + ",", "").replace("," + RECEIVER_HTTPS, "")
+    assert RECEIVER_HTTPS not in content
+    broken = [
+        dataclasses.replace(r, inputs={**r.inputs, "content": content}) if r is record else r
+        for r in run.resources
+    ]
+    findings = _pack_findings(dataclasses.replace(run, resources=broken))
+    assert [(name, level) for name, level, _ in findings if name == "tls-report-receiver-in-rua"] == [
+        ("tls-report-receiver-in-rua", EnforcementLevel.MANDATORY)
     ]

@@ -116,12 +116,21 @@ def test_too_few_days_or_organizations_is_not_ready() -> None:
     )
 
 
-def test_without_first_report_days_are_estimated_from_daily_reports() -> None:
-    """Lacking firstReport, reports per organization count days (one a day each, RFC 8460 §4.1)."""
+def test_a_summary_without_first_report_is_not_evidence_of_days() -> None:
+    """A receiver summary lacking firstReport (an older receiver): days unknown, not ready, said so."""
     entry = {k: v for k, v in summary()["domains"][NAME].items() if k != "firstReport"}
-    verdict = evaluate(DOMAIN, clean_verify(), {"domains": {NAME: {**entry, "reports": 20}}}, THRESHOLDS, NOW)
-    assert blockers(verdict) == ["report-days"]
-    assert any("about 10 day(s)" in f.reason for f in verdict.findings)
+    verdict = evaluate(DOMAIN, clean_verify(), {"domains": {NAME: entry}}, THRESHOLDS, NOW)
+    assert not verdict.ready and blockers(verdict) == ["report-days"]
+    assert "no firstReport" in verdict.findings[-1].reason
+
+
+def test_an_unreachable_receiver_is_no_evidence() -> None:
+    """A receiver whose summary could not be read: not ready, the reason named."""
+    from mtasts.commands.readiness import ReportsUnavailable
+
+    verdict = evaluate(DOMAIN, clean_verify(), ReportsUnavailable("cannot reach x"), THRESHOLDS, NOW)
+    assert not verdict.ready and blockers(verdict) == ["reports"]
+    assert "cannot reach x" in verdict.findings[-1].reason and "not ready" in verdict.findings[-1].reason
 
 
 def test_failures_at_the_domains_mx_hosts_block_enforce() -> None:

@@ -39,7 +39,7 @@ STACK = """config:
     example.com: {}
     example.org: {}
 """
-DOMAIN_KEYS = {"reports", "organizations", "successful", "failed", "failures", "lastReport"}
+DOMAIN_KEYS = {"reports", "organizations", "successful", "failed", "failures", "firstReport", "lastReport"}
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def cli(project: Path, *argv: str) -> list[str]:
 def test_json_is_the_documented_shape(
     filled: Receiver, stack_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """--json: per domain reports, organizations, sessions, failures by type/MX/IP, lastReport; unparsed."""
+    """--json: per domain reports, orgs, sessions, failures by type/MX/IP, first/last report; unparsed."""
     monkeypatch.setenv("MTASTS_REPORTS_TOKEN", TOKEN)
     assert main(cli(stack_dir, "--endpoint", filled.url, "--json")) == 0
     out = json.loads(capsys.readouterr().out)
@@ -95,6 +95,10 @@ def test_json_is_the_documented_shape(
     ]
     assert datetime.fromisoformat(org["lastReport"]) > datetime.now(UTC) - timedelta(minutes=10)
     assert out["domains"]["example.com"]["lastReport"] is None
+    # firstReport: the start of the earliest report's date-range (the Microsoft mail's), not its receipt.
+    assert org["firstReport"] == "2026-11-27T00:00:00Z"
+    assert out["domains"]["company-y.example"]["firstReport"] == "2016-04-01T00:00:00Z"
+    assert out["domains"]["example.com"]["firstReport"] is None
     assert out["unparsed"] == 1
     assert out["silent"] == ["example.com"]
 

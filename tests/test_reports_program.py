@@ -186,9 +186,12 @@ def test_the_receiver_is_a_second_script_with_its_storage(dev: ProgramRun) -> No
 
 
 def test_settings_binding_lists_the_builtin_domains(dev: ProgramRun) -> None:
-    """SETTINGS holds exactly the stack's builtin domains and the caps."""
+    """SETTINGS holds exactly the stack's builtin domains, the caps, and the receiver's URIs."""
     settings = json.loads(bindings(dev)["SETTINGS"]["json"])
     assert settings["domains"] == ["dev.example.com", "example.com"]
+    # For the policy pack: the URIs each of those domains' _smtp._tls TXT must list.
+    assert settings["rua"] == [HTTPS, "mailto:tlsrpt@reports.example.net"]
+    assert settings["dnsExternal"] == []
     assert settings["maxCompressedBytes"] == 1048576 and settings["maxDecompressedBytes"] == 16777216
     assert bindings(dev)["SETTINGS"]["type"] == "json"
 
@@ -222,6 +225,41 @@ def test_the_tlsrpt_txt_lists_the_receiver(dev: ProgramRun) -> None:
             continue
         content = dev.by_name(f"{domain.name}-tlsrpt").inputs["content"]
         assert (HTTPS in content) == (domain.reports == "builtin"), domain.name
+
+
+def receiver_urns(run: ProgramRun, *names: str) -> set[str]:
+    return {run.by_name(f"reports-{n}").urn for n in names}
+
+
+def test_the_tlsrpt_txt_waits_for_the_receiver_to_answer(dev: ProgramRun) -> None:
+    """A builtin domain's _smtp._tls TXT depends on the receiver script, custom domain and mail route."""
+    answering = receiver_urns(dev, "script", "custom-domain", "mail-dns", "mail-rule")
+    for name in ("example.com", "dev.example.com"):
+        assert set(dev.by_name(f"{name}-tlsrpt").options.depends_on) == answering, name
+
+
+def test_other_records_do_not_wait_for_the_receiver(dev: ProgramRun) -> None:
+    """reports: none domains' TXT and every _mta-sts/policy-host record wait for nothing of the receiver."""
+    receiver = {r.urn for r in dev.resources if r.name.startswith("reports")}
+    deployment = load_stack(ROOT, "dev")
+    assert deployment.domain("example.org").reports == "none"
+    assert not set(dev.by_name("example.org-tlsrpt").options.depends_on) & receiver
+    others = [
+        r for r in dev.of_type("cloudflare:index/dnsRecord:DnsRecord") if not r.name.endswith("-tlsrpt")
+    ]
+    assert {"example.com-sts", "example.com-policy-host"} <= {r.name for r in others}
+    for resource in others:
+        assert not set(resource.options.depends_on) & receiver, resource.name
+
+
+def test_https_only_the_tlsrpt_txt_waits_for_script_and_custom_domain() -> None:
+    """Without mailto the _smtp._tls TXT waits for the script and the custom domain alone."""
+    run = run_program(config({"host": "tlsrpt.example.net", "zoneId": "a" * 32}))
+    assert run.error is None, run.error
+    assert set(run.by_name("example.com-tlsrpt").options.depends_on) == receiver_urns(
+        run, "script", "custom-domain"
+    )
+    assert run.by_name("example.org-tlsrpt").options.depends_on == ()
 
 
 def test_secrets_become_secret_text_bindings() -> None:
@@ -265,3 +303,25 @@ def test_no_builtin_domain_no_receiver() -> None:
     run = run_program(config(RECEIVER, **{"example.com": {}}))
     assert run.error is None
     assert not [r for r in run.resources if r.name.startswith("reports")]
+
+
+def test_dns_external_builtin_domains_are_named_in_settings() -> None:
+    """A builtin domain with dns: external is in SETTINGS' domains and dnsExternal; the pack skips it."""
+    run = run_program(
+        config(
+            RECEIVER,
+            **{
+                "example.com": {"reports": "builtin"},
+                "ext.example.org": {
+                    "reports": "builtin",
+                    "dns": "external",
+                    "routing": "custom-domain",
+                },
+            },
+        )
+    )
+    assert run.error is None, run.error
+    settings = json.loads(bindings(run)["SETTINGS"]["json"])
+    assert settings["domains"] == ["example.com", "ext.example.org"]
+    assert settings["dnsExternal"] == ["ext.example.org"]
+    assert not [r for r in run.resources if r.name == "ext.example.org-tlsrpt"]

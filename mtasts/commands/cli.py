@@ -189,6 +189,12 @@ def _rollout_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--reports", metavar="FILE", help="TLS report summaries (the reports receiver's JSON) for readiness"
     )
+    parser.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="the TLS reports receiver readiness reads (default: https://<mta-sts:reports.host>), "
+        "e.g. a local serve",
+    )
     parser.add_argument("--ca-bundle", type=existing_file, help=argparse.SUPPRESS)
     parser.add_argument("--https-port", type=port, default=443, help=argparse.SUPPRESS)
     parser.add_argument("--smtp-port", type=port, default=25, help=argparse.SUPPRESS)

@@ -4,6 +4,7 @@
 report summaries (the ``reports`` receiver's JSON, or None when there is no receiver), the
 thresholds (``mta-sts:readiness``) and the time. The command gathers those through injectable
 functions. No evidence is "not ready": no receiver, no reports, too few days or organizations.
+Days of reports run from the summary's ``firstReport`` (the earliest date-range start) to now.
 
 Report failures count against a domain only when they are attributable to its own MX hosts:
 ``receivingMx`` matches one of the planned policy's ``mx`` patterns (``mtasts.rfc.mx``).
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import importlib
 import json
 import os
 import sys
@@ -45,6 +45,17 @@ class VerifyEvidence:
     """Every finding of the verify run (checked without ``--stack``, so without drift)."""
     mx: MxAnswer | None
     """The live MX lookup; None when it could not be made."""
+
+
+@dataclass(frozen=True)
+class ReportsUnavailable:
+    """The stack has a receiver, but its summary could not be read (unreachable, bad answer)."""
+
+    reason: str
+
+
+Summaries = Mapping[str, Any] | ReportsUnavailable | None
+"""The receiver's summary; ReportsUnavailable when it could not be read; None: no receiver."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +97,7 @@ def _verify_findings(domain: Domain, verify: VerifyEvidence | None) -> list[Find
 
 
 def _report_findings(
-    domain: Domain, summaries: Mapping[str, Any] | None, thresholds: Readiness, now: datetime.datetime
+    domain: Domain, summaries: Summaries, thresholds: Readiness, now: datetime.datetime
 ) -> list[Finding]:
     key = f"domains.{domain.name}"
 
@@ -98,19 +109,25 @@ def _report_findings(
 
     if summaries is None:
         return [no("reports", "no TLS reports receiver: there is no report evidence, so not ready")]
+    if isinstance(summaries, ReportsUnavailable):
+        return [no("reports", f"TLS reports unavailable ({summaries.reason}): no evidence, so not ready")]
     summary = (summaries.get("domains") or {}).get(domain.name)
     if not summary or not summary.get("reports"):
         return [no("reports", f"no TLS reports at all for {domain.name}: no evidence, so not ready")]
+    if not summary.get("firstReport"):
+        return [
+            no(
+                "report-days",
+                "the receiver's summary has no firstReport (a receiver older than this command: "
+                "deploy it again): days of reports unknown, so not ready",
+            )
+        ]
     found: list[Finding] = []
     last = parse_time(summary["lastReport"], "lastReport")
-    if "firstReport" in summary:
-        first = parse_time(summary["firstReport"], "firstReport")
-        days = (now - first).days
-        span = f"{days} day(s) of reports since {format_time(first)}"
-    else:
-        # Each organization sends one report a day (RFC 8460 §4.1).
-        days = int(summary["reports"]) // max(1, len(summary.get("organizations") or []))
-        span = f"about {days} day(s) of reports ({summary['reports']} daily reports)"
+    # firstReport: the start of the earliest report's date-range (mtasts.commands.reports).
+    first = parse_time(summary["firstReport"], "firstReport")
+    days = (now - first).days
+    span = f"{days} day(s) of reports since {format_time(first)}"
     if days < thresholds.min_days:
         found.append(no("report-days", f"{span}; readiness wants {thresholds.min_days}"))
     else:
@@ -173,7 +190,7 @@ def _attributable(domain: Domain, failure: Mapping[str, Any]) -> bool:
 def evaluate(
     domain: Domain,
     verify: VerifyEvidence | None,
-    summaries: Mapping[str, Any] | None,
+    summaries: Summaries,
     thresholds: Readiness,
     now: datetime.datetime,
 ) -> Verdict:
@@ -186,7 +203,7 @@ def evaluate(
 # --------------------------------------------------------------------------- gathering
 
 GatherVerify = Callable[[Sequence[str]], Mapping[str, VerifyEvidence]]
-GatherReports = Callable[[Deployment], Mapping[str, Any] | None]
+GatherReports = Callable[[Deployment], Summaries]
 
 
 def verify_evidence(options: ProbeOptions, concurrency: int = 32) -> GatherVerify:
@@ -208,20 +225,45 @@ def no_receiver(deployment: Deployment) -> None:
     return None
 
 
-def receiver_summaries(deployment: Deployment) -> Mapping[str, Any] | None:
-    """The stack's own TLS reports receiver (``mtasts reports``), or None when it has none.
+def receiver_reports(endpoint: str | None = None) -> GatherReports:
+    """The stack's own TLS reports receiver (``mtasts reports``): None when the stack has none.
 
-    Read through ``mtasts.commands.reports.fetch_summary`` with the read token from
-    ``MTASTS_REPORTS_TOKEN``; found at run time, so this module works with or without it.
+    Read at ``endpoint`` (default ``https://<mta-sts:reports.host>``; a local ``serve`` in
+    tests) with the read token from ``MTASTS_REPORTS_TOKEN``. A missing or refused token is a
+    usage error (``ValueError``); an unreachable receiver or a bad answer is ``ReportsUnavailable``,
+    which readiness reports as missing evidence.
     """
-    if getattr(deployment, "receiver", None) is None:
-        return None
-    reports = importlib.import_module("mtasts.commands.reports")
-    token = os.environ.get("MTASTS_REPORTS_TOKEN", "")
-    if not token:
-        raise ValueError("MTASTS_REPORTS_TOKEN: not set; readiness reads the receiver with it")
-    summary: Mapping[str, Any] = reports.fetch_summary(reports.endpoint_for(deployment), token)
-    return summary
+
+    def gather(deployment: Deployment) -> Summaries:
+        from mtasts.commands import reports
+        from mtasts.model.reports import TOKEN_ENV
+
+        if deployment.receiver is None:
+            return None
+        token = os.environ.get(TOKEN_ENV, "")
+        if not token:
+            raise ValueError(f"{TOKEN_ENV}: not set; readiness reads the receiver with it")
+        url = endpoint or reports.endpoint_for(deployment)
+        try:
+            return reports.fetch_summary(url, token)
+        except reports.ReportsRefused as exc:
+            raise ValueError(f"{TOKEN_ENV}: the receiver refused it ({exc})") from None
+        except reports.ReportsError as exc:
+            return ReportsUnavailable(str(exc))
+
+    return gather
+
+
+def receiver_summaries(deployment: Deployment) -> Summaries:
+    """The stack's receiver at its public address (``receiver_reports()``)."""
+    return receiver_reports()(deployment)
+
+
+def reports_source(args: Any) -> GatherReports:
+    """Where ``readiness`` and ``plan --base`` read reports: ``--reports FILE``, else the receiver."""
+    if args.reports:
+        return reports_file(args.reports)
+    return receiver_reports(args.endpoint)
 
 
 def reports_file(path: str) -> GatherReports:
@@ -284,8 +326,7 @@ def run(args: Any) -> int:
         if unknown:
             raise UsageError(f"{', '.join(unknown)} not in stack {args.stack}")
         options = options_from_args(args)
-        gather_reports = reports_file(args.reports) if args.reports else receiver_summaries
-        verdicts = assess(deployment, names, verify_evidence(options, args.concurrency), gather_reports)
+        verdicts = assess(deployment, names, verify_evidence(options, args.concurrency), reports_source(args))
     except (UsageError, OSError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

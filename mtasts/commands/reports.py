@@ -65,6 +65,9 @@ def fetch_summary(
 ) -> dict[str, Any]:
     """The receiver's summary: ``{"domains": {...}, "unparsed": N, "foreign": N, "silent": [...]}``.
 
+    Per domain ``firstReport`` is the earliest date-range start of its reports (their receive time
+    when later or not a time), ``lastReport`` the last receive time; both RFC 3339, null without reports.
+
     ``endpoint`` is the receiver's base URL (``https://tlsrpt.example.net`` or a local
     ``serve``'s ``http://127.0.0.1:8787``); ``since`` limits it to reports received from then on.
     Raises ``ReportsUnreachable``, ``ReportsRefused`` or ``ReportsBadAnswer``.
@@ -122,7 +125,9 @@ def render_text(summary: dict[str, Any], stack: str, endpoint: str, since: datet
     """The summary as aligned tables for people."""
     when = f"since {rfc3339(since)}" if since is not None else "all stored"
     lines = [f"stack {stack}: TLS reports ({when}) from {endpoint}", ""]
-    rows = [["domain", "reports", "orgs", "successful", "failed", "failure rate", "last report"]]
+    rows = [
+        ["domain", "reports", "orgs", "successful", "failed", "failure rate", "first report", "last report"]
+    ]
     for name, entry in summary["domains"].items():
         rate = failure_rate(entry)
         rows.append(
@@ -133,6 +138,7 @@ def render_text(summary: dict[str, Any], stack: str, endpoint: str, since: datet
                 str(entry["successful"]),
                 str(entry["failed"]),
                 "-" if rate is None else f"{rate:.2%}",
+                entry.get("firstReport") or "-",
                 entry["lastReport"] or "never",
             ]
         )

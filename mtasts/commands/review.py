@@ -374,15 +374,14 @@ def review(
 
 
 def readiness_from_args(args: Any) -> Readiness:
-    """Readiness as ``plan --base`` runs it: live verify evidence, reports from ``--reports``."""
-    from mtasts.commands.readiness import assess, receiver_summaries, reports_file, verify_evidence
+    """Readiness as ``plan --base`` runs it: live verify evidence, reports from a file or the receiver."""
+    from mtasts.commands.readiness import assess, reports_source, verify_evidence
     from mtasts.commands.verify.command import options_from_args
 
     options = options_from_args(args)
 
     def judge(deployment: Deployment, names: list[str]) -> list[Finding]:
-        gather_reports = reports_file(args.reports) if args.reports else receiver_summaries
-        verdicts = assess(deployment, names, verify_evidence(options, args.concurrency), gather_reports)
+        verdicts = assess(deployment, names, verify_evidence(options, args.concurrency), reports_source(args))
         found = []
         for verdict in verdicts:
             key = f"domains.{verdict.domain}"
@@ -411,7 +410,7 @@ def run(args: Any) -> int:
 
     try:
         result = review(args.project_dir, args.stack, args.base, readiness=readiness_from_args(args))
-    except (GitError, UsageError, OSError) as exc:
+    except (GitError, UsageError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write(result.render(args.json))

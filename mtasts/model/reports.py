@@ -197,10 +197,20 @@ def message_cap(settings: ReceiverSettings) -> int:
     return settings.max_compressed_bytes * 4 // 3 + 262144
 
 
-def settings_json(settings: ReceiverSettings, domains: Iterable[str]) -> dict[str, Any]:
-    """The receiver Worker's ``SETTINGS`` binding: this stack's builtin domains and its limits."""
+def settings_json(
+    settings: ReceiverSettings, domains: Iterable[str], dns_external: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The receiver Worker's ``SETTINGS`` binding: this stack's builtin domains and its limits.
+
+    ``rua`` (the URIs a builtin domain's ``_smtp._tls`` record lists) and ``dnsExternal`` (the
+    builtin domains whose records are published by hand, outside the stack) are not read by the
+    Worker: they let the policy pack check, from the resources alone, that every builtin domain's
+    record lists the receiver.
+    """
     return {
+        "dnsExternal": sorted({normalize_name(d) for d in dns_external}),
         "domains": sorted({normalize_name(d) for d in domains}),
+        "rua": list(receiver_uris(settings)),
         "maxCompressedBytes": settings.max_compressed_bytes,
         "maxDecompressedBytes": settings.max_decompressed_bytes,
         "maxMessageBytes": message_cap(settings),

@@ -4703,11 +4703,13 @@ function sinceOf(url) {
   if (Number.isNaN(t)) throw new Rejected(400, "since must be an RFC 3339 time");
   return new Date(t).toISOString();
 }
+var UTC_SECONDS = "'%Y-%m-%dT%H:%M:%SZ'";
+var COVERED_FROM = `CASE WHEN strftime(${UTC_SECONDS}, r.start_time) IS NULL OR strftime(${UTC_SECONDS}, r.start_time) > strftime(${UTC_SECONDS}, p.received_at) THEN strftime(${UTC_SECONDS}, p.received_at) ELSE strftime(${UTC_SECONDS}, r.start_time) END`;
 async function summary(env, settings, since, now) {
   const db = env.DB;
   const [totals, orgs, failures, unparsed, foreign, last] = await db.batch([
     db.prepare(
-      "SELECT domain, COUNT(DISTINCT report) AS reports, SUM(successful) AS successful, SUM(failed) AS failed, MAX(received_at) AS last FROM policies WHERE received_at >= ? GROUP BY domain"
+      "SELECT p.domain AS domain, COUNT(DISTINCT p.report) AS reports, SUM(p.successful) AS successful, SUM(p.failed) AS failed, MAX(p.received_at) AS last, MIN(" + COVERED_FROM + ") AS first FROM policies p JOIN reports r ON r.id = p.report WHERE p.received_at >= ? GROUP BY p.domain"
     ).bind(since),
     db.prepare(
       "SELECT DISTINCT p.domain AS domain, r.organization AS organization FROM policies p JOIN reports r ON r.id = p.report WHERE p.received_at >= ? ORDER BY 1, 2"
@@ -4726,6 +4728,7 @@ async function summary(env, settings, since, now) {
     successful: 0,
     failed: 0,
     failures: [],
+    firstReport: null,
     lastReport: null
   };
   for (const name of [...settings.domainSet].sort()) entry(name);
@@ -4734,6 +4737,7 @@ async function summary(env, settings, since, now) {
       reports: row.reports,
       successful: row.successful,
       failed: row.failed,
+      firstReport: row.first,
       lastReport: row.last
     });
   }

@@ -9,12 +9,14 @@
 //   READ_TOKEN  secret: bearer token for the read API (absent: reads are refused)
 //   WEBHOOK     secret: Slack-compatible webhook URL for the daily digest (absent: no digest)
 //   SETTINGS    json: {domains: [...], maxCompressedBytes, maxDecompressedBytes,
-//               maxMessageBytes, rateLimitPerMinute, retentionDays, silentAfterDays}
+//               maxMessageBytes, rateLimitPerMinute, retentionDays, silentAfterDays}; also
+//               rua and dnsExternal, unread here, for the policy pack
 //
 // HTTP API:
 //   POST /v1/tlsrpt          a report, Content-Type application/tlsrpt+gzip or +json (§5.3)
 //                            201 stored, 200 duplicate; 4xx with a one-line reason otherwise
-//   GET  /v1/summary?since=  per-domain summary (Authorization: Bearer <READ_TOKEN>)
+//   GET  /v1/summary?since=  per-domain summary (Authorization: Bearer <READ_TOKEN>); firstReport
+//                            is the earliest date-range start, lastReport the last receive time
 //   GET  /v1/submissions?since=&status=   every submission with its status and error
 //   GET  /v1/raw/<key>       an archived submission, byte for byte
 // Mail: email() takes the report parts of a multipart/report message (§5.1).
@@ -468,13 +470,24 @@ function sinceOf(url) {
 
 // --- the summary ----------------------------------------------------------------------------------
 
+// Where a report's evidence begins: the start-datetime of its date-range (RFC 8460 §4.4), in UTC
+// as RFC 3339; its receive time instead when the start is not a time or lies after the receipt.
+// firstReport is the earliest of these, so reports kept elsewhere and posted later count for the
+// days they cover; lastReport stays the last receive time (senders still sending).
+const UTC_SECONDS = "'%Y-%m-%dT%H:%M:%SZ'";
+const COVERED_FROM =
+  `CASE WHEN strftime(${UTC_SECONDS}, r.start_time) IS NULL ` +
+  `OR strftime(${UTC_SECONDS}, r.start_time) > strftime(${UTC_SECONDS}, p.received_at) ` +
+  `THEN strftime(${UTC_SECONDS}, p.received_at) ELSE strftime(${UTC_SECONDS}, r.start_time) END`;
+
 async function summary(env, settings, since, now) {
   const db = env.DB;
   const [totals, orgs, failures, unparsed, foreign, last] = await db.batch([
     db
       .prepare(
-        "SELECT domain, COUNT(DISTINCT report) AS reports, SUM(successful) AS successful, SUM(failed) AS failed, " +
-          "MAX(received_at) AS last FROM policies WHERE received_at >= ? GROUP BY domain",
+        "SELECT p.domain AS domain, COUNT(DISTINCT p.report) AS reports, SUM(p.successful) AS successful, " +
+          "SUM(p.failed) AS failed, MAX(p.received_at) AS last, MIN(" + COVERED_FROM + ") AS first " +
+          "FROM policies p JOIN reports r ON r.id = p.report WHERE p.received_at >= ? GROUP BY p.domain",
       )
       .bind(since),
     db
@@ -502,6 +515,7 @@ async function summary(env, settings, since, now) {
       successful: 0,
       failed: 0,
       failures: [],
+      firstReport: null,
       lastReport: null,
     });
   for (const name of [...settings.domainSet].sort()) entry(name);
@@ -510,6 +524,7 @@ async function summary(env, settings, since, now) {
       reports: row.reports,
       successful: row.successful,
       failed: row.failed,
+      firstReport: row.first,
       lastReport: row.last,
     });
   }
