@@ -136,7 +136,7 @@ def test_domain_names_are_normalized_and_sorted() -> None:
         (
             lambda c: c["mta-sts:domains"].update({"b.example": {"mode": "enforcing"}}),
             "domains.b.example.mode",
-            "must be one of testing, enforce, none",
+            "must be one of enforce, testing, none",
         ),
         (
             lambda c: c["mta-sts:domains"].update({"b.example": {"hosting": "s3"}}),
