@@ -49,7 +49,7 @@ def domain(text: str) -> str:
     name = normalize_name(text.strip())
     problem = hostname_problem(name, min_labels=2)
     if problem:
-        raise argparse.ArgumentTypeError(f"domain {text!r} {problem}")
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}")
     return name
 
 
