@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -41,11 +40,10 @@ from mtasts.rfc.served import (
     insert_data,
     served_in_script,
 )
+from tests.conftest import ACCOUNT, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 POLICY_PATH = "/.well-known/mta-sts.txt"
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
-ACCOUNT = "0123456789abcdef0123456789abcdef"
 
 workerd = pytest.mark.integration
 
