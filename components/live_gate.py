@@ -24,10 +24,10 @@ from mtasts.probes.live import Fetch, NotLiveError, wait_live
 from mtasts.probes.options import ProbeOptions
 from mtasts.probes.prober import fetch_policy
 from mtasts.rfc.names import normalize_name
-from mtasts.rfc.records import RecordError, parse_sts_record
+from mtasts.rfc.records import STS_LABEL, RecordError, parse_sts_record
 
 HOOK_NAME = "mta-sts-live-gate"
-STS_PREFIX = "_mta-sts."
+STS_PREFIX = f"{STS_LABEL}."
 
 
 class LiveGateError(Exception):

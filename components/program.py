@@ -23,6 +23,8 @@ def _config_values() -> dict[str, str]:
     from pulumi.runtime import config as runtime_config
 
     values = dict(runtime_config.get_config_env())
+    # CONFIG is private, but the public API reads one known key at a time (get_config) or only the
+    # PULUMI_CONFIG environment (get_config_env); the values set_all_config gave are only here.
     values.update(runtime_config.CONFIG.get())
     return {str(k): v for k, v in values.items()}
 

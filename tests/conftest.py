@@ -10,6 +10,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 """The checkout: Pulumi.yaml, the stack files, the package."""
+ACCOUNT = "0123456789abcdef0123456789abcdef"
+"""A well-formed Cloudflare account id for test stacks."""
 
 
 @pytest.fixture

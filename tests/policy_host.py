@@ -16,11 +16,10 @@ import yaml
 from mtasts.model.config import Deployment, load_stack
 from mtasts.probes.options import ProbeOptions
 from mtasts.rfc.policy import Policy
+from tests.conftest import ACCOUNT, ROOT
 from tests.servers import HttpsServer, KnotDns, Pki, Route, free_port, zone_text
 
-ROOT = Path(__file__).resolve().parent.parent
 ZONE = "live.test"
-ACCOUNT = "0123456789abcdef0123456789abcdef"
 
 
 def old_policy(domain: Any) -> bytes:

@@ -40,8 +40,6 @@ from typing import Any
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
 from mtasts.model.config import NAMESPACE, stack_config
 
@@ -181,7 +179,12 @@ class ProgramMocks(pulumi.runtime.Mocks):
 
 
 def _registered_callback(token: str) -> Callable[[bytes], Awaitable[Any]] | None:
-    """The SDK's callback for ``token``, while its callback server is up."""
+    """The SDK's callback for ``token``, while its callback server is up.
+
+    Private on purpose: the tests call the gRPC callback the engine would call (request bytes in,
+    response out), and no public API maps the token in a ``RegisterResourceHook`` request to it;
+    ``pulumi.ResourceHook.callback`` is the Python function before that wrapping.
+    """
     from pulumi.runtime._callbacks import _CallbackServicer
 
     for servicer in _CallbackServicer._servicers:
@@ -291,7 +294,9 @@ def run(
     logger = logging.getLogger(f"{__name__}.run{id(result)}")
     logger.propagate = False
     logger.addHandler(_WarningHandler(result))
-    pulumi_settings.set_root_resource(None)  # a fresh root stack: outputs of earlier runs stay there
+    # A fresh root stack, so outputs of earlier runs do not carry over: set_mocks makes one only
+    # when there is none, and pulumi.runtime exports get_root_resource but no way to reset it.
+    pulumi_settings.set_root_resource(None)
     pulumi.runtime.set_all_config(pulumi_config(config or {}), [])
     pulumi.runtime.set_mocks(
         mocks,
@@ -301,15 +306,16 @@ def run(
         logger=logger,
         monitor=RecordingMonitor(mocks, result),
     )
-    root = pulumi_settings.get_root_resource()
+    root = pulumi.runtime.get_root_resource()
 
-    def body() -> None:
+    @pulumi.runtime.test  # runs body, awaits the Output it returns, then waits for every RPC
+    def body() -> pulumi.Output[None]:
         program()
-        outputs = getattr(root, "outputs", {})
-        result.outputs.update(_sync_await(pulumi.Output.from_input(outputs).future()) or {})
+        outputs = pulumi.Output.from_input(getattr(root, "outputs", {}))
+        return outputs.apply(lambda resolved: result.outputs.update(resolved or {}))
 
     try:
-        _sync_await(run_pulumi_func(body))
+        body()
     except BaseException as exc:  # noqa: BLE001 (reported to the caller, not raised)
         result.error = exc
     finally:

@@ -28,9 +28,7 @@ from mtasts.model.config import (
 from mtasts.model.errors import one_line
 from mtasts.model.findings import Severity
 from mtasts.model.reports import SECRET_KEYS
-
-ROOT = Path(__file__).resolve().parent.parent
-ACCOUNT = "0123456789abcdef0123456789abcdef"
+from tests.conftest import ACCOUNT, ROOT
 
 
 def config(**domains: Any) -> dict[str, Any]:
@@ -136,7 +134,7 @@ def test_domain_names_are_normalized_and_sorted() -> None:
         (
             lambda c: c["mta-sts:domains"].update({"b.example": {"mode": "enforcing"}}),
             "domains.b.example.mode",
-            "must be one of testing, enforce, none",
+            "must be one of enforce, testing, none",
         ),
         (
             lambda c: c["mta-sts:domains"].update({"b.example": {"hosting": "s3"}}),

@@ -16,7 +16,13 @@ from checkdmarc import smtp_tls_reporting as cd_tlsrpt
 
 from mtasts.rfc.mx import mx_matches
 from mtasts.rfc.policy import PolicyError, parse_policy
-from mtasts.rfc.records import RecordError, declares, parse_sts_record, parse_tlsrpt_record
+from mtasts.rfc.records import (
+    RecordError,
+    declares,
+    parse_sts_record,
+    parse_tlsrpt_record,
+    tlsrpt_uri_problem,
+)
 
 
 @dataclass(frozen=True)
@@ -455,3 +461,22 @@ def test_mx_checkdmarc_agrees(pattern: str, host: str, expected: bool, why: str)
 def test_which_txt_records_count(version: str, text: str, expected: bool) -> None:
     """Only TXT data beginning '<version>;' (white space allowed before ';') is a record of that kind."""
     assert declares(version, text) is expected
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://a[b/",
+        "https://a]b/x",
+        "https://[::1/",
+        "https://[::1]/v1/tlsrpt",
+        "https://[v1.x]/",
+        "https://a.example:99999/",
+    ],
+)
+def test_tlsrpt_uri_with_a_bad_authority_is_a_problem_not_an_exception(uri: str) -> None:
+    """A https rua URI with brackets or a bad port is a problem string, never an exception."""
+    problem = tlsrpt_uri_problem(uri)
+    assert isinstance(problem, str) and problem
+    with pytest.raises(RecordError, match="RFC 8460"):
+        parse_tlsrpt_record(f"v=TLSRPTv1; rua={uri}")

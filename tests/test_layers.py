@@ -79,3 +79,11 @@ def test_the_console_script_and_python_m_agree() -> None:
     a = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True)
     b = subprocess.run([sys.executable, "-m", "mtasts", "--help"], capture_output=True, text=True, check=True)
     assert a.stdout == b.stdout and "plan" in a.stdout
+
+
+def test_the_readme_layout_draws_every_layer() -> None:
+    """README "Layout" draws every layer this table checks, and the Worker's JavaScript."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    missing = [layer for layer in (*ALLOWED, "mtasts/worker") if f"\n{layer}/ " not in layout]
+    assert missing == []

@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
+
 BIN = Path(sys.executable).parent
 
 
@@ -19,7 +20,7 @@ def test_ruff() -> None:
 
 
 def test_mypy() -> None:
-    """mypy type-checks the pure-Python package mtasts."""
+    """mypy --strict passes over mtasts, components and policies (pyproject.toml)."""
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--no-incremental"],
         cwd=ROOT,

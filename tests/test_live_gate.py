@@ -14,11 +14,11 @@ import pytest
 from components.live_gate import HOOK_NAME, LiveGateError, gate_function, sts_target
 from mtasts.model.rollout import LiveGate
 from mtasts.rfc.policy import policy_id
+from tests.conftest import ACCOUNT
 from tests.policy_host import PolicyHost
 from tests.program_mocks import ProgramRun, run_program, run_stack
 
 RECORD = "cloudflare:index/dnsRecord:DnsRecord"
-ACCOUNT = "0123456789abcdef0123456789abcdef"
 
 
 def hooked(run: ProgramRun) -> dict[str, dict[str, tuple[str, ...]]]:

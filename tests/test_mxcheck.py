@@ -12,13 +12,12 @@ import pytest
 import yaml
 
 from mtasts.commands.cli import main
+from tests.conftest import ACCOUNT, ROOT
 from tests.servers import KnotDns, SilentDns, TinyDns, zone_text
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
-ROOT = Path(__file__).resolve().parent.parent
 ZONE = "mxcheck.test"
-ACCOUNT = "0123456789abcdef0123456789abcdef"
 
 
 def fq(label: str) -> str:

@@ -12,8 +12,7 @@ import pytest
 
 from mtasts.rfc.policy import parse_policy
 from mtasts.rfc.records import parse_sts_record, parse_tlsrpt_record
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:

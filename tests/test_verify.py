@@ -30,6 +30,7 @@ from mtasts.model.findings import Severity
 from mtasts.model.worker import worker_script
 from mtasts.probes import ProbeOptions as Options
 from mtasts.rfc.policy import Policy
+from tests.conftest import ROOT
 from tests.servers import (
     HttpsServer,
     KnotDns,
@@ -46,7 +47,6 @@ ERROR, WARNING, INFO, OK = Severity.ERROR, Severity.WARNING, Severity.INFO, Seve
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
-ROOT = Path(__file__).resolve().parent.parent
 ZONE = "verify.test"
 TIMEOUT = 1.0
 """verify's per-step time limit in the lab: the slow servers below wait longer."""

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
+
 WORKFLOWS = ROOT / ".github" / "workflows"
 BIN = ROOT / ".venv" / "bin"
 FILES = sorted(WORKFLOWS.glob("*.yml"))

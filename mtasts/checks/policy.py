@@ -16,7 +16,7 @@ from mtasts.probes.errors import (
 )
 from mtasts.probes.prober import PolicyFetch
 from mtasts.probes.tls import hostport
-from mtasts.rfc.policy import ONE_DAY, Policy, PolicyError, parse_policy
+from mtasts.rfc.policy import Policy, PolicyError, parse_policy, short_max_age_problem
 
 POLICY = "policy"
 POLICY_FETCH = "policy-fetch"
@@ -108,15 +108,6 @@ def policy_findings(policy: Policy) -> list[Finding]:
 
 
 def short_max_age(mode: str, max_age: int, key: str | None = None) -> Finding | None:
-    """The one rule "enforce with max_age under a day": a warning, or None when it does not apply.
-
-    A short max_age makes senders refetch often: an outage of the policy host (or an attacker
-    blocking it) drops protection once the cached policy expires (RFC 8461 §3.2 suggests weeks).
-    """
-    if mode != "enforce" or max_age >= ONE_DAY:
-        return None
-    reason = (
-        f"enforce with max_age {max_age} s: under a day, senders refetch often and an outage of "
-        "the policy host drops protection (RFC 8461 §3.2 suggests weeks)"
-    )
-    return Finding(POLICY_MAX_AGE, Severity.WARNING, reason, key)
+    """``mtasts.rfc.policy.short_max_age_problem`` as a warning, or None when it does not apply."""
+    reason = short_max_age_problem(mode, max_age)
+    return None if reason is None else Finding(POLICY_MAX_AGE, Severity.WARNING, reason, key)

@@ -1,4 +1,5 @@
-"""The commands (``plan``, ``serve``, ``verify``) and the command line that runs them.
+"""The commands (``plan``, ``serve``, ``verify``, ``reports``, ``wait-live``, ``readiness``) and the CLI.
 
-Each command builds on ``mtasts.model`` and ``mtasts.rfc``; nothing below imports a command.
+Each command builds on the layers below (``rfc``, ``model``, ``probes``, ``checks``); nothing
+below imports a command.
 """

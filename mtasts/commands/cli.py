@@ -1,7 +1,8 @@
 """Command line: ``mtasts {plan,serve,verify,reports,wait-live,readiness}`` (also ``python -m mtasts``).
 
-Every numeric flag goes through one of the argument types below, so nan, inf, negatives, zero
-and out-of-range ports are usage errors (one ``error:`` line, exit 2) before anything runs.
+Every numeric flag and every DOMAIN goes through one of the argument types below, so nan, inf,
+negatives, zero, out-of-range ports and names that are no domain are usage errors (one ``error:``
+line, exit 2) before anything runs.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from mtasts.model.config import ConfigError, find_project_dir, load_stack
+from mtasts.rfc.names import hostname_problem, normalize_name
 
 MAX_SECONDS = 3600.0
 """Longest per-step time limit accepted: an hour is already a hang."""
@@ -40,6 +42,15 @@ def seconds(text: str) -> float:
     if value > MAX_SECONDS:
         raise argparse.ArgumentTypeError(f"{text!r}: must be at most {MAX_SECONDS:g} seconds")
     return value
+
+
+def domain(text: str) -> str:
+    """A mail domain named on the command line, compared as the loader compares stack names."""
+    name = normalize_name(text.strip())
+    problem = hostname_problem(name, min_labels=2)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}")
+    return name
 
 
 def port(text: str) -> int:
@@ -145,20 +156,20 @@ def _parser() -> argparse.ArgumentParser:
     reports.add_argument("--timeout", type=seconds, default=30.0, help=argparse.SUPPRESS)
 
     verify = sub.add_parser("verify", help="check live deployments as a sending MTA would")
-    verify.add_argument("domains", nargs="*", metavar="DOMAIN")
+    verify.add_argument("domains", nargs="*", type=domain, metavar="DOMAIN")
     verify.add_argument("--stack", help="check every domain of this stack, and drift from it")
     verify.add_argument("--json", action="store_true")
     verify.add_argument("--nameserver", type=nameserver, help=argparse.SUPPRESS)
-    verify.add_argument("--ca-bundle", type=existing_file, help=argparse.SUPPRESS)
-    verify.add_argument("--https-port", type=port, default=443, help=argparse.SUPPRESS)
-    verify.add_argument("--smtp-port", type=port, default=25, help=argparse.SUPPRESS)
+    _lab_options(verify)
     verify.add_argument("--timeout", type=seconds, default=10.0, help="seconds per network step")
     verify.add_argument("--concurrency", type=count, default=32, help="domains checked at once")
 
     live = sub.add_parser(
         "wait-live", help="wait until each domain serves its planned policy (then bump _mta-sts)"
     )
-    live.add_argument("domains", nargs="*", metavar="DOMAIN", help="default: every domain of the stack")
+    live.add_argument(
+        "domains", nargs="*", type=domain, metavar="DOMAIN", help="default: every domain of the stack"
+    )
     live.add_argument("--stack", required=True)
     live.add_argument(
         "--timeout",
@@ -170,11 +181,10 @@ def _parser() -> argparse.ArgumentParser:
         "--interval", type=seconds, default=None, help="seconds between looks (default: liveGate interval, 5)"
     )
     live.add_argument("--nameserver", type=nameserver, help=argparse.SUPPRESS)
-    live.add_argument("--ca-bundle", type=existing_file, help=argparse.SUPPRESS)
-    live.add_argument("--https-port", type=port, default=443, help=argparse.SUPPRESS)
+    _lab_options(live, smtp=False)
 
     ready = sub.add_parser("readiness", help="whether testing → enforce is safe now, with the evidence")
-    ready.add_argument("domains", nargs="*", metavar="DOMAIN")
+    ready.add_argument("domains", nargs="*", type=domain, metavar="DOMAIN")
     ready.add_argument("--stack", required=True)
     ready.add_argument("--json", action="store_true")
     ready.add_argument("--nameserver", type=nameserver, help=argparse.SUPPRESS)
@@ -195,9 +205,15 @@ def _rollout_options(parser: argparse.ArgumentParser) -> None:
         help="the TLS reports receiver readiness reads (default: https://<mta-sts:reports.host>), "
         "e.g. a local serve",
     )
+    _lab_options(parser)
+
+
+def _lab_options(parser: argparse.ArgumentParser, smtp: bool = True) -> None:
+    """Hidden options that point the probes at a local lab: its CA and its HTTPS (and SMTP) port."""
     parser.add_argument("--ca-bundle", type=existing_file, help=argparse.SUPPRESS)
     parser.add_argument("--https-port", type=port, default=443, help=argparse.SUPPRESS)
-    parser.add_argument("--smtp-port", type=port, default=25, help=argparse.SUPPRESS)
+    if smtp:
+        parser.add_argument("--smtp-port", type=port, default=25, help=argparse.SUPPRESS)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,6 @@ from mtasts.commands.verify.command import UsageError
 from mtasts.model.config import load_stack
 from mtasts.probes.live import NotLiveError, Served, wait_live
 from mtasts.probes.options import ProbeOptions
-from mtasts.rfc.names import hostname_problem, normalize_name
 
 STEP_TIMEOUT = 10.0
 """Seconds for each network step of one look (a DNS answer, a connection, the answer)."""
@@ -35,12 +34,7 @@ def probe_options(args: Any, step_timeout: float) -> ProbeOptions:
 def run(args: Any) -> int:
     deployment = load_stack(args.project_dir, args.stack)
     try:
-        names = []
-        for raw in args.domains:
-            name = normalize_name(raw.strip())
-            if hostname_problem(name, min_labels=2):
-                raise UsageError(f"domain {raw!r} is not a domain name")
-            names.append(name)
+        names = list(args.domains)  # cli.domain has checked and normalized them
         known = {d.name: d for d in deployment.domains}
         unknown = [n for n in names if n not in known]
         if unknown:

@@ -15,10 +15,10 @@ from mtasts.model.validators import (
     DNS_PROVIDERS,
     DOMAIN_ONLY_KEYS,
     HOSTINGS,
-    MODES,
     ROUTINGS,
     SETTINGS,
 )
+from mtasts.rfc.policy import MODES
 
 __all__ = [
     "AUTO_TTL",

@@ -14,8 +14,8 @@ from functools import cached_property
 from mtasts.model.findings import Finding
 from mtasts.model.reports import ReceiverSettings
 from mtasts.model.rollout import LiveGate, Readiness
-from mtasts.rfc.policy import POLICY_PATH, Policy, policy_id
-from mtasts.rfc.records import StsRecord, TlsRptRecord, quote_txt
+from mtasts.rfc.policy import POLICY_PATH, Policy, policy_host, policy_id
+from mtasts.rfc.records import StsRecord, TlsRptRecord, quote_txt, sts_name, tlsrpt_name
 
 TXT_TTL = 300
 HOST_TTL = 300
@@ -104,7 +104,7 @@ class Domain:
 
     @property
     def policy_host(self) -> str:
-        return f"mta-sts.{self.name}"
+        return policy_host(self.name)
 
     @property
     def policy_url(self) -> str:
@@ -141,10 +141,10 @@ class Domain:
             records.append(Record("policy-host", host, "CNAME", f"{host}.cdn.cloudflare.net", HOST_TTL))
         elif self.routing == "route":
             records.append(Record("policy-host", host, "AAAA", WORKER_ORIGIN, AUTO_TTL, proxied=True))
-        records.append(Record("sts", f"_mta-sts.{self.name}", "TXT", quote_txt(self.sts_record), TXT_TTL))
+        records.append(Record("sts", sts_name(self.name), "TXT", quote_txt(self.sts_record), TXT_TTL))
         if self.tlsrpt_record is not None:
             records.append(
-                Record("tlsrpt", f"_smtp._tls.{self.name}", "TXT", quote_txt(self.tlsrpt_record), TXT_TTL)
+                Record("tlsrpt", tlsrpt_name(self.name), "TXT", quote_txt(self.tlsrpt_record), TXT_TTL)
             )
         return tuple(records)
 

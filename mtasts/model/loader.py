@@ -37,7 +37,7 @@ from mtasts.model.validators import (
     shown,
 )
 from mtasts.rfc.names import MAX_NAME_LENGTH, hostname_problem, normalize_name
-from mtasts.rfc.policy import ONE_DAY
+from mtasts.rfc.policy import MAX_POLICY_BYTES, policy_host, short_max_age_problem
 
 TOP_KEYS = (
     "cloudflareAccountId",
@@ -49,8 +49,6 @@ TOP_KEYS = (
     "readiness",
 )
 
-MAX_POLICY_BYTES = 64 * 1024
-"""Largest policy senders fetch (RFC 8461 §3.3 lets them cap it; 64 KiB is what they use)."""
 MAX_TXT_STRING = 255
 """Longest character-string in a TXT record (RFC 1035 §3.3)."""
 MAX_RECORD_WIRE = 4096
@@ -128,7 +126,7 @@ def _hosting_needs(d: Draft) -> None:
     if d.values["hosting"] == "github-pages":
         if d.stack.github_owner is None:
             fail("github:owner", f"is required because {d.name} uses hosting: github-pages")
-        d.values.setdefault("repository", f"mta-sts.{d.name}")
+        d.values.setdefault("repository", policy_host(d.name))
         return
     if d.stack.cloudflare_account_id is None:
         fail("cloudflareAccountId", f"is required because {d.name} uses hosting: cloudflare-worker")
@@ -335,15 +333,9 @@ def stack_warnings(domains: tuple[Domain, ...]) -> list[Finding]:
     found = []
     for domain in domains:
         key = f"domains.{domain.name}"
-        if domain.mode == "enforce" and domain.max_age < ONE_DAY:
-            found.append(
-                _warning(
-                    "short-max-age",
-                    f"{key}.maxAge",
-                    f"enforce with max_age {domain.max_age} (under one day) lets a downgrade "
-                    "attacker wait out the policy (RFC 8461 §3.2 suggests weeks)",
-                )
-            )
+        short = short_max_age_problem(domain.mode, domain.max_age)
+        if short is not None:
+            found.append(_warning("short-max-age", f"{key}.maxAge", short))
         if not domain.tlsrpt:
             found.append(
                 _warning(

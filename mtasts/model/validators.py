@@ -30,11 +30,10 @@ from mtasts.model.reports import CHOICES as RECEIVER_CHOICES
 from mtasts.model.rollout import parse_time
 from mtasts.model.stackfile import Yaml11Int
 from mtasts.rfc.names import hostname_problem, mx_pattern_problem, normalize_name
-from mtasts.rfc.policy import MAX_AGE_LIMIT
+from mtasts.rfc.policy import MAX_AGE_LIMIT, MODES
 from mtasts.rfc.records import tlsrpt_uri_problem
 
 HOSTINGS = ("cloudflare-worker", "github-pages")
-MODES = ("testing", "enforce", "none")
 DNS_PROVIDERS = ("cloudflare", "external")
 ROUTINGS = ("route", "custom-domain")
 
@@ -163,14 +162,6 @@ HEX_ID = r"[0-9a-f]{32}"
 GITHUB_OWNER = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?"
 
 
-def _tlsrpt_problem(uri: str) -> str | None:
-    """``tlsrpt_uri_problem``, with the ``ValueError`` urllib raises on ``https://a[b/`` as a problem."""
-    try:
-        return tlsrpt_uri_problem(uri)
-    except ValueError as exc:
-        return f"is not a URI ({exc})"
-
-
 @dataclass(frozen=True)
 class Setting:
     """One domain setting: the ``Domain`` field it fills, its validator, and its default."""
@@ -199,7 +190,7 @@ SETTINGS: dict[str, Setting] = {
         ),
         [],
     ),
-    "tlsrpt": Setting("tlsrpt", string_list("TLS-RPT URI", _tlsrpt_problem, "RFC 8460 §3"), []),
+    "tlsrpt": Setting("tlsrpt", string_list("TLS-RPT URI", tlsrpt_uri_problem, "RFC 8460 §3"), []),
     "dns": Setting("dns", choice(DNS_PROVIDERS), "cloudflare"),
     "routing": Setting("routing", choice(ROUTINGS), "route"),
     "zone": Setting("zone", zone_name),

@@ -55,7 +55,7 @@ from mtasts.probes.errors import (
     SmtpTimeoutError,
     SmtpTlsError,
 )
-from mtasts.probes.https import POLICY_LIMIT, PolicyResponse
+from mtasts.probes.https import PolicyResponse
 from mtasts.probes.options import ProbeOptions, socket_budget
 from mtasts.probes.prober import (
     PolicyAtAddress,
@@ -68,7 +68,6 @@ from mtasts.probes.prober import (
 from mtasts.probes.smtp import StarttlsAtAddress, StarttlsSuccess
 
 __all__ = [
-    "POLICY_LIMIT",
     "Addresses",
     "DnsAnswer",
     "DnsError",

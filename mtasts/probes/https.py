@@ -35,10 +35,8 @@ from mtasts.probes.errors import (
     PolicyTlsError,
 )
 from mtasts.probes.tls import hostport, is_certificate_problem, tls_problem
-from mtasts.rfc.policy import POLICY_PATH
+from mtasts.rfc.policy import MAX_POLICY_BYTES, POLICY_PATH
 
-POLICY_LIMIT = 64 * 1024
-"""Largest policy body accepted, in bytes (RFC 8461 §3.3 lets senders cap it; 64 KiB is common)."""
 HEAD_LIMIT = 100 * 1024
 """Largest response head httpcore lets h11 (httpx's HTTP/1.1 parser) buffer."""
 USER_AGENT = "mtasts-verify/0.2"
@@ -161,16 +159,16 @@ async def _read(
             address, encoding,
         )  # fmt: skip
     too_big = PolicySizeError(
-        host, f"{url} is larger than {POLICY_LIMIT // 1024} KiB; senders stop reading (RFC 8461 §3.3)",
-        address, POLICY_LIMIT,
+        host, f"{url} is larger than {MAX_POLICY_BYTES // 1024} KiB; senders stop reading (RFC 8461 §3.3)",
+        address, MAX_POLICY_BYTES,
     )  # fmt: skip
     length = response.headers.get("content-length", "")
-    if length.strip().isdigit() and int(length) > POLICY_LIMIT:
+    if length.strip().isdigit() and int(length) > MAX_POLICY_BYTES:
         raise too_big
     body = b""
     async for chunk in response.aiter_raw():
         body += chunk
-        if len(body) > POLICY_LIMIT:
+        if len(body) > MAX_POLICY_BYTES:
             raise too_big
     stream = response.extensions.get("network_stream")
     ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from mtasts.probes.errors import PolicyConnectError, PolicyFetchError
 from mtasts.probes.options import ProbeOptions
 from mtasts.probes.prober import PolicyFetch, fetch_policy
-from mtasts.rfc.policy import policy_id
+from mtasts.rfc.policy import policy_host, policy_id
 
 Fetch = Callable[[str, ProbeOptions], Awaitable[PolicyFetch]]
 """How a policy is fetched: ``fetch_policy`` unless a test says otherwise."""
@@ -74,7 +74,7 @@ class NotLiveError(Exception):
 
 async def look(domain: str, expected: str, options: ProbeOptions, fetch: Fetch = fetch_policy) -> Served:
     """Fetch ``domain``'s policy once and compare its id with ``expected``."""
-    fetched = await fetch(f"mta-sts.{domain}", options)
+    fetched = await fetch(policy_host(domain), options)
     ids = tuple(sorted({policy_id(r.body) for r in fetched.responses}))
     return Served(domain, expected, ids, tuple(fetched.errors))
 

@@ -16,14 +16,24 @@ from mtasts.rfc.names import mx_pattern_problem
 
 VERSION = "STSv1"
 MODES = ("enforce", "testing", "none")
+"""The policy modes of RFC 8461 §5, as its ABNF lists them; the stack file takes the same."""
 MAX_AGE_LIMIT = 31_557_600
 """The largest ``max_age`` RFC 8461 §3.2 allows: one year, in seconds."""
 
 ONE_DAY = 86_400
 """Seconds in a day: an ``enforce`` policy cached for less gives a downgrade attacker little wait."""
 
+MAX_POLICY_BYTES = 64 * 1024
+"""Largest policy senders fetch (RFC 8461 §3.3 lets them cap it; 64 KiB is what they use).
+
+The loader refuses a stack whose policy would be larger, and ``verify`` stops reading there.
+"""
+
 POLICY_PATH = "/.well-known/mta-sts.txt"
 """Where a policy host serves the policy (RFC 8461 §3.2)."""
+
+POLICY_HOST_LABEL = "mta-sts"
+"""The label before a mail domain that names its policy host (RFC 8461 §3.3)."""
 
 ID_LENGTH = 32
 """Characters of the SHA-256 hex digest kept as the policy id (§3.1: at most 32)."""
@@ -71,6 +81,11 @@ class Policy:
         return policy_id(self.render())
 
 
+def policy_host(domain: str) -> str:
+    """The host that serves ``domain``'s policy: ``mta-sts.<domain>`` (RFC 8461 §3.3)."""
+    return f"{POLICY_HOST_LABEL}.{domain}"
+
+
 def policy_id(text: str | bytes) -> str:
     """The policy id for the exact served bytes ``text``.
 
@@ -79,6 +94,22 @@ def policy_id(text: str | bytes) -> str:
     """
     data = text.encode("utf-8") if isinstance(text, str) else text
     return hashlib.sha256(data).hexdigest()[:ID_LENGTH]
+
+
+def short_max_age_problem(mode: str, max_age: int) -> str | None:
+    """The one rule "enforce with max_age under a day": why it is risky, or None.
+
+    A short max_age makes senders refetch often: an outage of the policy host (or an attacker
+    blocking it) drops protection once the cached policy expires (RFC 8461 §3.2 suggests weeks).
+    The loader, ``verify`` and the policy pack all word it with this.
+    """
+    if mode != "enforce" or max_age >= ONE_DAY:
+        return None
+    return (
+        f"enforce with max_age {max_age} s (under one day): senders refetch often, and an outage "
+        "of the policy host, or an attacker blocking it, drops protection once the cached policy "
+        "expires (RFC 8461 §3.2 suggests weeks)"
+    )
 
 
 def _lines(text: str) -> list[str]:
@@ -154,7 +185,8 @@ def parse_policy(text: str | bytes) -> Policy:
         elif name == "mode":
             if value not in MODES:
                 raise PolicyError(
-                    f"{where}: mode must be enforce, testing or none, got {value!r} (RFC 8461 §3.2)"
+                    f"{where}: mode must be {', '.join(MODES[:-1])} or {MODES[-1]}, got {value!r} "
+                    "(RFC 8461 §3.2)"
                 )
         elif name == "max_age":
             if not _MAX_AGE.match(value) or int(value) > MAX_AGE_LIMIT:

@@ -16,6 +16,20 @@ from mtasts.rfc.names import hostname_problem
 
 STS_VERSION = "v=STSv1"
 TLSRPT_VERSION = "v=TLSRPTv1"
+STS_LABEL = "_mta-sts"
+"""The label before a mail domain that holds its ``v=STSv1`` TXT record (RFC 8461 §3.1)."""
+TLSRPT_LABEL = "_smtp._tls"
+"""The labels before a mail domain that hold its ``v=TLSRPTv1`` TXT record (RFC 8460 §3)."""
+
+
+def sts_name(domain: str) -> str:
+    """``_mta-sts.<domain>``: where ``domain``'s policy id is published."""
+    return f"{STS_LABEL}.{domain}"
+
+
+def tlsrpt_name(domain: str) -> str:
+    """``_smtp._tls.<domain>``: where ``domain``'s TLS-RPT record is published."""
+    return f"{TLSRPT_LABEL}.{domain}"
 TXT_STRING_LIMIT = 255
 """Octets in one TXT character-string (RFC 1035 §3.3)."""
 
@@ -119,9 +133,7 @@ def _fields(text: str, version: str, rfc: str) -> list[tuple[str, str]]:
 
 def _extension_value(name: str, value: str, rfc: str) -> str:
     if not _EXT_VALUE.match(value):
-        raise RecordError(
-            f"field {name!r} value must be printable ASCII without '=', ';' or spaces ({rfc})"
-        )
+        raise RecordError(f"field {name!r} value must be printable ASCII without '=', ';' or spaces ({rfc})")
     return value
 
 
@@ -180,7 +192,12 @@ def tlsrpt_uri_problem(uri: str) -> str | None:
     if scheme == "https":
         if not rest.startswith("//"):
             return "must be https://<host>/…"
-        parsed = urllib.parse.urlsplit(uri)
+        try:
+            parsed = urllib.parse.urlsplit(uri)
+        except ValueError:  # urllib's "Invalid IPv6 URL"
+            return "is not a URI (an unbalanced '[' or ']')"
+        if "[" in parsed.netloc or "]" in parsed.netloc:
+            return "must name a host, not a bracketed address"
         try:
             host, port = parsed.hostname, parsed.port
         except ValueError:

@@ -14,7 +14,6 @@ from mtasts.commands.verify.domain import verify_async
 from mtasts.commands.verify.report import Report, render_json, render_text
 from mtasts.model.config import Deployment, load_stack
 from mtasts.probes import ProbeOptions
-from mtasts.rfc.names import hostname_problem, normalize_name
 
 
 class UsageError(ValueError):
@@ -39,23 +38,11 @@ def options_from_args(args: argparse.Namespace) -> ProbeOptions:
     )
 
 
-def _domain_names(raw: list[str]) -> list[str]:
-    names: list[str] = []
-    for value in raw:
-        name = normalize_name(value.strip())
-        problem = hostname_problem(name, min_labels=2)
-        if problem:
-            raise UsageError(f"domain {value!r} {problem}")
-        if name not in names:
-            names.append(name)
-    return names
-
-
 def run(args: argparse.Namespace) -> int:
     """The ``verify`` command: 0 with no error finding, 1 with any, 2 on bad usage."""
     try:
         options = options_from_args(args)
-        names = _domain_names(list(args.domains or []))
+        names = list(dict.fromkeys(args.domains or []))  # cli.domain has checked and normalized them
         expected = None
         if args.stack:
             expected = load_stack(args.project_dir, args.stack)

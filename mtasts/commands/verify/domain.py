@@ -10,15 +10,16 @@ from mtasts.commands.verify.report import Report
 from mtasts.model.config import Deployment, Domain
 from mtasts.model.findings import Finding
 from mtasts.probes import MxAnswer, ProbeOptions, Prober, StarttlsProbe
-from mtasts.rfc.policy import Policy
+from mtasts.rfc.policy import Policy, policy_host
+from mtasts.rfc.records import sts_name, tlsrpt_name
 
 
 async def check_domain(prober: Prober, domain: str, expected: Domain | None = None) -> Report:
     """Every check for one domain; ``expected`` adds drift findings against the stack."""
-    host = f"mta-sts.{domain}"
-    sts_q = prober.query(f"_mta-sts.{domain}", "TXT")
+    host = policy_host(domain)
+    sts_q = prober.query(sts_name(domain), "TXT")
     fetch_q = prober.fetch_policy(host)
-    rpt_q = prober.query(f"_smtp._tls.{domain}", "TXT")
+    rpt_q = prober.query(tlsrpt_name(domain), "TXT")
 
     async def probe_mx() -> tuple[MxAnswer, list[StarttlsProbe]]:
         # STARTTLS starts as soon as the MX answer is in, beside the policy fetch.
