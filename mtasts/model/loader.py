@@ -26,7 +26,7 @@ from mtasts.model import rollout
 from mtasts.model.domain import Deployment, Domain
 from mtasts.model.errors import ConfigError
 from mtasts.model.findings import Finding, Severity
-from mtasts.model.stackfile import NAMESPACE, gc_paused, stack_config
+from mtasts.model.stackfile import MAX_DEPTH, NAMESPACE, gc_paused, stack_config
 from mtasts.model.validators import (
     DEFAULTS,
     GITHUB_OWNER,
@@ -411,7 +411,7 @@ def _object(config: Mapping[str, Any], key: str) -> Any:
     if not isinstance(value, str):
         return value
     try:
-        return json.loads(value, object_pairs_hook=_unique_pairs)
+        parsed = json.loads(value, object_pairs_hook=_unique_pairs)
     except _DuplicateKey as exc:
         fail(key, f"duplicate key {shown(exc.args[0])} in its JSON text; JSON would keep only the last")
     except RecursionError:
@@ -420,6 +420,21 @@ def _object(config: Mapping[str, Any], key: str) -> Any:
         if "digits" in str(exc):  # Python's limit on integer length (4,300 digits)
             fail(key, "its JSON text holds an integer too long to read")
         fail(key, "must be a mapping (or its JSON text), got a string that is not JSON")
+    # Newer Pythons parse deeper JSON without a RecursionError: the same limit as for YAML, always.
+    if _nesting(parsed) > MAX_DEPTH:
+        fail(key, "its JSON text nests too deeply")
+    return parsed
+
+
+def _nesting(value: Any) -> int:
+    """How many mappings and lists deep ``value`` goes, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack += [(child, level + 1) for child in (item.values() if isinstance(item, dict) else item)]
+    return deepest
 
 
 class _DuplicateKey(Exception):
