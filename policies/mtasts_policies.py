@@ -30,14 +30,25 @@ from pulumi_policy import (
 )
 
 from mtasts.rfc.names import normalize_name
-from mtasts.rfc.policy import ONE_DAY, POLICY_PATH, PolicyError, parse_policy, policy_id
+from mtasts.rfc.policy import (
+    POLICY_HOST_LABEL,
+    POLICY_PATH,
+    PolicyError,
+    parse_policy,
+    policy_id,
+    short_max_age_problem,
+)
 from mtasts.rfc.records import (
+    STS_LABEL,
     STS_VERSION,
+    TLSRPT_LABEL,
     TLSRPT_VERSION,
     RecordError,
     declares,
     parse_sts_record,
     parse_tlsrpt_record,
+    sts_name,
+    tlsrpt_name,
     unquote_txt,
 )
 from mtasts.rfc.served import DATA_BEGIN, DATA_END, ServedDataError, served_in_script
@@ -59,9 +70,6 @@ ZONE_TYPE = "cloudflare:index/zone:Zone"
 REPOSITORY_FILE_TYPE = "github:index/repositoryFile:RepositoryFile"
 REPOSITORY_PAGES_TYPE = "github:index/repositoryPages:RepositoryPages"
 
-STS_LABEL = "_mta-sts"
-TLSRPT_LABEL = "_smtp._tls"
-POLICY_HOST_LABEL = "mta-sts"
 POLICY_FILE = POLICY_PATH.lstrip("/")
 PROXIABLE_TYPES = frozenset({"A", "AAAA", "CNAME"})
 
@@ -278,13 +286,9 @@ def _validate_enforce_max_age(args: ResourceValidationArgs, report_violation: Re
             policy = parse_policy(text)
         except PolicyError:
             continue  # the parse policies report it
-        if policy.mode == "enforce" and policy.max_age < ONE_DAY:
-            report_violation(
-                f"policy {text!r}: mode enforce with max_age {policy.max_age} s; senders refetch "
-                f"often and a policy host outage soon leaves them with no policy (RFC 8461 §3.2 "
-                f"suggests weeks; use at least {ONE_DAY})",
-                None,
-            )
+        problem = short_max_age_problem(policy.mode, policy.max_age)
+        if problem:
+            report_violation(f"policy {text!r}: {problem}", None)
 
 
 def _validate_compatibility_date(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -436,8 +440,9 @@ def _served_by_domain(resources: list[PolicyResource], zones: Mapping[str, str])
         except RecordError:
             continue
         fqdn = _record_fqdn(record.props, zones)
-        if ident in by_id and fqdn.startswith(STS_LABEL + "."):
-            served[fqdn[len(STS_LABEL) + 1 :]].add(by_id[ident])
+        domain = fqdn[len(STS_LABEL) + 1 :]
+        if ident in by_id and fqdn == sts_name(domain):
+            served[domain].add(by_id[ident])
     return served
 
 
@@ -451,9 +456,9 @@ def _validate_enforce_has_tlsrpt(args: StackValidationArgs, report_violation: Re
                 modes.add(parse_policy(text).mode)
             except PolicyError:
                 continue
-        if "enforce" in modes and f"{TLSRPT_LABEL}.{domain}" not in reported:
+        if "enforce" in modes and tlsrpt_name(domain) not in reported:
             report_violation(
-                f"{domain} enforces MTA-STS but the stack has no {TLSRPT_LABEL}.{domain} TXT record; "
+                f"{domain} enforces MTA-STS but the stack has no {tlsrpt_name(domain)} TXT record; "
                 "without TLS reports nobody learns that senders are failing to deliver",
                 None,
             )
@@ -507,7 +512,7 @@ def _validate_receiver_in_rua(args: StackValidationArgs, report_violation: Repor
         for domain in domains:
             if domain in external:
                 continue  # dns: external: the record is published by hand, outside the stack
-            name = f"{TLSRPT_LABEL}.{domain}"
+            name = tlsrpt_name(domain)
             declared = [
                 r
                 for r in records.get(name, [])
