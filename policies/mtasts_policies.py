@@ -5,7 +5,7 @@ every Cloudflare DNS record, Worker and GitHub Pages file in a stack, not only t
 project's components create. Record and policy grammar comes from ``mtasts.rfc``: nothing here
 re-implements RFC 8461 §3 or RFC 8460 §3. A Worker's policies are read from its script's one
 data region, plain JSON between fixed markers (``mtasts.rfc.served``): split and parsed, never
-lexed as JavaScript.
+lexed as JavaScript; the TLS report receiver's settings likewise, between its own markers.
 
 ``POLICIES`` is the list ``__main__.py`` builds the pack from; tests and outside checks import
 it from here, because constructing a ``PolicyPack`` starts a gRPC server and blocks.
@@ -13,7 +13,6 @@ it from here, because constructing a ``PolicyPack`` starts a gRPC server and blo
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -51,7 +50,14 @@ from mtasts.rfc.records import (
     tlsrpt_name,
     unquote_txt,
 )
-from mtasts.rfc.served import DATA_BEGIN, DATA_END, ServedDataError, served_in_script
+from mtasts.rfc.served import (
+    POLICY_DATA,
+    RECEIVER_SETTINGS,
+    ReceiverData,
+    ServedDataError,
+    receiver_in_script,
+    served_in_script,
+)
 
 DNS_RECORD_TYPES = frozenset(
     {
@@ -145,13 +151,14 @@ def served_policies(props: Mapping[str, Any]) -> list[ServedPolicy]:
     """The (host, policy) pairs a Worker script's data region serves, sorted by host.
 
     None while the content is not known (not a string), and none for a Worker that is not a
-    policy host (no data marker at all: the stack's TLS report receiver, or any other Worker).
+    policy host (no policy data marker at all: the stack's TLS report receiver, whose settings sit
+    between other markers, or any other Worker).
     Raises ``ServedDataError`` when the script has more than one data region, markers out of
     order, or data that is not the documented document (the Worker would then serve no policy,
     or fail to load).
     """
     content = props.get("content")
-    if not isinstance(content, str) or (DATA_BEGIN not in content and DATA_END not in content):
+    if not isinstance(content, str) or not POLICY_DATA.carried_by(content):
         return []
     by_host = served_in_script(content)
     return [ServedPolicy(text=text, host=_normalize(host)) for host, text in sorted(by_host.items())]
@@ -464,36 +471,18 @@ def _validate_enforce_has_tlsrpt(args: StackValidationArgs, report_violation: Re
             )
 
 
-def _receiver_settings(props: Mapping[str, Any]) -> tuple[list[str], list[str], set[str]] | None:
-    """A TLS report receiver Worker's (domains, rua URIs, dnsExternal domains), from its ``SETTINGS``
-    json binding; None for any other Worker or while the binding is not known."""
-    bindings = props.get("bindings")
-    if not isinstance(bindings, list):
+def _receiver_settings(props: Mapping[str, Any]) -> ReceiverData | None:
+    """A TLS report receiver Worker's settings, from its script's settings region; None for any
+    other Worker (no settings marker), while the content is not known, or when the region does not
+    decode or lists no URI."""
+    content = props.get("content")
+    if not isinstance(content, str) or not RECEIVER_SETTINGS.carried_by(content):
         return None
-    for binding in bindings:
-        if (
-            not isinstance(binding, Mapping)
-            or binding.get("name") != "SETTINGS"
-            or binding.get("type") != "json"
-        ):
-            continue
-        try:
-            data = json.loads(binding.get("json") or "")
-        except (TypeError, ValueError):
-            return None
-        if not isinstance(data, dict):
-            return None
-        domains, rua, external = data.get("domains"), data.get("rua"), data.get("dnsExternal") or []
-        if not (
-            isinstance(domains, list)
-            and isinstance(rua, list)
-            and rua
-            and isinstance(external, list)
-            and all(isinstance(x, str) for x in [*domains, *rua, *external])
-        ):
-            return None
-        return [_normalize(d) for d in domains], rua, {_normalize(d) for d in external}
-    return None
+    try:
+        found = receiver_in_script(content)
+    except ServedDataError:
+        return None
+    return found if found.rua else None
 
 
 def _validate_receiver_in_rua(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -507,10 +496,10 @@ def _validate_receiver_in_rua(args: StackValidationArgs, report_violation: Repor
         found = _receiver_settings(worker.props)
         if found is None:
             continue
-        domains, rua, external = found
+        rua = list(found.rua)
         script = worker.props.get("scriptName") or worker.name
-        for domain in domains:
-            if domain in external:
+        for domain in sorted(found.builtin):
+            if domain in found.dns_external:
                 continue  # dns: external: the record is published by hand, outside the stack
             name = tlsrpt_name(domain)
             declared = [
@@ -598,7 +587,7 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     ),
     StackValidationPolicy(
         name="tls-report-receiver-in-rua",
-        description="A domain the stack's TLS report receiver takes must list it in its _smtp._tls rua.",
+        description="A builtin domain of the stack's TLS report receiver must list it in its _smtp._tls rua.",
         enforcement_level=EnforcementLevel.MANDATORY,
         validate=_validate_receiver_in_rua,
     ),

@@ -73,7 +73,7 @@ def receiver(persist: Path | None = None, webhook: str | None = None, **settings
     """The receiver bundle in miniflare for ``deployment(**settings)``, with fresh local storage."""
     stack = deployment(**settings)
     assert stack.receiver is not None
-    worker = receiver_worker("test", stack.receiver, [d.name for d in stack.reports_domains], TOKEN, webhook)
+    worker = receiver_worker("test", stack.receiver, stack.domains, TOKEN, webhook)
     with run_miniflare([worker], persist_dir=persist) as running, httpx.Client(timeout=30) as client:
         yield Receiver(running.url, client)
 

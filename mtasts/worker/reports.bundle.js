@@ -4343,7 +4343,6 @@ var MAX_PARTS = 10;
 var POLICY_TYPES = /* @__PURE__ */ new Set(["sts", "tlsa", "no-policy-found"]);
 var MAIL_JSON_TYPES = /* @__PURE__ */ new Set(["application/tlsrpt+json", "application/json"]);
 var DEFAULTS = {
-  domains: [],
   maxCompressedBytes: 1048576,
   maxDecompressedBytes: 16777216,
   maxMessageBytes: 2097152,
@@ -4351,6 +4350,11 @@ var DEFAULTS = {
   retentionDays: 400,
   silentAfterDays: 3
 };
+var SETTINGS = settingsFrom(
+  /* mta-sts:settings:begin */
+  { "domains": {}, "limits": {}, "rua": [] }
+  /* mta-sts:settings:end */
+);
 var encoder = new TextEncoder();
 var Rejected = class extends Error {
   // A request refused before anything was stored.
@@ -4367,10 +4371,11 @@ var Unparsable = class extends Error {
     this.status = status;
   }
 };
-function settingsOf(env) {
-  const given = env.SETTINGS && typeof env.SETTINGS === "object" ? env.SETTINGS : {};
-  const settings = { ...DEFAULTS, ...given };
-  settings.domainSet = new Set((settings.domains || []).map(normalizeName));
+function settingsFrom(data) {
+  const domains = data && typeof data.domains === "object" && data.domains !== null ? data.domains : {};
+  const settings = { ...DEFAULTS, ...data && data.limits };
+  const names = Object.keys(domains);
+  settings.domainSet = new Set(names.filter((n) => domains[n] && domains[n].builtin === true).map(normalizeName));
   return settings;
 }
 function normalizeName(name) {
@@ -4807,7 +4812,7 @@ async function intake(request, env, ctx, settings) {
 }
 async function route(request, env, ctx) {
   const url = new URL(request.url);
-  const settings = settingsOf(env);
+  const settings = SETTINGS;
   const path = url.pathname;
   const known = path === REPORT_PATH || path === SUMMARY_PATH || path === SUBMISSIONS_PATH || path.startsWith(RAW_PREFIX);
   if (!known) return problem(404, "not found");
@@ -4961,11 +4966,11 @@ var reports_default = {
     }
   },
   async email(message, env, ctx) {
-    const result = await receiveMail(message, env, settingsOf(env));
+    const result = await receiveMail(message, env, SETTINGS);
     console.log(`tlsrpt mail from ${message.from}: ${result.status}`);
   },
   async scheduled(event, env, ctx) {
-    const settings = settingsOf(env);
+    const settings = SETTINGS;
     await ensureSchema(env.DB);
     await retain(env, settings, event.scheduledTime);
     await digest(env, settings, event.scheduledTime);
