@@ -33,8 +33,8 @@ class ReceiverArgs:
     settings: receiver_model.ReceiverSettings
     """The validated ``mta-sts:reports`` object."""
     domains: Sequence[Domain]
-    """Every domain of the stack, all listed in the receiver's settings region; it counts
-    reports for the ``reports: builtin`` ones (others are ``foreign``)."""
+    """Every domain of the stack: the receiver counts reports for each (others are ``foreign``),
+    and lists the ``reports: builtin`` ones in its summary even when silent."""
     zone_id: pulumi.Input[str]
     """Zone of ``settings.host`` (and of the mailto address)."""
     read_token: pulumi.Input[str] | None = None

@@ -24,14 +24,19 @@ TOKEN = "test-read-token-0123456789"
 STACK_DOMAINS = ("company-y.example", "example.com", "example.org")
 
 
+BY_HAND_DOMAIN = "by-hand.example"
+"""A domain of the stack with ``reports: none`` (it may list the receiver in its ``tlsrpt`` by hand)."""
+
+
 def deployment(**receiver: Any) -> Deployment:
-    """A stack whose three domains use the built-in receiver (``receiver`` overrides its settings)."""
+    """A stack whose three domains use the built-in receiver and one (``BY_HAND_DOMAIN``) does not;
+    ``receiver`` overrides the receiver's settings."""
     settings = {"host": "tlsrpt.example.net", "mailto": "tlsrpt@reports.example.net", **receiver}
     return load_config(
         {
             "mta-sts:cloudflareAccountId": "0" * 32,
             "mta-sts:defaults": {"mx": ["mx1.example.net"], "reports": "builtin"},
-            "mta-sts:domains": {d: {} for d in STACK_DOMAINS},
+            "mta-sts:domains": {**{d: {} for d in STACK_DOMAINS}, BY_HAND_DOMAIN: {"reports": "none"}},
             "mta-sts:reports": settings,
         }
     )

@@ -206,8 +206,8 @@ def message_cap(settings: ReceiverSettings) -> int:
 def receiver_data(settings: ReceiverSettings, domains: Iterable[Domain]) -> ReceiverData:
     """What the receiver's settings region holds for a stack with ``domains`` (all of them).
 
-    Every domain of the stack is listed, the ``reports: builtin`` ones marked: the receiver
-    counts reports for those. ``rua`` (the URIs a builtin domain's ``_smtp._tls``
+    The receiver counts reports for every domain of the stack; the ``reports: builtin`` ones are
+    listed in its summary even when silent. ``rua`` (the URIs a builtin domain's ``_smtp._tls``
     record lists) and ``dnsExternal`` (builtin domains whose records are published by hand) are
     not read by the Worker: they let the policy pack check, from the resources alone, that every
     builtin domain's record lists the receiver.

@@ -4375,7 +4375,8 @@ function settingsFrom(data) {
   const domains = data && typeof data.domains === "object" && data.domains !== null ? data.domains : {};
   const settings = { ...DEFAULTS, ...data && data.limits };
   const names = Object.keys(domains);
-  settings.domainSet = new Set(names.filter((n) => domains[n] && domains[n].builtin === true).map(normalizeName));
+  settings.domainSet = new Set(names.map(normalizeName));
+  settings.builtinSet = new Set(names.filter((n) => domains[n] && domains[n].builtin === true).map(normalizeName));
   return settings;
 }
 function normalizeName(name) {
@@ -4603,7 +4604,7 @@ async function ingest(env, settings, bytes, gzip, meta, stored) {
   const ours = report.policies.filter((p) => settings.domainSet.has(p.domain));
   if (ours.length === 0) {
     const names = [...new Set(report.policies.map((p) => p.domain))].join(", ") || "none";
-    const reason = `no policy-domain of this receiver in the report (got: ${names})`;
+    const reason = `no policy-domain of this stack in the report (got: ${names})`;
     await record(env, meta, stored, "foreign", reason);
     return { httpStatus: 422, body: { error: reason, status: "foreign" } };
   }
@@ -4736,8 +4737,9 @@ async function summary(env, settings, since, now) {
     firstReport: null,
     lastReport: null
   };
-  for (const name of [...settings.domainSet].sort()) entry(name);
-  for (const row of totals.results) {
+  const counted = (row) => settings.domainSet.has(row.domain);
+  for (const name of [...settings.builtinSet].sort()) entry(name);
+  for (const row of totals.results.filter(counted)) {
     Object.assign(entry(row.domain), {
       reports: row.reports,
       successful: row.successful,
@@ -4746,8 +4748,8 @@ async function summary(env, settings, since, now) {
       lastReport: row.last
     });
   }
-  for (const row of orgs.results) entry(row.domain).organizations.push(row.organization);
-  for (const row of failures.results) {
+  for (const row of orgs.results.filter(counted)) entry(row.domain).organizations.push(row.organization);
+  for (const row of failures.results.filter(counted)) {
     entry(row.domain).failures.push({
       resultType: row.result_type,
       receivingMx: row.receiving_mx,
@@ -4757,7 +4759,7 @@ async function summary(env, settings, since, now) {
   }
   const lastEver = new Map(last.results.map((row) => [row.domain, row.last]));
   const quietSince = new Date(now - settings.silentAfterDays * 864e5).toISOString();
-  const silent = [...settings.domainSet].filter((name) => !lastEver.has(name) || lastEver.get(name) < quietSince).sort();
+  const silent = [...settings.builtinSet].filter((name) => !lastEver.has(name) || lastEver.get(name) < quietSince).sort();
   const ordered = {};
   for (const name of Object.keys(domains).sort()) ordered[name] = domains[name];
   return {

@@ -55,7 +55,7 @@ const DEFAULTS = {
 
 // The stack's settings (mtasts.rfc.served.encode_receiver): {"domains": {"<domain>": {"builtin":
 // true, "dnsExternal": true}, ...}, "limits": {...}, "rua": [...]}, one domain a line. Every
-// domain of the stack is listed; reports for the builtin ones are counted. rua and dnsExternal
+// domain of the stack is counted; builtin ones are listed even when silent. rua and dnsExternal
 // are for the policy pack. The region is plain JSON read as an object literal; it sits inside
 // the call's parentheses so that esbuild keeps both markers in the bundle.
 const SETTINGS = settingsFrom(
@@ -87,8 +87,9 @@ function settingsFrom(data) {
   const domains = data && typeof data.domains === "object" && data.domains !== null ? data.domains : {};
   const settings = { ...DEFAULTS, ...(data && data.limits) };
   const names = Object.keys(domains);
-  // domainSet: the builtin domains, whose reports are counted.
-  settings.domainSet = new Set(names.filter((n) => domains[n] && domains[n].builtin === true).map(normalizeName));
+  // domainSet: reports counted; builtinSet: listed in the summary and as silent.
+  settings.domainSet = new Set(names.map(normalizeName));
+  settings.builtinSet = new Set(names.filter((n) => domains[n] && domains[n].builtin === true).map(normalizeName));
   return settings;
 }
 
@@ -356,7 +357,7 @@ async function ingest(env, settings, bytes, gzip, meta, stored) {
   const ours = report.policies.filter((p) => settings.domainSet.has(p.domain));
   if (ours.length === 0) {
     const names = [...new Set(report.policies.map((p) => p.domain))].join(", ") || "none";
-    const reason = `no policy-domain of this receiver in the report (got: ${names})`;
+    const reason = `no policy-domain of this stack in the report (got: ${names})`;
     await record(env, meta, stored, "foreign", reason);
     return { httpStatus: 422, body: { error: reason, status: "foreign" } };
   }
@@ -529,8 +530,10 @@ async function summary(env, settings, since, now) {
       firstReport: null,
       lastReport: null,
     });
-  for (const name of [...settings.domainSet].sort()) entry(name);
-  for (const row of totals.results) {
+  // Every builtin domain, silent or not; any other domain of the stack once it has reports.
+  const counted = (row) => settings.domainSet.has(row.domain);
+  for (const name of [...settings.builtinSet].sort()) entry(name);
+  for (const row of totals.results.filter(counted)) {
     Object.assign(entry(row.domain), {
       reports: row.reports,
       successful: row.successful,
@@ -539,8 +542,8 @@ async function summary(env, settings, since, now) {
       lastReport: row.last,
     });
   }
-  for (const row of orgs.results) entry(row.domain).organizations.push(row.organization);
-  for (const row of failures.results) {
+  for (const row of orgs.results.filter(counted)) entry(row.domain).organizations.push(row.organization);
+  for (const row of failures.results.filter(counted)) {
     entry(row.domain).failures.push({
       resultType: row.result_type,
       receivingMx: row.receiving_mx,
@@ -550,7 +553,7 @@ async function summary(env, settings, since, now) {
   }
   const lastEver = new Map(last.results.map((row) => [row.domain, row.last]));
   const quietSince = new Date(now - settings.silentAfterDays * 86400000).toISOString();
-  const silent = [...settings.domainSet]
+  const silent = [...settings.builtinSet]
     .filter((name) => !lastEver.has(name) || lastEver.get(name) < quietSince)
     .sort();
   const ordered = {};
