@@ -98,7 +98,7 @@ def worker() -> LocalWorker:
         }
     )
     assert deployment.receiver is not None
-    return receiver_worker("bench", deployment.receiver, list(DOMAINS), TOKEN)
+    return receiver_worker("bench", deployment.receiver, deployment.domains, TOKEN)
 
 
 def post_all(url: str, bodies: list[bytes], concurrency: int) -> float:

@@ -138,7 +138,7 @@ def _receiver(deployment: Deployment, stack: str) -> Any:
             account_id=deployment.cloudflare_account_id,
             stack=stack,
             settings=deployment.receiver,
-            domains=deployment.reports_domains,
+            domains=deployment.domains,
             zone_id=zone_id(deployment.receiver),
             read_token=token,
             webhook=secrets.get_secret("reportsWebhook"),

@@ -9,7 +9,6 @@ a rule sending exactly that address to the Worker.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,7 +33,8 @@ class ReceiverArgs:
     settings: receiver_model.ReceiverSettings
     """The validated ``mta-sts:reports`` object."""
     domains: Sequence[Domain]
-    """The stack's ``reports: builtin`` domains: the only ones the receiver counts."""
+    """Every domain of the stack: the receiver counts reports for each (others are ``foreign``),
+    and lists the ``reports: builtin`` ones in its summary even when silent."""
     zone_id: pulumi.Input[str]
     """Zone of ``settings.host`` (and of the mailto address)."""
     read_token: pulumi.Input[str] | None = None
@@ -75,23 +75,13 @@ class ReportReceiver(pulumi.ComponentResource):
         self.bucket = cloudflare.R2Bucket(
             f"{name}-bucket", account_id=args.account_id, name=storage, opts=child
         )
-        # Reports are kept retentionDays; the Worker's daily run prunes D1 and R2 alike.
+        # Reports are kept retentionDays; the Worker's daily run prunes D1 and R2 alike. The
+        # stack's domains and the caps are data in the script (its settings region), not a json
+        # binding: Cloudflare caps each binding value at 5 KB. Only storage and secrets are bindings.
         bindings: list[cloudflare.WorkersScriptBindingArgs] = [
             cloudflare.WorkersScriptBindingArgs(name="DB", type="d1", id=self.database.id),
             cloudflare.WorkersScriptBindingArgs(
                 name="ARCHIVE", type="r2_bucket", bucket_name=self.bucket.name
-            ),
-            cloudflare.WorkersScriptBindingArgs(
-                name="SETTINGS",
-                type="json",
-                json=json.dumps(
-                    receiver_model.settings_json(
-                        settings,
-                        [d.name for d in args.domains],
-                        [d.name for d in args.domains if not d.managed_dns],
-                    ),
-                    sort_keys=True,
-                ),
             ),
         ]
         if args.read_token is not None:
@@ -110,7 +100,7 @@ class ReportReceiver(pulumi.ComponentResource):
             f"{name}-script",
             account_id=args.account_id,
             script_name=receiver_model.script_name(args.stack),
-            content=receiver_model.receiver_script(),
+            content=receiver_model.receiver_script(settings, args.domains),
             main_module=receiver_model.MAIN_MODULE,
             compatibility_date=receiver_model.COMPATIBILITY_DATE,
             bindings=bindings,

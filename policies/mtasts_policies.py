@@ -5,7 +5,7 @@ every Cloudflare DNS record, Worker and GitHub Pages file in a stack, not only t
 project's components create. Record and policy grammar comes from ``mtasts.rfc``: nothing here
 re-implements RFC 8461 §3 or RFC 8460 §3. A Worker's policies are read from its script's one
 data region, plain JSON between fixed markers (``mtasts.rfc.served``): split and parsed, never
-lexed as JavaScript.
+lexed as JavaScript; the TLS report receiver's settings likewise, between its own markers.
 
 ``POLICIES`` is the list ``__main__.py`` builds the pack from; tests and outside checks import
 it from here, because constructing a ``PolicyPack`` starts a gRPC server and blocks.
@@ -13,7 +13,6 @@ it from here, because constructing a ``PolicyPack`` starts a gRPC server and blo
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -30,17 +29,35 @@ from pulumi_policy import (
 )
 
 from mtasts.rfc.names import normalize_name
-from mtasts.rfc.policy import ONE_DAY, POLICY_PATH, PolicyError, parse_policy, policy_id
+from mtasts.rfc.policy import (
+    POLICY_HOST_LABEL,
+    POLICY_PATH,
+    PolicyError,
+    parse_policy,
+    policy_id,
+    short_max_age_problem,
+)
 from mtasts.rfc.records import (
+    STS_LABEL,
     STS_VERSION,
+    TLSRPT_LABEL,
     TLSRPT_VERSION,
     RecordError,
     declares,
     parse_sts_record,
     parse_tlsrpt_record,
+    sts_name,
+    tlsrpt_name,
     unquote_txt,
 )
-from mtasts.rfc.served import DATA_BEGIN, DATA_END, ServedDataError, served_in_script
+from mtasts.rfc.served import (
+    POLICY_DATA,
+    RECEIVER_SETTINGS,
+    ReceiverData,
+    ServedDataError,
+    receiver_in_script,
+    served_in_script,
+)
 
 DNS_RECORD_TYPES = frozenset(
     {
@@ -59,9 +76,6 @@ ZONE_TYPE = "cloudflare:index/zone:Zone"
 REPOSITORY_FILE_TYPE = "github:index/repositoryFile:RepositoryFile"
 REPOSITORY_PAGES_TYPE = "github:index/repositoryPages:RepositoryPages"
 
-STS_LABEL = "_mta-sts"
-TLSRPT_LABEL = "_smtp._tls"
-POLICY_HOST_LABEL = "mta-sts"
 POLICY_FILE = POLICY_PATH.lstrip("/")
 PROXIABLE_TYPES = frozenset({"A", "AAAA", "CNAME"})
 
@@ -137,13 +151,14 @@ def served_policies(props: Mapping[str, Any]) -> list[ServedPolicy]:
     """The (host, policy) pairs a Worker script's data region serves, sorted by host.
 
     None while the content is not known (not a string), and none for a Worker that is not a
-    policy host (no data marker at all: the stack's TLS report receiver, or any other Worker).
+    policy host (no policy data marker at all: the stack's TLS report receiver, whose settings sit
+    between other markers, or any other Worker).
     Raises ``ServedDataError`` when the script has more than one data region, markers out of
     order, or data that is not the documented document (the Worker would then serve no policy,
     or fail to load).
     """
     content = props.get("content")
-    if not isinstance(content, str) or (DATA_BEGIN not in content and DATA_END not in content):
+    if not isinstance(content, str) or not POLICY_DATA.carried_by(content):
         return []
     by_host = served_in_script(content)
     return [ServedPolicy(text=text, host=_normalize(host)) for host, text in sorted(by_host.items())]
@@ -278,13 +293,9 @@ def _validate_enforce_max_age(args: ResourceValidationArgs, report_violation: Re
             policy = parse_policy(text)
         except PolicyError:
             continue  # the parse policies report it
-        if policy.mode == "enforce" and policy.max_age < ONE_DAY:
-            report_violation(
-                f"policy {text!r}: mode enforce with max_age {policy.max_age} s; senders refetch "
-                f"often and a policy host outage soon leaves them with no policy (RFC 8461 §3.2 "
-                f"suggests weeks; use at least {ONE_DAY})",
-                None,
-            )
+        problem = short_max_age_problem(policy.mode, policy.max_age)
+        if problem:
+            report_violation(f"policy {text!r}: {problem}", None)
 
 
 def _validate_compatibility_date(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -436,8 +447,9 @@ def _served_by_domain(resources: list[PolicyResource], zones: Mapping[str, str])
         except RecordError:
             continue
         fqdn = _record_fqdn(record.props, zones)
-        if ident in by_id and fqdn.startswith(STS_LABEL + "."):
-            served[fqdn[len(STS_LABEL) + 1 :]].add(by_id[ident])
+        domain = fqdn[len(STS_LABEL) + 1 :]
+        if ident in by_id and fqdn == sts_name(domain):
+            served[domain].add(by_id[ident])
     return served
 
 
@@ -451,44 +463,26 @@ def _validate_enforce_has_tlsrpt(args: StackValidationArgs, report_violation: Re
                 modes.add(parse_policy(text).mode)
             except PolicyError:
                 continue
-        if "enforce" in modes and f"{TLSRPT_LABEL}.{domain}" not in reported:
+        if "enforce" in modes and tlsrpt_name(domain) not in reported:
             report_violation(
-                f"{domain} enforces MTA-STS but the stack has no {TLSRPT_LABEL}.{domain} TXT record; "
+                f"{domain} enforces MTA-STS but the stack has no {tlsrpt_name(domain)} TXT record; "
                 "without TLS reports nobody learns that senders are failing to deliver",
                 None,
             )
 
 
-def _receiver_settings(props: Mapping[str, Any]) -> tuple[list[str], list[str], set[str]] | None:
-    """A TLS report receiver Worker's (domains, rua URIs, dnsExternal domains), from its ``SETTINGS``
-    json binding; None for any other Worker or while the binding is not known."""
-    bindings = props.get("bindings")
-    if not isinstance(bindings, list):
+def _receiver_settings(props: Mapping[str, Any]) -> ReceiverData | None:
+    """A TLS report receiver Worker's settings, from its script's settings region; None for any
+    other Worker (no settings marker), while the content is not known, or when the region does not
+    decode or lists no URI."""
+    content = props.get("content")
+    if not isinstance(content, str) or not RECEIVER_SETTINGS.carried_by(content):
         return None
-    for binding in bindings:
-        if (
-            not isinstance(binding, Mapping)
-            or binding.get("name") != "SETTINGS"
-            or binding.get("type") != "json"
-        ):
-            continue
-        try:
-            data = json.loads(binding.get("json") or "")
-        except (TypeError, ValueError):
-            return None
-        if not isinstance(data, dict):
-            return None
-        domains, rua, external = data.get("domains"), data.get("rua"), data.get("dnsExternal") or []
-        if not (
-            isinstance(domains, list)
-            and isinstance(rua, list)
-            and rua
-            and isinstance(external, list)
-            and all(isinstance(x, str) for x in [*domains, *rua, *external])
-        ):
-            return None
-        return [_normalize(d) for d in domains], rua, {_normalize(d) for d in external}
-    return None
+    try:
+        found = receiver_in_script(content)
+    except ServedDataError:
+        return None
+    return found if found.rua else None
 
 
 def _validate_receiver_in_rua(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -502,12 +496,12 @@ def _validate_receiver_in_rua(args: StackValidationArgs, report_violation: Repor
         found = _receiver_settings(worker.props)
         if found is None:
             continue
-        domains, rua, external = found
+        rua = list(found.rua)
         script = worker.props.get("scriptName") or worker.name
-        for domain in domains:
-            if domain in external:
+        for domain in sorted(found.builtin):
+            if domain in found.dns_external:
                 continue  # dns: external: the record is published by hand, outside the stack
-            name = f"{TLSRPT_LABEL}.{domain}"
+            name = tlsrpt_name(domain)
             declared = [
                 r
                 for r in records.get(name, [])
@@ -593,7 +587,7 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     ),
     StackValidationPolicy(
         name="tls-report-receiver-in-rua",
-        description="A domain the stack's TLS report receiver takes must list it in its _smtp._tls rua.",
+        description="A builtin domain of the stack's TLS report receiver must list it in its _smtp._tls rua.",
         enforcement_level=EnforcementLevel.MANDATORY,
         validate=_validate_receiver_in_rua,
     ),

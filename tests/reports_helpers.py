@@ -24,14 +24,19 @@ TOKEN = "test-read-token-0123456789"
 STACK_DOMAINS = ("company-y.example", "example.com", "example.org")
 
 
+BY_HAND_DOMAIN = "by-hand.example"
+"""A domain of the stack with ``reports: none`` (it may list the receiver in its ``tlsrpt`` by hand)."""
+
+
 def deployment(**receiver: Any) -> Deployment:
-    """A stack whose three domains use the built-in receiver (``receiver`` overrides its settings)."""
+    """A stack whose three domains use the built-in receiver and one (``BY_HAND_DOMAIN``) does not;
+    ``receiver`` overrides the receiver's settings."""
     settings = {"host": "tlsrpt.example.net", "mailto": "tlsrpt@reports.example.net", **receiver}
     return load_config(
         {
             "mta-sts:cloudflareAccountId": "0" * 32,
             "mta-sts:defaults": {"mx": ["mx1.example.net"], "reports": "builtin"},
-            "mta-sts:domains": {d: {} for d in STACK_DOMAINS},
+            "mta-sts:domains": {**{d: {} for d in STACK_DOMAINS}, BY_HAND_DOMAIN: {"reports": "none"}},
             "mta-sts:reports": settings,
         }
     )
@@ -73,7 +78,7 @@ def receiver(persist: Path | None = None, webhook: str | None = None, **settings
     """The receiver bundle in miniflare for ``deployment(**settings)``, with fresh local storage."""
     stack = deployment(**settings)
     assert stack.receiver is not None
-    worker = receiver_worker("test", stack.receiver, [d.name for d in stack.reports_domains], TOKEN, webhook)
+    worker = receiver_worker("test", stack.receiver, stack.domains, TOKEN, webhook)
     with run_miniflare([worker], persist_dir=persist) as running, httpx.Client(timeout=30) as client:
         yield Receiver(running.url, client)
 

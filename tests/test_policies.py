@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,16 @@ from pulumi_policy.policy import _PolicyAnalyzerServicer
 from mtasts.model.config import load_stack
 from mtasts.model.worker import COMPATIBILITY_DATE, MAIN_MODULE, render, worker_script
 from mtasts.rfc.policy import policy_id
-from mtasts.rfc.served import DATA_BEGIN, DATA_END, encode_served
+from mtasts.rfc.served import (
+    DATA_BEGIN,
+    DATA_END,
+    POLICY_DATA,
+    RECEIVER_SETTINGS,
+    encode_receiver,
+    encode_served,
+    insert_data,
+    receiver_in_script,
+)
 from policies.mtasts_policies import POLICIES, served_policies
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -675,18 +683,34 @@ RECEIVER_HTTPS = "https://tlsrpt.example.net/v1/tlsrpt"
 RECEIVER_MAILTO = "mailto:tlsrpt@reports.example.net"
 
 
-def _receiver(domains: list[str], external: list[str], mailto: bool = True) -> PolicyResource:
-    """The receiver Worker as components/reports.py declares it: SETTINGS from the model."""
-    from mtasts.model.reports import load_receiver, settings_json
+def _receiver(
+    domains: list[str],
+    external: list[str],
+    mailto: bool = True,
+    others: tuple[str, ...] = ("by-hand.example",),
+) -> PolicyResource:
+    """The receiver Worker as components/reports.py declares it: the model's script, with ``domains``
+    builtin (``external`` among them dns: external) and ``others`` in the stack with reports: none."""
+    from mtasts.model.config import load_config
+    from mtasts.model.reports import receiver_script
 
     raw = {"host": "tlsrpt.example.net", **({"mailto": "tlsrpt@reports.example.net"} if mailto else {})}
-    settings = load_receiver(raw)
-    assert settings is not None
-    bindings = [
-        {"name": "DB", "type": "d1", "id": "db-id"},
-        {"name": "SETTINGS", "type": "json", "json": json.dumps(settings_json(settings, domains, external))},
-    ]
-    props = {**script("export default {}", scriptName="mta-sts-reports-dev"), "bindings": bindings}
+    external_domain = {"reports": "builtin", "dns": "external", "routing": "custom-domain"}
+    deployment = load_config(
+        {
+            "mta-sts:cloudflareAccountId": "0" * 32,
+            "mta-sts:defaults": {"mx": ["mx1.example.net"]},
+            "mta-sts:reports": raw,
+            "mta-sts:domains": {
+                **{d: external_domain if d in external else {"reports": "builtin"} for d in domains},
+                **{d: {} for d in others},
+            },
+        }
+    )
+    assert deployment.receiver is not None
+    content = receiver_script(deployment.receiver, deployment.domains)
+    bindings = [{"name": "DB", "type": "d1", "id": "db-id"}]
+    props = {**script(content, scriptName="mta-sts-reports-dev"), "bindings": bindings}
     return stack_resource(SCRIPT, props, "reports-script")
 
 
@@ -712,8 +736,12 @@ def _receiver_stack(**change: Any) -> list[PolicyResource]:
 
 
 def test_receiver_in_rua_compliant() -> None:
-    """Every domain the receiver takes lists its URIs (or is dns: external): no violation."""
-    assert violations("tls-report-receiver-in-rua", _stack(*_receiver_stack())) == []
+    """Every builtin domain lists the receiver's URIs (or is dns: external): no violation, though the
+    receiver also counts by-hand.example (reports: none), which has no _smtp._tls record here."""
+    resources = _receiver_stack()
+    data = receiver_in_script(resources[0].props["content"])
+    assert "by-hand.example" in data.domains and "by-hand.example" not in data.builtin
+    assert violations("tls-report-receiver-in-rua", _stack(*resources)) == []
     https_only = _receiver_stack(mailto=False, rua=(RECEIVER_HTTPS,))
     assert violations("tls-report-receiver-in-rua", _stack(*https_only)) == []
     zone = stack_resource(ZONE, {"id": ZONE_ID, "name": "example.com"}, "zone")
@@ -753,17 +781,28 @@ def test_receiver_in_rua_violation(change: dict[str, Any], missing: str, on: str
 
 
 def test_receiver_in_rua_ignores_other_workers_and_unknown_settings() -> None:
-    """A Worker without a SETTINGS json binding, or with one lacking rua, is not a receiver to check."""
-    no_rua = _receiver(["example.com"], [])
-    bindings = [dict(b) for b in no_rua.props["bindings"]]
-    bindings[1]["json"] = json.dumps({"domains": ["example.com"]})
-    older = stack_resource(SCRIPT, {**no_rua.props, "bindings": bindings}, "older")
-    unknown = stack_resource(SCRIPT, {**no_rua.props, "bindings": None}, "unknown")
-    assert violations("tls-report-receiver-in-rua", _stack(older, unknown)) == []
+    """A Worker without the settings markers, with content not yet known, or whose settings list
+    no URI is not a receiver to check; nor is a stack domain that is not builtin."""
+    receiver = _receiver(["example.com"], [])
+    content = receiver.props["content"]
+    data = receiver_in_script(content)
+    no_rua = insert_data(content, encode_receiver(dataclasses.replace(data, rua=())), RECEIVER_SETTINGS)
+    older = stack_resource(SCRIPT, {**receiver.props, "content": no_rua}, "older")
+    unknown = stack_resource(SCRIPT, {**receiver.props, "content": None}, "unknown")
+    plain = stack_resource(SCRIPT, script("export default {}"), "plain")
+    assert violations("tls-report-receiver-in-rua", _stack(older, unknown, plain)) == []
+
+
+def test_the_receiver_is_never_taken_for_a_policy_worker() -> None:
+    """The receiver's script carries the settings markers only: the policy rules find no policy in it."""
+    receiver = _receiver(["example.com"], [])
+    assert not POLICY_DATA.carried_by(receiver.props["content"])
+    assert served_policies(receiver.props) == []
+    assert violations("worker-policy-text-valid", resource(SCRIPT, receiver.props)) == []
 
 
 def test_program_receiver_is_checked_and_a_dropped_uri_caught(program_runs: dict[str, Any]) -> None:
-    """dev under mocks: the rule reads the receiver's SETTINGS; removing its URI from one TXT fails."""
+    """dev under mocks: the rule reads the receiver's settings region; removing its URI from one TXT fails."""
     run = program_runs["dev"]
     assert not [f for f in _pack_findings(run) if f[0] == "tls-report-receiver-in-rua"]
     record = run.by_name("example.com-tlsrpt")

@@ -21,9 +21,11 @@ import pytest
 
 from mtasts.model import reports as receiver_model
 from tests.reports_helpers import (
+    BY_HAND_DOMAIN,
     FIXTURES,
     GOOD_FIXTURES,
     ROOT,
+    STACK_DOMAINS,
     TOKEN,
     Receiver,
     fixture,
@@ -237,6 +239,23 @@ def test_another_stacks_domain_is_refused_and_set_apart(live: Receiver) -> None:
     after = live.summary_json()
     assert after["foreign"] == before["foreign"] + 1
     assert after["domains"] == before["domains"]
+
+
+def test_a_stack_domain_not_builtin_is_counted_but_never_silent(live: Receiver) -> None:
+    """A report for a reports: none domain of the stack is stored and counted; it is listed once it
+    has reports, and never named silent (only builtin domains are)."""
+    before = live.summary_json()
+    assert BY_HAND_DOMAIN not in before["domains"] and BY_HAND_DOMAIN not in before["silent"]
+    response = live.post(
+        report_json("By Hand Org", "by-hand-1", BY_HAND_DOMAIN, failures=2), "application/tlsrpt+json"
+    )
+    assert response.status_code == 201, response.text
+    after = live.summary_json()
+    entry = after["domains"][BY_HAND_DOMAIN]
+    assert (entry["reports"], entry["organizations"], entry["failed"]) == (1, ["By Hand Org"], 2)
+    assert BY_HAND_DOMAIN not in after["silent"] and after["foreign"] == before["foreign"]
+    # Every builtin domain is listed, with or without reports.
+    assert set(STACK_DOMAINS) <= set(after["domains"])
 
 
 def test_a_mixed_report_counts_only_this_stacks_policy(live: Receiver) -> None:

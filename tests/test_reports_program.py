@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from typing import Any
 
@@ -10,6 +11,15 @@ import pytest
 from mtasts.commands.cli import main
 from mtasts.model import reports as receiver_model
 from mtasts.model.config import ConfigError, load_config, load_stack
+from mtasts.rfc.served import (
+    POLICY_DATA,
+    RECEIVER_SETTINGS,
+    ServedDataError,
+    decode_receiver,
+    extract_data,
+    insert_data,
+    receiver_in_script,
+)
 from tests.conftest import ROOT
 from tests.program_mocks import GET_ZONE, ProgramRun, mock_zone_id, run_program, run_stack
 
@@ -172,7 +182,9 @@ def test_the_receiver_is_a_second_script_with_its_storage(dev: ProgramRun) -> No
     """The dev stack gets mta-sts-reports-dev beside mta-sts-dev, bound to its own D1 and R2."""
     script = dev.by_name("reports-script")
     assert script.inputs["scriptName"] == "mta-sts-reports-dev"
-    assert script.inputs["content"] == receiver_model.BUNDLE_PATH.read_text(encoding="utf-8")
+    deployment = load_stack(ROOT, "dev")
+    assert deployment.receiver is not None
+    assert script.inputs["content"] == receiver_model.receiver_script(deployment.receiver, deployment.domains)
     assert script.inputs["mainModule"] == "reports.js"
     assert dev.by_name("cloudflare-worker-script").inputs["scriptName"] == "mta-sts-dev"
     database = dev.by_name("reports-database")
@@ -185,15 +197,121 @@ def test_the_receiver_is_a_second_script_with_its_storage(dev: ProgramRun) -> No
     assert database.urn in script.options.depends_on and bucket.urn in script.options.depends_on
 
 
-def test_settings_binding_lists_the_builtin_domains(dev: ProgramRun) -> None:
-    """SETTINGS holds exactly the stack's builtin domains, the caps, and the receiver's URIs."""
-    settings = json.loads(bindings(dev)["SETTINGS"]["json"])
-    assert settings["domains"] == ["dev.example.com", "example.com"]
-    # For the policy pack: the URIs each of those domains' _smtp._tls TXT must list.
-    assert settings["rua"] == [HTTPS, "mailto:tlsrpt@reports.example.net"]
-    assert settings["dnsExternal"] == []
-    assert settings["maxCompressedBytes"] == 1048576 and settings["maxDecompressedBytes"] == 16777216
-    assert bindings(dev)["SETTINGS"]["type"] == "json"
+def test_the_settings_region_lists_every_domain_and_marks_the_builtin_ones(dev: ProgramRun) -> None:
+    """The receiver's settings region names every domain of the stack (one a line), builtin ones
+    marked, the caps and the receiver's URIs; the bundle is unchanged outside the region."""
+    content = dev.by_name("reports-script").inputs["content"]
+    data = receiver_in_script(content)
+    deployment = load_stack(ROOT, "dev")
+    assert data.domains == tuple(sorted(d.name for d in deployment.domains))
+    assert data.builtin == {"dev.example.com", "example.com"}
+    assert data.dns_external == frozenset()
+    # For the policy pack: the URIs each builtin domain's _smtp._tls TXT must list.
+    assert data.rua == (HTTPS, "mailto:tlsrpt@reports.example.net")
+    assert data.limits["maxCompressedBytes"] == 1048576 and data.limits["maxDecompressedBytes"] == 16777216
+    region = extract_data(content, RECEIVER_SETTINGS)
+    for name in data.domains:
+        assert sum(1 for line in region.splitlines() if line.startswith(f'"{name}":')) == 1, name
+    bundle = receiver_model.bundle()
+    for marker, side in ((RECEIVER_SETTINGS.begin, 0), (RECEIVER_SETTINGS.end, 2)):
+        assert content.partition(marker)[side] == bundle.partition(marker)[side]
+    assert not POLICY_DATA.carried_by(content)  # never taken for a policy Worker
+
+
+def test_the_bundle_holds_one_settings_region_and_no_policy_markers() -> None:
+    """esbuild keeps both settings markers, once each, around a document that decodes; the
+    policy Worker's markers are nowhere in the receiver."""
+    bundle = receiver_model.bundle()
+    assert bundle.count(RECEIVER_SETTINGS.begin) == 1 and bundle.count(RECEIVER_SETTINGS.end) == 1
+    assert receiver_in_script(bundle).domains == ()
+    assert not POLICY_DATA.carried_by(bundle)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "const S = f({});",
+        f"const S = f({RECEIVER_SETTINGS.begin} {{}});",
+        f"const S = f({RECEIVER_SETTINGS.end} {{}} {RECEIVER_SETTINGS.begin});",
+        f"const S = f({RECEIVER_SETTINGS.begin} {{}} {RECEIVER_SETTINGS.end}, "
+        f"{RECEIVER_SETTINGS.begin} {{}} {RECEIVER_SETTINGS.end});",
+        f"const S = f({POLICY_DATA.begin} {{}} {POLICY_DATA.end});",
+    ],
+    ids=["none", "no end", "reversed", "twice", "policy markers"],
+)
+def test_a_script_without_exactly_one_settings_region_is_an_error(source: str) -> None:
+    """The shared marker helpers, given the receiver's pair, refuse anything but one region in order."""
+    with pytest.raises(ServedDataError):
+        extract_data(source, RECEIVER_SETTINGS)
+    with pytest.raises(ServedDataError):
+        insert_data(source, "{}", RECEIVER_SETTINGS)
+
+
+def test_settings_data_is_deterministic_and_round_trips() -> None:
+    """The same stack in any order gives the same text; it decodes to what went in."""
+    stack = load_config(config(RECEIVER, **{"b.example": {"reports": "builtin"}, "a.example": {}}))
+    assert stack.receiver is not None
+    text = receiver_model.settings_data(stack.receiver, stack.domains)
+    assert receiver_model.settings_data(stack.receiver, reversed(stack.domains)) == text
+    assert text.startswith('{"domains":{\n"a.example":{},\n"b.example":{"builtin":true}\n},')
+    data = decode_receiver(text)
+    assert data == receiver_model.receiver_data(stack.receiver, stack.domains)
+    assert text.isascii() and "*/" not in text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[]",
+        "not json",
+        '{"domains":[],"limits":{},"rua":[]}',
+        '{"domains":{},"limits":{"x":"1"},"rua":[]}',
+        '{"domains":{},"limits":{},"rua":"https://x"}',
+    ],
+)
+def test_malformed_settings_data_is_an_error(text: str) -> None:
+    """A settings region that is not the documented document raises ServedDataError, never KeyError."""
+    with pytest.raises(ServedDataError):
+        decode_receiver(text)
+
+
+def test_no_json_binding_carries_the_domains(dev: ProgramRun) -> None:
+    """Neither Worker has a json (or plain text) binding: the domain list is in the scripts only."""
+    assert set(bindings(dev)) == {"DB", "ARCHIVE"}
+    assert not dev.by_name("cloudflare-worker-script").inputs.get("bindings")
+    assert "example.com" not in json.dumps(dev.by_name("reports-script").inputs["bindings"])
+
+
+def receiver_inputs(domains: dict[str, Any]) -> dict[str, Any]:
+    """The inputs of the receiver's script for a stack with these domains."""
+    run = run_program(config(RECEIVER, **domains))
+    assert run.error is None, run.error
+    return dict(run.by_name("reports-script").inputs)
+
+
+def changed_lines(before: str, after: str) -> list[str]:
+    """The lines removed and added between two texts, as a line diff shows them."""
+    diff = difflib.unified_diff(before.splitlines(), after.splitlines(), n=0, lineterm="")
+    return [line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+
+
+def test_a_one_domain_change_is_a_few_line_diff_of_the_receiver() -> None:
+    """Among 300 domains, adding one or turning one to builtin changes a line or two of the
+    receiver's content, all inside its settings region, and nothing else of the script."""
+    domains: dict[str, Any] = {f"d{i:03}.example": {"reports": "builtin"} for i in range(300)}
+    before = receiver_inputs(domains)
+    assert len(before["content"].splitlines()) > 300
+    added = receiver_inputs({**domains, "d150x.example": {"reports": "builtin"}})
+    assert changed_lines(before["content"], added["content"]) == ['+"d150x.example":{"builtin":true},']
+    switched = receiver_inputs({**domains, "d150.example": {}})
+    assert changed_lines(before["content"], switched["content"]) == [
+        '-"d150.example":{"builtin":true},',
+        '+"d150.example":{},',
+    ]
+    for after in (added, switched):
+        assert {k: v for k, v in after.items() if k != "content"} == {
+            k: v for k, v in before.items() if k != "content"
+        }
 
 
 def test_custom_domain_cron_and_mail_route(dev: ProgramRun) -> None:
@@ -305,8 +423,8 @@ def test_no_builtin_domain_no_receiver() -> None:
     assert not [r for r in run.resources if r.name.startswith("reports")]
 
 
-def test_dns_external_builtin_domains_are_named_in_settings() -> None:
-    """A builtin domain with dns: external is in SETTINGS' domains and dnsExternal; the pack skips it."""
+def test_dns_external_builtin_domains_are_marked_in_the_settings_region() -> None:
+    """A builtin domain with dns: external is marked dnsExternal in the settings region; the pack skips it."""
     run = run_program(
         config(
             RECEIVER,
@@ -321,7 +439,8 @@ def test_dns_external_builtin_domains_are_named_in_settings() -> None:
         )
     )
     assert run.error is None, run.error
-    settings = json.loads(bindings(run)["SETTINGS"]["json"])
-    assert settings["domains"] == ["example.com", "ext.example.org"]
-    assert settings["dnsExternal"] == ["ext.example.org"]
+    data = receiver_in_script(run.by_name("reports-script").inputs["content"])
+    assert data.domains == ("example.com", "ext.example.org")
+    assert data.builtin == {"example.com", "ext.example.org"}
+    assert data.dns_external == {"ext.example.org"}
     assert not [r for r in run.resources if r.name == "ext.example.org-tlsrpt"]

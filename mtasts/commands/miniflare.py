@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,7 @@ from mtasts.commands.workerd import (
     workerd_binary,
 )
 from mtasts.model import reports as receiver_model
+from mtasts.model.config import Domain
 
 LAUNCHER = Path(__file__).resolve().parent.parent / "worker" / "local.mjs"
 
@@ -65,17 +66,18 @@ class LocalWorker:
 def receiver_worker(
     stack: str,
     settings: receiver_model.ReceiverSettings,
-    domains: list[str],
+    domains: Sequence[Domain],
     token: str | None,
     webhook: str | None = None,
     loopback: bool = True,
 ) -> LocalWorker:
-    """The receiver as ``pulumi up`` deploys it (same bundle, same settings), with local storage.
+    """The receiver as ``pulumi up`` deploys it (the same content, settings region and all), with
+    local storage. ``domains``: every domain of the stack, as ``ReceiverArgs.domains``.
 
     ``loopback``: also answer requests to ``127.0.0.1`` and ``localhost``, so a plain
     ``curl http://127.0.0.1:PORT/v1/tlsrpt`` and the ``/cdn-cgi/handler/*`` triggers reach it.
     """
-    bindings: dict[str, Any] = {"SETTINGS": receiver_model.settings_json(settings, domains)}
+    bindings: dict[str, Any] = {}
     if token:
         bindings["READ_TOKEN"] = token
     if webhook:
@@ -86,7 +88,7 @@ def receiver_worker(
     name = receiver_model.script_name(stack)
     return LocalWorker(
         name=name,
-        script=receiver_model.receiver_script(),
+        script=receiver_model.receiver_script(settings, domains),
         main_module=receiver_model.MAIN_MODULE,
         compatibility_date=receiver_model.COMPATIBILITY_DATE,
         routes=tuple(routes),

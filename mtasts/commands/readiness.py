@@ -317,7 +317,7 @@ def run(args: Any) -> int:
     from mtasts.model.config import load_stack
 
     deployment = load_stack(args.project_dir, args.stack)
-    names = [n.strip().lower().rstrip(".") for n in args.domains] or [
+    names = list(args.domains) or [
         d.name for d in deployment.domains if d.mode != "none"
     ]
     known = {d.name for d in deployment.domains}

@@ -95,7 +95,7 @@ def run(args: Any) -> int:
             receiver_worker(
                 args.stack,
                 deployment.receiver,
-                [d.name for d in deployment.reports_domains],
+                deployment.domains,
                 token,
                 webhook,
             )

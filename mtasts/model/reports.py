@@ -11,8 +11,10 @@ Interface (``config.py``, ``plan``, ``serve``, ``reports`` and ``components/repo
 - ``load_receiver(raw)``: validate the object (None when absent).
 - ``reports_choice(value, key)``: a domain's ``reports`` value.
 - ``receiver_uris(settings)``: the URIs a builtin domain publishes.
-- ``script_name(stack)``, ``settings_json(settings, domains)``: the receiver Worker's name and
-  the data of its ``SETTINGS`` binding.
+- ``script_name(stack)``: the receiver Worker's name; ``receiver_data(settings, domains)`` and
+  ``settings_data(settings, domains)``: what its settings region holds, and that region's text;
+  ``receiver_script(settings, domains)``: the exact module uploaded (the committed bundle with
+  that region filled in).
 """
 
 from __future__ import annotations
@@ -22,10 +24,14 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from mtasts.model.errors import ConfigError
 from mtasts.rfc.names import hostname_problem, normalize_name
+from mtasts.rfc.served import RECEIVER_SETTINGS, ReceiverData, encode_receiver, insert_data
+
+if TYPE_CHECKING:
+    from mtasts.model.domain import Domain  # domain.py imports this module
 
 CHOICES = ("builtin", "none")
 REPORT_PATH = "/v1/tlsrpt"
@@ -197,27 +203,36 @@ def message_cap(settings: ReceiverSettings) -> int:
     return settings.max_compressed_bytes * 4 // 3 + 262144
 
 
-def settings_json(
-    settings: ReceiverSettings, domains: Iterable[str], dns_external: Iterable[str] = ()
-) -> dict[str, Any]:
-    """The receiver Worker's ``SETTINGS`` binding: this stack's builtin domains and its limits.
+def receiver_data(settings: ReceiverSettings, domains: Iterable[Domain]) -> ReceiverData:
+    """What the receiver's settings region holds for a stack with ``domains`` (all of them).
 
-    ``rua`` (the URIs a builtin domain's ``_smtp._tls`` record lists) and ``dnsExternal`` (the
-    builtin domains whose records are published by hand, outside the stack) are not read by the
-    Worker: they let the policy pack check, from the resources alone, that every builtin domain's
-    record lists the receiver.
+    The receiver counts reports for every domain of the stack; the ``reports: builtin`` ones are
+    listed in its summary even when silent. ``rua`` (the URIs a builtin domain's ``_smtp._tls``
+    record lists) and ``dnsExternal`` (builtin domains whose records are published by hand) are
+    not read by the Worker: they let the policy pack check, from the resources alone, that every
+    builtin domain's record lists the receiver.
     """
-    return {
-        "dnsExternal": sorted({normalize_name(d) for d in dns_external}),
-        "domains": sorted({normalize_name(d) for d in domains}),
-        "rua": list(receiver_uris(settings)),
-        "maxCompressedBytes": settings.max_compressed_bytes,
-        "maxDecompressedBytes": settings.max_decompressed_bytes,
-        "maxMessageBytes": message_cap(settings),
-        "rateLimitPerMinute": settings.rate_limit_per_minute,
-        "retentionDays": settings.retention_days,
-        "silentAfterDays": settings.silent_after_days,
-    }
+    listed = list(domains)
+    builtin = [d for d in listed if d.reports == "builtin"]
+    return ReceiverData(
+        domains=tuple(sorted({normalize_name(d.name) for d in listed})),
+        builtin=frozenset(normalize_name(d.name) for d in builtin),
+        dns_external=frozenset(normalize_name(d.name) for d in builtin if not d.managed_dns),
+        rua=receiver_uris(settings),
+        limits={
+            "maxCompressedBytes": settings.max_compressed_bytes,
+            "maxDecompressedBytes": settings.max_decompressed_bytes,
+            "maxMessageBytes": message_cap(settings),
+            "rateLimitPerMinute": settings.rate_limit_per_minute,
+            "retentionDays": settings.retention_days,
+            "silentAfterDays": settings.silent_after_days,
+        },
+    )
+
+
+def settings_data(settings: ReceiverSettings, domains: Iterable[Domain]) -> str:
+    """The text of the receiver's settings region: one domain a line, sorted (``encode_receiver``)."""
+    return encode_receiver(receiver_data(settings, domains))
 
 
 MAIN_MODULE = "reports.js"
@@ -226,9 +241,20 @@ COMPATIBILITY_DATE = "2025-09-01"
 """Fixed, as the policy Worker's, so a runtime upgrade never changes the receiver's behaviour."""
 BUNDLE_PATH = Path(__file__).resolve().parent.parent / "worker" / "reports.bundle.js"
 """The receiver's JavaScript with postal-mime bundled in (``npm run build:reports``), committed so
-``pulumi up`` needs no Node; a test rebuilds it and compares the bytes."""
+``pulumi up`` needs no Node; a test rebuilds it and compares the bytes. Its one settings region
+(``mtasts.rfc.served.RECEIVER_SETTINGS``) holds an empty document, filled in per stack."""
 
 
-def receiver_script() -> str:
-    """The exact ES module uploaded for the receiver; its data arrives as bindings."""
+def bundle() -> str:
+    """The committed bundle as built, its settings region holding no domain."""
     return BUNDLE_PATH.read_text(encoding="utf-8")
+
+
+def receiver_script(settings: ReceiverSettings, domains: Iterable[Domain]) -> str:
+    """The exact ES module uploaded for the receiver: the bundle with the stack's settings in it.
+
+    Why not a ``json`` binding: Cloudflare limits each binding value (an environment variable) to
+    5 KB, a few dozen domains; the script itself may be megabytes. Only the secrets (read token,
+    webhook) stay bindings.
+    """
+    return insert_data(bundle(), settings_data(settings, domains), RECEIVER_SETTINGS)

@@ -1,8 +1,11 @@
-"""What a policy host serves, host by host: the data region of the Worker script.
+"""The data regions of the stack's Worker scripts: what each Worker holds, between fixed markers.
 
-One format, written by ``mtasts.model.worker`` into ``mtasts/worker/worker.js``, read by the
-Worker as a JavaScript object literal and by the policy pack (which may import only this layer)
-as JSON. In the script the data sits between two fixed comments, exactly once::
+Two Workers, one mechanism, two marker pairs (``Markers``): the policy Worker's data
+(``POLICY_DATA``, written by ``mtasts.model.worker`` into ``mtasts/worker/worker.js``) and the
+TLS report receiver's settings (``RECEIVER_SETTINGS``, written by ``mtasts.model.reports`` into
+``mtasts/worker/reports.bundle.js``). Each Worker reads its region as a JavaScript object literal;
+the policy pack (which may import only this layer) reads it as JSON. The pairs differ, so a
+receiver is never taken for a policy host nor the other way round. In the policy Worker::
 
     const SERVED = /* mta-sts:data:begin */
     {"hosts":{
@@ -17,23 +20,57 @@ Host names are lower-case, without a trailing dot; ``<id>`` is ``policy_id`` of 
 host's line changes only when its own policy does, and each distinct text is stored once. One
 entry per line, sorted: a one-domain change is a few-line diff in ``pulumi preview``.
 
-The region is plain JSON, every string written by ``json.dumps`` with ``ensure_ascii`` and every
+In the receiver (``encode_receiver``), one domain of the stack a line, sorted::
+
+    const SETTINGS = settingsFrom(
+      /* mta-sts:settings:begin */
+    {"domains":{
+    "a.example":{"builtin":true},
+    "b.example":{"builtin":true,"dnsExternal":true},
+    "c.example":{}
+    },"limits":{"maxCompressedBytes":1048576,…},"rua":["https:\\/\\/tlsrpt.example.net\\/v1\\/tlsrpt"]}
+    /* mta-sts:settings:end */
+    );
+
+Each region is plain JSON, every string written by ``json.dumps`` with ``ensure_ascii`` and every
 ``/`` escaped as ``\\/``: ASCII only (no U+2028 line terminator), so it is the same value as a
-JavaScript expression; and it holds no ``*/``, so neither marker, and no text in it can end the
+JavaScript expression; and it holds no ``*/``, so no marker, and no text in it can end the
 region or be code. Reading it needs no JavaScript lexer: split at the markers, parse as JSON.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from mtasts.rfc.policy import policy_id
 
-DATA_BEGIN = "/* mta-sts:data:begin */"
-"""The comment just before the data region of the Worker script."""
-DATA_END = "/* mta-sts:data:end */"
+
+@dataclass(frozen=True)
+class Markers:
+    """The two comments around one data region of a Worker script."""
+
+    begin: str
+    end: str
+
+    def carried_by(self, script: str) -> bool:
+        """Whether ``script`` holds either marker (then it must hold the region exactly once)."""
+        return self.begin in script or self.end in script
+
+
+POLICY_DATA = Markers("/* mta-sts:data:begin */", "/* mta-sts:data:end */")
+"""The policy Worker's region: policy host → policy text (``encode_served``)."""
+RECEIVER_SETTINGS = Markers("/* mta-sts:settings:begin */", "/* mta-sts:settings:end */")
+"""The TLS report receiver's region: the stack's domains and the receiver's limits (``encode_receiver``)."""
+DATA_BEGIN = POLICY_DATA.begin
+"""The comment just before the data region of the policy Worker's script."""
+DATA_END = POLICY_DATA.end
+"""The comment just after it."""
+SETTINGS_BEGIN = RECEIVER_SETTINGS.begin
+"""The comment just before the settings region of the receiver's script."""
+SETTINGS_END = RECEIVER_SETTINGS.end
 """The comment just after it."""
 
 
@@ -65,33 +102,34 @@ def encode_served(by_host: Mapping[str, str]) -> str:
     return '{"hosts":{\n' + host_lines + '\n},"policies":{\n' + policy_lines + "\n}}\n"
 
 
-def _split(script: str) -> tuple[str, str, str]:
-    """``script`` cut at its one data region: the text before, the data, the text after."""
-    for marker in (DATA_BEGIN, DATA_END):
+def _split(script: str, markers: Markers) -> tuple[str, str, str]:
+    """``script`` cut at its one region between ``markers``: the text before, the data, the text after."""
+    for marker in (markers.begin, markers.end):
         count = script.count(marker)
         if count != 1:
             raise ServedDataError(f"the script holds {marker} {count} times, not once")
-    head, _, rest = script.partition(DATA_BEGIN)
-    data, _, tail = rest.partition(DATA_END)
-    if DATA_END in head:
-        raise ServedDataError(f"{DATA_END} comes before {DATA_BEGIN}")
+    head, _, rest = script.partition(markers.begin)
+    data, _, tail = rest.partition(markers.end)
+    if markers.end in head:
+        raise ServedDataError(f"{markers.end} comes before {markers.begin}")
     return head, data, tail
 
 
-def insert_data(script: str, data: str) -> str:
-    """``script`` with its data region replaced by ``data`` (``encode_served`` output).
+def insert_data(script: str, data: str, markers: Markers = POLICY_DATA) -> str:
+    """``script`` with its region between ``markers`` replaced by ``data`` (JSON this module wrote).
 
-    Joined, not ``str.replace``'d: the inserted text is never scanned again.
+    Joined, not ``str.replace``'d: the inserted text is never scanned again. ``data`` may hold
+    neither pair's markers.
     """
-    if DATA_BEGIN in data or DATA_END in data:
+    if any(m.carried_by(data) for m in (POLICY_DATA, RECEIVER_SETTINGS)):
         raise ValueError("the data holds a data-region marker")
-    head, _, tail = _split(script)
-    return head + DATA_BEGIN + "\n" + data + DATA_END + tail
+    head, _, tail = _split(script, markers)
+    return head + markers.begin + "\n" + data + markers.end + tail
 
 
-def extract_data(script: str) -> str:
-    """The text of ``script``'s one data region (JSON); ``ServedDataError`` if not exactly one."""
-    return _split(script)[1]
+def extract_data(script: str, markers: Markers = POLICY_DATA) -> str:
+    """The text of ``script``'s one region between ``markers``; ``ServedDataError`` if not exactly one."""
+    return _split(script, markers)[1]
 
 
 def _string_map(document: Mapping[str, Any], key: str) -> dict[str, str]:
@@ -126,3 +164,82 @@ def decode_served(data: str) -> dict[str, str]:
 def served_in_script(script: str) -> dict[str, str]:
     """Policy host → policy text that a Worker script serves: its data region, decoded."""
     return decode_served(extract_data(script))
+
+
+# --- the receiver's settings ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReceiverData:
+    """What the receiver's settings region holds."""
+
+    domains: tuple[str, ...]
+    """Every domain of the stack, sorted: reports for these are counted, others are ``foreign``."""
+    builtin: frozenset[str]
+    """The ``reports: builtin`` domains among them: listed in the summary even when silent, and
+    their ``_smtp._tls`` records must list ``rua``."""
+    dns_external: frozenset[str]
+    """The builtin domains whose records are published by hand, outside the stack."""
+    rua: tuple[str, ...]
+    """The receiver's URIs, as a builtin domain's ``_smtp._tls`` record lists them."""
+    limits: Mapping[str, int]
+    """Caps and periods by their camelCase names (``maxCompressedBytes``, ``retentionDays``, …)."""
+
+
+def _name_list(names: Iterable[str], what: str) -> set[str]:
+    found = {name.lower() for name in names}
+    if "__proto__" in found:
+        # In a JavaScript object literal this key would set the prototype instead of an entry.
+        raise ValueError(f"__proto__ is not a {what}")
+    return found
+
+
+def encode_receiver(data: ReceiverData) -> str:
+    """The settings document for ``data``: one domain a line, sorted; then the limits and URIs."""
+    domains = _name_list(data.domains, "domain")
+    builtin, external = _name_list(data.builtin, "domain"), _name_list(data.dns_external, "domain")
+    if not builtin <= domains or not external <= builtin:
+        raise ValueError("builtin domains must be stack domains, dnsExternal ones builtin")
+    lines = []
+    for name in sorted(domains):
+        flags = ('"builtin":true' if name in builtin else "") + (
+            ',"dnsExternal":true' if name in external else ""
+        )
+        lines.append(_string(name) + ":{" + flags + "}")
+    limits = ",".join(_string(key) + ":" + str(int(value)) for key, value in sorted(data.limits.items()))
+    rua = ",".join(_string(uri) for uri in data.rua)
+    return '{"domains":{\n' + ",\n".join(lines) + '\n},"limits":{' + limits + '},"rua":[' + rua + "]}\n"
+
+
+def decode_receiver(data: str) -> ReceiverData:
+    """The receiver's settings from a settings region's JSON text.
+
+    Raises ``ServedDataError`` when the text is not the document ``encode_receiver`` writes.
+    """
+    try:
+        value = json.loads(data)
+    except ValueError as exc:
+        raise ServedDataError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ServedDataError('must be an object with "domains", "limits" and "rua"')
+    domains, limits, rua = value.get("domains"), value.get("limits"), value.get("rua")
+    if not isinstance(domains, dict) or not all(isinstance(flags, dict) for flags in domains.values()):
+        raise ServedDataError('"domains" must map each domain to an object')
+    if not isinstance(limits, dict) or not all(
+        isinstance(n, int) and not isinstance(n, bool) for n in limits.values()
+    ):
+        raise ServedDataError('"limits" must map names to whole numbers')
+    if not isinstance(rua, list) or not all(isinstance(uri, str) for uri in rua):
+        raise ServedDataError('"rua" must be a list of URIs')
+    return ReceiverData(
+        domains=tuple(sorted(domains)),
+        builtin=frozenset(name for name, flags in domains.items() if flags.get("builtin") is True),
+        dns_external=frozenset(name for name, flags in domains.items() if flags.get("dnsExternal") is True),
+        rua=tuple(rua),
+        limits=dict(limits),
+    )
+
+
+def receiver_in_script(script: str) -> ReceiverData:
+    """The settings a receiver script carries: its settings region, decoded."""
+    return decode_receiver(extract_data(script, RECEIVER_SETTINGS))

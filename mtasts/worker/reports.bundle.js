@@ -4343,7 +4343,6 @@ var MAX_PARTS = 10;
 var POLICY_TYPES = /* @__PURE__ */ new Set(["sts", "tlsa", "no-policy-found"]);
 var MAIL_JSON_TYPES = /* @__PURE__ */ new Set(["application/tlsrpt+json", "application/json"]);
 var DEFAULTS = {
-  domains: [],
   maxCompressedBytes: 1048576,
   maxDecompressedBytes: 16777216,
   maxMessageBytes: 2097152,
@@ -4351,6 +4350,11 @@ var DEFAULTS = {
   retentionDays: 400,
   silentAfterDays: 3
 };
+var SETTINGS = settingsFrom(
+  /* mta-sts:settings:begin */
+  { "domains": {}, "limits": {}, "rua": [] }
+  /* mta-sts:settings:end */
+);
 var encoder = new TextEncoder();
 var Rejected = class extends Error {
   // A request refused before anything was stored.
@@ -4367,10 +4371,12 @@ var Unparsable = class extends Error {
     this.status = status;
   }
 };
-function settingsOf(env) {
-  const given = env.SETTINGS && typeof env.SETTINGS === "object" ? env.SETTINGS : {};
-  const settings = { ...DEFAULTS, ...given };
-  settings.domainSet = new Set((settings.domains || []).map(normalizeName));
+function settingsFrom(data) {
+  const domains = data && typeof data.domains === "object" && data.domains !== null ? data.domains : {};
+  const settings = { ...DEFAULTS, ...data && data.limits };
+  const names = Object.keys(domains);
+  settings.domainSet = new Set(names.map(normalizeName));
+  settings.builtinSet = new Set(names.filter((n) => domains[n] && domains[n].builtin === true).map(normalizeName));
   return settings;
 }
 function normalizeName(name) {
@@ -4598,7 +4604,7 @@ async function ingest(env, settings, bytes, gzip, meta, stored) {
   const ours = report.policies.filter((p) => settings.domainSet.has(p.domain));
   if (ours.length === 0) {
     const names = [...new Set(report.policies.map((p) => p.domain))].join(", ") || "none";
-    const reason = `no policy-domain of this receiver in the report (got: ${names})`;
+    const reason = `no policy-domain of this stack in the report (got: ${names})`;
     await record(env, meta, stored, "foreign", reason);
     return { httpStatus: 422, body: { error: reason, status: "foreign" } };
   }
@@ -4731,8 +4737,9 @@ async function summary(env, settings, since, now) {
     firstReport: null,
     lastReport: null
   };
-  for (const name of [...settings.domainSet].sort()) entry(name);
-  for (const row of totals.results) {
+  const counted = (row) => settings.domainSet.has(row.domain);
+  for (const name of [...settings.builtinSet].sort()) entry(name);
+  for (const row of totals.results.filter(counted)) {
     Object.assign(entry(row.domain), {
       reports: row.reports,
       successful: row.successful,
@@ -4741,8 +4748,8 @@ async function summary(env, settings, since, now) {
       lastReport: row.last
     });
   }
-  for (const row of orgs.results) entry(row.domain).organizations.push(row.organization);
-  for (const row of failures.results) {
+  for (const row of orgs.results.filter(counted)) entry(row.domain).organizations.push(row.organization);
+  for (const row of failures.results.filter(counted)) {
     entry(row.domain).failures.push({
       resultType: row.result_type,
       receivingMx: row.receiving_mx,
@@ -4752,7 +4759,7 @@ async function summary(env, settings, since, now) {
   }
   const lastEver = new Map(last.results.map((row) => [row.domain, row.last]));
   const quietSince = new Date(now - settings.silentAfterDays * 864e5).toISOString();
-  const silent = [...settings.domainSet].filter((name) => !lastEver.has(name) || lastEver.get(name) < quietSince).sort();
+  const silent = [...settings.builtinSet].filter((name) => !lastEver.has(name) || lastEver.get(name) < quietSince).sort();
   const ordered = {};
   for (const name of Object.keys(domains).sort()) ordered[name] = domains[name];
   return {
@@ -4807,7 +4814,7 @@ async function intake(request, env, ctx, settings) {
 }
 async function route(request, env, ctx) {
   const url = new URL(request.url);
-  const settings = settingsOf(env);
+  const settings = SETTINGS;
   const path = url.pathname;
   const known = path === REPORT_PATH || path === SUMMARY_PATH || path === SUBMISSIONS_PATH || path.startsWith(RAW_PREFIX);
   if (!known) return problem(404, "not found");
@@ -4961,11 +4968,11 @@ var reports_default = {
     }
   },
   async email(message, env, ctx) {
-    const result = await receiveMail(message, env, settingsOf(env));
+    const result = await receiveMail(message, env, SETTINGS);
     console.log(`tlsrpt mail from ${message.from}: ${result.status}`);
   },
   async scheduled(event, env, ctx) {
-    const settings = settingsOf(env);
+    const settings = SETTINGS;
     await ensureSchema(env.DB);
     await retain(env, settings, event.scheduledTime);
     await digest(env, settings, event.scheduledTime);

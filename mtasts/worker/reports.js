@@ -8,9 +8,8 @@
 //   ARCHIVE     R2 bucket: the raw bytes of every accepted submission, before any parsing
 //   READ_TOKEN  secret: bearer token for the read API (absent: reads are refused)
 //   WEBHOOK     secret: Slack-compatible webhook URL for the daily digest (absent: no digest)
-//   SETTINGS    json: {domains: [...], maxCompressedBytes, maxDecompressedBytes,
-//               maxMessageBytes, rateLimitPerMinute, retentionDays, silentAfterDays}; also
-//               rua and dnsExternal, unread here, for the policy pack
+// Settings are not a binding (Cloudflare caps each binding value at 5 KB): they are data in
+// this script, between the settings markers below, filled in per stack at deploy time.
 //
 // HTTP API:
 //   POST /v1/tlsrpt          a report, Content-Type application/tlsrpt+gzip or +json (§5.3)
@@ -46,7 +45,6 @@ const MAX_PARTS = 10;
 const POLICY_TYPES = new Set(["sts", "tlsa", "no-policy-found"]);
 const MAIL_JSON_TYPES = new Set(["application/tlsrpt+json", "application/json"]);
 const DEFAULTS = {
-  domains: [],
   maxCompressedBytes: 1048576,
   maxDecompressedBytes: 16777216,
   maxMessageBytes: 2097152,
@@ -54,6 +52,17 @@ const DEFAULTS = {
   retentionDays: 400,
   silentAfterDays: 3,
 };
+
+// The stack's settings (mtasts.rfc.served.encode_receiver): {"domains": {"<domain>": {"builtin":
+// true, "dnsExternal": true}, ...}, "limits": {...}, "rua": [...]}, one domain a line. Every
+// domain of the stack is counted; builtin ones are listed even when silent. rua and dnsExternal
+// are for the policy pack. The region is plain JSON read as an object literal; it sits inside
+// the call's parentheses so that esbuild keeps both markers in the bundle.
+const SETTINGS = settingsFrom(
+  /* mta-sts:settings:begin */
+  { "domains": {}, "limits": {}, "rua": [] }
+  /* mta-sts:settings:end */
+);
 
 const encoder = new TextEncoder();
 
@@ -74,10 +83,13 @@ class Unparsable extends Error {
   }
 }
 
-function settingsOf(env) {
-  const given = env.SETTINGS && typeof env.SETTINGS === "object" ? env.SETTINGS : {};
-  const settings = { ...DEFAULTS, ...given };
-  settings.domainSet = new Set((settings.domains || []).map(normalizeName));
+function settingsFrom(data) {
+  const domains = data && typeof data.domains === "object" && data.domains !== null ? data.domains : {};
+  const settings = { ...DEFAULTS, ...(data && data.limits) };
+  const names = Object.keys(domains);
+  // domainSet: reports counted; builtinSet: listed in the summary and as silent.
+  settings.domainSet = new Set(names.map(normalizeName));
+  settings.builtinSet = new Set(names.filter((n) => domains[n] && domains[n].builtin === true).map(normalizeName));
   return settings;
 }
 
@@ -345,7 +357,7 @@ async function ingest(env, settings, bytes, gzip, meta, stored) {
   const ours = report.policies.filter((p) => settings.domainSet.has(p.domain));
   if (ours.length === 0) {
     const names = [...new Set(report.policies.map((p) => p.domain))].join(", ") || "none";
-    const reason = `no policy-domain of this receiver in the report (got: ${names})`;
+    const reason = `no policy-domain of this stack in the report (got: ${names})`;
     await record(env, meta, stored, "foreign", reason);
     return { httpStatus: 422, body: { error: reason, status: "foreign" } };
   }
@@ -518,8 +530,10 @@ async function summary(env, settings, since, now) {
       firstReport: null,
       lastReport: null,
     });
-  for (const name of [...settings.domainSet].sort()) entry(name);
-  for (const row of totals.results) {
+  // Every builtin domain, silent or not; any other domain of the stack once it has reports.
+  const counted = (row) => settings.domainSet.has(row.domain);
+  for (const name of [...settings.builtinSet].sort()) entry(name);
+  for (const row of totals.results.filter(counted)) {
     Object.assign(entry(row.domain), {
       reports: row.reports,
       successful: row.successful,
@@ -528,8 +542,8 @@ async function summary(env, settings, since, now) {
       lastReport: row.last,
     });
   }
-  for (const row of orgs.results) entry(row.domain).organizations.push(row.organization);
-  for (const row of failures.results) {
+  for (const row of orgs.results.filter(counted)) entry(row.domain).organizations.push(row.organization);
+  for (const row of failures.results.filter(counted)) {
     entry(row.domain).failures.push({
       resultType: row.result_type,
       receivingMx: row.receiving_mx,
@@ -539,7 +553,7 @@ async function summary(env, settings, since, now) {
   }
   const lastEver = new Map(last.results.map((row) => [row.domain, row.last]));
   const quietSince = new Date(now - settings.silentAfterDays * 86400000).toISOString();
-  const silent = [...settings.domainSet]
+  const silent = [...settings.builtinSet]
     .filter((name) => !lastEver.has(name) || lastEver.get(name) < quietSince)
     .sort();
   const ordered = {};
@@ -603,7 +617,7 @@ async function intake(request, env, ctx, settings) {
 
 async function route(request, env, ctx) {
   const url = new URL(request.url);
-  const settings = settingsOf(env);
+  const settings = SETTINGS;
   const path = url.pathname;
   const known = path === REPORT_PATH || path === SUMMARY_PATH || path === SUBMISSIONS_PATH || path.startsWith(RAW_PREFIX);
   if (!known) return problem(404, "not found");
@@ -783,12 +797,12 @@ export default {
   async email(message, env, ctx) {
     // A throw here would have Email Routing refuse the message; receiveMail archives the whole
     // message to R2 before anything can fail on its content, and rejects only what is too large.
-    const result = await receiveMail(message, env, settingsOf(env));
+    const result = await receiveMail(message, env, SETTINGS);
     console.log(`tlsrpt mail from ${message.from}: ${result.status}`);
   },
 
   async scheduled(event, env, ctx) {
-    const settings = settingsOf(env);
+    const settings = SETTINGS;
     await ensureSchema(env.DB);
     await retain(env, settings, event.scheduledTime);
     await digest(env, settings, event.scheduledTime);
