@@ -539,37 +539,6 @@ class SmtpServer:
         self.controller.stop()
 
 
-class SilentServer:
-    """Accepts TCP connections on ``host``:``port`` and never says a word: a hung host."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host = host
-        self.port = port
-        self.connections = 0
-
-    def __enter__(self) -> SilentServer:
-        self._loop = _LoopThread()
-
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            self.connections += 1
-            try:
-                await reader.read()
-            except (OSError, asyncio.CancelledError):
-                pass  # shutdown
-            finally:
-                writer.close()
-
-        async def start() -> Any:
-            return await asyncio.start_server(handle, self.host, self.port)
-
-        self._server = self._loop.run(start())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.close()
-        self._loop.stop()
-
-
 def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -589,14 +558,17 @@ class ScriptedSmtp:
         self.host = host
         self.port = port
         self.greeting = greeting
+        self.connections = 0
 
     def __enter__(self) -> ScriptedSmtp:
         self._loop = _LoopThread()
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
             try:
-                writer.write(self.greeting)
-                await writer.drain()
+                if self.greeting:
+                    writer.write(self.greeting)
+                    await writer.drain()
                 await reader.read()
             except (OSError, asyncio.CancelledError):
                 pass  # the client left, or shutdown
@@ -612,6 +584,13 @@ class ScriptedSmtp:
     def __exit__(self, *exc: object) -> None:
         self._server.close()
         self._loop.stop()
+
+
+class SilentServer(ScriptedSmtp):
+    """Accepts TCP connections on ``host``:``port`` and never says a word: a hung host."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(host, port, b"")
 
 
 class SilentDns:
