@@ -325,8 +325,10 @@ def test_the_digest_names_mx_and_result_type_once(tmp_path: Path) -> None:
     """The scheduled digest posts {"text": …} naming the MX and result type of new failures; then nothing."""
     with webhook_server() as hook, receiver(webhook=hook.url) as r:
         trigger = f"{r.url}/cdn-cgi/handler/scheduled"
+        for domain in STACK_DOMAINS:
+            r.post(report_json("Fine", f"fine-{domain}", domain, failures=0), "application/tlsrpt+json")
         assert r.client.get(trigger).status_code == 200
-        assert hook.posts == []  # nothing stored yet: all is well, no message
+        assert hook.posts == []  # every domain reports, no failure: all is well, no message
         r.post(
             report_json("Digest", "d1", "example.org", failures=2, mx="mx9.example.org"),
             "application/tlsrpt+json",
@@ -341,11 +343,46 @@ def test_the_digest_names_mx_and_result_type_once(tmp_path: Path) -> None:
 
 
 def test_no_digest_when_reports_show_no_failure() -> None:
-    """Reports with only successful sessions send no digest."""
+    """Reports with only successful sessions, from every builtin domain, send no digest."""
     with webhook_server() as hook, receiver(webhook=hook.url) as r:
-        r.post(report_json("Fine", "f1", "example.com", failures=0), "application/tlsrpt+json")
+        for domain in STACK_DOMAINS:
+            r.post(report_json("Fine", f"f-{domain}", domain, failures=0), "application/tlsrpt+json")
         assert r.client.get(f"{r.url}/cdn-cgi/handler/scheduled").status_code == 200
         assert hook.posts == []
+
+
+def test_the_digest_names_silent_domains_once_a_day() -> None:
+    """A builtin domain silent for silentAfterDays is named with its last report time (or never),
+    once per UTC day; a domain with a recent report or not builtin never is."""
+    with webhook_server() as hook, receiver(webhook=hook.url, silentAfterDays=3) as r:
+        trigger = f"{r.url}/cdn-cgi/handler/scheduled"
+        for domain in ("example.com", "example.org"):
+            r.post(report_json("Fine", f"s-{domain}", domain, failures=0), "application/tlsrpt+json")
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        stored = r.client.get(f"{r.url}/v1/submissions", headers=auth).json()["submissions"]
+        received = {s["receivedAt"] for s in stored}
+        now = int(time.time() * 1000)
+        assert r.client.get(trigger, params={"time": now}).status_code == 200
+        assert len(hook.posts) == 1
+        text = hook.posts[0]["text"]
+        assert "• company-y.example: last report never" in text
+        assert "example.com" not in text and "example.org" not in text and BY_HAND_DOMAIN not in text
+        assert "failures" not in text  # no failure: only the silent part
+        assert r.client.get(trigger, params={"time": now}).status_code == 200
+        assert len(hook.posts) == 1  # the same day: not named again
+        # Five days on (noon UTC, so a second run an hour later is the same day): all three silent.
+        later = (now // 86400000 + 5) * 86400000 + 12 * 3600000
+        assert r.client.get(trigger, params={"time": later}).status_code == 200
+        assert len(hook.posts) == 2
+        lines = hook.posts[1]["text"].splitlines()
+        assert lines[0] == "No TLS report for 3 day(s) or more:"
+        assert lines[1] == "• company-y.example: last report never"
+        assert {line.rsplit(" ", 1)[1] for line in lines[2:]} == received
+        assert [line.split(":")[0] for line in lines[2:]] == ["• example.com", "• example.org"]
+        assert r.client.get(trigger, params={"time": later + 3600000}).status_code == 200
+        assert len(hook.posts) == 2
+        assert r.client.get(trigger, params={"time": later + 86400000}).status_code == 200
+        assert len(hook.posts) == 3  # the next day: named again, still silent
 
 
 def test_storage_persists_across_restarts(tmp_path: Path) -> None:

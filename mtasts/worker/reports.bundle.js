@@ -4326,7 +4326,7 @@ var PostalMime = class _PostalMime {
 };
 
 // mtasts/worker/schema.sql
-var schema_default = "-- D1 schema of the TLS report receiver (mtasts/worker/reports.js). The Worker applies it\n-- once per isolate before its first query: every statement is idempotent (IF NOT EXISTS), and\n-- statements end with a semicolon; comments are dropped before the file is split.\n\n-- One row per submission: an HTTPS POST, or one report attachment of a mail (a mail without\n-- any report gets one row too). status: received (being stored) | stored | duplicate |\n-- unparsed | foreign.\nCREATE TABLE IF NOT EXISTS submissions (\n  id INTEGER PRIMARY KEY,\n  received_at TEXT NOT NULL,\n  channel TEXT NOT NULL,\n  client TEXT,\n  content_type TEXT,\n  size INTEGER NOT NULL,\n  sha256 TEXT NOT NULL,\n  archive_key TEXT NOT NULL,\n  status TEXT NOT NULL,\n  error TEXT,\n  report INTEGER\n);\nCREATE INDEX IF NOT EXISTS submissions_received ON submissions (received_at);\n\n-- One row per distinct report: (organization, report_id) is the RFC 8460 identity, so a\n-- resubmission finds its row and adds nothing.\nCREATE TABLE IF NOT EXISTS reports (\n  id INTEGER PRIMARY KEY,\n  organization TEXT NOT NULL,\n  report_id TEXT NOT NULL,\n  contact TEXT,\n  start_time TEXT,\n  end_time TEXT,\n  received_at TEXT NOT NULL,\n  submission INTEGER NOT NULL,\n  UNIQUE (organization, report_id)\n);\nCREATE INDEX IF NOT EXISTS reports_received ON reports (received_at);\n\n-- One row per policy of a report that names a domain of this stack.\nCREATE TABLE IF NOT EXISTS policies (\n  id INTEGER PRIMARY KEY,\n  report INTEGER NOT NULL REFERENCES reports (id) ON DELETE CASCADE,\n  idx INTEGER NOT NULL,\n  domain TEXT NOT NULL,\n  policy_type TEXT NOT NULL,\n  policy_string TEXT,\n  mx_host TEXT,\n  successful INTEGER NOT NULL,\n  failed INTEGER NOT NULL,\n  received_at TEXT NOT NULL\n);\nCREATE INDEX IF NOT EXISTS policies_report ON policies (report);\nCREATE INDEX IF NOT EXISTS policies_domain ON policies (domain, received_at);\n\n-- One row per failure-details entry; domain and received_at are copied in so the summary and\n-- the digest group without a join.\nCREATE TABLE IF NOT EXISTS failures (\n  id INTEGER PRIMARY KEY,\n  policy INTEGER NOT NULL REFERENCES policies (id) ON DELETE CASCADE,\n  domain TEXT NOT NULL,\n  received_at TEXT NOT NULL,\n  result_type TEXT NOT NULL,\n  sending_ip TEXT,\n  receiving_mx TEXT,\n  receiving_helo TEXT,\n  receiving_ip TEXT,\n  sessions INTEGER NOT NULL,\n  reason_code TEXT,\n  additional TEXT\n);\nCREATE INDEX IF NOT EXISTS failures_received ON failures (received_at);\n-- Covers the summary's GROUP BY (domain, result type, MX, IP) with its since filter and sum:\n-- one index scan, no temporary B-tree (100,000 rows: about 30 ms instead of 100 ms in SQLite).\nCREATE INDEX IF NOT EXISTS failures_summary ON failures (domain, result_type, receiving_mx, receiving_ip, received_at, sessions);\nCREATE INDEX IF NOT EXISTS failures_policy ON failures (policy);\n\n-- Requests per client and minute, for the rate limit.\nCREATE TABLE IF NOT EXISTS rate (\n  client TEXT NOT NULL,\n  minute INTEGER NOT NULL,\n  hits INTEGER NOT NULL,\n  PRIMARY KEY (client, minute)\n);\n\n-- Small state: the time of the last digest.\nCREATE TABLE IF NOT EXISTS state (\n  key TEXT PRIMARY KEY,\n  value TEXT NOT NULL\n);\n";
+var schema_default = "-- D1 schema of the TLS report receiver (mtasts/worker/reports.js). The Worker applies it\n-- once per isolate before its first query: every statement is idempotent (IF NOT EXISTS), and\n-- statements end with a semicolon; comments are dropped before the file is split.\n\n-- One row per submission: an HTTPS POST, or one report attachment of a mail (a mail without\n-- any report gets one row too). status: received (being stored) | stored | duplicate |\n-- unparsed | foreign.\nCREATE TABLE IF NOT EXISTS submissions (\n  id INTEGER PRIMARY KEY,\n  received_at TEXT NOT NULL,\n  channel TEXT NOT NULL,\n  client TEXT,\n  content_type TEXT,\n  size INTEGER NOT NULL,\n  sha256 TEXT NOT NULL,\n  archive_key TEXT NOT NULL,\n  status TEXT NOT NULL,\n  error TEXT,\n  report INTEGER\n);\nCREATE INDEX IF NOT EXISTS submissions_received ON submissions (received_at);\n\n-- One row per distinct report: (organization, report_id) is the RFC 8460 identity, so a\n-- resubmission finds its row and adds nothing.\nCREATE TABLE IF NOT EXISTS reports (\n  id INTEGER PRIMARY KEY,\n  organization TEXT NOT NULL,\n  report_id TEXT NOT NULL,\n  contact TEXT,\n  start_time TEXT,\n  end_time TEXT,\n  received_at TEXT NOT NULL,\n  submission INTEGER NOT NULL,\n  UNIQUE (organization, report_id)\n);\nCREATE INDEX IF NOT EXISTS reports_received ON reports (received_at);\n\n-- One row per policy of a report that names a domain of this stack.\nCREATE TABLE IF NOT EXISTS policies (\n  id INTEGER PRIMARY KEY,\n  report INTEGER NOT NULL REFERENCES reports (id) ON DELETE CASCADE,\n  idx INTEGER NOT NULL,\n  domain TEXT NOT NULL,\n  policy_type TEXT NOT NULL,\n  policy_string TEXT,\n  mx_host TEXT,\n  successful INTEGER NOT NULL,\n  failed INTEGER NOT NULL,\n  received_at TEXT NOT NULL\n);\nCREATE INDEX IF NOT EXISTS policies_report ON policies (report);\nCREATE INDEX IF NOT EXISTS policies_domain ON policies (domain, received_at);\n\n-- One row per failure-details entry; domain and received_at are copied in so the summary and\n-- the digest group without a join.\nCREATE TABLE IF NOT EXISTS failures (\n  id INTEGER PRIMARY KEY,\n  policy INTEGER NOT NULL REFERENCES policies (id) ON DELETE CASCADE,\n  domain TEXT NOT NULL,\n  received_at TEXT NOT NULL,\n  result_type TEXT NOT NULL,\n  sending_ip TEXT,\n  receiving_mx TEXT,\n  receiving_helo TEXT,\n  receiving_ip TEXT,\n  sessions INTEGER NOT NULL,\n  reason_code TEXT,\n  additional TEXT\n);\nCREATE INDEX IF NOT EXISTS failures_received ON failures (received_at);\n-- Covers the summary's GROUP BY (domain, result type, MX, IP) with its since filter and sum:\n-- one index scan, no temporary B-tree (100,000 rows: about 30 ms instead of 100 ms in SQLite).\nCREATE INDEX IF NOT EXISTS failures_summary ON failures (domain, result_type, receiving_mx, receiving_ip, received_at, sessions);\nCREATE INDEX IF NOT EXISTS failures_policy ON failures (policy);\n\n-- Requests per client and minute, for the rate limit.\nCREATE TABLE IF NOT EXISTS rate (\n  client TEXT NOT NULL,\n  minute INTEGER NOT NULL,\n  hits INTEGER NOT NULL,\n  PRIMARY KEY (client, minute)\n);\n\n-- Small state: the time of the last digest (key digest), and per silent builtin domain the UTC day\n-- the digest last named it (key silent:<domain>).\nCREATE TABLE IF NOT EXISTS state (\n  key TEXT PRIMARY KEY,\n  value TEXT NOT NULL\n);\n";
 
 // mtasts/worker/reports.js
 var REPORT_PATH = "/v1/tlsrpt";
@@ -4711,6 +4711,12 @@ function sinceOf(url) {
 }
 var UTC_SECONDS = "'%Y-%m-%dT%H:%M:%SZ'";
 var COVERED_FROM = `CASE WHEN strftime(${UTC_SECONDS}, r.start_time) IS NULL OR strftime(${UTC_SECONDS}, r.start_time) > strftime(${UTC_SECONDS}, p.received_at) THEN strftime(${UTC_SECONDS}, p.received_at) ELSE strftime(${UTC_SECONDS}, r.start_time) END`;
+var LAST_REPORTS = "SELECT domain, MAX(received_at) AS last FROM policies GROUP BY domain";
+function silentDomains(settings, lastRows, now) {
+  const lastEver = new Map(lastRows.map((row) => [row.domain, row.last]));
+  const quietSince = new Date(now - settings.silentAfterDays * 864e5).toISOString();
+  return [...settings.builtinSet].filter((name) => !lastEver.has(name) || lastEver.get(name) < quietSince).sort().map((name) => ({ domain: name, last: lastEver.get(name) ?? null }));
+}
 async function summary(env, settings, since, now) {
   const db = env.DB;
   const [totals, orgs, failures, unparsed, foreign, last] = await db.batch([
@@ -4725,7 +4731,7 @@ async function summary(env, settings, since, now) {
     ).bind(since),
     db.prepare("SELECT COUNT(*) AS n FROM submissions WHERE status = 'unparsed' AND received_at >= ?").bind(since),
     db.prepare("SELECT COUNT(*) AS n FROM submissions WHERE status = 'foreign' AND received_at >= ?").bind(since),
-    db.prepare("SELECT domain, MAX(received_at) AS last FROM policies GROUP BY domain")
+    db.prepare(LAST_REPORTS)
   ]);
   const domains = {};
   const entry = (name) => domains[name] ??= {
@@ -4757,9 +4763,7 @@ async function summary(env, settings, since, now) {
       sessions: row.sessions
     });
   }
-  const lastEver = new Map(last.results.map((row) => [row.domain, row.last]));
-  const quietSince = new Date(now - settings.silentAfterDays * 864e5).toISOString();
-  const silent = [...settings.builtinSet].filter((name) => !lastEver.has(name) || lastEver.get(name) < quietSince).sort();
+  const silent = silentDomains(settings, last.results, now).map((s) => s.domain);
   const ordered = {};
   for (const name of Object.keys(domains).sort()) ordered[name] = domains[name];
   return {
@@ -4919,12 +4923,24 @@ async function digest(env, settings, now) {
   const rows = (await db.prepare(
     "SELECT domain, result_type, receiving_mx, SUM(sessions) AS sessions FROM failures WHERE received_at > ? AND received_at <= ? GROUP BY domain, result_type, receiving_mx ORDER BY domain, sessions DESC, result_type, receiving_mx"
   ).bind(from, to).all()).results;
+  const day = to.slice(0, 10);
+  const named = new Map(
+    (await db.prepare("SELECT key, value FROM state WHERE key LIKE 'silent:%'").all()).results.map((r) => [
+      r.key.slice("silent:".length),
+      r.value
+    ])
+  );
+  const lastRows = (await db.prepare(LAST_REPORTS).all()).results;
+  const silent = silentDomains(settings, lastRows, now).filter((s) => named.get(s.domain) !== day);
   let sent = false;
-  if (rows.length > 0 && typeof env.WEBHOOK === "string" && env.WEBHOOK !== "") {
-    const lines = [`TLS report failures since ${from || "the first report"}:`];
+  if ((rows.length > 0 || silent.length > 0) && typeof env.WEBHOOK === "string" && env.WEBHOOK !== "") {
+    const lines = [];
+    if (rows.length > 0) lines.push(`TLS report failures since ${from || "the first report"}:`);
     for (const row of rows) {
       lines.push(`\u2022 ${row.domain}: ${row.sessions} failed session(s), ${row.result_type} at ${row.receiving_mx || "unknown MX"}`);
     }
+    if (silent.length > 0) lines.push(`No TLS report for ${settings.silentAfterDays} day(s) or more:`);
+    for (const s of silent) lines.push(`\u2022 ${s.domain}: last report ${s.last || "never"}`);
     const response = await fetch(env.WEBHOOK, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -4933,10 +4949,12 @@ async function digest(env, settings, now) {
     if (!response.ok) throw new Error(`webhook answered ${response.status}`);
     sent = true;
   }
-  if (rows.length === 0 || sent) {
-    await db.prepare("INSERT INTO state (key, value) VALUES ('digest', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").bind(to).run();
-  }
-  return { failures: rows.length, sent };
+  const upsert = "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+  const updates = [];
+  if (rows.length === 0 || sent) updates.push(db.prepare(upsert).bind("digest", to));
+  if (sent) for (const s of silent) updates.push(db.prepare(upsert).bind(`silent:${s.domain}`, day));
+  if (updates.length > 0) await db.batch(updates);
+  return { failures: rows.length, silent: silent.length, sent };
 }
 async function retain(env, settings, now) {
   const cutoff = new Date(now - settings.retentionDays * 864e5).toISOString();
@@ -4946,7 +4964,8 @@ async function retain(env, settings, now) {
     db.prepare("DELETE FROM policies WHERE received_at < ?").bind(cutoff),
     db.prepare("DELETE FROM reports WHERE received_at < ?").bind(cutoff),
     db.prepare("DELETE FROM submissions WHERE received_at < ?").bind(cutoff),
-    db.prepare("DELETE FROM rate WHERE minute < ?").bind(Math.floor(now / 6e4) - 1)
+    db.prepare("DELETE FROM rate WHERE minute < ?").bind(Math.floor(now / 6e4) - 1),
+    db.prepare("DELETE FROM state WHERE key LIKE 'silent:%' AND value < ?").bind(cutoff.slice(0, 10))
   ]);
   const day = cutoff.slice(0, 10);
   for (; ; ) {

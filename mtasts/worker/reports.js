@@ -19,7 +19,8 @@
 //   GET  /v1/submissions?since=&status=   every submission with its status and error
 //   GET  /v1/raw/<key>       an archived submission, byte for byte
 // Mail: email() takes the report parts of a multipart/report message (§5.1).
-// Scheduled: the daily digest of new failures to WEBHOOK, and retention.
+// Scheduled: the daily digest to WEBHOOK (new failures; builtin domains silent for silentAfterDays,
+// each named once a day at most), and retention.
 //
 // Bad input never gets a 5xx: every rejection is a 4xx naming the reason. Submissions that
 // were read in full are archived and recorded even when they do not parse, so nothing is lost.
@@ -492,6 +493,20 @@ const COVERED_FROM =
   `OR strftime(${UTC_SECONDS}, r.start_time) > strftime(${UTC_SECONDS}, p.received_at) ` +
   `THEN strftime(${UTC_SECONDS}, p.received_at) ELSE strftime(${UTC_SECONDS}, r.start_time) END`;
 
+// The last receive time of every domain with a report, for silentDomains.
+const LAST_REPORTS = "SELECT domain, MAX(received_at) AS last FROM policies GROUP BY domain";
+
+function silentDomains(settings, lastRows, now) {
+  // The builtin domains without a report for silentAfterDays, sorted, each with its last receive
+  // time (null: never); lastRows are LAST_REPORTS' rows. The summary and the digest both use it.
+  const lastEver = new Map(lastRows.map((row) => [row.domain, row.last]));
+  const quietSince = new Date(now - settings.silentAfterDays * 86400000).toISOString();
+  return [...settings.builtinSet]
+    .filter((name) => !lastEver.has(name) || lastEver.get(name) < quietSince)
+    .sort()
+    .map((name) => ({ domain: name, last: lastEver.get(name) ?? null }));
+}
+
 async function summary(env, settings, since, now) {
   const db = env.DB;
   const [totals, orgs, failures, unparsed, foreign, last] = await db.batch([
@@ -517,7 +532,7 @@ async function summary(env, settings, since, now) {
       .bind(since),
     db.prepare("SELECT COUNT(*) AS n FROM submissions WHERE status = 'unparsed' AND received_at >= ?").bind(since),
     db.prepare("SELECT COUNT(*) AS n FROM submissions WHERE status = 'foreign' AND received_at >= ?").bind(since),
-    db.prepare("SELECT domain, MAX(received_at) AS last FROM policies GROUP BY domain"),
+    db.prepare(LAST_REPORTS),
   ]);
   const domains = {};
   const entry = (name) =>
@@ -551,11 +566,7 @@ async function summary(env, settings, since, now) {
       sessions: row.sessions,
     });
   }
-  const lastEver = new Map(last.results.map((row) => [row.domain, row.last]));
-  const quietSince = new Date(now - settings.silentAfterDays * 86400000).toISOString();
-  const silent = [...settings.builtinSet]
-    .filter((name) => !lastEver.has(name) || lastEver.get(name) < quietSince)
-    .sort();
+  const silent = silentDomains(settings, last.results, now).map((s) => s.domain);
   const ordered = {};
   for (const name of Object.keys(domains).sort()) ordered[name] = domains[name];
   return {
@@ -739,12 +750,25 @@ async function digest(env, settings, now) {
       .bind(from, to)
       .all()
   ).results;
+  // Silent domains are named at most once per UTC day each: state 'silent:<domain>' is the day.
+  const day = to.slice(0, 10);
+  const named = new Map(
+    (await db.prepare("SELECT key, value FROM state WHERE key LIKE 'silent:%'").all()).results.map((r) => [
+      r.key.slice("silent:".length),
+      r.value,
+    ]),
+  );
+  const lastRows = (await db.prepare(LAST_REPORTS).all()).results;
+  const silent = silentDomains(settings, lastRows, now).filter((s) => named.get(s.domain) !== day);
   let sent = false;
-  if (rows.length > 0 && typeof env.WEBHOOK === "string" && env.WEBHOOK !== "") {
-    const lines = [`TLS report failures since ${from || "the first report"}:`];
+  if ((rows.length > 0 || silent.length > 0) && typeof env.WEBHOOK === "string" && env.WEBHOOK !== "") {
+    const lines = [];
+    if (rows.length > 0) lines.push(`TLS report failures since ${from || "the first report"}:`);
     for (const row of rows) {
       lines.push(`• ${row.domain}: ${row.sessions} failed session(s), ${row.result_type} at ${row.receiving_mx || "unknown MX"}`);
     }
+    if (silent.length > 0) lines.push(`No TLS report for ${settings.silentAfterDays} day(s) or more:`);
+    for (const s of silent) lines.push(`• ${s.domain}: last report ${s.last || "never"}`);
     const response = await fetch(env.WEBHOOK, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -753,13 +777,12 @@ async function digest(env, settings, now) {
     if (!response.ok) throw new Error(`webhook answered ${response.status}`);
     sent = true;
   }
-  if (rows.length === 0 || sent) {
-    await db
-      .prepare("INSERT INTO state (key, value) VALUES ('digest', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-      .bind(to)
-      .run();
-  }
-  return { failures: rows.length, sent };
+  const upsert = "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+  const updates = [];
+  if (rows.length === 0 || sent) updates.push(db.prepare(upsert).bind("digest", to));
+  if (sent) for (const s of silent) updates.push(db.prepare(upsert).bind(`silent:${s.domain}`, day));
+  if (updates.length > 0) await db.batch(updates);
+  return { failures: rows.length, silent: silent.length, sent };
 }
 
 async function retain(env, settings, now) {
@@ -771,6 +794,7 @@ async function retain(env, settings, now) {
     db.prepare("DELETE FROM reports WHERE received_at < ?").bind(cutoff),
     db.prepare("DELETE FROM submissions WHERE received_at < ?").bind(cutoff),
     db.prepare("DELETE FROM rate WHERE minute < ?").bind(Math.floor(now / 60000) - 1),
+    db.prepare("DELETE FROM state WHERE key LIKE 'silent:%' AND value < ?").bind(cutoff.slice(0, 10)),
   ]);
   // Archive keys start with the day received, so the oldest come first in a listing.
   const day = cutoff.slice(0, 10);

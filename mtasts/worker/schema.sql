@@ -81,7 +81,8 @@ CREATE TABLE IF NOT EXISTS rate (
   PRIMARY KEY (client, minute)
 );
 
--- Small state: the time of the last digest.
+-- Small state: the time of the last digest (key digest), and per silent builtin domain the UTC day
+-- the digest last named it (key silent:<domain>).
 CREATE TABLE IF NOT EXISTS state (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
