@@ -473,15 +473,12 @@ def _validate_enforce_has_tlsrpt(args: StackValidationArgs, report_violation: Re
 
 def _receiver_settings(props: Mapping[str, Any]) -> ReceiverData | None:
     """A TLS report receiver Worker's settings, from its script's settings region; None for any
-    other Worker (no settings marker), while the content is not known, or when the region does not
-    decode or lists no URI."""
+    other Worker (no settings marker), while the content is not known, or when the region lists no
+    URI. Raises ``ServedDataError`` when the markers are there but the region does not decode."""
     content = props.get("content")
     if not isinstance(content, str) or not RECEIVER_SETTINGS.carried_by(content):
         return None
-    try:
-        found = receiver_in_script(content)
-    except ServedDataError:
-        return None
+    found = receiver_in_script(content)
     return found if found.rua else None
 
 
@@ -493,11 +490,19 @@ def _validate_receiver_in_rua(args: StackValidationArgs, report_violation: Repor
     for worker in args.resources:
         if worker.resource_type not in WORKER_SCRIPT_TYPES:
             continue
-        found = _receiver_settings(worker.props)
+        script = worker.props.get("scriptName") or worker.name
+        try:
+            found = _receiver_settings(worker.props)
+        except ServedDataError as exc:
+            report_violation(
+                f"TLS report receiver {script!r} settings: {exc}; the receiver may fail to load or count "
+                "no report, and its domains' _smtp._tls records cannot be checked",
+                worker.urn,
+            )
+            continue
         if found is None:
             continue
         rua = list(found.rua)
-        script = worker.props.get("scriptName") or worker.name
         for domain in sorted(found.builtin):
             if domain in found.dns_external:
                 continue  # dns: external: the record is published by hand, outside the stack

@@ -793,6 +793,27 @@ def test_receiver_in_rua_ignores_other_workers_and_unknown_settings() -> None:
     assert violations("tls-report-receiver-in-rua", _stack(older, unknown, plain)) == []
 
 
+@pytest.mark.parametrize(
+    "spoil, reason",
+    [
+        (lambda c: insert_data(c, '{"domains": {', RECEIVER_SETTINGS), "not JSON"),
+        (lambda c: insert_data(c, '{"domains":[],"limits":{},"rua":[]}', RECEIVER_SETTINGS), '"domains"'),
+        (lambda c: c + "\n" + RECEIVER_SETTINGS.end + "\n", "2 times, not once"),
+    ],
+    ids=["not json", "wrong shape", "end marker twice"],
+)
+def test_receiver_in_rua_reports_malformed_settings(spoil: Any, reason: str) -> None:
+    """A receiver Worker whose settings region is there but does not decode is one violation, on it."""
+    receiver = _receiver(["example.com"], [])
+    content = spoil(receiver.props["content"])
+    broken = stack_resource(SCRIPT, {**receiver.props, "content": content}, "reports-script")
+    found = violations("tls-report-receiver-in-rua", _stack(broken, _rua("example.com", RECEIVER_HTTPS)))
+    assert len(found) == 1, found
+    message, where = found[0]
+    assert "'mta-sts-reports-dev' settings" in message and reason in message
+    assert where.endswith("::reports-script")
+
+
 def test_the_receiver_is_never_taken_for_a_policy_worker() -> None:
     """The receiver's script carries the settings markers only: the policy rules find no policy in it."""
     receiver = _receiver(["example.com"], [])
