@@ -539,6 +539,28 @@ class SmtpServer:
         self.controller.stop()
 
 
+def start_serve(
+    argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """Start ``mtasts serve`` (``argv``) and read its banner up to the last line, ``Ctrl-C stops.``.
+
+    Returns the running process and the banner; raises ``AssertionError`` with its output when it
+    exits before. The caller stops it.
+    """
+    process = subprocess.Popen(
+        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    banner = ""
+    for line in process.stdout:
+        banner += line
+        if line.startswith("Ctrl-C stops."):
+            break
+    if process.poll() is not None:
+        raise AssertionError(banner + process.communicate()[1])
+    return process, banner
+
+
 def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

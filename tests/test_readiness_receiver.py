@@ -33,7 +33,7 @@ import yaml
 
 from mtasts.model.config import load_stack
 from tests.reports_helpers import fixture
-from tests.servers import HttpsServer, KnotDns, Pki, Route, SmtpServer, free_port, zone_text
+from tests.servers import HttpsServer, KnotDns, Pki, Route, SmtpServer, free_port, start_serve, zone_text
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -128,15 +128,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     https = HttpsServer(contexts, pki.context("default.invalid"), routes, port=https_port)
     smtp = SmtpServer(MX_ADDRESS, smtp_port, pki.context(MX), MX)
     with knot, https, smtp:
-        process = subprocess.Popen(serve, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process, _ = start_serve(serve, env=env)
         try:
-            assert process.stdout is not None
-            out = ""
-            for line in process.stdout:
-                out += line
-                if line.startswith("Ctrl-C stops."):
-                    break
-            assert process.poll() is None, out + process.communicate()[1]
             base = f"http://127.0.0.1:{serve_port}"
             argv = [
                 sys.executable, "-m", "mtasts", "--project-dir", str(project), "readiness", "--stack", "t",

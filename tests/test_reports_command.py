@@ -27,6 +27,7 @@ from mtasts.model.config import load_stack
 from mtasts.rfc.policy import POLICY_PATH
 from tests.conftest import ROOT
 from tests.reports_helpers import TOKEN, Receiver, fixture, receiver, report_json
+from tests.servers import start_serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -221,18 +222,9 @@ def test_serve_runs_both_workers_and_keeps_reports(tmp_path: Path) -> None:
         "--state-dir",
         str(state),
     ]
-    process = subprocess.Popen(
-        argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    process, out = start_serve(argv, cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        assert process.stdout is not None
-        out = ""
-        for line in process.stdout:
-            out += line
-            if line.startswith("Ctrl-C stops."):
-                break
-        assert process.poll() is None, out + process.communicate()[1]
         assert f"https://tlsrpt.example.net/v1/tlsrpt is {base}/v1/tlsrpt" in out
         dev = load_stack(ROOT, "dev")
         policy = httpx.get(base + POLICY_PATH, headers={"Host": "mta-sts.example.com"})

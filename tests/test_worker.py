@@ -41,6 +41,7 @@ from mtasts.rfc.served import (
     served_in_script,
 )
 from tests.conftest import ACCOUNT, ROOT
+from tests.servers import start_serve
 
 POLICY_PATH = "/.well-known/mta-sts.txt"
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
@@ -898,22 +899,11 @@ def free_port() -> int:
 def test_serve_runs_the_stack_worker_until_terminated() -> None:
     """`mtasts serve --stack dev --port N` answers with the dev policies and stops cleanly on SIGTERM."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mtasts", "serve", "--stack", "dev", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    # serve prints its banner once the runtime answers; its last line says how to stop.
+    process, out = start_serve(
+        [sys.executable, "-m", "mtasts", "serve", "--stack", "dev", "--port", str(port)], cwd=ROOT
     )
     try:
-        assert process.stdout is not None
-        out = ""
-        # serve prints its banner once workerd answers; its last line says how to stop.
-        for line in process.stdout:
-            out += line
-            if line.startswith("Ctrl-C stops."):
-                break
-        assert process.poll() is None, out + process.communicate()[1]
         status, _, body = request(port, "GET", "mta-sts.example.com")
         assert (status, body) == (200, DEV.domain("example.com").policy_text.encode())
     finally:
