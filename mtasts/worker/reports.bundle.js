@@ -4408,7 +4408,7 @@ function ensureSchema(db) {
   }
   return schemaReady;
 }
-async function readCapped(stream, cap, what) {
+async function readCapped(stream, cap, what, tooLarge = () => new Rejected(413, `${what} is larger than ${cap} bytes`)) {
   if (stream === null) return new Uint8Array(0);
   const reader = stream.getReader();
   const chunks2 = [];
@@ -4420,7 +4420,7 @@ async function readCapped(stream, cap, what) {
     if (total > cap) {
       await reader.cancel().catch(() => {
       });
-      throw new Rejected(413, `${what} is larger than ${cap} bytes`);
+      throw tooLarge();
     }
     chunks2.push(value);
   }
@@ -4447,26 +4447,17 @@ function looksLikeJson(bytes) {
 }
 async function inflate(bytes, cap) {
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-  const reader = stream.getReader();
-  const chunks2 = [];
-  let total = 0;
   try {
-    for (; ; ) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > cap) {
-        await reader.cancel().catch(() => {
-        });
-        throw new Unparsable(`decompressed report is larger than ${cap} bytes`, 413);
-      }
-      chunks2.push(value);
-    }
+    return await readCapped(
+      stream,
+      cap,
+      "decompressed report",
+      () => new Unparsable(`decompressed report is larger than ${cap} bytes`, 413)
+    );
   } catch (error) {
     if (error instanceof Unparsable) throw error;
     throw new Unparsable(`not valid gzip data: ${error && error.message ? error.message : error}`);
   }
-  return concat(chunks2, total);
 }
 async function sha256Hex(bytes) {
   const digest2 = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));

@@ -136,8 +136,14 @@ function ensureSchema(db) {
 
 // --- reading bodies with caps -----------------------------------------------------------------
 
-async function readCapped(stream, cap, what) {
-  // Read at most cap bytes; more is a Rejected 413 and the rest is never read.
+async function readCapped(
+  stream,
+  cap,
+  what,
+  tooLarge = () => new Rejected(413, `${what} is larger than ${cap} bytes`),
+) {
+  // Read at most cap bytes, counting as they come; past cap, throw tooLarge() (a Rejected 413
+  // unless the caller says otherwise) and never read the rest.
   if (stream === null) return new Uint8Array(0);
   const reader = stream.getReader();
   const chunks = [];
@@ -148,7 +154,7 @@ async function readCapped(stream, cap, what) {
     total += value.byteLength;
     if (total > cap) {
       await reader.cancel().catch(() => {});
-      throw new Rejected(413, `${what} is larger than ${cap} bytes`);
+      throw tooLarge();
     }
     chunks.push(value);
   }
@@ -181,25 +187,17 @@ async function inflate(bytes, cap) {
   // Decompress, counting output as it comes: past cap, stop at once (a gzip bomb costs at
   // most cap bytes of work). Truncated or corrupt data is Unparsable.
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-  const reader = stream.getReader();
-  const chunks = [];
-  let total = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > cap) {
-        await reader.cancel().catch(() => {});
-        throw new Unparsable(`decompressed report is larger than ${cap} bytes`, 413);
-      }
-      chunks.push(value);
-    }
+    return await readCapped(
+      stream,
+      cap,
+      "decompressed report",
+      () => new Unparsable(`decompressed report is larger than ${cap} bytes`, 413),
+    );
   } catch (error) {
     if (error instanceof Unparsable) throw error;
     throw new Unparsable(`not valid gzip data: ${error && error.message ? error.message : error}`);
   }
-  return concat(chunks, total);
 }
 
 async function sha256Hex(bytes) {
