@@ -142,17 +142,23 @@ def _string_map(document: Mapping[str, Any], key: str) -> dict[str, str]:
     return value
 
 
-def decode_served(data: str) -> dict[str, str]:
-    """Policy host → policy text from a data region's JSON text.
-
-    Raises ``ServedDataError`` when the text is not the document this module writes.
-    """
+def _json_object(data: str, keys: str) -> dict[str, Any]:
+    """``data`` parsed as one JSON object; ``ServedDataError`` naming ``keys`` otherwise."""
     try:
         value = json.loads(data)
     except ValueError as exc:
         raise ServedDataError(f"not JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise ServedDataError('must be an object with "hosts" and "policies"')
+        raise ServedDataError(f"must be an object with {keys}")
+    return value
+
+
+def decode_served(data: str) -> dict[str, str]:
+    """Policy host → policy text from a data region's JSON text.
+
+    Raises ``ServedDataError`` when the text is not the document this module writes.
+    """
+    value = _json_object(data, '"hosts" and "policies"')
     hosts = _string_map(value, "hosts")
     policies = _string_map(value, "policies")
     missing = sorted(host for host, ident in hosts.items() if ident not in policies)
@@ -216,12 +222,7 @@ def decode_receiver(data: str) -> ReceiverData:
 
     Raises ``ServedDataError`` when the text is not the document ``encode_receiver`` writes.
     """
-    try:
-        value = json.loads(data)
-    except ValueError as exc:
-        raise ServedDataError(f"not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise ServedDataError('must be an object with "domains", "limits" and "rua"')
+    value = _json_object(data, '"domains", "limits" and "rua"')
     domains, limits, rua = value.get("domains"), value.get("limits"), value.get("rua")
     if not isinstance(domains, dict) or not all(isinstance(flags, dict) for flags in domains.values()):
         raise ServedDataError('"domains" must map each domain to an object')
