@@ -14,6 +14,7 @@ from functools import cached_property
 from mtasts.model.findings import Finding
 from mtasts.model.reports import ReceiverSettings
 from mtasts.model.rollout import LiveGate, Readiness
+from mtasts.model.vocabulary import Dns, Hosting, Mode, RecordRole, Reports, Routing
 from mtasts.rfc.policy import POLICY_PATH, Policy, policy_host, policy_id
 from mtasts.rfc.records import StsRecord, TlsRptRecord, quote_txt, sts_name, tlsrpt_name
 
@@ -29,8 +30,8 @@ WORKER_ORIGIN = "100::"
 class Record:
     """One DNS record a domain needs, with the exact content Cloudflare stores."""
 
-    role: str
-    """``policy-host``, ``sts`` or ``tlsrpt``: names the resource, never changes."""
+    role: RecordRole
+    """Names the resource, never changes."""
     name: str
     """Fully qualified name, without a trailing dot."""
     type: str
@@ -48,6 +49,15 @@ class Record:
         return {"name": self.name, "type": self.type, "content": self.content}
 
 
+_VOCABULARY = (
+    ("hosting", Hosting),
+    ("mode", Mode),
+    ("dns", Dns),
+    ("routing", Routing),
+    ("reports", Reports),
+)
+
+
 @dataclass(frozen=True)
 class Domain:
     """One mail domain and everything it publishes.
@@ -57,13 +67,13 @@ class Domain:
     """
 
     name: str
-    hosting: str
-    mode: str
+    hosting: Hosting
+    mode: Mode
     max_age: int
     mx: tuple[str, ...]
     tlsrpt: tuple[str, ...]
-    dns: str = "cloudflare"
-    routing: str = "route"
+    dns: Dns = Dns.CLOUDFLARE
+    routing: Routing = Routing.ROUTE
     zone_id: str | None = None
     """Cloudflare zone id; None means look it up by ``zone``."""
     zone: str | None = None
@@ -73,13 +83,19 @@ class Domain:
     github_owner: str | None = None
     https_enforced: bool = False
     """Pages only: enforce HTTPS, which GitHub allows once it has issued the certificate."""
-    reports: str = "none"
+    reports: Reports = Reports.NONE
     """``builtin``: the stack's TLS report receiver takes this domain's reports (its URIs are
     in ``tlsrpt``); ``none``: only the configured ``tlsrpt`` URIs."""
     receiver: ReceiverSettings | None = None
     """The stack's receiver settings when ``reports`` is ``builtin``, else None."""
     none_since: datetime.datetime | None = None
     """``mode: none`` only: when that policy went live (``plan --base`` reads it, RFC 8461 §8.3)."""
+
+    def __post_init__(self) -> None:
+        # The vocabulary fields always hold members, whoever built the Domain (the loader passes
+        # members; tests and tools may pass the plain values), so ``is`` comparisons hold.
+        for name, kind in _VOCABULARY:
+            object.__setattr__(self, name, kind(getattr(self, name)))
 
     @property
     def reports_json(self) -> dict[str, str | None] | None:
@@ -133,19 +149,20 @@ class Domain:
         """
         records: list[Record] = []
         host = self.policy_host
-        if self.hosting == "github-pages":
-            records.append(Record("policy-host", host, "CNAME", f"{self.github_owner}.github.io", HOST_TTL))
-        elif self.dns == "external":
+        role = RecordRole.POLICY_HOST
+        if self.hosting is Hosting.GITHUB_PAGES:
+            records.append(Record(role, host, "CNAME", f"{self.github_owner}.github.io", HOST_TTL))
+        elif self.dns is Dns.EXTERNAL:
             # A zone in Cloudflare's partial (CNAME) setup: the Workers custom
             # domain answers there once the public name points at Cloudflare.
-            records.append(Record("policy-host", host, "CNAME", f"{host}.cdn.cloudflare.net", HOST_TTL))
-        elif self.routing == "route":
-            records.append(Record("policy-host", host, "AAAA", WORKER_ORIGIN, AUTO_TTL, proxied=True))
-        records.append(Record("sts", sts_name(self.name), "TXT", quote_txt(self.sts_record), TXT_TTL))
+            records.append(Record(role, host, "CNAME", f"{host}.cdn.cloudflare.net", HOST_TTL))
+        elif self.routing is Routing.ROUTE:
+            records.append(Record(role, host, "AAAA", WORKER_ORIGIN, AUTO_TTL, proxied=True))
+        sts = quote_txt(self.sts_record)
+        records.append(Record(RecordRole.STS, sts_name(self.name), "TXT", sts, TXT_TTL))
         if self.tlsrpt_record is not None:
-            records.append(
-                Record("tlsrpt", tlsrpt_name(self.name), "TXT", quote_txt(self.tlsrpt_record), TXT_TTL)
-            )
+            tlsrpt = quote_txt(self.tlsrpt_record)
+            records.append(Record(RecordRole.TLSRPT, tlsrpt_name(self.name), "TXT", tlsrpt, TXT_TTL))
         return tuple(records)
 
 

@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from mtasts.model.errors import ConfigError
+from mtasts.model.vocabulary import Reports, values
 from mtasts.rfc.names import hostname_problem, normalize_name
 from mtasts.rfc.served import RECEIVER_SETTINGS, ReceiverData, encode_receiver, insert_data
 
 if TYPE_CHECKING:
     from mtasts.model.domain import Domain  # domain.py imports this module
 
-CHOICES = ("builtin", "none")
+CHOICES = values(Reports)
 REPORT_PATH = "/v1/tlsrpt"
 """The receiver's HTTPS intake path; also its API version."""
 SUMMARY_PATH = "/v1/summary"

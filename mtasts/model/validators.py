@@ -19,6 +19,7 @@ A rule that relates two settings (say, "only applies to hosting: github-pages") 
 
 from __future__ import annotations
 
+import enum
 import re
 import reprlib
 from collections.abc import Callable
@@ -26,16 +27,16 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from mtasts.model.errors import ConfigError
-from mtasts.model.reports import CHOICES as RECEIVER_CHOICES
 from mtasts.model.rollout import parse_time
 from mtasts.model.stackfile import Yaml11Int
+from mtasts.model.vocabulary import Dns, Hosting, Mode, Reports, Routing, values
 from mtasts.rfc.names import hostname_problem, mx_pattern_problem, normalize_name
-from mtasts.rfc.policy import MAX_AGE_LIMIT, MODES
+from mtasts.rfc.policy import MAX_AGE_LIMIT
 from mtasts.rfc.records import tlsrpt_uri_problem
 
-HOSTINGS = ("cloudflare-worker", "github-pages")
-DNS_PROVIDERS = ("cloudflare", "external")
-ROUTINGS = ("route", "custom-domain")
+HOSTINGS = values(Hosting)
+DNS_PROVIDERS = values(Dns)
+ROUTINGS = values(Routing)
 
 Validator = Callable[[Any, str], Any]
 """``(value, dotted_key) -> validated value``; raises ``ConfigError(dotted_key, rule)``."""
@@ -62,13 +63,14 @@ def shown(value: Any) -> str:
         return f"a {type(value).__name__} too large to show"
 
 
-def choice(choices: tuple[str, ...]) -> Validator:
-    """One of ``choices``, exactly."""
+def choice(kind: type[enum.StrEnum]) -> Validator:
+    """One of the values of ``kind``, exactly; the validated value is the member itself."""
+    choices = values(kind)
 
-    def check(value: Any, key: str) -> str:
+    def check(value: Any, key: str) -> enum.StrEnum:
         if not isinstance(value, str) or value not in choices:
             fail(key, f"must be one of {', '.join(choices)}, got {shown(value)}")
-        return value
+        return kind(value)
 
     return check
 
@@ -177,8 +179,8 @@ class Setting:
 
 
 SETTINGS: dict[str, Setting] = {
-    "hosting": Setting("hosting", choice(HOSTINGS), "cloudflare-worker"),
-    "mode": Setting("mode", choice(MODES), "testing"),
+    "hosting": Setting("hosting", choice(Hosting), "cloudflare-worker"),
+    "mode": Setting("mode", choice(Mode), "testing"),
     "maxAge": Setting("max_age", max_age, 604800),
     "mx": Setting(
         "mx",
@@ -191,15 +193,15 @@ SETTINGS: dict[str, Setting] = {
         [],
     ),
     "tlsrpt": Setting("tlsrpt", string_list("TLS-RPT URI", tlsrpt_uri_problem, "RFC 8460 §3"), []),
-    "dns": Setting("dns", choice(DNS_PROVIDERS), "cloudflare"),
-    "routing": Setting("routing", choice(ROUTINGS), "route"),
+    "dns": Setting("dns", choice(Dns), "cloudflare"),
+    "routing": Setting("routing", choice(Routing), "route"),
     "zone": Setting("zone", zone_name),
     "zoneId": Setting(
         "zone_id", matching(HEX_ID, "must be 32 lower-case hex digits (the Cloudflare zone id)")
     ),
     "repository": Setting("repository", repository_name),
     "httpsEnforced": Setting("https_enforced", boolean),
-    "reports": Setting("reports", choice(RECEIVER_CHOICES), "none"),
+    "reports": Setting("reports", choice(Reports), "none"),
     "noneSince": Setting("none_since", parse_time),
 }
 """Every key a domain (or ``mta-sts:defaults``) may set, in the order they are checked."""

@@ -8,6 +8,7 @@ when, what senders download changes. ``parse_policy`` follows the ABNF of
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -15,7 +16,17 @@ from dataclasses import dataclass, field
 from mtasts.rfc.names import mx_pattern_problem
 
 VERSION = "STSv1"
-MODES = ("enforce", "testing", "none")
+
+
+class Mode(enum.StrEnum):
+    """The policy modes of RFC 8461 §5, in the order its ABNF lists them."""
+
+    ENFORCE = "enforce"
+    TESTING = "testing"
+    NONE = "none"
+
+
+MODES = tuple(m.value for m in Mode)
 """The policy modes of RFC 8461 §5, as its ABNF lists them; the stack file takes the same."""
 MAX_AGE_LIMIT = 31_557_600
 """The largest ``max_age`` RFC 8461 §3.2 allows: one year, in seconds."""
