@@ -236,7 +236,7 @@ def receiver_reports(endpoint: str | None = None) -> GatherReports:
 
     def gather(deployment: Deployment) -> Summaries:
         from mtasts.commands import reports
-        from mtasts.model.reports import TOKEN_ENV
+        from mtasts.model.receiver import TOKEN_ENV
 
         if deployment.receiver is None:
             return None

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from mtasts.model.findings import Finding
-from mtasts.model.reports import ReceiverSettings
+from mtasts.model.receiver import ReceiverSettings
 from mtasts.model.rollout import LiveGate, Readiness
 from mtasts.model.vocabulary import Dns, Hosting, Mode, RecordRole, Reports, Routing
 from mtasts.rfc.policy import POLICY_PATH, Policy, policy_host, policy_id

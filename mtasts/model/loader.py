@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mtasts.model import reports as receiver_model
+from mtasts.model import receiver as receiver_model
 from mtasts.model import rollout
 from mtasts.model.domain import Deployment, Domain
 from mtasts.model.errors import ConfigError
