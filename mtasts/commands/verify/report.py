@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import dataclass
 from typing import Any
 
+from mtasts.checks.certificates import ServedCertificate, is_urgent
 from mtasts.model.findings import Finding, Severity
 
 
@@ -17,6 +19,15 @@ class Report:
     mode: str | None
     """The live policy's mode, or None when no valid policy was fetched."""
     findings: tuple[Finding, ...]
+    certificates: tuple[ServedCertificate, ...] = ()
+    """Every leaf certificate a handshake of this domain's checks got (policy host, MX addresses)."""
+    now: datetime.datetime | None = None
+    """The run's clock, from which days left are counted."""
+
+    @property
+    def urgent(self) -> list[Finding]:
+        """The loudest findings: an enforce domain's MX certificate about to expire."""
+        return [f for f in self.findings if is_urgent(f, self.mode)]
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)
@@ -39,12 +50,29 @@ class Report:
             "errors": self.errors,
             "warnings": self.warnings,
             "findings": [f.as_json() for f in self.findings],
+            "certificates": [self._certificate(c) for c in self.certificates],
         }
+
+    def _certificate(self, cert: ServedCertificate) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "endpoint": str(cert.endpoint),
+            "host": cert.host,
+            "address": cert.address,
+            "notAfter": cert.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        if self.now is not None:
+            out["daysLeft"] = round(cert.days_left(self.now), 2)
+        return out
 
 
 def render_text(reports: list[Report], elapsed: float | None = None) -> str:
     """The human report: per domain a heading, one line per finding, a summary line."""
     out = []
+    urgent = [(r, f) for r in reports for f in r.urgent]
+    if urgent:
+        out.append("URGENT: MX certificates of enforce domains about to expire (mail will bounce):")
+        out += [f"  {r.domain}: {f.reason}" for r, f in urgent]
+        out.append("")
     width = max((len(f.check) for r in reports for f in r.findings), default=10)
     for report in reports:
         out.append(f"{report.domain} (mode {report.mode or 'unknown'})")
@@ -64,6 +92,7 @@ def render_json(reports: list[Report]) -> str:
         "domains": {r.domain: r.as_json() for r in reports},
         "errors": sum(r.errors for r in reports),
         "warnings": sum(r.warnings for r in reports),
+        "urgent": [{"domain": r.domain, **f.as_json()} for r in reports for f in r.urgent],
     }
     return json.dumps(document, indent=2) + "\n"
 
