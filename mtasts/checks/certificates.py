@@ -118,15 +118,14 @@ def is_urgent(finding: Finding, mode: str | None) -> bool:
 def _where(certs: list[ServedCertificate], now: datetime.datetime) -> str:
     if len(certs) == 1:
         return f" at {hostport(certs[0].address, certs[0].port)}"
-    if len({c.not_after for c in certs}) == 1:
+    if len({round(c.days_left(now), 1) for c in certs}) == 1:
         return f" at all {len(certs)} addresses"
     listed = ", ".join(f"{hostport(c.address, c.port)} {_days(c.days_left(now))}" for c in certs)
     return f"; per address: {listed}"
 
 
 def _days(days: float) -> str:
-    whole = int(days)
-    return f"{whole} day{'' if whole == 1 else 's'}"
+    return f"{days:.1f} days"
 
 
 def _consequence(endpoint: Endpoint, mode: str | None) -> str:

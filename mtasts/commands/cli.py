@@ -328,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.domains and not args.stack:
             parser.error(f"{args.command} needs DOMAIN... or --stack NAME")
         if args.cert_error_days > args.cert_warning_days:
-            parser.error("--cert-error-days: must be at most --cert-warning-days")
+            print("error: --cert-error-days: must be at most --cert-warning-days", file=sys.stderr)
+            return 2
         if args.command == "watch":
             from mtasts.commands.verify.watch import run as watch
 
