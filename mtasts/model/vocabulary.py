@@ -14,7 +14,20 @@ import enum
 
 from mtasts.rfc.policy import Mode
 
-__all__ = ["Check", "Dns", "Hosting", "Mode", "RecordRole", "Reports", "Routing", "values"]
+__all__ = [
+    "Check",
+    "Dns",
+    "Endpoint",
+    "Hosting",
+    "LimitScope",
+    "Mode",
+    "RecordRole",
+    "Reports",
+    "Routing",
+    "WorkersPlan",
+    "ZonePlan",
+    "values",
+]
 
 
 class Hosting(enum.StrEnum):
@@ -57,6 +70,13 @@ class RecordRole(enum.StrEnum):
     TLSRPT = "tlsrpt"
 
 
+class Endpoint(enum.StrEnum):
+    """Which kind of server a probe spoke to: the policy host over HTTPS, or an MX over SMTP."""
+
+    POLICY_HOST = "policy-host"
+    MX = "mx"
+
+
 class Check(enum.StrEnum):
     """The stable machine-readable name of every rule that reports a ``Finding``.
 
@@ -76,12 +96,19 @@ class Check(enum.StrEnum):
     POLICY_SYNTAX = "policy-syntax"
     POLICY_MODE = "policy-mode"
     POLICY_MAX_AGE = "policy-max-age"
+    # verify: certificates ahead of time, DANE
+    MX_CERTIFICATE = "mx-certificate"
+    POLICY_CERTIFICATE = "policy-certificate"
+    DANE = "dane"
+    DANE_TLSRPT = "dane-tlsrpt"
     # verify --stack: drift from the stack
     DRIFT = "drift"
     DRIFT_POLICY = "drift-policy"
     DRIFT_ID = "drift-id"
     DRIFT_TLSRPT = "drift-tlsrpt"
     VERIFY = "verify"
+    # watch: Pulumi's own drift check (pulumi preview --expect-no-changes)
+    PULUMI_DRIFT = "pulumi-drift"
     # readiness
     READINESS = "readiness"
     REPORTS = "reports"
@@ -89,10 +116,41 @@ class Check(enum.StrEnum):
     REPORT_AGE = "report-age"
     REPORT_ORGANIZATIONS = "report-organizations"
     REPORT_FAILURES = "report-failures"
+    # plan --base
+    REMOVAL = "removal"
     # loader warnings
     SHORT_MAX_AGE = "short-max-age"
     NO_TLSRPT = "no-tlsrpt"
     TLSRPT_ON_ENFORCED_DOMAIN = "tlsrpt-on-enforced-domain"
+    STACK_SIZE = "stack-size"
+
+
+class WorkersPlan(enum.StrEnum):
+    """The account's Workers plan, which sets the per-account Worker limits."""
+
+    FREE = "free"
+    PAID = "paid"
+
+
+class ZonePlan(enum.StrEnum):
+    """A zone's Cloudflare plan, which sets its DNS record quota."""
+
+    FREE = "free"
+    """A Free zone created on or after 2024-09-01 (200 records)."""
+    FREE_LEGACY = "free-legacy"
+    """A Free zone created before 2024-09-01 (1,000 records)."""
+    PRO = "pro"
+    BUSINESS = "business"
+    ENTERPRISE = "enterprise"
+
+
+class LimitScope(enum.StrEnum):
+    """What one limit of ``mtasts.model.limits.LIMITS`` is counted over."""
+
+    ZONE = "zone"
+    SCRIPT = "script"
+    ACCOUNT = "account"
+    STACK = "stack"
 
 
 def values(kind: type[enum.StrEnum]) -> tuple[str, ...]:
