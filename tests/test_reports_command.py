@@ -17,12 +17,8 @@ import httpx
 import pytest
 
 from mtasts.commands.cli import main
-from mtasts.commands.reports import (
-    ReportsRefused,
-    ReportsUnreachable,
-    fetch_summary,
-    parse_duration,
-)
+from mtasts.commands.reports import parse_duration
+from mtasts.commands.shared.receiver import ReportsRefused, ReportsUnreachable, fetch_summary
 from mtasts.model.config import load_stack
 from mtasts.rfc.policy import POLICY_PATH
 from tests.conftest import ROOT
@@ -128,7 +124,7 @@ def test_since_limits_to_recent_reports(
     recent = json.loads(capsys.readouterr().out)
     assert recent["domains"]["example.org"]["reports"] == 1
     later = fetch_summary(filled.url, TOKEN, datetime.now(UTC) + timedelta(hours=1))
-    assert later["domains"]["example.org"]["reports"] == 0 and later["unparsed"] == 0
+    assert later.domains["example.org"].reports == 0 and later.unparsed == 0
 
 
 @pytest.mark.parametrize("text, seconds", [("30m", 1800), ("24h", 86400), ("7d", 604800), ("2w", 1209600)])

@@ -25,8 +25,10 @@ from mtasts.commands.shared.receiver import (
 )
 from mtasts.model import receiver as receiver_model
 from mtasts.model.config import load_stack
+from mtasts.model.receiver_summary import ReceiverSummary
 
 _DURATION = re.compile(r"(\d+)([smhdw])\Z")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -37,12 +39,10 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(
             f"must be a positive whole number and a unit s, m, h, d or w (e.g. 7d), got {text!r}"
         )
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
-
-
-def failure_rate(entry: dict[str, Any]) -> float | None:
-    total = int(entry["successful"]) + int(entry["failed"])
-    return None if total == 0 else int(entry["failed"]) / total
+    try:
+        return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    except OverflowError:
+        return timedelta.max
 
 
 def _table(rows: list[list[str]], right: set[int]) -> list[str]:
@@ -56,50 +56,44 @@ def _table(rows: list[list[str]], right: set[int]) -> list[str]:
     return out
 
 
-def render_text(summary: dict[str, Any], stack: str, endpoint: str, since: datetime | None) -> str:
+def render_text(summary: ReceiverSummary, stack: str, endpoint: str, since: datetime | None) -> str:
     """The summary as aligned tables for people."""
     when = f"since {rfc3339(since)}" if since is not None else "all stored"
     lines = [f"stack {stack}: TLS reports ({when}) from {endpoint}", ""]
     rows = [
         ["domain", "reports", "orgs", "successful", "failed", "failure rate", "first report", "last report"]
     ]
-    for name, entry in summary["domains"].items():
-        rate = failure_rate(entry)
+    for name, entry in summary.domains.items():
+        rate = entry.failure_rate()
         rows.append(
             [
                 name,
-                str(entry["reports"]),
-                str(len(entry["organizations"])),
-                str(entry["successful"]),
-                str(entry["failed"]),
+                str(entry.reports),
+                str(len(entry.organizations)),
+                str(entry.successful),
+                str(entry.failed),
                 "-" if rate is None else f"{rate:.2%}",
-                entry.get("firstReport") or "-",
-                entry["lastReport"] or "never",
+                entry.first_report or "-",
+                entry.last_report or "never",
             ]
         )
     lines += _table(rows, right={1, 2, 3, 4, 5})
-    for name, entry in summary["domains"].items():
-        if entry["organizations"]:
-            lines += ["", f"{name}: reported by {', '.join(entry['organizations'])}"]
-        if entry["failures"]:
+    for name, entry in summary.domains.items():
+        if entry.organizations:
+            lines += ["", f"{name}: reported by {', '.join(entry.organizations)}"]
+        if entry.failures:
             failures = [["  result type", "receiving MX", "receiving IP", "sessions"]]
             failures += [
-                [
-                    "  " + f["resultType"],
-                    f["receivingMx"] or "-",
-                    f["receivingIp"] or "-",
-                    str(f["sessions"]),
-                ]
-                for f in entry["failures"]
+                ["  " + (f.result_type or "-"), f.receiving_mx or "-", f.receiving_ip or "-", str(f.sessions)]
+                for f in entry.failures
             ]
             lines += _table(failures, right={3})
     lines.append("")
-    silent = summary.get("silent") or []
-    if silent:
-        lines.append(f"silent (no report lately): {', '.join(silent)}")
-    lines.append(f"unparsed submissions: {summary.get('unparsed', 0)}")
-    if summary.get("foreign"):
-        lines.append(f"about other domains (not counted): {summary['foreign']}")
+    if summary.silent:
+        lines.append(f"silent (no report lately): {', '.join(summary.silent)}")
+    lines.append(f"unparsed submissions: {summary.unparsed}")
+    if summary.foreign:
+        lines.append(f"about other domains (not counted): {summary.foreign}")
     return "\n".join(lines) + "\n"
 
 
@@ -112,10 +106,12 @@ def run(args: Any) -> int:
     since = None
     if args.since is not None:
         try:
-            since = datetime.now(UTC) - parse_duration(args.since)
+            back = parse_duration(args.since)
         except ValueError as exc:
             print(f"error: --since: {exc}", file=sys.stderr)
             return 2
+        # A duration reaching before 1970 means everything the receiver holds.
+        since = max(datetime.now(UTC) - min(back, datetime.now(UTC) - EPOCH), EPOCH)
     token = os.environ.get(receiver_model.TOKEN_ENV, "")
     if not token:
         print(
@@ -134,7 +130,7 @@ def run(args: Any) -> int:
         print(f"error: endpoint: {exc}", file=sys.stderr)
         return 1
     if args.json:
-        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        sys.stdout.write(json.dumps(summary.as_json(), indent=2) + "\n")
     else:
         sys.stdout.write(render_text(summary, args.stack, endpoint, since))
     return 0
