@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mtasts.model import delegation as delegation_model
 from mtasts.model import reports as receiver_model
 from mtasts.model import rollout
 from mtasts.model.domain import Deployment, Domain
@@ -36,6 +37,7 @@ from mtasts.model.validators import (
     matching,
     shown,
 )
+from mtasts.model.vocabulary import Dns, Hosting
 from mtasts.rfc.names import MAX_NAME_LENGTH, hostname_problem, normalize_name
 from mtasts.rfc.policy import MAX_POLICY_BYTES, policy_host, short_max_age_problem
 
@@ -47,6 +49,7 @@ TOP_KEYS = (
     *receiver_model.SECRET_KEYS,
     "liveGate",
     "readiness",
+    delegation_model.KEY,
 )
 
 MAX_TXT_STRING = 255
@@ -66,6 +69,8 @@ class Stack:
     github_owner: str | None
     receiver: receiver_model.ReceiverSettings | None = None
     """``mta-sts:reports``: the stack's TLS report receiver, if configured."""
+    delegation: delegation_model.DelegationSettings | None = None
+    """``mta-sts:delegation``: the operator's zone for ``hosting: delegated`` domains, if configured."""
 
 
 class Defaults:
@@ -122,7 +127,25 @@ def _pages_only(d: Draft) -> None:
         fail(f"{d.key}.routing", "only applies to hosting: cloudflare-worker")
 
 
+def _delegated_needs(d: Draft) -> None:
+    """A customer's domain: the delegation zone and the account; its DNS is the customer's."""
+    if d.values["hosting"] is not Hosting.DELEGATED:
+        return
+    if d.stack.delegation is None:
+        fail(f"{delegation_model.KEY}.zone", f"is required because {d.name} uses hosting: delegated")
+    if d.stack.cloudflare_account_id is None:
+        fail("cloudflareAccountId", f"is required because {d.name} uses hosting: delegated")
+    for setting in ("routing", "zone", "zoneId"):
+        if setting in d.own:
+            fail(f"{d.key}.{setting}", "does not apply to hosting: delegated (the zone is the customer's)")
+    if "dns" in d.own and d.values["dns"] is not Dns.EXTERNAL:
+        fail(f"{d.key}.dns", "hosting: delegated records are created by the customer: dns must be external")
+    d.values["dns"] = Dns.EXTERNAL
+
+
 def _hosting_needs(d: Draft) -> None:
+    if d.values["hosting"] is Hosting.DELEGATED:
+        return
     if d.values["hosting"] == "github-pages":
         if d.stack.github_owner is None:
             fail("github:owner", f"is required because {d.name} uses hosting: github-pages")
@@ -163,6 +186,7 @@ DOMAIN_RULES: tuple[Callable[[Draft], None], ...] = (
     _receiver_for_builtin,
     _zone_contains_name,
     _pages_only,
+    _delegated_needs,
     _hosting_needs,
 )
 """Rules relating a domain's settings, in order; each raises ``ConfigError`` naming the key."""
@@ -250,15 +274,25 @@ def build_domain(name: str, key: str, raw_settings: Any, defaults: Defaults, sta
     if not pages:
         fields.pop("repository", None)
     receiver = stack.receiver if values["reports"] == "builtin" else None
+    delegated = stack.delegation if values["hosting"] is Hosting.DELEGATED else None
+    if delegated is not None:
+        fields.pop("zone", None)
     domain = Domain(
-        name=name, github_owner=stack.github_owner if pages else None, receiver=receiver, **fields
+        name=name,
+        github_owner=stack.github_owner if pages else None,
+        receiver=receiver,
+        delegation=delegated,
+        **fields,
     )
     for built_rule in BUILT_RULES:
         built_rule(domain, key)
     return domain
 
 
-STACK_RULES: tuple[Callable[[tuple[Domain, ...]], None], ...] = (_pages_repositories_distinct,)
+STACK_RULES: tuple[Callable[[tuple[Domain, ...]], None], ...] = (
+    _pages_repositories_distinct,
+    delegation_model.check_stack,
+)
 """Rules over the whole stack (all domains built, sorted); each raises ``ConfigError``."""
 
 
@@ -295,6 +329,7 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
         cloudflare_account_id=_account(config),
         github_owner=_owner(config),
         receiver=receiver_model.load_receiver(_object(config, receiver_model.KEY)),
+        delegation=delegation_model.load_delegation(_object(config, delegation_model.KEY)),
     )
 
     domains: dict[str, Domain] = {}
@@ -320,6 +355,7 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
         receiver=stack.receiver,
         live_gate=rollout.parse_live_gate(_object(config, "liveGate")),
         readiness=rollout.parse_readiness(_object(config, "readiness")),
+        delegation=stack.delegation,
     )
 
 

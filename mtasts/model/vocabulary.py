@@ -14,7 +14,7 @@ import enum
 
 from mtasts.rfc.policy import Mode
 
-__all__ = ["Check", "Dns", "Hosting", "Mode", "RecordRole", "Reports", "Routing", "values"]
+__all__ = ["Check", "Dns", "Hosting", "Mode", "Onboarding", "RecordRole", "Reports", "Routing", "values"]
 
 
 class Hosting(enum.StrEnum):
@@ -22,6 +22,9 @@ class Hosting(enum.StrEnum):
 
     CLOUDFLARE_WORKER = "cloudflare-worker"
     GITHUB_PAGES = "github-pages"
+    DELEGATED = "delegated"
+    """A customer's domain: a Cloudflare for SaaS custom hostname in the operator's zone, reached
+    through the CNAMEs the customer creates (``mtasts.model.delegation``)."""
 
 
 class Dns(enum.StrEnum):
@@ -89,10 +92,30 @@ class Check(enum.StrEnum):
     REPORT_AGE = "report-age"
     REPORT_ORGANIZATIONS = "report-organizations"
     REPORT_FAILURES = "report-failures"
+    # verify --stack: a delegated domain's onboarding (mtasts.checks.onboarding)
+    ONBOARDING = "onboarding"
+    ONBOARDING_CNAME = "onboarding-cname"
+    ONBOARDING_CAA = "onboarding-caa"
+    ONBOARDING_CERTIFICATE = "onboarding-certificate"
     # loader warnings
     SHORT_MAX_AGE = "short-max-age"
     NO_TLSRPT = "no-tlsrpt"
     TLSRPT_ON_ENFORCED_DOMAIN = "tlsrpt-on-enforced-domain"
+
+
+class Onboarding(enum.StrEnum):
+    """Where a delegated customer stands; every state but ``serving`` is pending, not a failure."""
+
+    MISSING = "missing"
+    """A CNAME the customer must create is not there."""
+    ELSEWHERE = "elsewhere"
+    """A CNAME points somewhere other than the operator's target."""
+    CAA_FORBIDS = "caa-forbids"
+    """The customer's CAA records let no CA Cloudflare orders from issue for ``mta-sts.<c>``."""
+    CERTIFICATE_PENDING = "certificate-pending"
+    """The CNAMEs are in place; the custom hostname's certificate is not active yet."""
+    SERVING = "serving"
+    """The CNAMEs are in place and the certificate is active: the usual checks apply."""
 
 
 def values(kind: type[enum.StrEnum]) -> tuple[str, ...]:
