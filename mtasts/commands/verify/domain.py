@@ -6,16 +6,30 @@ import asyncio
 from collections.abc import Iterable
 
 from mtasts import checks
+from mtasts.commands.verify.delegated import ApiView, ask_api, onboard
 from mtasts.commands.verify.report import Report
 from mtasts.model.config import Deployment, Domain
 from mtasts.model.findings import Finding
 from mtasts.probes import MxAnswer, ProbeOptions, Prober, StarttlsProbe
+from mtasts.probes.custom_hostnames import Api
 from mtasts.rfc.policy import Policy, policy_host
 from mtasts.rfc.records import sts_name, tlsrpt_name
 
 
-async def check_domain(prober: Prober, domain: str, expected: Domain | None = None) -> Report:
-    """Every check for one domain; ``expected`` adds drift findings against the stack."""
+async def check_domain(
+    prober: Prober, domain: str, expected: Domain | None = None, api: ApiView | None = None
+) -> Report:
+    """Every check for one domain; ``expected`` adds drift findings against the stack.
+
+    A customer domain (``hosting: delegated``) is first checked for its onboarding; while it is
+    pending, that is all its report holds (pending is not a failure of the stack).
+    """
+    onboarded: tuple[Finding, ...] = ()
+    if expected is not None and expected.delegation is not None:
+        result = await onboard(prober, expected, api or ApiView())
+        if result.pending:
+            return Report(domain=domain, mode=None, findings=result.findings)
+        onboarded = result.findings
     host = policy_host(domain)
     sts_q = prober.query(sts_name(domain), "TXT")
     fetch_q = prober.fetch_policy(host)
@@ -27,7 +41,7 @@ async def check_domain(prober: Prober, domain: str, expected: Domain | None = No
         return answer, list(await asyncio.gather(*(prober.starttls(h) for h in answer.hosts)))
 
     smtp_q = asyncio.ensure_future(probe_mx())
-    findings: list[Finding] = []
+    findings: list[Finding] = list(onboarded)
     try:
         live_sts, found = checks.sts_record(await sts_q)
         findings += found
@@ -67,10 +81,11 @@ async def verify_async(
     """
     limit = asyncio.Semaphore(max(1, concurrency))
     stack = {d.name: d for d in expected.domains} if expected else {}
+    api = await ask_api(expected, Api.from_environment(timeout=options.timeout))
     async with Prober(options) as prober:
 
         async def one(name: str) -> Report:
             async with limit:
-                return await check_domain(prober, name, stack.get(name))
+                return await check_domain(prober, name, stack.get(name), api)
 
         return list(await asyncio.gather(*(one(d) for d in domains)))
