@@ -25,6 +25,7 @@ from mtasts.checks import live_mx
 from mtasts.model.config import Deployment, Domain
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.rollout import Readiness, format_time, parse_time
+from mtasts.model.vocabulary import Check, Mode
 from mtasts.probes import MxAnswer, ProbeOptions
 from mtasts.rfc.mx import mx_matches
 
@@ -32,7 +33,16 @@ STALE_AFTER = datetime.timedelta(days=7)
 """Reports older than this no longer say anything about today."""
 BLOCKING = (Severity.ERROR, Severity.WARNING)
 """Verify findings that block enforce: errors, and warnings (in testing they are tomorrow's errors)."""
-IGNORED_CHECKS = ("drift", "drift-policy", "drift-id", "drift-tlsrpt", "policy-mode", "mx-coverage")
+IGNORED_CHECKS = frozenset(
+    {
+        Check.DRIFT,
+        Check.DRIFT_POLICY,
+        Check.DRIFT_ID,
+        Check.DRIFT_TLSRPT,
+        Check.POLICY_MODE,
+        Check.MX_COVERAGE,
+    }
+)
 """Verify findings that do not bear on the switch: a drift from the plan (the switch is one), the
 live mode, and the live policy's MX coverage (the planned patterns are judged instead)."""
 
@@ -73,26 +83,29 @@ class Verdict:
 def _verify_findings(domain: Domain, verify: VerifyEvidence | None) -> list[Finding]:
     key = f"domains.{domain.name}"
     if verify is None:
-        return [Finding("verify", Severity.ERROR, "verify could not run: no evidence the domain works", key)]
+        no_run = "verify could not run: no evidence the domain works"
+        return [Finding(Check.VERIFY, Severity.ERROR, no_run, key)]
     found = [
-        Finding(f"verify-{f.check}", Severity.ERROR, f.reason, key)
+        Finding(f.check, Severity.ERROR, f.reason, key, via=Check.VERIFY)
         for f in verify.findings
         if f.severity in BLOCKING and f.check not in IGNORED_CHECKS
     ]
     if verify.mx is None:
-        found.append(Finding("mx-coverage", Severity.ERROR, "live MX hosts unknown: lookup not made", key))
+        unknown = "live MX hosts unknown: lookup not made"
+        found.append(Finding(Check.MX_COVERAGE, Severity.ERROR, unknown, key))
     else:
         # The planned patterns, judged as enforce judges them: plan --check-mx's one rule. A lookup
         # that failed, a domain without MX hosts: nothing shows enforce is safe.
-        for mx in live_mx(domain.name, "enforce", domain.mx, verify.mx):
+        for mx in live_mx(domain.name, Mode.ENFORCE, domain.mx, verify.mx):
             covered = (
                 mx.severity in (Severity.OK, Severity.INFO) and verify.mx.hosts and verify.mx.error is None
             )
             found.append(
-                Finding("mx-coverage", Severity.OK if covered else Severity.ERROR, mx.reason, mx.key)
+                Finding(Check.MX_COVERAGE, Severity.OK if covered else Severity.ERROR, mx.reason, mx.key)
             )
     if not any(f.severity == Severity.ERROR for f in found):
-        found.insert(0, Finding("verify", Severity.OK, "verify clean: policy, MX coverage, STARTTLS", key))
+        clean = "verify clean: policy, MX coverage, STARTTLS"
+        found.insert(0, Finding(Check.VERIFY, Severity.OK, clean, key))
     return found
 
 
@@ -101,23 +114,23 @@ def _report_findings(
 ) -> list[Finding]:
     key = f"domains.{domain.name}"
 
-    def no(check: str, reason: str) -> Finding:
+    def no(check: Check, reason: str) -> Finding:
         return Finding(check, Severity.ERROR, reason, key)
 
-    def yes(check: str, reason: str) -> Finding:
+    def yes(check: Check, reason: str) -> Finding:
         return Finding(check, Severity.OK, reason, key)
 
     if summaries is None:
-        return [no("reports", "no TLS reports receiver: there is no report evidence, so not ready")]
+        return [no(Check.REPORTS, "no TLS reports receiver: there is no report evidence, so not ready")]
     if isinstance(summaries, ReportsUnavailable):
-        return [no("reports", f"TLS reports unavailable ({summaries.reason}): no evidence, so not ready")]
+        return [no(Check.REPORTS, f"TLS reports unavailable ({summaries.reason}): no evidence, so not ready")]
     summary = (summaries.get("domains") or {}).get(domain.name)
     if not summary or not summary.get("reports"):
-        return [no("reports", f"no TLS reports at all for {domain.name}: no evidence, so not ready")]
+        return [no(Check.REPORTS, f"no TLS reports at all for {domain.name}: no evidence, so not ready")]
     if not summary.get("firstReport"):
         return [
             no(
-                "report-days",
+                Check.REPORT_DAYS,
                 "the receiver's summary has no firstReport (a receiver older than this command: "
                 "deploy it again): days of reports unknown, so not ready",
             )
@@ -129,28 +142,28 @@ def _report_findings(
     days = (now - first).days
     span = f"{days} day(s) of reports since {format_time(first)}"
     if days < thresholds.min_days:
-        found.append(no("report-days", f"{span}; readiness wants {thresholds.min_days}"))
+        found.append(no(Check.REPORT_DAYS, f"{span}; readiness wants {thresholds.min_days}"))
     else:
-        found.append(yes("report-days", span))
+        found.append(yes(Check.REPORT_DAYS, span))
     if now - last > STALE_AFTER:
-        found.append(no("report-age", f"last report {format_time(last)}: reports stopped arriving"))
+        found.append(no(Check.REPORT_AGE, f"last report {format_time(last)}: reports stopped arriving"))
     organizations = sorted(set(summary.get("organizations") or []))
     if len(organizations) < thresholds.min_organizations:
         found.append(
             no(
-                "report-organizations",
+                Check.REPORT_ORGANIZATIONS,
                 f"reports from {len(organizations)} organization(s) ({', '.join(organizations) or 'none'}); "
                 f"readiness wants {thresholds.min_organizations}",
             )
         )
     else:
-        found.append(yes("report-organizations", f"reports from {', '.join(organizations)}"))
+        found.append(yes(Check.REPORT_ORGANIZATIONS, f"reports from {', '.join(organizations)}"))
     total = int(summary.get("successful", 0)) + int(summary.get("failed", 0))
     ours = [f for f in summary.get("failures") or [] if _attributable(domain, f)]
     others = [f for f in summary.get("failures") or [] if not _attributable(domain, f)]
     failed = sum(int(f.get("sessions", 0)) for f in ours)
     if total == 0:
-        found.append(no("report-failures", "the reports count no sessions at all: no evidence"))
+        found.append(no(Check.REPORT_FAILURES, "the reports count no sessions at all: no evidence"))
     else:
         rate = failed / total
         described = "; ".join(
@@ -159,20 +172,20 @@ def _report_findings(
         if rate > thresholds.max_failure_rate:
             found.append(
                 no(
-                    "report-failures",
+                    Check.REPORT_FAILURES,
                     f"{failed} of {total} sessions failed at this domain's MX hosts ({rate:.2%}; "
                     f"readiness allows {thresholds.max_failure_rate:.2%}): {described}",
                 )
             )
         else:
             found.append(
-                yes("report-failures", f"{failed} of {total} sessions failed at this domain's MX hosts")
+                yes(Check.REPORT_FAILURES, f"{failed} of {total} sessions failed at this domain's MX hosts")
             )
     if others:
         sessions = sum(int(f.get("sessions", 0)) for f in others)
         found.append(
             Finding(
-                "report-failures-elsewhere",
+                Check.REPORT_FAILURES_ELSEWHERE,
                 Severity.INFO,
                 f"{sessions} failed session(s) not at a host the policy names (not counted): "
                 + "; ".join(f"{f.get('resultType')} at {f.get('receivingMx') or 'no MX'}" for f in others),
@@ -306,7 +319,7 @@ def render(verdicts: Sequence[Verdict], as_json: bool) -> str:
     out = []
     for verdict in verdicts:
         out.append(f"{verdict.domain}: {'READY' if verdict.ready else 'NOT READY'} for enforce")
-        out += [f"  {f.severity:<7} {f.check:<26} {f.reason}" for f in verdict.findings]
+        out += [f"  {f.severity:<7} {f.name:<26} {f.reason}" for f in verdict.findings]
         out.append("")
     return "\n".join(out)
 
@@ -318,7 +331,7 @@ def run(args: Any) -> int:
 
     deployment = load_stack(args.project_dir, args.stack)
     names = list(args.domains) or [
-        d.name for d in deployment.domains if d.mode != "none"
+        d.name for d in deployment.domains if d.mode is not Mode.NONE
     ]
     known = {d.name for d in deployment.domains}
     try:

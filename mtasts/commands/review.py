@@ -29,6 +29,7 @@ from typing import Any
 from mtasts.model.config import ConfigError, Deployment, Domain, load_stack
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.rollout import format_time
+from mtasts.model.vocabulary import Check, Mode
 
 HISTORY_LIMIT = 500
 """Commits of the stack file read back at most, looking for when ``mode: none`` began."""
@@ -62,8 +63,8 @@ class DomainChange:
     def becomes_enforce(self) -> bool:
         return (
             self.head is not None
-            and self.head.mode == "enforce"
-            and (self.base is None or self.base.mode != "enforce")
+            and self.head.mode is Mode.ENFORCE
+            and (self.base is None or self.base.mode is not Mode.ENFORCE)
         )
 
     def lines(self) -> list[str]:
@@ -208,7 +209,7 @@ def retirement(versions: Iterator[StackVersion], name: str) -> Retirement:
             domain = version.deployment.domain(name)
         except KeyError:
             break
-        if domain.mode != "none":
+        if domain.mode is not Mode.NONE:
             return Retirement(committed, domain.max_age)
         committed = version.committed
     return Retirement(committed, None)
@@ -217,10 +218,10 @@ def retirement(versions: Iterator[StackVersion], name: str) -> Retirement:
 def removal_findings(base: Domain, retired: Retirement | None, now: datetime.datetime) -> list[Finding]:
     """Whether removing ``base`` from the stack can strand a cached policy (RFC 8461 §8.3)."""
     key = f"domains.{base.name}"
-    if base.mode != "none":
+    if base.mode is not Mode.NONE:
         return [
             Finding(
-                "removal",
+                Check.REMOVAL,
                 Severity.ERROR,
                 f"removed while in mode {base.mode}: senders that cached its policy keep applying it for "
                 f"up to max_age {base.max_age} s; first set mode: none with noneSince, pulumi up, wait "
@@ -231,7 +232,7 @@ def removal_findings(base: Domain, retired: Retirement | None, now: datetime.dat
     if base.none_since is None:
         return [
             Finding(
-                "removal",
+                Check.REMOVAL,
                 Severity.ERROR,
                 "removed without noneSince: set domains."
                 f"{base.name}.noneSince to the time its mode: none policy went live, wait the old "
@@ -253,7 +254,7 @@ def removal_findings(base: Domain, retired: Retirement | None, now: datetime.dat
     if now < until:
         return [
             Finding(
-                "removal",
+                Check.REMOVAL,
                 Severity.ERROR,
                 f"removed too early: mode none live since {format_time(since)}{note}; senders may hold "
                 f"the old policy (max_age {wait} s) until {format_time(until)} (RFC 8461 §8.3)",
@@ -262,7 +263,7 @@ def removal_findings(base: Domain, retired: Retirement | None, now: datetime.dat
         ]
     return [
         Finding(
-            "removal",
+            Check.REMOVAL,
             Severity.OK,
             f"retired properly: mode none since {format_time(since)}, old max_age {wait} s passed at "
             f"{format_time(until)}",
@@ -364,7 +365,7 @@ def review(
     for change in changes:
         if change.kind == "removed" and change.base is not None:
             retired = None
-            if change.base.mode == "none":
+            if change.base.mode is Mode.NONE:
                 retired = retirement(history(project_dir, commit, stack), change.name)
             findings += removal_findings(change.base, retired, now)
     becoming = [c.name for c in changes if c.becomes_enforce]
@@ -386,12 +387,13 @@ def readiness_from_args(args: Any) -> Readiness:
         for verdict in verdicts:
             key = f"domains.{verdict.domain}"
             if verdict.ready:
-                found.append(Finding("readiness", Severity.OK, "ready for enforce (mtasts readiness)", key))
+                ready = "ready for enforce (mtasts readiness)"
+                found.append(Finding(Check.READINESS, Severity.OK, ready, key))
                 continue
             blockers = [f.reason for f in verdict.findings if f.severity == Severity.ERROR]
             found.append(
                 Finding(
-                    "readiness",
+                    Check.READINESS,
                     Severity.ERROR,
                     "becomes enforce but is not ready: " + "; ".join(blockers),
                     key,

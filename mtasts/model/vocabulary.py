@@ -76,6 +76,14 @@ class Check(enum.StrEnum):
     POLICY_SYNTAX = "policy-syntax"
     POLICY_MODE = "policy-mode"
     POLICY_MAX_AGE = "policy-max-age"
+    # verify: why the policy fetch failed, most specific first (``mtasts.checks.fetch_check``)
+    POLICY_TIMEOUT = "policy-timeout"
+    POLICY_TLS = "policy-tls"
+    POLICY_REDIRECT = "policy-redirect"
+    POLICY_STATUS = "policy-status"
+    POLICY_CONTENT_TYPE = "policy-content-type"
+    POLICY_ENCODING = "policy-encoding"
+    POLICY_SIZE = "policy-size"
     # verify --stack: drift from the stack
     DRIFT = "drift"
     DRIFT_POLICY = "drift-policy"
@@ -89,6 +97,9 @@ class Check(enum.StrEnum):
     REPORT_AGE = "report-age"
     REPORT_ORGANIZATIONS = "report-organizations"
     REPORT_FAILURES = "report-failures"
+    REPORT_FAILURES_ELSEWHERE = "report-failures-elsewhere"
+    # plan --base
+    REMOVAL = "removal"
     # loader warnings
     SHORT_MAX_AGE = "short-max-age"
     NO_TLSRPT = "no-tlsrpt"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mtasts.model.findings import Finding, Severity
+from mtasts.model.vocabulary import Mode
 
 
 @dataclass(frozen=True)
@@ -14,7 +15,7 @@ class Report:
     """Every finding for one domain, in check order."""
 
     domain: str
-    mode: str | None
+    mode: Mode | None
     """The live policy's mode, or None when no valid policy was fetched."""
     findings: tuple[Finding, ...]
 
@@ -31,7 +32,7 @@ class Report:
 
     def checks(self, severity: Severity | None = None) -> list[str]:
         """The check names found, optionally only those of one severity."""
-        return [f.check for f in self.findings if severity is None or f.severity is severity]
+        return [f.name for f in self.findings if severity is None or f.severity is severity]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -45,11 +46,11 @@ class Report:
 def render_text(reports: list[Report], elapsed: float | None = None) -> str:
     """The human report: per domain a heading, one line per finding, a summary line."""
     out = []
-    width = max((len(f.check) for r in reports for f in r.findings), default=10)
+    width = max((len(f.name) for r in reports for f in r.findings), default=10)
     for report in reports:
         out.append(f"{report.domain} (mode {report.mode or 'unknown'})")
         for f in report.findings:
-            out.append(f"  {f.severity:<7} {f.check:<{width}}  {f.reason}")
+            out.append(f"  {f.severity:<7} {f.name:<{width}}  {f.reason}")
         verdict = "FAIL" if report.errors else "PASS"
         out.append(f"  {verdict}: {_plural(report.errors, 'error')}, {_plural(report.warnings, 'warning')}")
         out.append("")
