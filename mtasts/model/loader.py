@@ -13,16 +13,18 @@ new key; see that module), then the ``DOMAIN_RULES`` that relate settings, then 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mtasts.model import reports as receiver_model
-from mtasts.model import rollout
+from mtasts.model import preflight, rollout
+from mtasts.model import receiver as receiver_model
 from mtasts.model.domain import Deployment, Domain
 from mtasts.model.errors import ConfigError
+from mtasts.model.findings import Finding, Severity
 from mtasts.model.rules import (
     BUILT_RULES,
     DOMAIN_RULES,
@@ -43,7 +45,7 @@ from mtasts.model.validators import (
     matching,
     shown,
 )
-from mtasts.model.vocabulary import Hosting, Reports
+from mtasts.model.vocabulary import Check, Hosting, Reports
 from mtasts.rfc.names import hostname_problem, normalize_name
 
 __all__ = [
@@ -69,6 +71,7 @@ TOP_KEYS = (
     *receiver_model.SECRET_KEYS,
     "liveGate",
     "readiness",
+    *preflight.KEYS,
 )
 
 _account_id = matching(HEX_ID, "must be 32 lower-case hex digits (the Cloudflare account id)")
@@ -149,7 +152,15 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
         cloudflare_account_id=_account(config),
         github_owner=_owner(config),
         receiver=receiver_model.load_receiver(_object(config, receiver_model.KEY)),
+        zone_ids=preflight.parse_zone_ids(_object(config, "zoneIds")),
     )
+    limits = preflight.parse_limits(
+        _get(config, "cloudflarePlan"),
+        _get(config, "zonePlan"),
+        _object(config, "zonePlans"),
+        _object(config, "limits"),
+    )
+    worker_shards = preflight.parse_shards(_get(config, "workerShards"))
 
     domains: dict[str, Domain] = {}
     for raw_name, raw_settings in domains_raw.items():
@@ -166,7 +177,7 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
     ordered = tuple(domains[n] for n in sorted(domains))
     for rule in STACK_RULES:
         rule(ordered)
-    return Deployment(
+    deployment = Deployment(
         domains=ordered,
         cloudflare_account_id=stack.cloudflare_account_id,
         github_owner=stack.github_owner,
@@ -174,7 +185,22 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
         receiver=stack.receiver,
         live_gate=rollout.parse_live_gate(_object(config, "liveGate")),
         readiness=rollout.parse_readiness(_object(config, "readiness")),
+        limits=limits,
+        worker_shards=worker_shards,
     )
+    # Cloudflare's limits, before anything is created: a route past the 1,000th would otherwise
+    # fail after hundreds of other resources were made.
+    preflight.raise_first(preflight.check(deployment))
+    oversized = preflight.stack_size_warning(deployment)
+    if oversized is not None:
+        extra = Finding(
+            check=Check.STACK_SIZE,
+            severity=Severity.WARNING,
+            reason=oversized,
+            key="limits.resourcesPerStack",
+        )
+        deployment = dataclasses.replace(deployment, findings=(*deployment.findings, extra))
+    return deployment
 
 
 def _account(config: Mapping[str, Any]) -> str | None:

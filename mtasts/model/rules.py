@@ -10,10 +10,10 @@ order.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from mtasts.model import reports as receiver_model
+from mtasts.model import receiver as receiver_model
 from mtasts.model.domain import Domain
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.validators import fail, shown
@@ -36,6 +36,8 @@ class Stack:
     github_owner: str | None
     receiver: receiver_model.ReceiverSettings | None = None
     """``mta-sts:reports``: the stack's TLS report receiver, if configured."""
+    zone_ids: Mapping[str, str] = field(default_factory=dict)
+    """``mta-sts:zoneIds``: zone name → zone id, recorded once so no run looks it up."""
 
 
 @dataclass
@@ -65,6 +67,12 @@ def _zone_contains_name(d: Draft) -> None:
     zone = d.values.setdefault("zone", d.name)
     if d.name != zone and not d.name.endswith("." + zone):
         fail(f"{d.key}.zone", f"zone {zone!r} does not contain {d.name!r}")
+
+
+def _known_zone_id(d: Draft) -> None:
+    """A zone listed in ``mta-sts:zoneIds`` gives its id to every domain in it that names none."""
+    if "zoneId" not in d.values and d.values["zone"] in d.stack.zone_ids:
+        d.values["zoneId"] = d.stack.zone_ids[d.values["zone"]]
 
 
 def _pages_only(d: Draft) -> None:
@@ -116,6 +124,7 @@ DOMAIN_RULES: tuple[Callable[[Draft], None], ...] = (
     _none_since_only_in_none,
     _receiver_for_builtin,
     _zone_contains_name,
+    _known_zone_id,
     _pages_only,
     _hosting_needs,
 )
