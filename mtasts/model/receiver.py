@@ -214,7 +214,7 @@ def receiver_data(settings: ReceiverSettings, domains: Iterable[Domain]) -> Rece
     builtin domain's record lists the receiver.
     """
     listed = list(domains)
-    builtin = [d for d in listed if d.reports == "builtin"]
+    builtin = [d for d in listed if d.reports is Reports.BUILTIN]
     return ReceiverData(
         domains=tuple(sorted({normalize_name(d.name) for d in listed})),
         builtin=frozenset(normalize_name(d.name) for d in builtin),
