@@ -38,7 +38,8 @@ class LiveGate:
     rounds: int = 3
     """Good looks in a row (every address serving the new bytes) before the policy counts as live."""
     span: float = 30.0
-    """Seconds at least from the first to the last of those looks (a flapping host never passes)."""
+    """Seconds at least from the first to the last of those looks (a flapping host never passes);
+    when not given, half the timeout if that is shorter."""
 
 
 @dataclass(frozen=True)
@@ -101,13 +102,18 @@ def parse_live_gate(raw: Any, key: str = "liveGate") -> LiveGate:
     if interval > timeout:
         _fail(f"{key}.interval", f"must not exceed timeout ({timeout:g} s), got {interval:g}")
     rounds = _number(given.get("rounds", base.rounds), f"{key}.rounds", 1, 100, whole=True)
-    span = float(_number(given.get("span", base.span), f"{key}.span", 0, MAX_GATE_SECONDS))
-    if span >= timeout:
-        _fail(
-            f"{key}.span",
-            f"must be less than timeout ({timeout:g} s), or the wait can never pass; got {span:g}",
-        )
+    if "span" in given:
+        span = float(_number(given["span"], f"{key}.span", 0, MAX_GATE_SECONDS))
+        if span >= timeout:
+            _fail(f"{key}.span", f"must be less than timeout ({timeout:g} s), or the wait never passes")
+    else:
+        span = default_span(timeout, base.span)
     return LiveGate(timeout=timeout, interval=interval, rounds=rounds, span=span)
+
+
+def default_span(timeout: float, span: float = LiveGate.span) -> float:
+    """The span when none is given: ``span``, or half the timeout when that is shorter."""
+    return min(span, timeout / 2)
 
 
 def parse_readiness(raw: Any, key: str = "readiness") -> Readiness:
