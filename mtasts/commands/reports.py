@@ -23,7 +23,7 @@ from mtasts.commands.shared.receiver import (
     fetch_summary,
     rfc3339,
 )
-from mtasts.model import reports as receiver_model
+from mtasts.model import receiver as receiver_model
 from mtasts.model.config import load_stack
 
 _DURATION = re.compile(r"(\d+)([smhdw])\Z")

@@ -19,7 +19,7 @@ from mtasts.checks.readiness import ReportsUnavailable, Summaries, Verdict, Veri
 from mtasts.commands.shared.domain_check import check_domain
 from mtasts.commands.shared.receiver import ReportsError, ReportsRefused, endpoint_for, fetch_summary
 from mtasts.model.config import Deployment
-from mtasts.model.reports import TOKEN_ENV
+from mtasts.model.receiver import TOKEN_ENV
 from mtasts.probes import ProbeOptions, Prober
 
 GatherVerify = Callable[[Sequence[str]], Mapping[str, VerifyEvidence]]

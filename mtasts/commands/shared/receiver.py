@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from mtasts.model import reports as receiver_model
+from mtasts.model import receiver as receiver_model
 from mtasts.model.config import Deployment
 
 
