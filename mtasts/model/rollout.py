@@ -16,6 +16,7 @@ program, ``wait-live`` and ``readiness`` read the same values:
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -135,20 +136,52 @@ def parse_readiness(raw: Any, key: str = "readiness") -> Readiness:
     )
 
 
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})?\Z", re.ASCII
+)
+"""RFC 3339 §5.6 ``date-time``: ``T`` and ``Z`` in either case, any fraction, ``Z`` or ``±hh:mm``."""
+
+
 def parse_time(value: Any, key: str) -> datetime.datetime:
-    """An RFC 3339 date-time with its offset (``2026-11-01T09:00:00Z``), timezone-aware."""
+    """An RFC 3339 date-time with its offset (``2026-11-01T09:00:00Z``), timezone-aware, in UTC.
+
+    Exactly RFC 3339 §5.6: lower-case ``t`` and ``z``, offsets and fractions of any length are
+    accepted, a leap second (``:60``) is the second after ``:59``; ISO 8601 forms that are not
+    RFC 3339 (week dates, ordinal dates, basic format, a missing offset) are refused.
+    """
     if isinstance(value, datetime.datetime):
         parsed = value  # YAML reads an unquoted timestamp as a datetime already
     elif isinstance(value, str):
-        try:
-            parsed = datetime.datetime.fromisoformat(value.strip())
-        except ValueError:
-            _fail(key, f"must be an RFC 3339 time such as 2026-11-01T09:00:00Z, got {value!r}")
+        parsed = _rfc3339(value.strip(), key)
     else:
         _fail(key, f"must be an RFC 3339 time such as 2026-11-01T09:00:00Z, got {value!r}")
     if parsed.tzinfo is None:
         _fail(key, f"must give its UTC offset (Z or +hh:mm), got {value!r}")
     return parsed.astimezone(datetime.UTC)
+
+
+def _rfc3339(text: str, key: str) -> datetime.datetime:
+    match = _RFC3339.match(text)
+    if match is None:
+        _fail(key, f"must be an RFC 3339 time such as 2026-11-01T09:00:00Z, got {text!r}")
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    fraction, offset = match.group(7), match.group(8)
+    if offset is None:
+        _fail(key, f"must give its UTC offset (Z or +hh:mm), got {text!r}")
+    leap = second == 60
+    try:
+        zone = datetime.UTC
+        if offset not in ("Z", "z"):
+            hours, minutes = int(offset[1:3]), int(offset[4:6])
+            if hours > 23 or minutes > 59:
+                raise ValueError("offset out of range")
+            sign = -1 if offset[0] == "-" else 1
+            zone = datetime.timezone(sign * datetime.timedelta(hours=hours, minutes=minutes))
+        micro = int((fraction or "0")[:6].ljust(6, "0"))
+        parsed = datetime.datetime(year, month, day, hour, minute, 59 if leap else second, micro, zone)
+    except ValueError:
+        _fail(key, f"must be an RFC 3339 time such as 2026-11-01T09:00:00Z, got {text!r} (out of range)")
+    return parsed + datetime.timedelta(seconds=1) if leap else parsed
 
 
 def format_time(moment: datetime.datetime) -> str:
