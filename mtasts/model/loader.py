@@ -187,6 +187,8 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
     ordered = tuple(domains[n] for n in sorted(domains))
     for rule in STACK_RULES:
         rule(ordered)
+    if stack.receiver is not None:
+        receiver_model.check_against_domains(stack.receiver, ordered)
     deployment = Deployment(
         domains=ordered,
         cloudflare_account_id=stack.cloudflare_account_id,
