@@ -27,12 +27,12 @@ import yaml
 
 from mtasts.commands import cli
 from mtasts.commands.verify import Report, verify
-from mtasts.commands.workerd import run_worker
 from mtasts.model.config import Deployment, load_stack
 from mtasts.model.findings import Severity
 from mtasts.model.rollout import LiveGate
 from mtasts.model.worker import worker_script
 from mtasts.probes import ProbeOptions
+from mtasts.runtime.workerd import run_worker
 from tests.conftest import ROOT
 from tests.delegation_lab import ChasingDns, FakeCloudflare, hostname
 from tests.servers import HttpsServer, KnotDns, Pki, Route, SmtpServer, free_port, zone_text

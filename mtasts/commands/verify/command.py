@@ -3,39 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
-from collections.abc import Iterable
 
 import dns.resolver
 
-from mtasts.commands.verify.domain import verify_async
-from mtasts.commands.verify.report import Report, render_json, render_text
-from mtasts.model.config import Deployment, load_stack
-from mtasts.probes import ProbeOptions
-
-
-class UsageError(ValueError):
-    """A bad command-line value; printed as one ``error:`` line, exit 2."""
-
-
-def verify(
-    domains: Iterable[str], options: ProbeOptions, expected: Deployment | None = None, concurrency: int = 32
-) -> list[Report]:
-    """Blocking form of ``verify_async``."""
-    return asyncio.run(verify_async(list(domains), options, expected, concurrency))
-
-
-def options_from_args(args: argparse.Namespace) -> ProbeOptions:
-    """``ProbeOptions`` from the CLI's namespace (values already checked by argparse)."""
-    return ProbeOptions(
-        nameserver=args.nameserver,
-        ca_bundle=args.ca_bundle,
-        https_port=args.https_port,
-        smtp_port=args.smtp_port,
-        timeout=args.timeout,
-    )
+from mtasts.commands.shared.args import UsageError, options_from_args
+from mtasts.commands.shared.domain_check import verify
+from mtasts.commands.verify.report import render_json, render_text
+from mtasts.model.config import load_stack
 
 
 def run(args: argparse.Namespace) -> int:

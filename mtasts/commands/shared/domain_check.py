@@ -1,19 +1,57 @@
-"""One domain checked as a sender would: probes in parallel, then the checks in RFC order."""
+"""One domain checked as a sender would: probes in parallel, then the checks in RFC order.
+
+``verify`` prints these reports; ``readiness`` (and ``plan --base``) judge them, with the MX answer
+and MX addresses of the same prober.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from mtasts import checks
-from mtasts.commands.verify.delegated import ApiView, ask_api, onboard
-from mtasts.commands.verify.report import Report
+from mtasts.commands.shared.onboarding import ApiView, ask_api, onboard
 from mtasts.model.config import Deployment, Domain
-from mtasts.model.findings import Finding
+from mtasts.model.findings import Finding, Severity
 from mtasts.probes import MxAnswer, ProbeOptions, Prober, StarttlsProbe
 from mtasts.probes.custom_hostnames import Api
 from mtasts.rfc.policy import Policy, policy_host
 from mtasts.rfc.records import sts_name, tlsrpt_name
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every finding for one domain, in check order."""
+
+    domain: str
+    mode: str | None
+    """The live policy's mode, or None when no valid policy was fetched."""
+    findings: tuple[Finding, ...]
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity is severity)
+
+    @property
+    def errors(self) -> int:
+        return self.count(Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return self.count(Severity.WARNING)
+
+    def checks(self, severity: Severity | None = None) -> list[str]:
+        """The check names found, optionally only those of one severity."""
+        return [f.check for f in self.findings if severity is None or f.severity is severity]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "findings": [f.as_json() for f in self.findings],
+        }
 
 
 async def check_domain(
@@ -89,3 +127,10 @@ async def verify_async(
                 return await check_domain(prober, name, stack.get(name), api)
 
         return list(await asyncio.gather(*(one(d) for d in domains)))
+
+
+def verify(
+    domains: Iterable[str], options: ProbeOptions, expected: Deployment | None = None, concurrency: int = 32
+) -> list[Report]:
+    """Blocking form of ``verify_async``."""
+    return asyncio.run(verify_async(list(domains), options, expected, concurrency))
