@@ -404,3 +404,24 @@ def test_the_delegated_gate_holds_while_a_customer_serves_other_bytes(lab: Lab) 
     gate = gate_function(LiveGate(timeout=1, interval=0.2), readers, lab.options())
     with pytest.raises(DelegatedGateError, match=f"serves id {lab.stack.domain('good.test').policy_id}"):
         asyncio.run(gate(gate_args(wildcard.record.name, '"v=STSv1; id=new1"')))  # type: ignore[arg-type]
+
+
+def test_readiness_names_the_onboarding_of_a_pending_customer(
+    lab: Lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """readiness: a pending customer is not ready, and the reason is its onboarding, not a missing TXT."""
+    reports = tmp_path / "reports.json"
+    reports.write_text(json.dumps({"domains": {}}), encoding="utf-8")
+    argv = lab.argv("--json", "missing.test", "good.test")
+    argv[argv.index("verify")] = "readiness"
+    status = cli.main([*argv, "--reports", str(reports)])
+    out = capsys.readouterr().out
+    assert status == 1, out
+    found = json.loads(out)
+    missing = found["domains"]["missing.test"]
+    assert not missing["ready"]
+    reasons = [f["reason"] for f in missing["findings"] if f["check"] == "verify-onboarding"]
+    assert reasons == ["pending: missing"]
+    assert not [f for f in missing["findings"] if f["check"] == "verify-sts-record"]
+    good = [f["check"] for f in found["domains"]["good.test"]["findings"]]
+    assert "verify-onboarding" not in good

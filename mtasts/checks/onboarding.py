@@ -47,7 +47,7 @@ def _cname(domain: Domain, answers: Mapping[str, DnsAnswer]) -> tuple[Onboarding
     for record in domain.records:
         answer = answers.get(record.name)
         want = normalize_name(record.content)
-        line = record.zone_line()
+        line = " ".join(record.zone_line().split("\t"))
         if answer is None or answer.error is not None:
             why = answer.error.reason if answer is not None and answer.error is not None else "not asked"
             found.append(

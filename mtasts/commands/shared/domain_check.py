@@ -55,16 +55,22 @@ class Report:
 
 
 async def check_domain(
-    prober: Prober, domain: str, expected: Domain | None = None, api: ApiView | None = None
+    prober: Prober,
+    domain: str,
+    expected: Domain | None = None,
+    api: ApiView | None = None,
+    customer: Domain | None = None,
 ) -> Report:
     """Every check for one domain; ``expected`` adds drift findings against the stack.
 
-    A customer domain (``hosting: delegated``) is first checked for its onboarding; while it is
-    pending, that is all its report holds (pending is not a failure of the stack).
+    A customer domain (``hosting: delegated``, as ``expected`` or, without drift, ``customer``)
+    is first checked for its onboarding; while it is pending, that is all its report holds
+    (pending is not a failure of the stack).
     """
     onboarded: tuple[Finding, ...] = ()
-    if expected is not None and expected.delegation is not None:
-        result = await onboard(prober, expected, api or ApiView())
+    delegated = customer or expected
+    if delegated is not None and delegated.delegation is not None:
+        result = await onboard(prober, delegated, api or ApiView())
         if result.pending:
             return Report(domain=domain, mode=None, findings=result.findings)
         onboarded = result.findings
