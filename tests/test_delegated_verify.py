@@ -151,8 +151,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     zones = {name: customer_zone(name, lines[name]) for name in CUSTOMERS}
     zones[OPS] = operator_zone(stack)
     pki = Pki(tmp)
-    # Certificates only where Cloudflare would have issued one: the CNAMEs in place, CAA allowing.
-    contexts = {f"mta-sts.{name}": pki.context(f"mta-sts.{name}") for name in SERVING}
+    # Certificates where Cloudflare would have issued one (the CNAMEs in place, CAA allowing), and
+    # for caa.test, as if issued before its CAA record: CAA alone makes it pending.
+    contexts = {f"mta-sts.{name}": pki.context(f"mta-sts.{name}") for name in (*SERVING, "caa.test")}
     smtp_port = free_port("127.0.0.1", [MX_ADDRESS])
     with (
         KnotDns(zones) as knot,
