@@ -16,6 +16,7 @@ import io
 import json
 import shutil
 import ssl
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -392,8 +393,10 @@ def test_the_delegated_gate_passes_once_serving_customers_serve_the_id(lab: Lab)
 
     readers = {r.record.name: r.customers for r in lab.stack.operator_records}
     wildcard = next(r for r in lab.stack.operator_records if r.key == "delegation-sts")
-    gate = gate_function(LiveGate(timeout=5, interval=0.2), readers, lab.options())
+    gate = gate_function(LiveGate(timeout=10, interval=0.2, rounds=3, span=0.5), readers, lab.options())
+    started = time.monotonic()
     asyncio.run(gate(gate_args(wildcard.record.name, wildcard.record.content)))  # type: ignore[arg-type]
+    assert time.monotonic() - started >= 0.5  # steadily: three good looks over the span
 
 
 def test_the_delegated_gate_holds_while_a_customer_serves_other_bytes(lab: Lab) -> None:
@@ -402,7 +405,7 @@ def test_the_delegated_gate_holds_while_a_customer_serves_other_bytes(lab: Lab) 
 
     readers = {r.record.name: r.customers for r in lab.stack.operator_records}
     wildcard = next(r for r in lab.stack.operator_records if r.key == "delegation-sts")
-    gate = gate_function(LiveGate(timeout=1, interval=0.2), readers, lab.options())
+    gate = gate_function(LiveGate(timeout=1, interval=0.2, rounds=1, span=0), readers, lab.options())
     with pytest.raises(DelegatedGateError, match=f"serves id {lab.stack.domain('good.test').policy_id}"):
         asyncio.run(gate(gate_args(wildcard.record.name, '"v=STSv1; id=new1"')))  # type: ignore[arg-type]
 
