@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from mtasts.checks.readiness import ReportsUnavailable, Summaries, Verdict, VerifyEvidence, evaluate
+from mtasts.commands.shared.delegated import ApiView, ask_api
 from mtasts.commands.shared.domain_check import check_domain
-from mtasts.commands.shared.onboarding import ApiView, ask_api
 from mtasts.commands.shared.receiver import ReportsError, ReportsRefused, endpoint_for, fetch_summary
 from mtasts.model.config import Deployment
 from mtasts.model.receiver import TOKEN_ENV
@@ -43,7 +43,7 @@ async def verify_evidence_async(
 
         async def one(name: str) -> VerifyEvidence:
             async with limit:
-                report = await check_domain(prober, name, None, api, customers.get(name))
+                report = await check_domain(prober, name, api=api, customer=customers.get(name))
                 mx = await prober.mx(name)  # the answer check_domain used: asked once per prober
                 found = await asyncio.gather(*(prober.addresses(h) for h in mx.hosts))
                 addresses = {a.host: a.all for a in found}
