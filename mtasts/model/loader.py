@@ -164,6 +164,11 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
         zone_ids=preflight.parse_zone_ids(_object(config, "zoneIds")),
         delegation=delegation_model.load_delegation(_object(config, delegation_model.KEY)),
     )
+    delegation = stack.delegation
+    if delegation is not None and delegation.zone_id is None and delegation.zone in stack.zone_ids:
+        stack = dataclasses.replace(
+            stack, delegation=dataclasses.replace(delegation, zone_id=stack.zone_ids[delegation.zone])
+        )
     limits = preflight.parse_limits(
         _get(config, "cloudflarePlan"),
         _get(config, "zonePlan"),
