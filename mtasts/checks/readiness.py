@@ -97,7 +97,7 @@ def verify_findings(domain: Domain, verify: VerifyEvidence | None) -> list[Findi
             Finding(Check.VERIFY, Severity.ERROR, "verify could not run: no evidence the domain works", key)
         ]
     found = [
-        Finding(f"verify-{f.check}", Severity.ERROR, f.reason, key)
+        Finding(f.check, Severity.ERROR, f.reason, key, via=Check.VERIFY)
         for f in verify.findings
         if f.severity in BLOCKING and f.check not in IGNORED_CHECKS
     ]

@@ -58,8 +58,8 @@ class DomainChange:
     def becomes_enforce(self) -> bool:
         return (
             self.head is not None
-            and self.head.mode == "enforce"
-            and (self.base is None or self.base.mode != "enforce")
+            and self.head.mode is Mode.ENFORCE
+            and (self.base is None or self.base.mode is not Mode.ENFORCE)
         )
 
     def lines(self) -> list[str]:
@@ -307,7 +307,7 @@ def readiness_from_args(args: Any) -> Readiness:
     options = options_from_args(args)
 
     def judge(deployment: Deployment, names: list[str]) -> list[Finding]:
-        gather = verify_evidence(options, args.concurrency)
+        gather = verify_evidence(options, args.concurrency, deployment)
         return plan_findings(assess(deployment, names, gather, reports_source(args)))
 
     return judge

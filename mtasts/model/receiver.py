@@ -171,6 +171,47 @@ def load_receiver(raw: Any, key: str = KEY) -> ReceiverSettings | None:
     )
 
 
+def check_against_domains(settings: ReceiverSettings, domains: Iterable[Domain], key: str = KEY) -> None:
+    """The receiver must not take over a name that serves a mail domain of the stack.
+
+    ``EmailRoutingDns`` puts Email Routing's MX records on ``mailto``'s domain: on a mail domain of
+    the stack, or the zone apex one lives in (or the receiver's own zone apex, which usually takes
+    the organization's mail), they sit beside its own MX and mail for its other addresses is lost.
+    And ``host`` is a Workers custom domain: on a policy host (``mta-sts.<d>``) it would answer 404
+    for the policy. Raises ``ConfigError`` naming the key.
+    """
+    listed = list(domains)
+    mail = settings.mail_domain
+    if mail is not None:
+        for domain in listed:
+            apex = normalize_name(domain.zone or domain.name)
+            if mail == domain.name:
+                _fail(
+                    f"{key}.mailto",
+                    f"{mail} is a mail domain of this stack: Email Routing's MX records would sit beside "
+                    "its own and lose its other mail; use a subdomain that receives no other mail",
+                )
+            if mail == apex:
+                _fail(
+                    f"{key}.mailto",
+                    f"{mail} is the zone apex of {domain.name}, which receives other mail: use a "
+                    "subdomain that receives no other mail",
+                )
+        if mail == settings.zone:
+            _fail(
+                f"{key}.mailto",
+                f"{mail} is the apex of the receiver's zone, which usually receives other mail: use a "
+                "subdomain that receives no other mail, e.g. reports." + mail,
+            )
+    for domain in listed:
+        if settings.host == domain.policy_host:
+            _fail(
+                f"{key}.host",
+                f"{settings.host} is the policy host of {domain.name}: the receiver there would answer "
+                "404 for its policy; use another name, e.g. tlsrpt." + (domain.zone or domain.name),
+            )
+
+
 def receiver_uris(settings: ReceiverSettings) -> tuple[str, ...]:
     """The TLS-RPT URIs a builtin domain publishes: the HTTPS intake, then the mailbox if any."""
     mailto = settings.mailto_uri
@@ -213,7 +254,7 @@ def receiver_data(settings: ReceiverSettings, domains: Iterable[Domain]) -> Rece
     builtin domain's record lists the receiver.
     """
     listed = list(domains)
-    builtin = [d for d in listed if d.reports == "builtin"]
+    builtin = [d for d in listed if d.reports is Reports.BUILTIN]
     return ReceiverData(
         domains=tuple(sorted({normalize_name(d.name) for d in listed})),
         builtin=frozenset(normalize_name(d.name) for d in builtin),
