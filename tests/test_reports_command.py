@@ -127,6 +127,22 @@ def test_since_limits_to_recent_reports(
     assert later.domains["example.org"].reports == 0 and later.unparsed == 0
 
 
+@pytest.mark.parametrize("since", ["1000000w", "99999999999999999999d"])
+def test_a_since_before_1970_reads_everything(
+    since: str,
+    filled: Receiver,
+    stack_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--since longer than the epoch is everything the receiver holds, not a traceback."""
+    monkeypatch.setenv("MTASTS_REPORTS_TOKEN", TOKEN)
+    assert main(cli(stack_dir, "--endpoint", filled.url, "--json", "--since", since)) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["since"] == "1970-01-01T00:00:00.000Z"
+    assert out["domains"]["example.org"]["reports"] == 1
+
+
 @pytest.mark.parametrize("text, seconds", [("30m", 1800), ("24h", 86400), ("7d", 604800), ("2w", 1209600)])
 def test_durations(text: str, seconds: int) -> None:
     """--since takes a whole number and one unit."""
