@@ -44,6 +44,20 @@ def seconds(text: str) -> float:
     return value
 
 
+def rounds(text: str) -> int:
+    """Good looks in a row: a whole number from 1 to 100."""
+    if not text.strip().isdigit() or not 0 < int(text) <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number from 1 to 100")
+    return int(text)
+
+
+def span_seconds(text: str) -> float:
+    """A span of time: a finite number of seconds, 0 or more, at most ``MAX_SECONDS``."""
+    if text.strip() in ("0", "0.0"):
+        return 0.0
+    return seconds(text)
+
+
 def domain(text: str) -> str:
     """A mail domain named on the command line, compared as the loader compares stack names."""
     name = normalize_name(text.strip())
@@ -215,6 +229,18 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument(
         "--interval", type=seconds, default=None, help="seconds between looks (default: liveGate interval, 5)"
     )
+    live.add_argument(
+        "--rounds",
+        type=rounds,
+        default=None,
+        help="good looks in a row, every address serving the new policy (default: liveGate rounds, 3)",
+    )
+    live.add_argument(
+        "--span",
+        type=span_seconds,
+        default=None,
+        help="seconds at least from the first to the last of those looks (default: liveGate span, 30)",
+    )
     live.add_argument("--nameserver", type=nameserver, help=argparse.SUPPRESS)
     _lab_options(live, smtp=False)
 
@@ -295,10 +321,11 @@ def main(argv: list[str] | None = None) -> int:
             from mtasts.commands.check_mx import run as check_mx
             from mtasts.commands.review import run as review
 
-            status = review(args)
+            head = load_stack(args.project_dir, args.stack)  # once, for both
+            status = review(args, head)
             if status == 2 or not args.check_mx:
                 return status
-            return max(status, check_mx(load_stack(args.project_dir, args.stack), args))
+            return max(status, check_mx(head, args))
         if args.command == "wait-live":
             from mtasts.commands.wait_live import run as wait_live
 

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from mtasts.model.findings import Finding
-from mtasts.model.reports import ReceiverSettings
+from mtasts.model.limits import Limits
+from mtasts.model.receiver import ReceiverSettings
 from mtasts.model.rollout import LiveGate, Readiness
+from mtasts.model.shards import assign, shard_of, zone_of
 from mtasts.model.vocabulary import Dns, Hosting, Mode, RecordRole, Reports, Routing
 from mtasts.rfc.policy import POLICY_PATH, Policy, policy_host, policy_id
 from mtasts.rfc.records import StsRecord, TlsRptRecord, quote_txt, sts_name, tlsrpt_name
@@ -181,6 +183,19 @@ class Deployment:
     """``mta-sts:liveGate``: how long ``pulumi up`` waits for a new policy to be served."""
     readiness: Readiness = field(default_factory=Readiness)
     """``mta-sts:readiness``: the evidence ``readiness`` wants before ``enforce``."""
+    limits: Limits = field(default_factory=Limits)
+    """The Cloudflare plans and limit overrides the stack is checked against (``mtasts.model.limits``)."""
+    worker_shards: int = 1
+    """``mta-sts:workerShards``: how many policy Worker scripts the Worker-hosted domains are spread over."""
+
+    @cached_property
+    def shards(self) -> Mapping[int, tuple[Domain, ...]]:
+        """Shard → the Worker-hosted domains its script serves (``mtasts.model.shards``); only used shards."""
+        return assign(self.worker_domains, self.worker_shards)
+
+    def shard_for(self, name: str) -> int:
+        """The shard whose script serves Worker-hosted domain ``name``."""
+        return shard_of(zone_of(self.domain(name)), self.worker_shards)
 
     @cached_property
     def _by_name(self) -> Mapping[str, Domain]:

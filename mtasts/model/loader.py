@@ -14,15 +14,16 @@ otherwise fail only during ``pulumi up``); finally ``STACK_RULES`` across domain
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mtasts.model import reports as receiver_model
-from mtasts.model import rollout
+from mtasts.model import preflight, rollout
+from mtasts.model import receiver as receiver_model
 from mtasts.model.domain import Deployment, Domain
 from mtasts.model.errors import ConfigError
 from mtasts.model.findings import Finding, Severity
@@ -36,6 +37,7 @@ from mtasts.model.validators import (
     matching,
     shown,
 )
+from mtasts.model.vocabulary import Check
 from mtasts.rfc.names import MAX_NAME_LENGTH, hostname_problem, normalize_name
 from mtasts.rfc.policy import MAX_POLICY_BYTES, policy_host, short_max_age_problem
 
@@ -47,6 +49,7 @@ TOP_KEYS = (
     *receiver_model.SECRET_KEYS,
     "liveGate",
     "readiness",
+    *preflight.KEYS,
 )
 
 MAX_TXT_STRING = 255
@@ -66,6 +69,8 @@ class Stack:
     github_owner: str | None
     receiver: receiver_model.ReceiverSettings | None = None
     """``mta-sts:reports``: the stack's TLS report receiver, if configured."""
+    zone_ids: Mapping[str, str] = field(default_factory=dict)
+    """``mta-sts:zoneIds``: zone name → zone id, recorded once so no run looks it up."""
 
 
 class Defaults:
@@ -111,6 +116,12 @@ def _zone_contains_name(d: Draft) -> None:
     zone = d.values.setdefault("zone", d.name)
     if d.name != zone and not d.name.endswith("." + zone):
         fail(f"{d.key}.zone", f"zone {zone!r} does not contain {d.name!r}")
+
+
+def _known_zone_id(d: Draft) -> None:
+    """A zone listed in ``mta-sts:zoneIds`` gives its id to every domain in it that names none."""
+    if "zoneId" not in d.values and d.values["zone"] in d.stack.zone_ids:
+        d.values["zoneId"] = d.stack.zone_ids[d.values["zone"]]
 
 
 def _pages_only(d: Draft) -> None:
@@ -162,6 +173,7 @@ DOMAIN_RULES: tuple[Callable[[Draft], None], ...] = (
     _none_since_only_in_none,
     _receiver_for_builtin,
     _zone_contains_name,
+    _known_zone_id,
     _pages_only,
     _hosting_needs,
 )
@@ -295,7 +307,15 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
         cloudflare_account_id=_account(config),
         github_owner=_owner(config),
         receiver=receiver_model.load_receiver(_object(config, receiver_model.KEY)),
+        zone_ids=preflight.parse_zone_ids(_object(config, "zoneIds")),
     )
+    limits = preflight.parse_limits(
+        _get(config, "cloudflarePlan"),
+        _get(config, "zonePlan"),
+        _object(config, "zonePlans"),
+        _object(config, "limits"),
+    )
+    worker_shards = preflight.parse_shards(_get(config, "workerShards"))
 
     domains: dict[str, Domain] = {}
     for raw_name, raw_settings in domains_raw.items():
@@ -312,7 +332,7 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
     ordered = tuple(domains[n] for n in sorted(domains))
     for rule in STACK_RULES:
         rule(ordered)
-    return Deployment(
+    deployment = Deployment(
         domains=ordered,
         cloudflare_account_id=stack.cloudflare_account_id,
         github_owner=stack.github_owner,
@@ -320,7 +340,22 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
         receiver=stack.receiver,
         live_gate=rollout.parse_live_gate(_object(config, "liveGate")),
         readiness=rollout.parse_readiness(_object(config, "readiness")),
+        limits=limits,
+        worker_shards=worker_shards,
     )
+    # Cloudflare's limits, before anything is created: a route past the 1,000th would otherwise
+    # fail after hundreds of other resources were made.
+    preflight.raise_first(preflight.check(deployment))
+    oversized = preflight.stack_size_warning(deployment)
+    if oversized is not None:
+        extra = Finding(
+            check=Check.STACK_SIZE,
+            severity=Severity.WARNING,
+            reason=oversized,
+            key="limits.resourcesPerStack",
+        )
+        deployment = dataclasses.replace(deployment, findings=(*deployment.findings, extra))
+    return deployment
 
 
 def _warning(check: str, key: str, reason: str) -> Finding:

@@ -14,7 +14,20 @@ import enum
 
 from mtasts.rfc.policy import Mode
 
-__all__ = ["Check", "Dns", "Endpoint", "Hosting", "Mode", "RecordRole", "Reports", "Routing", "values"]
+__all__ = [
+    "Check",
+    "Dns",
+    "Endpoint",
+    "Hosting",
+    "LimitScope",
+    "Mode",
+    "RecordRole",
+    "Reports",
+    "Routing",
+    "WorkersPlan",
+    "ZonePlan",
+    "values",
+]
 
 
 class Hosting(enum.StrEnum):
@@ -103,10 +116,41 @@ class Check(enum.StrEnum):
     REPORT_AGE = "report-age"
     REPORT_ORGANIZATIONS = "report-organizations"
     REPORT_FAILURES = "report-failures"
+    # plan --base
+    REMOVAL = "removal"
     # loader warnings
     SHORT_MAX_AGE = "short-max-age"
     NO_TLSRPT = "no-tlsrpt"
     TLSRPT_ON_ENFORCED_DOMAIN = "tlsrpt-on-enforced-domain"
+    STACK_SIZE = "stack-size"
+
+
+class WorkersPlan(enum.StrEnum):
+    """The account's Workers plan, which sets the per-account Worker limits."""
+
+    FREE = "free"
+    PAID = "paid"
+
+
+class ZonePlan(enum.StrEnum):
+    """A zone's Cloudflare plan, which sets its DNS record quota."""
+
+    FREE = "free"
+    """A Free zone created on or after 2024-09-01 (200 records)."""
+    FREE_LEGACY = "free-legacy"
+    """A Free zone created before 2024-09-01 (1,000 records)."""
+    PRO = "pro"
+    BUSINESS = "business"
+    ENTERPRISE = "enterprise"
+
+
+class LimitScope(enum.StrEnum):
+    """What one limit of ``mtasts.model.limits.LIMITS`` is counted over."""
+
+    ZONE = "zone"
+    SCRIPT = "script"
+    ACCOUNT = "account"
+    STACK = "stack"
 
 
 def values(kind: type[enum.StrEnum]) -> tuple[str, ...]:

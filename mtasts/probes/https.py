@@ -9,10 +9,15 @@ keep-alive is off: every fetch is its own connection and no answer is reused for
 
 httpcore's ``trace`` extension tells which step a timeout or failure happened in (TCP connect, TLS
 handshake, response head), so a stalled handshake is a timeout and not "broke off".
+
+The whole fetch at one address (connect, handshake, head, body) has one deadline, ``timeout``
+seconds, kept by ``asyncio.timeout`` around it: httpx's own timeouts restart on every read, so a
+server that drips a byte a second would otherwise hold a fetch for as long as it likes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -94,6 +99,36 @@ async def fetch_at(
         extensions={"sni_hostname": host, "trace": trace},
     )
 
+    def step_started(name: str) -> bool:
+        return f"connection.{name}.started" in steps
+
+    try:
+        async with asyncio.timeout(timeout):
+            return await _exchange(client, request, host, address, url, where, timeout, steps)
+    except TimeoutError:
+        if not step_started("start_tls"):
+            raise PolicyConnectTimeoutError(
+                host, f"{where} did not answer within {timeout:g} s", address, "connect"
+            ) from None
+        if "connection.start_tls.complete" not in steps:
+            raise PolicyTimeoutError(
+                host, f"{where} did not finish the TLS handshake within {timeout:g} s", address, "tls"
+            ) from None
+        raise PolicyTimeoutError(
+            host, f"no complete answer from {url} ({where}) within {timeout:g} s", address
+        ) from None
+
+
+async def _exchange(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    host: str,
+    address: str,
+    url: str,
+    where: str,
+    timeout: float,
+    steps: list[str],
+) -> PolicyResponse:
     def step_started(name: str) -> bool:
         return f"connection.{name}.started" in steps
 

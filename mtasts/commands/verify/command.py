@@ -3,83 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
-from collections.abc import Iterable
 
-import dns.exception
 import dns.resolver
 
-from mtasts.checks.certificates import Thresholds
-from mtasts.commands.verify.domain import verify_async
+from mtasts.commands.shared.args import UsageError, names_and_stack, options_from_args, thresholds_from_args
+from mtasts.commands.shared.domain_check import verify
 from mtasts.commands.verify.metrics import render_openmetrics
-from mtasts.commands.verify.report import Report, render_json, render_text
-from mtasts.model.config import Deployment, load_stack
-from mtasts.probes import ProbeOptions
-from mtasts.probes.dnssec import parse_anchor
-
-
-class UsageError(ValueError):
-    """A bad command-line value; printed as one ``error:`` line, exit 2."""
-
-
-def verify(
-    domains: Iterable[str],
-    options: ProbeOptions,
-    expected: Deployment | None = None,
-    concurrency: int = 32,
-    thresholds: Thresholds | None = None,
-) -> list[Report]:
-    """Blocking form of ``verify_async``."""
-    return asyncio.run(verify_async(list(domains), options, expected, concurrency, thresholds))
-
-
-def options_from_args(args: argparse.Namespace) -> ProbeOptions:
-    """``ProbeOptions`` from the CLI's namespace (values already checked by argparse)."""
-    return ProbeOptions(
-        nameserver=args.nameserver,
-        ca_bundle=args.ca_bundle,
-        https_port=args.https_port,
-        smtp_port=args.smtp_port,
-        timeout=args.timeout,
-        dnssec_anchors=tuple(_anchor_lines(getattr(args, "dnssec_anchor", None) or [])),
-    )
-
-
-def _anchor_lines(paths: list[str]) -> list[str]:
-    """The records of trust-anchor files: one per line, blank lines and ``;`` comments skipped."""
-    lines = []
-    for path in paths:
-        with open(path, encoding="utf-8") as handle:
-            for raw in handle:
-                line = raw.split(";", 1)[0].strip()
-                if not line:
-                    continue
-                try:
-                    parse_anchor(line)
-                except (ValueError, dns.exception.DNSException) as exc:
-                    raise UsageError(f"--dnssec-anchor: {path}: {exc}") from None
-                lines.append(line)
-    return lines
-
-
-def thresholds_from_args(args: argparse.Namespace) -> Thresholds:
-    return Thresholds(warning_days=args.cert_warning_days, error_days=args.cert_error_days)
-
-
-def names_and_stack(args: argparse.Namespace) -> tuple[list[str], Deployment | None]:
-    """The domains to check and the stack they are compared with (raises ``UsageError``)."""
-    names = list(dict.fromkeys(args.domains or []))  # cli.domain has checked and normalized them
-    expected = None
-    if args.stack:
-        expected = load_stack(args.project_dir, args.stack)
-        in_stack = [d.name for d in expected.domains]
-        outside = [n for n in names if n not in in_stack]
-        if outside:
-            raise UsageError(f"{', '.join(outside)} not in stack {args.stack}")
-        names = names or in_stack
-    return names, expected
+from mtasts.commands.verify.report import render_json, render_text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: no system DNS resolver configured; pass --nameserver", file=sys.stderr)
         return 2
     elapsed = time.monotonic() - started
-    form = getattr(args, "format", None) or ("json" if getattr(args, "json", False) else "text")
+    form = args.format or ("json" if args.json else "text")
     if form == "openmetrics":
         sys.stdout.write(render_openmetrics(reports))
     elif form == "json":

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime
 
-from mtasts.commands.verify.report import Report
+from mtasts.commands.shared.domain_check import Report
 from mtasts.model.findings import Severity
 from mtasts.model.vocabulary import Check
 

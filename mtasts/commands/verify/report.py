@@ -2,67 +2,9 @@
 
 from __future__ import annotations
 
-import datetime
 import json
-from dataclasses import dataclass
-from typing import Any
 
-from mtasts.checks.certificates import ServedCertificate, is_urgent
-from mtasts.model.findings import Finding, Severity
-
-
-@dataclass(frozen=True)
-class Report:
-    """Every finding for one domain, in check order."""
-
-    domain: str
-    mode: str | None
-    """The live policy's mode, or None when no valid policy was fetched."""
-    findings: tuple[Finding, ...]
-    certificates: tuple[ServedCertificate, ...] = ()
-    """Every leaf certificate a handshake of this domain's checks got (policy host, MX addresses)."""
-    now: datetime.datetime | None = None
-    """The run's clock, from which days left are counted."""
-
-    @property
-    def urgent(self) -> list[Finding]:
-        """The loudest findings: an enforce domain's MX certificate about to expire."""
-        return [f for f in self.findings if is_urgent(f, self.mode)]
-
-    def count(self, severity: Severity) -> int:
-        return sum(1 for f in self.findings if f.severity is severity)
-
-    @property
-    def errors(self) -> int:
-        return self.count(Severity.ERROR)
-
-    @property
-    def warnings(self) -> int:
-        return self.count(Severity.WARNING)
-
-    def checks(self, severity: Severity | None = None) -> list[str]:
-        """The check names found, optionally only those of one severity."""
-        return [f.check for f in self.findings if severity is None or f.severity is severity]
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "errors": self.errors,
-            "warnings": self.warnings,
-            "findings": [f.as_json() for f in self.findings],
-            "certificates": [self._certificate(c) for c in self.certificates],
-        }
-
-    def _certificate(self, cert: ServedCertificate) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "endpoint": str(cert.endpoint),
-            "host": cert.host,
-            "address": cert.address,
-            "notAfter": cert.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
-        if self.now is not None:
-            out["daysLeft"] = round(cert.days_left(self.now), 2)
-        return out
+from mtasts.commands.shared.domain_check import Report
 
 
 def render_text(reports: list[Report], elapsed: float | None = None) -> str:

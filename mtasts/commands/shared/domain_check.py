@@ -1,21 +1,86 @@
-"""One domain checked as a sender would: probes in parallel, then the checks in RFC order."""
+"""One domain checked as a sender would: probes in parallel, then the checks in RFC order.
+
+``verify`` prints these reports; ``readiness`` (and ``plan --base``) judge them, with the MX answer
+and MX addresses of the same prober.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from mtasts import checks
-from mtasts.checks.certificates import Thresholds, certificate_expiry, served_certificates
+from mtasts.checks.certificates import (
+    ServedCertificate,
+    Thresholds,
+    certificate_expiry,
+    is_urgent,
+    served_certificates,
+)
 from mtasts.checks.dane import dane, dane_in_use, missing_tlsa
-from mtasts.commands.verify.report import Report
 from mtasts.model.config import Deployment, Domain
-from mtasts.model.findings import Finding
+from mtasts.model.findings import Finding, Severity
 from mtasts.probes import MxAnswer, ProbeOptions, Prober, StarttlsProbe
 from mtasts.probes.dnssec import Security, TlsaAnswer
 from mtasts.rfc.policy import Policy, policy_host
 from mtasts.rfc.records import sts_name, tlsrpt_name
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every finding for one domain, in check order."""
+
+    domain: str
+    mode: str | None
+    """The live policy's mode, or None when no valid policy was fetched."""
+    findings: tuple[Finding, ...]
+    certificates: tuple[ServedCertificate, ...] = ()
+    """Every leaf certificate a handshake of this domain's checks got (policy host, MX addresses)."""
+    now: datetime.datetime | None = None
+    """The run's clock, from which days left are counted."""
+
+    @property
+    def urgent(self) -> list[Finding]:
+        """The loudest findings: an enforce domain's MX certificate about to expire."""
+        return [f for f in self.findings if is_urgent(f, self.mode)]
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity is severity)
+
+    @property
+    def errors(self) -> int:
+        return self.count(Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return self.count(Severity.WARNING)
+
+    def checks(self, severity: Severity | None = None) -> list[str]:
+        """The check names found, optionally only those of one severity."""
+        return [f.check for f in self.findings if severity is None or f.severity is severity]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "findings": [f.as_json() for f in self.findings],
+            "certificates": [self._certificate(c) for c in self.certificates],
+        }
+
+    def _certificate(self, cert: ServedCertificate) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "endpoint": str(cert.endpoint),
+            "host": cert.host,
+            "address": cert.address,
+            "notAfter": cert.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        if self.now is not None:
+            out["daysLeft"] = round(cert.days_left(self.now), 2)
+        return out
 
 
 async def check_domain(
@@ -121,3 +186,14 @@ async def verify_async(
                 return await check_domain(prober, name, stack.get(name), thresholds, now)
 
         return list(await asyncio.gather(*(one(d) for d in domains)))
+
+
+def verify(
+    domains: Iterable[str],
+    options: ProbeOptions,
+    expected: Deployment | None = None,
+    concurrency: int = 32,
+    thresholds: Thresholds | None = None,
+) -> list[Report]:
+    """Blocking form of ``verify_async``."""
+    return asyncio.run(verify_async(list(domains), options, expected, concurrency, thresholds))
