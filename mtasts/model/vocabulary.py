@@ -116,6 +116,7 @@ class Check(enum.StrEnum):
     REPORT_AGE = "report-age"
     REPORT_ORGANIZATIONS = "report-organizations"
     REPORT_FAILURES = "report-failures"
+    REPORT_ORGANIZATION = "report-organization"
     # plan --base
     REMOVAL = "removal"
     # loader warnings
