@@ -21,6 +21,7 @@ __all__ = [
     "Hosting",
     "LimitScope",
     "Mode",
+    "Onboarding",
     "RecordRole",
     "Reports",
     "Routing",
@@ -35,6 +36,9 @@ class Hosting(enum.StrEnum):
 
     CLOUDFLARE_WORKER = "cloudflare-worker"
     GITHUB_PAGES = "github-pages"
+    DELEGATED = "delegated"
+    """A customer's domain: a Cloudflare for SaaS custom hostname in the operator's zone, reached
+    through the CNAMEs the customer creates (``mtasts.model.delegation``)."""
 
 
 class Dns(enum.StrEnum):
@@ -119,6 +123,11 @@ class Check(enum.StrEnum):
     REPORT_ORGANIZATION = "report-organization"
     # plan --base
     REMOVAL = "removal"
+    # verify --stack: a delegated domain's onboarding (mtasts.checks.onboarding)
+    ONBOARDING = "onboarding"
+    ONBOARDING_CNAME = "onboarding-cname"
+    ONBOARDING_CAA = "onboarding-caa"
+    ONBOARDING_CERTIFICATE = "onboarding-certificate"
     # loader warnings
     SHORT_MAX_AGE = "short-max-age"
     NO_TLSRPT = "no-tlsrpt"
@@ -152,6 +161,21 @@ class LimitScope(enum.StrEnum):
     SCRIPT = "script"
     ACCOUNT = "account"
     STACK = "stack"
+
+
+class Onboarding(enum.StrEnum):
+    """Where a delegated customer stands; every state but ``serving`` is pending, not a failure."""
+
+    MISSING = "missing"
+    """A CNAME the customer must create is not there."""
+    ELSEWHERE = "elsewhere"
+    """A CNAME points somewhere other than the operator's target."""
+    CAA_FORBIDS = "caa-forbids"
+    """The customer's CAA records let no CA Cloudflare orders from issue for ``mta-sts.<c>``."""
+    CERTIFICATE_PENDING = "certificate-pending"
+    """The CNAMEs are in place; the custom hostname's certificate is not active yet."""
+    SERVING = "serving"
+    """The CNAMEs are in place and the certificate is active: the usual checks apply."""
 
 
 def values(kind: type[enum.StrEnum]) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: no system DNS resolver configured; pass --nameserver", file=sys.stderr)
         return 2
     elapsed = time.monotonic() - started
-    form = args.format or ("json" if args.json else "text")
+    form = getattr(args, "format", None) or ("json" if getattr(args, "json", False) else "text")
     if form == "openmetrics":
         sys.stdout.write(render_openmetrics(reports))
     elif form == "json":
