@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from mtasts.commands import cli
 from mtasts.commands.verify import Report, verify
@@ -220,3 +221,19 @@ def test_anchor_file_on_the_command_line(lab: Lab, capsys: pytest.CaptureFixture
     assert cli.main([*argv, "--dnssec-anchor", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--dnssec-anchor" in err
+
+
+def test_dane_match_in_openmetrics(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    """mtasts_dane_match is 1 where TLSA matches every address and 0 where it does not."""
+    argv = [
+        "--project-dir", str(lab.project), "verify", f"good.{SIGNED}", f"stale.{SIGNED}", f"plain.{SIGNED}",
+        "--nameserver", lab.knot.address, "--smtp-port", str(lab.smtp_port), "--timeout", "5",
+        "--dnssec-anchor", str(lab.anchor_file), "--format", "openmetrics",
+    ]  # fmt: skip
+    cli.main(argv)
+    families = {f.name: f for f in text_string_to_metric_families(capsys.readouterr().out)}
+    match = {(s.labels["domain"], s.labels["host"]): s.value for s in families["mtasts_dane_match"].samples}
+    assert match == {
+        (f"good.{SIGNED}", f"match.mx.{SIGNED}"): 1.0,
+        (f"stale.{SIGNED}", f"stale.mx.{SIGNED}"): 0.0,
+    }
