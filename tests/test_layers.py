@@ -34,10 +34,10 @@ PROJECT = ("mtasts", "components", "policies", "mtasts_policies")
 THIRD_PARTY: dict[str, tuple[str, ...]] = {
     "mtasts/rfc": (),
     "mtasts/model": ("yaml",),
-    "mtasts/probes": ("dns", "httpx"),
+    "mtasts/probes": ("dns", "httpx", "cryptography"),
     "mtasts/checks": (),
     "mtasts/runtime": (),
-    "mtasts/commands": ("yaml", "dns", "httpx"),
+    "mtasts/commands": ("yaml", "dns", "httpx", "cryptography"),
     "components": ("pulumi", "pulumi_cloudflare", "pulumi_github"),
     "policies": ("pulumi_policy",),
 }

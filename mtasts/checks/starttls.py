@@ -36,7 +36,7 @@ def starttls(probe: StarttlsProbe, mode: Mode | None, port: int = 25) -> Finding
     temporary = [r for r in reached if isinstance(r.error, SmtpTemporaryError)]
     if temporary:
         listed = "; ".join(f"{hostport(r.address, port)}: {_reason(r.error)}" for r in temporary)
-        return Finding(STARTTLS, Severity.WARNING, f"{host}: STARTTLS not checked: {listed}")
+        return Finding(STARTTLS, Severity.WARNING, f"{host}: STARTTLS not checked: {listed}", subject=host)
     first = next(r.success for r in reached if r.success is not None)
     note = ""
     if several:
@@ -48,6 +48,7 @@ def starttls(probe: StarttlsProbe, mode: Mode | None, port: int = 25) -> Finding
         STARTTLS,
         Severity.OK,
         f"{host}: STARTTLS with {first.tls_version}, certificate valid for {host}{note}",
+        subject=host,
     )
 
 
@@ -57,7 +58,9 @@ def _reason(error: SmtpError | None) -> str:
 
 def _failed(host: str, reason: str, mode: Mode | None) -> Finding:
     if mode is Mode.ENFORCE:
-        return Finding(STARTTLS, Severity.ERROR, f"{host}: {reason}: senders will refuse to deliver here")
+        return Finding(
+            STARTTLS, Severity.ERROR, f"{host}: {reason}: senders will refuse to deliver here", subject=host
+        )
     if mode is Mode.NONE:
-        return Finding(STARTTLS, Severity.INFO, f"{host}: {reason} (mode none: not enforced)")
-    return Finding(STARTTLS, Severity.WARNING, f"{host}: {reason}: fix this before enforce")
+        return Finding(STARTTLS, Severity.INFO, f"{host}: {reason} (mode none: not enforced)", subject=host)
+    return Finding(STARTTLS, Severity.WARNING, f"{host}: {reason}: fix this before enforce", subject=host)

@@ -42,6 +42,9 @@ class Finding:
     """One line a person can act on."""
     key: str | None = None
     """The dotted stack-config key the finding is about (``domains.example.com.mx``), if any."""
+    subject: str | None = None
+    """The host (or other thing) the finding is about when a check has one per host, such as an
+    MX name: with ``check`` it names the finding across runs (alerts follow it by that)."""
     via: Check | None = None
     """The check that re-reports this one: ``readiness`` passes on a ``verify`` error as
     ``Finding(Check.STARTTLS, …, via=Check.VERIFY)``, named ``verify-starttls``."""
@@ -59,6 +62,8 @@ class Finding:
         out = {"check": self.name, "severity": str(self.severity), "reason": self.reason}
         if self.key is not None:
             out["key"] = self.key
+        if self.subject is not None:
+            out["subject"] = self.subject
         return out
 
 

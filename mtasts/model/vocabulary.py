@@ -17,6 +17,7 @@ from mtasts.rfc.policy import Mode
 __all__ = [
     "Check",
     "Dns",
+    "Endpoint",
     "Hosting",
     "LimitScope",
     "Mode",
@@ -69,6 +70,13 @@ class RecordRole(enum.StrEnum):
     TLSRPT = "tlsrpt"
 
 
+class Endpoint(enum.StrEnum):
+    """Which kind of server a probe spoke to: the policy host over HTTPS, or an MX over SMTP."""
+
+    POLICY_HOST = "policy-host"
+    MX = "mx"
+
+
 class Check(enum.StrEnum):
     """The stable machine-readable name of every rule that reports a ``Finding``.
 
@@ -96,12 +104,19 @@ class Check(enum.StrEnum):
     POLICY_CONTENT_TYPE = "policy-content-type"
     POLICY_ENCODING = "policy-encoding"
     POLICY_SIZE = "policy-size"
+    # verify: certificates ahead of time, DANE
+    MX_CERTIFICATE = "mx-certificate"
+    POLICY_CERTIFICATE = "policy-certificate"
+    DANE = "dane"
+    DANE_TLSRPT = "dane-tlsrpt"
     # verify --stack: drift from the stack
     DRIFT = "drift"
     DRIFT_POLICY = "drift-policy"
     DRIFT_ID = "drift-id"
     DRIFT_TLSRPT = "drift-tlsrpt"
     VERIFY = "verify"
+    # watch: Pulumi's own drift check (pulumi preview --expect-no-changes)
+    PULUMI_DRIFT = "pulumi-drift"
     # readiness
     READINESS = "readiness"
     REPORTS = "reports"

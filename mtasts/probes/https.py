@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from mtasts.probes.certificates import Certificate, served_chain
 from mtasts.probes.errors import (
     PolicyCertificateError,
     PolicyConnectError,
@@ -58,6 +59,8 @@ class PolicyResponse:
     body: bytes
     tls_version: str
     headers: tuple[tuple[str, str], ...] = ()
+    chain: tuple[Certificate, ...] = ()
+    """The certificates the server presented, leaf first."""
 
 
 def new_client(tls: ssl.SSLContext, timeout: float) -> httpx.AsyncClient:
@@ -207,7 +210,9 @@ async def _read(
             raise too_big
     stream = response.extensions.get("network_stream")
     ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
-    version = ssl_object.version() if isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket) else ""
+    is_tls = isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket)
+    version = ssl_object.version() if is_tls and ssl_object is not None else ""
+    chain = served_chain(ssl_object) if is_tls else ()
     return PolicyResponse(
         host=host,
         address=address,
@@ -216,6 +221,7 @@ async def _read(
         body=body,
         tls_version=version or "",
         headers=tuple(response.headers.multi_items()),
+        chain=chain,
     )
 
 

@@ -15,6 +15,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 
+from mtasts.probes.certificates import Certificate, served_chain
 from mtasts.probes.errors import (
     SmtpCertificateError,
     SmtpConnectError,
@@ -41,6 +42,8 @@ class StarttlsSuccess:
     host: str
     address: str
     tls_version: str
+    chain: tuple[Certificate, ...] = ()
+    """The certificates the server presented, leaf first."""
 
 
 @dataclass(frozen=True)
@@ -150,13 +153,14 @@ async def _dialogue(
             ) from None  # fmt: skip
         ssl_object = writer.get_extra_info("ssl_object")
         version = ssl_object.version() if ssl_object else "?"
+        chain = served_chain(ssl_object) if ssl_object else ()
         try:
             writer.write(b"QUIT\r\n")
             async with asyncio.timeout(min(1.0, timeout)):
                 await writer.drain()
         except (OSError, TimeoutError):
             pass  # the verdict is in; a rude close changes nothing
-        return StarttlsSuccess(host, address, version or "?")
+        return StarttlsSuccess(host, address, version or "?", chain)
     except TimeoutError:
         raise SmtpTimeoutError(host, address, f"no answer to {step} within {timeout:g} s", step) from None
     except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:

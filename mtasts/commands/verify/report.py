@@ -10,6 +10,11 @@ from mtasts.commands.shared.domain_check import Report
 def render_text(reports: list[Report], elapsed: float | None = None) -> str:
     """The human report: per domain a heading, one line per finding, a summary line."""
     out = []
+    urgent = [(r, f) for r in reports for f in r.urgent]
+    if urgent:
+        out.append("URGENT: MX certificates of enforce domains about to expire (mail will bounce):")
+        out += [f"  {r.domain}: {f.reason}" for r, f in urgent]
+        out.append("")
     width = max((len(f.name) for r in reports for f in r.findings), default=10)
     for report in reports:
         out.append(f"{report.domain} (mode {report.mode or 'unknown'})")
@@ -29,6 +34,7 @@ def render_json(reports: list[Report]) -> str:
         "domains": {r.domain: r.as_json() for r in reports},
         "errors": sum(r.errors for r in reports),
         "warnings": sum(r.warnings for r in reports),
+        "urgent": [{"domain": r.domain, **f.as_json()} for r in reports for f in r.urgent],
     }
     return json.dumps(document, indent=2) + "\n"
 
