@@ -13,7 +13,7 @@ from typing import Any
 
 import pulumi
 
-from mtasts.model import worker
+from mtasts.model import policy_worker
 from mtasts.model.config import NAMESPACE, ConfigError, Deployment, load_config
 from mtasts.model.outputs import stack_outputs
 from mtasts.model.vocabulary import Hosting, Reports
@@ -73,7 +73,7 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
     from components.dns import DomainRecords, DomainRecordsArgs, zone_ids
     from components.live_gate import live_gate
     from components.pages import PagesHosting, PagesHostingArgs
-    from components.worker import WorkerHosting, WorkerHostingArgs
+    from components.policy_worker import WorkerHosting, WorkerHostingArgs
 
     deployment = settings.deployment
     zones = zone_ids(deployment.domains)
@@ -85,7 +85,7 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
             Hosting.CLOUDFLARE_WORKER.value,
             WorkerHostingArgs(
                 account_id=deployment.cloudflare_account_id,
-                script_name=worker.script_name(stack),
+                script_name=policy_worker.script_name(stack),
                 domains=deployment.worker_domains,
                 zone_ids=zones,
             ),

@@ -1,6 +1,6 @@
 """The built-in TLS report receiver: a second Worker per stack with its own storage.
 
-Separate from the policy Worker (``components/worker.py``), so nothing the receiver does can break
+Separate from the policy Worker (``components/policy_worker.py``), so nothing the receiver does can break
 policy serving: its own script ``mta-sts-reports-<stack>``, a D1 database for parsed reports, an R2
 bucket for the raw bytes, a Workers custom domain for ``mta-sts:reports.host``, a daily Cron
 Trigger for the digest, and, when ``mailto`` is set, Email Routing on the address's subdomain with

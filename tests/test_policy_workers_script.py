@@ -11,7 +11,7 @@ from pulumi_policy import (
 )
 
 from mtasts.model.config import load_stack
-from mtasts.model.worker import render, worker_script
+from mtasts.model.policy_worker import render, worker_script
 from mtasts.rfc.served import (
     DATA_BEGIN,
     DATA_END,

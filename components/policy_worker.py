@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from mtasts.model import worker
+from mtasts.model import policy_worker
 from mtasts.model.config import Domain
 from mtasts.model.vocabulary import Routing
 
@@ -20,7 +20,7 @@ class WorkerHostingArgs:
     account_id: str
     """Cloudflare account that owns the script."""
     script_name: str
-    """Worker script name, one per stack (``mtasts.model.worker.script_name``)."""
+    """Worker script name, one per stack (``mtasts.model.policy_worker.script_name``)."""
     domains: Sequence[Domain]
     """The Worker-hosted domains; the script serves exactly these."""
     zone_ids: Mapping[str, pulumi.Input[str]]
@@ -30,7 +30,7 @@ class WorkerHostingArgs:
 class WorkerHosting(pulumi.ComponentResource):
     """The Worker script, and per domain a route ``mta-sts.<d>/*`` or a Workers custom domain.
 
-    The policies are data inside the script (``mtasts.model.worker.worker_script``), not in KV,
+    The policies are data inside the script (``mtasts.model.policy_worker.worker_script``), not in KV,
     so a new policy is served everywhere the moment the script is deployed; not in a ``json``
     binding, whose value Cloudflare limits to 5 KB.
     """
@@ -48,9 +48,9 @@ class WorkerHosting(pulumi.ComponentResource):
             f"{name}-script",
             account_id=args.account_id,
             script_name=args.script_name,
-            content=worker.worker_script(args.domains),
-            main_module=worker.MAIN_MODULE,
-            compatibility_date=worker.COMPATIBILITY_DATE,
+            content=policy_worker.worker_script(args.domains),
+            main_module=policy_worker.MAIN_MODULE,
+            compatibility_date=policy_worker.COMPATIBILITY_DATE,
             opts=child,
         )
         self.serving = {}
