@@ -26,9 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mtasts.checks.routing import routing_change
 from mtasts.model.config import ConfigError, Deployment, Domain, load_stack
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.rollout import format_time
+from mtasts.model.vocabulary import Hosting
 
 HISTORY_LIMIT = 500
 """Commits of the stack file read back at most, looking for when ``mode: none`` began."""
@@ -90,6 +92,8 @@ class DomainChange:
             out.append(f"max_age: {base.max_age} → {head.max_age}")
         if base.hosting != head.hosting:
             out.append(f"hosting: {base.hosting} → {head.hosting}")
+        if base.routing != head.routing and Hosting.CLOUDFLARE_WORKER in (base.hosting, head.hosting):
+            out.append(f"routing: {base.routing} → {head.routing}")
         if base.dns != head.dns:
             out.append(f"dns: {base.dns} → {head.dns}")
         old = {r.zone_line() for r in base.records}
@@ -367,6 +371,8 @@ def review(
             if change.base.mode == "none":
                 retired = retirement(history(project_dir, commit, stack), change.name)
             findings += removal_findings(change.base, retired, now)
+        elif change.kind == "changed" and change.base is not None and change.head is not None:
+            findings += routing_change(change.base, change.head)
     becoming = [c.name for c in changes if c.becomes_enforce]
     if becoming and readiness is not None:
         findings += readiness(head, becoming)

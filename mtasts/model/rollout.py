@@ -4,8 +4,9 @@ Three stack-config keys, each validated here and called from the one loader
 (``mtasts.model.loader``; ``noneSince`` through the validator table), so ``plan``, the
 program, ``wait-live`` and ``readiness`` read the same values:
 
-- ``mta-sts:liveGate: {timeout, interval}``: how long ``pulumi up`` (and ``wait-live``) waits
-  for a new policy to be served before it gives up, and how often it looks;
+- ``mta-sts:liveGate: {timeout, interval, firstPagesTimeout}``: how long ``pulumi up`` (and
+  ``wait-live``) waits for a new policy to be served before it gives up, how often it looks, and
+  how long before a new GitHub Pages domain's first ``_mta-sts`` TXT (its certificate comes first);
 - ``mta-sts:readiness: {minDays, minOrganizations, maxFailureRate}``: the evidence
   ``readiness`` wants before ``testing → enforce``;
 - ``domains.<d>.noneSince``: the moment a domain's ``mode: none`` policy went live, which
@@ -34,6 +35,9 @@ class LiveGate:
     """Seconds before the wait fails (``pulumi up`` then leaves the old ``_mta-sts`` TXT)."""
     interval: float = 5.0
     """Seconds between two fetches of the policy."""
+    first_pages_timeout: float = 3600.0
+    """Seconds the gate waits before a GitHub Pages domain's first ``_mta-sts`` TXT: GitHub issues
+    the site's certificate only once ``mta-sts.<d>`` points at it (minutes, up to about an hour)."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class Readiness:
     """Largest share of sessions failing at the domain's own MX hosts (0.0: none may fail)."""
 
 
-LIVE_GATE_KEYS = {"timeout": "timeout", "interval": "interval"}
+LIVE_GATE_KEYS = {"timeout": "timeout", "interval": "interval", "firstPagesTimeout": "first_pages_timeout"}
 READINESS_KEYS = {
     "minDays": "min_days",
     "minOrganizations": "min_organizations",
@@ -95,7 +99,17 @@ def parse_live_gate(raw: Any, key: str = "liveGate") -> LiveGate:
     interval = float(_number(given.get("interval", base.interval), f"{key}.interval", 0.1, 3600))
     if interval > timeout:
         _fail(f"{key}.interval", f"must not exceed timeout ({timeout:g} s), got {interval:g}")
-    return LiveGate(timeout=timeout, interval=interval)
+    first = float(
+        _number(
+            given.get("firstPagesTimeout", max(base.first_pages_timeout, timeout)),
+            f"{key}.firstPagesTimeout",
+            1,
+            MAX_GATE_SECONDS,
+        )
+    )
+    if first < timeout:
+        _fail(f"{key}.firstPagesTimeout", f"must be at least timeout ({timeout:g} s), got {first:g}")
+    return LiveGate(timeout=timeout, interval=interval, first_pages_timeout=first)
 
 
 def parse_readiness(raw: Any, key: str = "readiness") -> Readiness:

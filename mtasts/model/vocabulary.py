@@ -40,6 +40,9 @@ class Routing(enum.StrEnum):
     """A Worker route ``mta-sts.<d>/*`` plus a proxied AAAA ``100::``."""
     CUSTOM_DOMAIN = "custom-domain"
     """A Workers custom domain, which carries its own certificate."""
+    NONE = "none"
+    """Nothing routes ``mta-sts.<d>`` to the Worker: the one ``pulumi up`` between ``route`` (or
+    Pages) and ``custom-domain``, which Cloudflare cannot hold on one name at once."""
 
 
 class Reports(enum.StrEnum):
@@ -93,6 +96,9 @@ class Check(enum.StrEnum):
     SHORT_MAX_AGE = "short-max-age"
     NO_TLSRPT = "no-tlsrpt"
     TLSRPT_ON_ENFORCED_DOMAIN = "tlsrpt-on-enforced-domain"
+    POLICY_HOST_UNSERVED = "policy-host-unserved"
+    # plan --base
+    ROUTING_CHANGE = "routing-change"
 
 
 def values(kind: type[enum.StrEnum]) -> tuple[str, ...]:
