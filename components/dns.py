@@ -59,9 +59,13 @@ def zones_for(deployment: Deployment) -> Zones:
     for domain in deployment.domains:
         if domain.zone_id is not None:
             known.setdefault(domain.zone or domain.name, domain.zone_id)
-    receiver = deployment.receiver
-    if receiver is not None and receiver.zone_id is not None:
-        known.setdefault(receiver.zone, receiver.zone_id)
+    for zone, zone_id in (
+        (settings.zone, settings.zone_id)
+        for settings in (deployment.receiver, deployment.delegation)
+        if settings is not None
+    ):
+        if zone_id is not None:
+            known.setdefault(zone, zone_id)
     return Zones(deployment.cloudflare_account_id, known)
 
 
@@ -116,7 +120,7 @@ class DomainRecords(pulumi.ComponentResource):
         self, name: str, args: DomainRecordsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mta-sts:index:DomainRecords", name, None, opts)
-        self.resources: dict[str, cloudflare.DnsRecord] = {}
+        self.resources: dict[RecordRole, cloudflare.DnsRecord] = {}
         serving = list(args.serving)
         for record in args.domain.records:
             hooks = None
@@ -125,8 +129,8 @@ class DomainRecords(pulumi.ComponentResource):
                     hooks = live_gate_binding(args.live_gate, args.first_gate)
                 # The id is bumped only once the policy it names is served, including the
                 # name senders fetch it from.
-                host = [self.resources[r] for r in (RecordRole.POLICY_HOST,) if r in self.resources]
-                depends_on = serving + host
+                host = self.resources.get(RecordRole.POLICY_HOST)
+                depends_on = serving + ([host] if host is not None else [])
             elif record.role is RecordRole.POLICY_HOST:
                 # A GitHub Pages CNAME only once the site claims the custom domain (no window
                 # in which another Pages site could claim it); a proxied AAAA once the route exists.

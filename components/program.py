@@ -89,7 +89,7 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
     if deployment.worker_domains:
         assert deployment.cloudflare_account_id is not None  # the loader requires it
         hosting = WorkerHosting(
-            "cloudflare-worker",
+            Hosting.CLOUDFLARE_WORKER.value,
             WorkerHostingArgs(
                 account_id=deployment.cloudflare_account_id,
                 script_name=worker.script_name(stack),
@@ -101,11 +101,16 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
         built["worker"] = hosting
     if deployment.pages_domains:
         pages = PagesHosting(
-            "github-pages",
+            Hosting.GITHUB_PAGES.value,
             PagesHostingArgs(domains=deployment.pages_domains),
         )
         serving.update(pages.serving)
         built["pages"] = pages
+    if deployment.delegated_domains:
+        from components.delegated import delegated_hosting  # customer domains: docs/delegation.md
+
+        assert deployment.delegation is not None  # the loader requires it
+        built["delegated"] = delegated_hosting(deployment, stack, lookups.id(deployment.delegation.zone))
     reporting: list[pulumi.Resource] = []
     if deployment.reports_domains:
         assert deployment.receiver is not None  # the loader requires it
