@@ -15,7 +15,8 @@ over HTTP, which Cloudflare completes once the customer's CNAME reaches the zone
 
 The TXT records (``mtasts.model.delegation.operator_records``: wildcards plus exceptions) carry
 the live gate: before one is created or updated, the gate fetches the policy of the customers
-that read it, as senders do, and waits until none serves other bytes than the new id names.
+that read it, as senders do, and waits until none serves other bytes than the new id names,
+``rounds`` looks in a row over at least ``span`` seconds (``mta-sts:liveGate``).
 A customer whose name does not resolve or answer yet (its CNAMEs are not in place) is skipped:
 no sender can fetch its policy, so none can cache a stale one under the new id (RFC 8461 §8.1).
 """
@@ -196,6 +197,7 @@ def gate_function(
             f"delegated live gate: {len(customers)} customer(s) of {name} must serve id {expected}"
         )
         deadline = time.monotonic() + settings.timeout
+        good, since, last_held = 0, 0.0, []
         while True:
             # A new prober each round: a prober answers each question once per run.
             async with Prober(probe_options) as prober:
@@ -205,11 +207,18 @@ def gate_function(
 
                 looks = await asyncio.gather(*(look(c, expected, probe_options, fetch) for c in customers))
             held = waiting(looks)
-            if not held:
-                return
-            left = deadline - time.monotonic()
+            now = time.monotonic()
+            if held:
+                good, last_held = 0, held
+            else:
+                since = now if good == 0 else since
+                good += 1
+                # Steadily, as the domain gate: ``rounds`` good looks in a row over ``span`` seconds.
+                if good >= settings.rounds and now - since >= settings.span:
+                    return
+            left = deadline - now
             if left <= 0:
-                lines = "; ".join(s.describe() for s in held)
+                lines = "; ".join(s.describe() for s in last_held) or "not steadily served"
                 raise DelegatedGateError(
                     f"after {settings.timeout:g} s the new policy is not served: {lines}; {name} is left "
                     "as it was (RFC 8461 §8.1). Run `pulumi up` again once it is served."

@@ -132,6 +132,7 @@ class Check(enum.StrEnum):
     REPORT_ORGANIZATIONS = "report-organizations"
     REPORT_FAILURES = "report-failures"
     REPORT_FAILURES_ELSEWHERE = "report-failures-elsewhere"
+    REPORT_ORGANIZATION = "report-organization"
     # plan --base
     REMOVAL = "removal"
     # verify --stack: a delegated domain's onboarding (mtasts.checks.onboarding)

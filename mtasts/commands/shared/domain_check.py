@@ -94,19 +94,23 @@ async def check_domain(
     thresholds: Thresholds | None = None,
     now: datetime.datetime | None = None,
     api: ApiView | None = None,
+    customer: Domain | None = None,
 ) -> Report:
     """Every check for one domain; ``expected`` adds drift findings against the stack.
 
     ``thresholds`` are the certificate days-left limits; ``now`` is the run's clock (one per run,
-    so every domain's days left are counted from the same moment).
+    so every domain's days left are counted from the same moment). A customer domain
+    (``hosting: delegated``, as ``expected`` or, without drift, ``customer``) is first checked for
+    its onboarding.
     """
     thresholds = thresholds or Thresholds()
     now = now or datetime.datetime.now(datetime.UTC)
     # A customer domain (hosting: delegated) is first checked for its onboarding; while it is
     # pending, that is all its report holds (pending is not a failure of the stack).
     onboarded: tuple[Finding, ...] = ()
-    if expected is not None and expected.delegation is not None:
-        result = await onboard(prober, expected, api or ApiView())
+    delegated = customer or expected
+    if delegated is not None and delegated.delegation is not None:
+        result = await onboard(prober, delegated, api or ApiView())
         if result.pending:
             return Report(domain=domain, mode=None, findings=result.findings, now=now)
         onboarded = result.findings
