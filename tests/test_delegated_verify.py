@@ -24,7 +24,6 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
-from mtasts.runtime.workerd import run_worker
 
 from mtasts.commands import cli
 from mtasts.commands.verify import Report, verify
@@ -33,6 +32,7 @@ from mtasts.model.findings import Severity
 from mtasts.model.rollout import LiveGate
 from mtasts.model.worker import worker_script
 from mtasts.probes import ProbeOptions
+from mtasts.runtime.workerd import run_worker
 from tests.conftest import ROOT
 from tests.delegation_lab import ChasingDns, FakeCloudflare, hostname
 from tests.servers import HttpsServer, KnotDns, Pki, Route, SmtpServer, free_port, zone_text

@@ -85,7 +85,6 @@ class Report:
         return out
 
 
-
 async def check_domain(
     prober: Prober,
     domain: str,
