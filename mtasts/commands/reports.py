@@ -33,14 +33,22 @@ _DURATION = re.compile(r"(\d+)([smhdw])\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+MAX_SINCE = timedelta(days=3650)
+"""Longest ``--since``: the longest retention a receiver may have (``retentionDays`` ≤ 3650)."""
+
+
 def parse_duration(text: str) -> timedelta:
-    """``30m``, ``24h``, ``7d``, ``2w`` (also ``s``): a positive whole number and one unit."""
+    """``30m``, ``24h``, ``7d``, ``2w`` (also ``s``): a positive whole number and one unit, at most
+    ``MAX_SINCE`` (a larger one would be older than anything stored, or than ``datetime`` allows)."""
     match = _DURATION.match(text.strip())
     if match is None or int(match.group(1)) == 0:
         raise ValueError(
             f"must be a positive whole number and a unit s, m, h, d or w (e.g. 7d), got {text!r}"
         )
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_SINCE.total_seconds():
+        raise ValueError(f"must be at most {MAX_SINCE.days}d (the longest retention), got {text!r}")
+    return timedelta(seconds=seconds)
 
 
 def failure_rate(entry: dict[str, Any]) -> float | None:
