@@ -300,6 +300,9 @@ def test_thresholds_and_gate_are_read_from_config_with_defaults() -> None:
         ({"readiness": {"minDays": 1.5}}, "readiness.minDays: must be a whole number"),
         ({"liveGate": {"timeout": 10, "interval": 20}}, "liveGate.interval: must not exceed timeout"),
         ({"liveGate": []}, "liveGate: must be a mapping"),
+        ({"liveGate": {"timeout": 10, "span": 10}}, "liveGate.span: must be less than timeout"),
+        ({"liveGate": {"rounds": 0}}, "liveGate.rounds: must be between 1 and 100"),
+        ({"liveGate": {"rounds": 2.5}}, "liveGate.rounds: must be a whole number"),
     ]:
         with pytest.raises(ConfigError) as raised:
             load_config({**base, **bad})

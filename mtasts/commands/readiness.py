@@ -44,7 +44,8 @@ def run(args: Any) -> int:
         if unknown:
             raise UsageError(f"{', '.join(unknown)} not in stack {args.stack}")
         options = options_from_args(args)
-        verdicts = assess(deployment, names, verify_evidence(options, args.concurrency), reports_source(args))
+        gather = verify_evidence(options, args.concurrency, deployment)
+        verdicts = assess(deployment, names, gather, reports_source(args))
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -307,7 +307,7 @@ def readiness_from_args(args: Any) -> Readiness:
     options = options_from_args(args)
 
     def judge(deployment: Deployment, names: list[str]) -> list[Finding]:
-        gather = verify_evidence(options, args.concurrency)
+        gather = verify_evidence(options, args.concurrency, deployment)
         return plan_findings(assess(deployment, names, gather, reports_source(args)))
 
     return judge

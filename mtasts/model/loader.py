@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mtasts.model import delegation as delegation_model
 from mtasts.model import preflight, rollout
 from mtasts.model import receiver as receiver_model
 from mtasts.model.domain import Deployment, Domain
@@ -72,6 +73,7 @@ TOP_KEYS = (
     "liveGate",
     "readiness",
     *preflight.KEYS,
+    delegation_model.KEY,
 )
 
 _account_id = matching(HEX_ID, "must be 32 lower-case hex digits (the Cloudflare account id)")
@@ -111,8 +113,15 @@ def build_domain(name: str, key: str, raw_settings: Any, defaults: Defaults, sta
     if not pages:
         fields.pop("repository", None)
     receiver = stack.receiver if values["reports"] is Reports.BUILTIN else None
+    delegated = stack.delegation if values["hosting"] is Hosting.DELEGATED else None
+    if delegated is not None:
+        fields.pop("zone", None)
     domain = Domain(
-        name=name, github_owner=stack.github_owner if pages else None, receiver=receiver, **fields
+        name=name,
+        github_owner=stack.github_owner if pages else None,
+        receiver=receiver,
+        delegation=delegated,
+        **fields,
     )
     for built_rule in BUILT_RULES:
         built_rule(domain, key)
@@ -153,7 +162,13 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
         github_owner=_owner(config),
         receiver=receiver_model.load_receiver(_object(config, receiver_model.KEY)),
         zone_ids=preflight.parse_zone_ids(_object(config, "zoneIds")),
+        delegation=delegation_model.load_delegation(_object(config, delegation_model.KEY)),
     )
+    delegation = stack.delegation
+    if delegation is not None and delegation.zone_id is None and delegation.zone in stack.zone_ids:
+        stack = dataclasses.replace(
+            stack, delegation=dataclasses.replace(delegation, zone_id=stack.zone_ids[delegation.zone])
+        )
     limits = preflight.parse_limits(
         _get(config, "cloudflarePlan"),
         _get(config, "zonePlan"),
@@ -177,6 +192,8 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
     ordered = tuple(domains[n] for n in sorted(domains))
     for rule in STACK_RULES:
         rule(ordered)
+    if stack.receiver is not None:
+        receiver_model.check_against_domains(stack.receiver, ordered)
     deployment = Deployment(
         domains=ordered,
         cloudflare_account_id=stack.cloudflare_account_id,
@@ -187,6 +204,7 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
         readiness=rollout.parse_readiness(_object(config, "readiness")),
         limits=limits,
         worker_shards=worker_shards,
+        delegation=stack.delegation,
     )
     # Cloudflare's limits, before anything is created: a route past the 1,000th would otherwise
     # fail after hundreds of other resources were made.

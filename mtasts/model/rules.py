@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mtasts.model import delegation as delegation_model
 from mtasts.model import receiver as receiver_model
 from mtasts.model.domain import Domain
 from mtasts.model.findings import Finding, Severity
@@ -38,6 +39,8 @@ class Stack:
     """``mta-sts:reports``: the stack's TLS report receiver, if configured."""
     zone_ids: Mapping[str, str] = field(default_factory=dict)
     """``mta-sts:zoneIds``: zone name → zone id, recorded once so no run looks it up."""
+    delegation: delegation_model.DelegationSettings | None = None
+    """``mta-sts:delegation``: the operator's zone for ``hosting: delegated`` domains, if configured."""
 
 
 @dataclass
@@ -84,7 +87,25 @@ def _pages_only(d: Draft) -> None:
         fail(f"{d.key}.routing", "only applies to hosting: cloudflare-worker")
 
 
+def _delegated_needs(d: Draft) -> None:
+    """A customer's domain: the delegation zone and the account; its DNS is the customer's."""
+    if d.values["hosting"] is not Hosting.DELEGATED:
+        return
+    if d.stack.delegation is None:
+        fail(f"{delegation_model.KEY}.zone", f"is required because {d.name} uses hosting: delegated")
+    if d.stack.cloudflare_account_id is None:
+        fail("cloudflareAccountId", f"is required because {d.name} uses hosting: delegated")
+    for setting in ("routing", "zone", "zoneId"):
+        if setting in d.own:
+            fail(f"{d.key}.{setting}", "does not apply to hosting: delegated (the zone is the customer's)")
+    if "dns" in d.own and d.values["dns"] is not Dns.EXTERNAL:
+        fail(f"{d.key}.dns", "hosting: delegated records are created by the customer: dns must be external")
+    d.values["dns"] = Dns.EXTERNAL
+
+
 def _hosting_needs(d: Draft) -> None:
+    if d.values["hosting"] is Hosting.DELEGATED:
+        return
     if d.values["hosting"] is Hosting.GITHUB_PAGES:
         if d.stack.github_owner is None:
             fail("github:owner", f"is required because {d.name} uses hosting: github-pages")
@@ -126,6 +147,7 @@ DOMAIN_RULES: tuple[Callable[[Draft], None], ...] = (
     _zone_contains_name,
     _known_zone_id,
     _pages_only,
+    _delegated_needs,
     _hosting_needs,
 )
 """Rules relating a domain's settings, in order; each raises ``ConfigError`` naming the key."""
@@ -195,7 +217,10 @@ def _pages_repositories_distinct(domains: tuple[Domain, ...]) -> None:
         owners[full] = domain.name
 
 
-STACK_RULES: tuple[Callable[[tuple[Domain, ...]], None], ...] = (_pages_repositories_distinct,)
+STACK_RULES: tuple[Callable[[tuple[Domain, ...]], None], ...] = (
+    _pages_repositories_distinct,
+    delegation_model.check_stack,
+)
 """Rules over the whole stack (all domains built, sorted); each raises ``ConfigError``."""
 
 

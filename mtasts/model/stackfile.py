@@ -24,6 +24,7 @@ from yaml.nodes import MappingNode, ScalarNode
 from yaml.resolver import Resolver
 
 from mtasts.model.errors import ConfigError
+from mtasts.model.receiver import SECRET_KEYS
 
 NAMESPACE = "mta-sts"
 
@@ -316,6 +317,12 @@ def project_defaults(project_dir: Path) -> dict[str, Any]:
     return values
 
 
+def _is_secret(value: Any) -> bool:
+    """A Pulumi secret as a stack file holds it: a mapping of ``secure`` alone. A mapping with
+    ``secure`` among other keys is a setting, checked (and refused) key by key like any other."""
+    return isinstance(value, Mapping) and list(value) == ["secure"]
+
+
 def stack_config(project_dir: Path, stack: str) -> dict[str, Any]:
     """The plain config of ``Pulumi.<stack>.yaml``, over ``Pulumi.yaml``'s defaults."""
     path = project_dir / f"Pulumi.{stack}.yaml"
@@ -329,8 +336,15 @@ def stack_config(project_dir: Path, stack: str) -> dict[str, Any]:
     given: dict[str, str] = {}
     for name, value in config_section(read_yaml(path), path.name).items():
         namespace, colon, bare = str(name).rpartition(":")
-        if isinstance(value, Mapping) and "secure" in value:
-            continue  # secrets are not needed offline
+        if _is_secret(value):
+            if colon and namespace != NAMESPACE or bare in SECRET_KEYS:
+                continue  # secrets are not needed offline
+            # Dropped, a secret setting would leave plan showing the defaults instead of it.
+            raise ConfigError(
+                bare,
+                f"is a secret (secure:) in {path.name}, which cannot be read offline; only "
+                f"{', '.join(SECRET_KEYS)} may be secrets: set it in plain text",
+            )
         if colon and namespace != NAMESPACE:
             values[name] = value
             continue

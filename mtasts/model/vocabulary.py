@@ -21,6 +21,7 @@ __all__ = [
     "Hosting",
     "LimitScope",
     "Mode",
+    "Onboarding",
     "RecordRole",
     "Reports",
     "Routing",
@@ -35,6 +36,9 @@ class Hosting(enum.StrEnum):
 
     CLOUDFLARE_WORKER = "cloudflare-worker"
     GITHUB_PAGES = "github-pages"
+    DELEGATED = "delegated"
+    """A customer's domain: a Cloudflare for SaaS custom hostname in the operator's zone, reached
+    through the CNAMEs the customer creates (``mtasts.model.delegation``)."""
 
 
 class Dns(enum.StrEnum):
@@ -96,6 +100,11 @@ class Check(enum.StrEnum):
     POLICY_SYNTAX = "policy-syntax"
     POLICY_MODE = "policy-mode"
     POLICY_MAX_AGE = "policy-max-age"
+    # verify: certificates ahead of time, DANE
+    MX_CERTIFICATE = "mx-certificate"
+    POLICY_CERTIFICATE = "policy-certificate"
+    DANE = "dane"
+    DANE_TLSRPT = "dane-tlsrpt"
     # verify: why the policy fetch failed, most specific first (``mtasts.checks.fetch_check``)
     POLICY_TIMEOUT = "policy-timeout"
     POLICY_TLS = "policy-tls"
@@ -104,11 +113,6 @@ class Check(enum.StrEnum):
     POLICY_CONTENT_TYPE = "policy-content-type"
     POLICY_ENCODING = "policy-encoding"
     POLICY_SIZE = "policy-size"
-    # verify: certificates ahead of time, DANE
-    MX_CERTIFICATE = "mx-certificate"
-    POLICY_CERTIFICATE = "policy-certificate"
-    DANE = "dane"
-    DANE_TLSRPT = "dane-tlsrpt"
     # verify --stack: drift from the stack
     DRIFT = "drift"
     DRIFT_POLICY = "drift-policy"
@@ -125,8 +129,14 @@ class Check(enum.StrEnum):
     REPORT_ORGANIZATIONS = "report-organizations"
     REPORT_FAILURES = "report-failures"
     REPORT_FAILURES_ELSEWHERE = "report-failures-elsewhere"
+    REPORT_ORGANIZATION = "report-organization"
     # plan --base
     REMOVAL = "removal"
+    # verify --stack: a delegated domain's onboarding (mtasts.checks.onboarding)
+    ONBOARDING = "onboarding"
+    ONBOARDING_CNAME = "onboarding-cname"
+    ONBOARDING_CAA = "onboarding-caa"
+    ONBOARDING_CERTIFICATE = "onboarding-certificate"
     # loader warnings
     SHORT_MAX_AGE = "short-max-age"
     NO_TLSRPT = "no-tlsrpt"
@@ -160,6 +170,21 @@ class LimitScope(enum.StrEnum):
     SCRIPT = "script"
     ACCOUNT = "account"
     STACK = "stack"
+
+
+class Onboarding(enum.StrEnum):
+    """Where a delegated customer stands; every state but ``serving`` is pending, not a failure."""
+
+    MISSING = "missing"
+    """A CNAME the customer must create is not there."""
+    ELSEWHERE = "elsewhere"
+    """A CNAME points somewhere other than the operator's target."""
+    CAA_FORBIDS = "caa-forbids"
+    """The customer's CAA records let no CA Cloudflare orders from issue for ``mta-sts.<c>``."""
+    CERTIFICATE_PENDING = "certificate-pending"
+    """The CNAMEs are in place; the custom hostname's certificate is not active yet."""
+    SERVING = "serving"
+    """The CNAMEs are in place and the certificate is active: the usual checks apply."""
 
 
 def values(kind: type[enum.StrEnum]) -> tuple[str, ...]:

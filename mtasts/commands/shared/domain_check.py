@@ -21,10 +21,12 @@ from mtasts.checks.certificates import (
     served_certificates,
 )
 from mtasts.checks.dane import dane, dane_in_use, missing_tlsa
+from mtasts.commands.shared.delegated import ApiView, ask_api, onboard
 from mtasts.model.config import Deployment, Domain
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.vocabulary import Mode
 from mtasts.probes import MxAnswer, ProbeOptions, Prober, StarttlsProbe
+from mtasts.probes.custom_hostnames import Api
 from mtasts.probes.dnssec import Security, TlsaAnswer
 from mtasts.rfc.policy import Policy, policy_host
 from mtasts.rfc.records import sts_name, tlsrpt_name
@@ -91,14 +93,27 @@ async def check_domain(
     expected: Domain | None = None,
     thresholds: Thresholds | None = None,
     now: datetime.datetime | None = None,
+    api: ApiView | None = None,
+    customer: Domain | None = None,
 ) -> Report:
     """Every check for one domain; ``expected`` adds drift findings against the stack.
 
     ``thresholds`` are the certificate days-left limits; ``now`` is the run's clock (one per run,
-    so every domain's days left are counted from the same moment).
+    so every domain's days left are counted from the same moment). A customer domain
+    (``hosting: delegated``, as ``expected`` or, without drift, ``customer``) is first checked for
+    its onboarding.
     """
     thresholds = thresholds or Thresholds()
     now = now or datetime.datetime.now(datetime.UTC)
+    # A customer domain (hosting: delegated) is first checked for its onboarding; while it is
+    # pending, that is all its report holds (pending is not a failure of the stack).
+    onboarded: tuple[Finding, ...] = ()
+    delegated = customer or expected
+    if delegated is not None and delegated.delegation is not None:
+        result = await onboard(prober, delegated, api or ApiView())
+        if result.pending:
+            return Report(domain=domain, mode=None, findings=result.findings, now=now)
+        onboarded = result.findings
     host = policy_host(domain)
     sts_q = prober.query(sts_name(domain), "TXT")
     fetch_q = prober.fetch_policy(host)
@@ -114,7 +129,7 @@ async def check_domain(
         return answer, list(probes), dict(zip(answer.hosts, tlsa, strict=True))
 
     smtp_q = asyncio.ensure_future(probe_mx())
-    findings: list[Finding] = []
+    findings: list[Finding] = list(onboarded)
     try:
         live_sts, found = checks.sts_record(await sts_q)
         findings += found
@@ -180,12 +195,13 @@ async def verify_async(
     """
     limit = asyncio.Semaphore(max(1, concurrency))
     stack = {d.name: d for d in expected.domains} if expected else {}
+    api = await ask_api(expected, Api.from_environment(timeout=options.timeout))
     now = datetime.datetime.now(datetime.UTC)
     async with Prober(options) as prober:
 
         async def one(name: str) -> Report:
             async with limit:
-                return await check_domain(prober, name, stack.get(name), thresholds, now)
+                return await check_domain(prober, name, stack.get(name), thresholds, now, api)
 
         return list(await asyncio.gather(*(one(d) for d in domains)))
 
