@@ -20,6 +20,7 @@ from typing import Any
 
 from mtasts.checks.attribution import FailureEvidence, failure_evidence
 from mtasts.checks.mx import live_mx
+from mtasts.checks.organizations import organization_findings
 from mtasts.model.domain import Domain
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.receiver_summary import DomainSummary, ReceiverSummary
@@ -185,6 +186,7 @@ def report_findings(
         found.append(yes(Check.REPORT_ORGANIZATIONS, f"reports from {', '.join(organizations)}"))
     evidence = failure_evidence(summary, domain.mx, mx_addresses)
     found.append(_failures_finding(evidence, thresholds, key))
+    found += organization_findings(summary, thresholds.max_failure_rate, key)
     return found, evidence
 
 

@@ -16,6 +16,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from mtasts.commands.shared.args import options_from_args
+from mtasts.commands.shared.diagnosis import diagnose
 from mtasts.commands.shared.receiver import (
     ReportsError,
     ReportsRefused,
@@ -26,23 +28,28 @@ from mtasts.commands.shared.receiver import (
 from mtasts.model import receiver as receiver_model
 from mtasts.model.config import load_stack
 from mtasts.model.receiver_summary import ReceiverSummary
+from mtasts.rfc.tlsrpt_results import explain
 
 _DURATION = re.compile(r"(\d+)([smhdw])\Z")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+MAX_SINCE = timedelta(days=3650)
+"""Longest ``--since``: the longest retention a receiver may have (``retentionDays`` ≤ 3650)."""
+
+
 def parse_duration(text: str) -> timedelta:
-    """``30m``, ``24h``, ``7d``, ``2w`` (also ``s``): a positive whole number and one unit."""
+    """``30m``, ``24h``, ``7d``, ``2w`` (also ``s``): a positive whole number and one unit, at most
+    ``MAX_SINCE`` (a larger one would be older than anything stored, or than ``datetime`` allows)."""
     match = _DURATION.match(text.strip())
     if match is None or int(match.group(1)) == 0:
         raise ValueError(
             f"must be a positive whole number and a unit s, m, h, d or w (e.g. 7d), got {text!r}"
         )
-    try:
-        return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
-    except OverflowError:
-        return timedelta.max
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_SINCE.total_seconds():
+        raise ValueError(f"must be at most {MAX_SINCE.days}d (the longest retention), got {text!r}")
+    return timedelta(seconds=seconds)
 
 
 def _table(rows: list[list[str]], right: set[int]) -> list[str]:
@@ -56,7 +63,28 @@ def _table(rows: list[list[str]], right: set[int]) -> list[str]:
     return out
 
 
-def render_text(summary: ReceiverSummary, stack: str, endpoint: str, since: datetime | None) -> str:
+def explanations(summary: ReceiverSummary) -> dict[str, dict[str, str]]:
+    """What each failure result type of the summary means and what to do (RFC 8460 §4.3)."""
+    found: dict[str, dict[str, str]] = {}
+    for entry in summary.domains.values():
+        for failure in entry.failures:
+            name = failure.result_type or ""
+            kind = explain(name)
+            if kind is not None and name not in found:
+                found[name] = {"section": kind.section, "meaning": kind.meaning, "action": kind.action}
+            elif kind is None and name not in found:
+                unknown = "not an RFC 8460 result type"
+                found[name] = {"section": "", "meaning": unknown, "action": "see the report"}
+    return found
+
+
+def render_text(
+    summary: ReceiverSummary,
+    stack: str,
+    endpoint: str,
+    since: datetime | None,
+    diagnosis: dict[str, list[str]] | None = None,
+) -> str:
     """The summary as aligned tables for people."""
     when = f"since {rfc3339(since)}" if since is not None else "all stored"
     lines = [f"stack {stack}: TLS reports ({when}) from {endpoint}", ""]
@@ -88,6 +116,13 @@ def render_text(summary: ReceiverSummary, stack: str, endpoint: str, since: date
                 for f in entry.failures
             ]
             lines += _table(failures, right={3})
+            explained = explanations(ReceiverSummary({name: entry}, 0, 0, (), None))
+            for kind, text in explained.items():
+                section = f" (RFC 8460 §{text['section']})" if text["section"] else ""
+                lines.append(f"  {kind}{section}: {text['meaning']}; {text['action']}")
+        if diagnosis and diagnosis.get(name):
+            lines.append(f"  {name} as a sender sees it now:")
+            lines += [f"    {line}" for line in diagnosis[name]]
     lines.append("")
     if summary.silent:
         lines.append(f"silent (no report lately): {', '.join(summary.silent)}")
@@ -106,12 +141,10 @@ def run(args: Any) -> int:
     since = None
     if args.since is not None:
         try:
-            back = parse_duration(args.since)
+            since = datetime.now(UTC) - parse_duration(args.since)
         except ValueError as exc:
             print(f"error: --since: {exc}", file=sys.stderr)
             return 2
-        # A duration reaching before 1970 means everything the receiver holds.
-        since = max(datetime.now(UTC) - min(back, datetime.now(UTC) - EPOCH), EPOCH)
     token = os.environ.get(receiver_model.TOKEN_ENV, "")
     if not token:
         print(
@@ -129,8 +162,14 @@ def run(args: Any) -> int:
     except ReportsError as exc:
         print(f"error: endpoint: {exc}", file=sys.stderr)
         return 1
+    diagnosis = None
+    if args.diagnose:
+        diagnosis = diagnose(summary, options_from_args(args))
     if args.json:
-        sys.stdout.write(json.dumps(summary.as_json(), indent=2) + "\n")
+        document: dict[str, Any] = {**summary.as_json(), "explanations": explanations(summary)}
+        if diagnosis is not None:
+            document["diagnosis"] = diagnosis
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
-        sys.stdout.write(render_text(summary, args.stack, endpoint, since))
+        sys.stdout.write(render_text(summary, args.stack, endpoint, since, diagnosis))
     return 0

@@ -53,7 +53,7 @@ def _digest(text: str) -> str:
 
 def inventory(deployment: Deployment, stack: str) -> dict[str, Item]:
     """Every provider resource the program registers for this stack, by Pulumi resource name."""
-    from mtasts.model.worker import policy_data  # the script content, less the fixed template
+    from mtasts.model.policy_worker import policy_data  # the script content, less the fixed template
 
     items: dict[str, Item] = {}
     count = deployment.worker_shards

@@ -40,6 +40,26 @@ class FailureGroup:
 
 
 @dataclass(frozen=True)
+class OrganizationSummary:
+    """What one reporting organization's reports say about one domain."""
+
+    organization: str
+    reports: int
+    successful: int
+    failed: int
+    last_report: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "organization": self.organization,
+            "reports": self.reports,
+            "successful": self.successful,
+            "failed": self.failed,
+            "lastReport": self.last_report,
+        }
+
+
+@dataclass(frozen=True)
 class DomainSummary:
     """What the stored reports say about one domain."""
 
@@ -58,13 +78,15 @@ class DomainSummary:
     """``first_report`` parsed."""
     last_at: datetime.datetime | None
     """``last_report`` parsed."""
+    by_organization: tuple[OrganizationSummary, ...] | None = None
+    """Per reporting organization (``byOrganization``); None from a receiver that does not say."""
 
     def failure_rate(self) -> float | None:
         total = self.successful + self.failed
         return None if total == 0 else self.failed / total
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "reports": self.reports,
             "organizations": list(self.organizations),
             "successful": self.successful,
@@ -73,6 +95,9 @@ class DomainSummary:
             "firstReport": self.first_report,
             "lastReport": self.last_report,
         }
+        if self.by_organization is not None:
+            document["byOrganization"] = [o.as_json() for o in self.by_organization]
+        return document
 
 
 @dataclass(frozen=True)
@@ -151,6 +176,21 @@ def _failure(value: Any, key: str) -> FailureGroup:
     )
 
 
+def _organization(value: Any, key: str) -> OrganizationSummary:
+    if not isinstance(value, Mapping):
+        raise SummaryError(f"{key}: must be an object")
+    name = value.get("organization")
+    if not isinstance(name, str):
+        raise SummaryError(f"{key}.organization: must be a string, got {name!r}")
+    return OrganizationSummary(
+        name,
+        _count(value.get("reports"), f"{key}.reports"),
+        _count(value.get("successful"), f"{key}.successful"),
+        _count(value.get("failed"), f"{key}.failed"),
+        _time(value.get("lastReport"), f"{key}.lastReport")[0],
+    )
+
+
 def parse_domain(value: Any, key: str) -> DomainSummary:
     """One domain's entry of the summary."""
     if not isinstance(value, Mapping):
@@ -162,6 +202,15 @@ def parse_domain(value: Any, key: str) -> DomainSummary:
     failures = _list(value.get("failures"), f"{key}.failures")
     first, first_at = _time(value.get("firstReport"), f"{key}.firstReport")
     last, last_at = _time(value.get("lastReport"), f"{key}.lastReport")
+    rows = value.get("byOrganization")
+    by_organization = (
+        None
+        if rows is None
+        else tuple(
+            _organization(o, f"{key}.byOrganization[{i}]")
+            for i, o in enumerate(_list(rows, f"{key}.byOrganization"))
+        )
+    )
     return DomainSummary(
         reports=_count(value.get("reports"), f"{key}.reports"),
         organizations=tuple(organizations),
@@ -172,6 +221,7 @@ def parse_domain(value: Any, key: str) -> DomainSummary:
         last_report=last,
         first_at=first_at,
         last_at=last_at,
+        by_organization=by_organization,
     )
 
 
