@@ -69,14 +69,14 @@ def summary(**entry: Any) -> dict[str, Any]:
 
 
 def blockers(verdict: Any) -> list[str]:
-    return [f.check for f in verdict.findings if f.severity == Severity.ERROR]
+    return [f.name for f in verdict.findings if f.severity == Severity.ERROR]
 
 
 def test_clean_verify_and_enough_reports_is_ready() -> None:
     """Verify clean, 30 days from 2 organizations, no failure: ready, with the evidence listed."""
     verdict = evaluate(DOMAIN, clean_verify(), summary(), THRESHOLDS, NOW)
     assert verdict.ready and blockers(verdict) == []
-    checks = {f.check: f for f in verdict.findings}
+    checks = {f.name: f for f in verdict.findings}
     assert checks["verify"].severity == Severity.OK
     assert checks["report-days"].reason.startswith("30 day(s) of reports")
     assert checks["report-organizations"].severity == Severity.OK

@@ -53,7 +53,7 @@ def _digest(text: str) -> str:
 
 def inventory(deployment: Deployment, stack: str) -> dict[str, Item]:
     """Every provider resource the program registers for this stack, by Pulumi resource name."""
-    from mtasts.model.worker import policy_data  # the script content, less the fixed template
+    from mtasts.model.policy_worker import policy_data  # the script content, less the fixed template
 
     items: dict[str, Item] = {}
     count = deployment.worker_shards
@@ -104,6 +104,7 @@ def inventory(deployment: Deployment, stack: str) -> dict[str, Item]:
             items[f"{RECEIVER_COMPONENT}-mail-rule"] = Item(
                 "EmailRoutingRule", CLOUDFLARE, (receiver.mailto,)
             )
+    items.update(_delegated(deployment, stack))
     for domain in deployment.domains:
         if not domain.managed_dns:
             continue
@@ -119,6 +120,35 @@ def inventory(deployment: Deployment, stack: str) -> dict[str, Item]:
     return items
 
 
+def _delegated(deployment: Deployment, stack: str) -> dict[str, Item]:
+    """Customer domains (``components/delegated.py``): script, route, fallback origin, hostnames,
+    records."""
+    settings = deployment.delegation
+    if settings is None or not deployment.delegated_domains:
+        return {}
+    from mtasts.model.worker import policy_data
+
+    zone, customers = settings.zone, deployment.delegated_domains
+    script = f"mta-sts-{stack}-customers"  # components.delegated.script_name
+    items = {
+        "delegated-script": Item("WorkersScript", CLOUDFLARE, (script, _digest(policy_data(customers)))),
+        "delegated-route": Item("WorkersRoute", CLOUDFLARE, (zone, "*/*"), (zone,)),
+        "delegated-fallback-origin": Item(
+            "CustomHostnameFallbackOrigin", CLOUDFLARE, (zone, settings.target), (zone,)
+        ),
+    }
+    for domain in customers:
+        # zone_id and hostname are RequiresReplace (internal/services/custom_hostname/schema.go).
+        fixed = (zone, domain.policy_host)
+        ordered = (*fixed, settings.certificate_authority)
+        items[f"{domain.name}-custom-hostname"] = Item("CustomHostname", CLOUDFLARE, ordered, fixed)
+    for operator in deployment.operator_records:
+        record = operator.record
+        signature = (zone, record.name, record.type, record.content, record.ttl, record.proxied)
+        items[operator.key] = Item("DnsRecord", CLOUDFLARE, signature, (zone, record.type))
+    return items
+
+
 def zone_lookups(deployment: Deployment) -> int:
     """Zone-id lookups every preview and ``up`` makes: one per zone whose id the stack does not give."""
     zones = {
@@ -129,6 +159,9 @@ def zone_lookups(deployment: Deployment) -> int:
     receiver = deployment.receiver
     if receiver is not None and deployment.reports_domains and receiver.zone_id is None:
         zones.add(receiver.zone)
+    delegation = deployment.delegation
+    if delegation is not None and deployment.delegated_domains and delegation.zone_id is None:
+        zones.add(delegation.zone)
     return len(zones)
 
 

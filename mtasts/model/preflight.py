@@ -15,7 +15,7 @@ import difflib
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mtasts.model import shards as sharding
@@ -24,6 +24,7 @@ from mtasts.model.errors import ConfigError
 from mtasts.model.limits import (
     CRON_TRIGGERS_PER_ACCOUNT,
     CUSTOM_DOMAINS_PER_ZONE,
+    CUSTOM_HOSTNAMES_PER_ZONE,
     DNS_RECORDS_PER_ZONE,
     LIMITS,
     RESOURCES_PER_STACK,
@@ -165,6 +166,8 @@ class _Counts:
     shard_zones: dict[int, set[str]]
     workers: int
     crons: int
+    custom_hostnames: Counter[str] = field(default_factory=Counter)
+    """Cloudflare for SaaS custom hostnames per zone (``hosting: delegated``)."""
 
 
 def _counts(deployment: Deployment) -> _Counts:
@@ -194,12 +197,21 @@ def _counts(deployment: Deployment) -> _Counts:
         crons += 1
         custom[receiver.zone] += 1
         records[receiver.zone] += 1
-    return _Counts(routes, custom, records, shard_zones, workers, crons)
+    hostnames: Counter[str] = Counter()
+    if deployment.delegation is not None and deployment.delegated_domains:
+        # Customer domains (components/delegated.py): their own script, one */* route, a custom
+        # hostname each and the shared records, all in the delegation zone.
+        zone = deployment.delegation.zone
+        workers += 1
+        routes[zone] += 1
+        records[zone] += len(deployment.operator_records)
+        hostnames[zone] += len(deployment.delegated_domains)
+    return _Counts(routes, custom, records, shard_zones, workers, crons, hostnames)
 
 
 def _script_size_over(domains: tuple[Domain, ...], allowed: int) -> int | None:
     """The script's size when it is over ``allowed`` bytes, else None (a cheap bound first)."""
-    from mtasts.model.worker import template, worker_script
+    from mtasts.model.policy_worker import template, worker_script
 
     texts = {d.policy_text for d in domains}
     bound = (
@@ -217,6 +229,7 @@ def _zone_problems(limits: Limits, counts: _Counts) -> list[Problem]:
         (ROUTES_PER_ZONE, counts.routes),
         (CUSTOM_DOMAINS_PER_ZONE, counts.custom_domains),
         (DNS_RECORDS_PER_ZONE, counts.records),
+        (CUSTOM_HOSTNAMES_PER_ZONE, counts.custom_hostnames),
     ):
         for zone in sorted(counter):
             allowed = limits.of(limit, zone)
@@ -257,6 +270,8 @@ def resource_count(deployment: Deployment) -> int:
     receiver = deployment.receiver
     if receiver is not None and deployment.reports_domains:
         count += 5 + (2 if receiver.mailto else 0)
+    if deployment.delegated_domains:  # script, route, fallback origin, records, custom hostnames
+        count += 3 + len(deployment.operator_records) + len(deployment.delegated_domains)
     return count
 
 
@@ -296,6 +311,7 @@ def check_fleet(stacks: Iterable[tuple[str, Deployment]]) -> list[Problem]:
         total.routes.update(counts.routes)
         total.custom_domains.update(counts.custom_domains)
         total.records.update(counts.records)
+        total.custom_hostnames.update(counts.custom_hostnames)
         account = deployment.cloudflare_account_id or "-"
         sums = by_account.setdefault(account, [0, 0])
         sums[0] += counts.workers
