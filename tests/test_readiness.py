@@ -369,3 +369,39 @@ def test_a_stack_without_a_receiver_gives_no_summaries() -> None:
 
     deployment = load_config({"cloudflareAccountId": ACCOUNT, "domains": {NAME: {"mx": ["mx1.example.org"]}}})
     assert receiver_summaries(deployment) is None
+
+
+def test_evidence_asks_each_mx_question_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One prober for verify and readiness: each domain's MX, and each MX host's A/AAAA, asked once."""
+    import asyncio
+
+    from mtasts.commands.shared import evidence
+    from mtasts.probes import DnsAnswer, ProbeOptions, prober
+
+    asked: list[tuple[str, str]] = []
+
+    async def fake_query(resolver: Any, name: str, rdtype: str) -> DnsAnswer:
+        asked.append((name.lower(), rdtype))
+        if rdtype == "MX" and name == NAME:
+            return DnsAnswer(name, rdtype, DnsStatus.OK, ("10 mx1.example.org.", "20 a.mx.example.net."))
+        if rdtype == "A" and name in ("mx1.example.org", "a.mx.example.net"):
+            return DnsAnswer(name, rdtype, DnsStatus.OK, ("192.0.2.10",))
+        return DnsAnswer(name, rdtype, DnsStatus.NXDOMAIN)
+
+    async def no_smtp(*args: Any) -> Any:
+        from mtasts.probes.errors import SmtpConnectError
+        from mtasts.probes.smtp import StarttlsAtAddress
+
+        return StarttlsAtAddress(args[1], error=SmtpConnectError(args[0], args[1], "no network in this test"))
+
+    monkeypatch.setattr(prober, "query", fake_query)
+    monkeypatch.setattr(prober.smtp, "starttls_at", no_smtp)
+    options = ProbeOptions(nameserver=("127.0.0.1", 9), timeout=0.5, max_sockets=8)
+    found = asyncio.run(evidence.verify_evidence_async([NAME], options))
+    assert asked.count((NAME, "MX")) == 1
+    assert asked.count(("mx1.example.org", "A")) == 1 and asked.count(("a.mx.example.net", "AAAA")) == 1
+    assert found[NAME].mx is not None and found[NAME].mx.hosts == ("mx1.example.org", "a.mx.example.net")
+    assert found[NAME].mx_addresses == {
+        "mx1.example.org": ("192.0.2.10",),
+        "a.mx.example.net": ("192.0.2.10",),
+    }
