@@ -32,10 +32,11 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 
 from components.dns import COMMENT
-from mtasts.model import worker
+from mtasts.model import policy_worker
 from mtasts.model.config import Deployment, Domain
 from mtasts.model.delegation import DelegationSettings, OperatorRecord
 from mtasts.model.rollout import LiveGate
+from mtasts.model.vocabulary import RecordRole
 from mtasts.probes.live import Served, look
 from mtasts.probes.options import ProbeOptions
 from mtasts.probes.prober import PolicyFetch, Prober
@@ -47,7 +48,7 @@ HOOK_NAME = "mta-sts-delegated-live-gate"
 
 def script_name(stack: str) -> str:
     """The customers' policy Worker: beside the stack's own, so its routes never mix with theirs."""
-    return f"{worker.script_name(stack)}-customers"
+    return f"{policy_worker.script_name(stack)}-customers"
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,9 @@ class DelegatedHosting(pulumi.ComponentResource):
             f"{name}-script",
             account_id=args.account_id,
             script_name=args.script_name,
-            content=worker.worker_script(args.customers),
-            main_module=worker.MAIN_MODULE,
-            compatibility_date=worker.COMPATIBILITY_DATE,
+            content=policy_worker.worker_script(args.customers),
+            main_module=policy_worker.MAIN_MODULE,
+            compatibility_date=policy_worker.COMPATIBILITY_DATE,
             opts=child,
         )
         fallback, *txt = args.records
@@ -135,7 +136,7 @@ class DelegatedHosting(pulumi.ComponentResource):
             waits = list(serving)
             if len(record.customers) == 1 and not record.record.name.startswith("*."):
                 waits.append(self.custom_hostnames[record.customers[0]])
-            hooks = gate if record.record.role == "sts" else None
+            hooks = gate if record.record.role is RecordRole.STS else None
             self.records[record.key] = self._record(record, zone_id, waits, hooks)
         self.register_outputs({"scriptName": self.script.script_name, "customHostnames": len(args.customers)})
 
