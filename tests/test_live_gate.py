@@ -17,6 +17,7 @@ from mtasts.rfc.policy import policy_id
 from tests.conftest import ACCOUNT
 from tests.policy_host import PolicyHost
 from tests.program_mocks import ProgramRun, run_program, run_stack
+from tests.servers import Lab
 
 RECORD = "cloudflare:index/dnsRecord:DnsRecord"
 
@@ -111,8 +112,8 @@ INTERVAL = 0.3
 
 
 @pytest.fixture
-def host(tmp_path: Path) -> Iterator[PolicyHost]:
-    with PolicyHost(tmp_path, {DOMAIN: {"mode": "enforce", "maxAge": 604800}}) as server:
+def host(tmp_path: Path, lab: Lab) -> Iterator[PolicyHost]:
+    with PolicyHost(tmp_path, {DOMAIN: {"mode": "enforce", "maxAge": 604800}}, lab=lab) as server:
         yield server
 
 
