@@ -13,7 +13,6 @@ from typing import Any
 
 import pulumi
 
-from mtasts.model import worker
 from mtasts.model.config import NAMESPACE, ConfigError, Deployment, load_config
 from mtasts.model.outputs import stack_outputs
 
@@ -84,8 +83,9 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
             "cloudflare-worker",
             WorkerHostingArgs(
                 account_id=deployment.cloudflare_account_id,
-                script_name=worker.script_name(stack),
-                domains=deployment.worker_domains,
+                stack=stack,
+                shards=deployment.shards,
+                shard_count=deployment.worker_shards,
                 zone_ids=zones,
             ),
         )

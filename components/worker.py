@@ -1,4 +1,4 @@
-"""Cloudflare Worker hosting: one script per stack serving every Worker-hosted domain by ``Host``."""
+"""Cloudflare Worker hosting: the policy Worker scripts (one per shard) serving their domains by ``Host``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_cloudflare as cloudflare
 
+from mtasts.model import shards as sharding
 from mtasts.model import worker
 from mtasts.model.config import Domain
+from mtasts.model.vocabulary import Routing
 
 
 @dataclass(frozen=True)
@@ -17,24 +19,32 @@ class WorkerHostingArgs:
     """What ``WorkerHosting`` needs."""
 
     account_id: str
-    """Cloudflare account that owns the script."""
-    script_name: str
-    """Worker script name, one per stack (``mtasts.model.worker.script_name``)."""
-    domains: Sequence[Domain]
-    """The Worker-hosted domains; the script serves exactly these."""
+    """Cloudflare account that owns the scripts."""
+    stack: str
+    """The stack, which names the scripts (``mtasts.model.shards.script_name``)."""
+    shards: Mapping[int, Sequence[Domain]]
+    """Shard → the Worker-hosted domains its script serves (``Deployment.shards``)."""
+    shard_count: int
+    """``mta-sts:workerShards``: names the scripts (one shard keeps the name ``mta-sts-<stack>``)."""
     zone_ids: Mapping[str, pulumi.Input[str]]
     """Domain name → zone id of the zone its route or custom domain goes in."""
 
 
 class WorkerHosting(pulumi.ComponentResource):
-    """The Worker script, and per domain a route ``mta-sts.<d>/*`` or a Workers custom domain.
+    """One Worker script per shard, and per domain a route ``mta-sts.<d>/*`` or a Workers custom
+    domain pointing at its shard's script.
 
     The policies are data inside the script (``mtasts.model.worker.worker_script``), not in KV,
     so a new policy is served everywhere the moment the script is deployed; not in a ``json``
-    binding, whose value Cloudflare limits to 5 KB.
+    binding, whose value Cloudflare limits to 5 KB. Each script carries only its shard's
+    policies, and at most 1,000 zones route to it (the loader's preflight checks).
+    Routes and custom domains keep their names (``<name>-<domain>-route``) whatever the shard.
     """
 
+    scripts: dict[int, cloudflare.WorkersScript]
+    """Shard → its script."""
     script: cloudflare.WorkersScript
+    """The first shard's script (the only one with one shard)."""
     serving: dict[str, list[pulumi.Resource]]
     """Domain name → the resources that serve its policy (script, then route or custom domain)."""
 
@@ -43,34 +53,48 @@ class WorkerHosting(pulumi.ComponentResource):
     ) -> None:
         super().__init__("mta-sts:index:WorkerHosting", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.script = cloudflare.WorkersScript(
-            f"{name}-script",
-            account_id=args.account_id,
-            script_name=args.script_name,
-            content=worker.worker_script(args.domains),
-            main_module=worker.MAIN_MODULE,
-            compatibility_date=worker.COMPATIBILITY_DATE,
+        self.scripts = {}
+        self.serving = {}
+        for shard, domains in args.shards.items():
+            script = self.scripts[shard] = cloudflare.WorkersScript(
+                sharding.resource_name(name, shard, args.shard_count),
+                account_id=args.account_id,
+                script_name=sharding.script_name(args.stack, shard, args.shard_count),
+                content=worker.worker_script(domains),
+                main_module=worker.MAIN_MODULE,
+                compatibility_date=worker.COMPATIBILITY_DATE,
+                opts=child,
+            )
+            for domain in domains:
+                self.serving[domain.name] = [script, self._front(name, domain, script, args, child)]
+        self.script = self.scripts[min(self.scripts)]
+        self.register_outputs(
+            {"scriptNames": [self.scripts[shard].script_name for shard in sorted(self.scripts)]}
+        )
+
+    @staticmethod
+    def _front(
+        name: str,
+        domain: Domain,
+        script: cloudflare.WorkersScript,
+        args: WorkerHostingArgs,
+        child: pulumi.ResourceOptions,
+    ) -> pulumi.Resource:
+        """The route or custom domain that sends ``mta-sts.<d>`` to its shard's script."""
+        if domain.routing is Routing.CUSTOM_DOMAIN:
+            # Cloudflare creates and owns the DNS record for a custom domain itself.
+            return cloudflare.WorkersCustomDomain(
+                f"{name}-{domain.name}-custom-domain",
+                account_id=args.account_id,
+                hostname=domain.policy_host,
+                service=script.script_name,
+                zone_id=args.zone_ids[domain.name],
+                opts=child,
+            )
+        return cloudflare.WorkersRoute(
+            f"{name}-{domain.name}-route",
+            zone_id=args.zone_ids[domain.name],
+            pattern=f"{domain.policy_host}/*",
+            script=script.script_name,
             opts=child,
         )
-        self.serving = {}
-        for domain in args.domains:
-            if domain.routing == "custom-domain":
-                # Cloudflare creates and owns the DNS record for a custom domain itself.
-                front: pulumi.Resource = cloudflare.WorkersCustomDomain(
-                    f"{name}-{domain.name}-custom-domain",
-                    account_id=args.account_id,
-                    hostname=domain.policy_host,
-                    service=self.script.script_name,
-                    zone_id=args.zone_ids[domain.name],
-                    opts=child,
-                )
-            else:
-                front = cloudflare.WorkersRoute(
-                    f"{name}-{domain.name}-route",
-                    zone_id=args.zone_ids[domain.name],
-                    pattern=f"{domain.policy_host}/*",
-                    script=self.script.script_name,
-                    opts=child,
-                )
-            self.serving[domain.name] = [self.script, front]
-        self.register_outputs({"scriptName": self.script.script_name})

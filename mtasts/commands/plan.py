@@ -6,6 +6,7 @@ import json
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
+from mtasts.model.budget import budget_json, budget_lines, shards_json
 from mtasts.model.config import Deployment
 from mtasts.model.outputs import domain_json
 from mtasts.model.stackfile import gc_paused
@@ -13,7 +14,12 @@ from mtasts.model.stackfile import gc_paused
 
 def plan_json(stack: str, deployment: Deployment) -> dict[str, Any]:
     """The plan as one JSON-ready object."""
-    return {"stack": stack, "domains": {d.name: domain_json(deployment, d) for d in deployment.domains}}
+    return {
+        "stack": stack,
+        "domains": {d.name: domain_json(deployment, d) for d in deployment.domains},
+        "workers": shards_json(deployment, stack),
+        "budget": budget_json(deployment, stack),
+    }
 
 
 def plan_text(stack: str, deployment: Deployment) -> str:
@@ -34,6 +40,9 @@ def plan_text(stack: str, deployment: Deployment) -> str:
             out.append(f"reports: built-in receiver {receiver.https_uri}")
             out.append(f"  mail intake: {receiver.mailto or 'off (HTTPS only)'}")
         out += [finding.line() for finding in deployment.findings_for(domain.name)]
+    out.append("")
+    out += budget_lines(deployment, stack)
+    out += [f.line() for f in deployment.findings if f.key is not None and not f.key.startswith("domains.")]
     return "\n".join(out) + "\n"
 
 
