@@ -98,6 +98,10 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
         )
         serving.update(pages.serving)
         built["pages"] = pages
+    if deployment.delegated_domains:
+        from components.delegated import delegated_hosting  # customer domains: docs/delegation.md
+
+        built["delegated"] = delegated_hosting(deployment, stack)
     reporting: list[pulumi.Resource] = []
     if deployment.reports_domains:
         built["reports"] = _receiver(deployment, stack)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from mtasts.model import reports as receiver_model
+from mtasts.model import receiver as receiver_model
 from tests.reports_helpers import (
     BY_HAND_DOMAIN,
     FIXTURES,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mtasts.commands.cli import main
-from mtasts.model import reports as receiver_model
+from mtasts.model import receiver as receiver_model
 from mtasts.model.config import ConfigError, load_config, load_stack
 from mtasts.rfc.served import (
     POLICY_DATA,

@@ -35,7 +35,7 @@ def starttls(probe: StarttlsProbe, mode: str | None, port: int = 25) -> Finding:
     temporary = [r for r in reached if isinstance(r.error, SmtpTemporaryError)]
     if temporary:
         listed = "; ".join(f"{hostport(r.address, port)}: {_reason(r.error)}" for r in temporary)
-        return Finding(STARTTLS, Severity.WARNING, f"{host}: STARTTLS not checked: {listed}")
+        return Finding(STARTTLS, Severity.WARNING, f"{host}: STARTTLS not checked: {listed}", subject=host)
     first = next(r.success for r in reached if r.success is not None)
     note = ""
     if several:
@@ -47,6 +47,7 @@ def starttls(probe: StarttlsProbe, mode: str | None, port: int = 25) -> Finding:
         STARTTLS,
         Severity.OK,
         f"{host}: STARTTLS with {first.tls_version}, certificate valid for {host}{note}",
+        subject=host,
     )
 
 
@@ -56,7 +57,9 @@ def _reason(error: SmtpError | None) -> str:
 
 def _failed(host: str, reason: str, mode: str | None) -> Finding:
     if mode == "enforce":
-        return Finding(STARTTLS, Severity.ERROR, f"{host}: {reason}: senders will refuse to deliver here")
+        return Finding(
+            STARTTLS, Severity.ERROR, f"{host}: {reason}: senders will refuse to deliver here", subject=host
+        )
     if mode == "none":
-        return Finding(STARTTLS, Severity.INFO, f"{host}: {reason} (mode none: not enforced)")
-    return Finding(STARTTLS, Severity.WARNING, f"{host}: {reason}: fix this before enforce")
+        return Finding(STARTTLS, Severity.INFO, f"{host}: {reason} (mode none: not enforced)", subject=host)
+    return Finding(STARTTLS, Severity.WARNING, f"{host}: {reason}: fix this before enforce", subject=host)

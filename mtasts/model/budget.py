@@ -45,6 +45,7 @@ __all__ = [
 WORKER_COMPONENT = "cloudflare-worker"
 PAGES_COMPONENT = "github-pages"
 RECEIVER_COMPONENT = "reports"
+DELEGATED_COMPONENT = "delegated"
 CLOUDFLARE = "cloudflare"
 GITHUB = "github"
 
@@ -119,6 +120,28 @@ def inventory(deployment: Deployment, stack: str) -> dict[str, Item]:
             items[f"{RECEIVER_COMPONENT}-mail-rule"] = Item(
                 "EmailRoutingRule", CLOUDFLARE, (receiver.mailto,)
             )
+    delegation = deployment.delegation
+    if delegation is not None and deployment.delegated_domains:
+        # components/delegated.py: one script behind a */* route and the fallback origin, a
+        # custom hostname per customer, the operator records the customers' CNAMEs reach.
+        customers = deployment.delegated_domains
+        digest = _digest(policy_data(customers))
+        items[f"{DELEGATED_COMPONENT}-script"] = Item("WorkersScript", CLOUDFLARE, (digest,))
+        items[f"{DELEGATED_COMPONENT}-fallback-origin"] = Item(
+            "CustomHostnameFallbackOrigin", CLOUDFLARE, (delegation.target,)
+        )
+        items[f"{DELEGATED_COMPONENT}-route"] = Item(
+            "WorkersRoute", CLOUDFLARE, (delegation.zone,), (delegation.zone,)
+        )
+        for customer in customers:
+            items[f"{customer.name}-custom-hostname"] = Item(
+                "CustomHostname", CLOUDFLARE, (customer.policy_host,), (customer.policy_host,)
+            )
+        for operator in deployment.operator_records:
+            data = operator.record
+            items[operator.key] = Item(
+                "DnsRecord", CLOUDFLARE, (delegation.zone, data.name, data.type, data.content), (data.type,)
+            )
     for domain in deployment.domains:
         if not domain.managed_dns:
             continue
@@ -144,6 +167,9 @@ def zone_lookups(deployment: Deployment) -> int:
     receiver = deployment.receiver
     if receiver is not None and deployment.reports_domains and receiver.zone_id is None:
         zones.add(receiver.zone)
+    delegation = deployment.delegation
+    if delegation is not None and deployment.delegated_domains and delegation.zone_id is None:
+        zones.add(delegation.zone)
     return len(zones)
 
 

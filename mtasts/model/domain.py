@@ -11,9 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from mtasts.model import delegation as delegation_model
+from mtasts.model.delegation import DelegationSettings, OperatorRecord
 from mtasts.model.findings import Finding
 from mtasts.model.limits import Limits
-from mtasts.model.reports import ReceiverSettings
+from mtasts.model.receiver import ReceiverSettings
 from mtasts.model.rollout import LiveGate, Readiness
 from mtasts.model.shards import assign, shard_of, zone_of
 from mtasts.model.vocabulary import Dns, Hosting, Mode, RecordRole, Reports, Routing
@@ -92,6 +94,8 @@ class Domain:
     """The stack's receiver settings when ``reports`` is ``builtin``, else None."""
     none_since: datetime.datetime | None = None
     """``mode: none`` only: when that policy went live (``plan --base`` reads it, RFC 8461 §8.3)."""
+    delegation: DelegationSettings | None = None
+    """``hosting: delegated`` only: the stack's ``mta-sts:delegation`` settings."""
 
     def __post_init__(self) -> None:
         # The vocabulary fields always hold members, whoever built the Domain (the loader passes
@@ -140,15 +144,18 @@ class Domain:
 
     @property
     def managed_dns(self) -> bool:
-        """Whether the program creates this domain's DNS records."""
-        return self.dns == "cloudflare"
+        """Whether the program creates this domain's DNS records (a customer's are the customer's)."""
+        return self.dns is Dns.CLOUDFLARE and self.hosting is not Hosting.DELEGATED
 
     @cached_property
     def records(self) -> tuple[Record, ...]:
         """The DNS records this domain needs, in rollout order.
 
-        With ``dns: external`` these are the records to create by hand.
+        With ``dns: external`` these are the records to create by hand; for ``hosting: delegated``
+        the CNAMEs the customer creates (``mtasts.model.delegation.customer_records``).
         """
+        if self.hosting is Hosting.DELEGATED:
+            return delegation_model.customer_records(self)
         records: list[Record] = []
         host = self.policy_host
         role = RecordRole.POLICY_HOST
@@ -196,6 +203,25 @@ class Deployment:
     def shard_for(self, name: str) -> int:
         """The shard whose script serves Worker-hosted domain ``name``."""
         return shard_of(zone_of(self.domain(name)), self.worker_shards)
+
+    delegation: DelegationSettings | None = None
+    """``mta-sts:delegation``: the operator's zone for ``hosting: delegated`` domains (None when absent)."""
+
+    @property
+    def delegated_domains(self) -> tuple[Domain, ...]:
+        """The customers' domains (``hosting: delegated``)."""
+        return tuple(d for d in self.domains if d.hosting is Hosting.DELEGATED)
+
+    @cached_property
+    def operator_records(self) -> tuple[OperatorRecord, ...]:
+        """Every record the stack creates in the delegation zone (``mtasts.model.delegation``)."""
+        if self.delegation is None:
+            return ()
+        return delegation_model.operator_records(self.delegation, self.delegated_domains)
+
+    @cached_property
+    def operator_records_by_customer(self) -> Mapping[str, list[OperatorRecord]]:
+        return delegation_model.by_customer(self.operator_records)
 
     @cached_property
     def _by_name(self) -> Mapping[str, Domain]:

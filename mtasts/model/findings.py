@@ -40,6 +40,9 @@ class Finding:
     """One line a person can act on."""
     key: str | None = None
     """The dotted stack-config key the finding is about (``domains.example.com.mx``), if any."""
+    subject: str | None = None
+    """The host (or other thing) the finding is about when a check has one per host, such as an
+    MX name: with ``check`` it names the finding across runs (alerts follow it by that)."""
 
     def line(self) -> str:
         """``severity: key: reason`` (or ``severity: check: reason`` without a key)."""
@@ -49,6 +52,8 @@ class Finding:
         out = {"check": self.check, "severity": str(self.severity), "reason": self.reason}
         if self.key is not None:
             out["key"] = self.key
+        if self.subject is not None:
+            out["subject"] = self.subject
         return out
 
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mtasts.model import delegation as delegation_model
 from mtasts.model import preflight, rollout
-from mtasts.model import reports as receiver_model
+from mtasts.model import receiver as receiver_model
 from mtasts.model.domain import Deployment, Domain
 from mtasts.model.errors import ConfigError
 from mtasts.model.findings import Finding, Severity
@@ -37,7 +38,7 @@ from mtasts.model.validators import (
     matching,
     shown,
 )
-from mtasts.model.vocabulary import Check
+from mtasts.model.vocabulary import Check, Dns, Hosting
 from mtasts.rfc.names import MAX_NAME_LENGTH, hostname_problem, normalize_name
 from mtasts.rfc.policy import MAX_POLICY_BYTES, policy_host, short_max_age_problem
 
@@ -50,6 +51,7 @@ TOP_KEYS = (
     "liveGate",
     "readiness",
     *preflight.KEYS,
+    delegation_model.KEY,
 )
 
 MAX_TXT_STRING = 255
@@ -71,6 +73,8 @@ class Stack:
     """``mta-sts:reports``: the stack's TLS report receiver, if configured."""
     zone_ids: Mapping[str, str] = field(default_factory=dict)
     """``mta-sts:zoneIds``: zone name → zone id, recorded once so no run looks it up."""
+    delegation: delegation_model.DelegationSettings | None = None
+    """``mta-sts:delegation``: the operator's zone for ``hosting: delegated`` domains, if configured."""
 
 
 class Defaults:
@@ -133,7 +137,25 @@ def _pages_only(d: Draft) -> None:
         fail(f"{d.key}.routing", "only applies to hosting: cloudflare-worker")
 
 
+def _delegated_needs(d: Draft) -> None:
+    """A customer's domain: the delegation zone and the account; its DNS is the customer's."""
+    if d.values["hosting"] is not Hosting.DELEGATED:
+        return
+    if d.stack.delegation is None:
+        fail(f"{delegation_model.KEY}.zone", f"is required because {d.name} uses hosting: delegated")
+    if d.stack.cloudflare_account_id is None:
+        fail("cloudflareAccountId", f"is required because {d.name} uses hosting: delegated")
+    for setting in ("routing", "zone", "zoneId"):
+        if setting in d.own:
+            fail(f"{d.key}.{setting}", "does not apply to hosting: delegated (the zone is the customer's)")
+    if "dns" in d.own and d.values["dns"] is not Dns.EXTERNAL:
+        fail(f"{d.key}.dns", "hosting: delegated records are created by the customer: dns must be external")
+    d.values["dns"] = Dns.EXTERNAL
+
+
 def _hosting_needs(d: Draft) -> None:
+    if d.values["hosting"] is Hosting.DELEGATED:
+        return
     if d.values["hosting"] == "github-pages":
         if d.stack.github_owner is None:
             fail("github:owner", f"is required because {d.name} uses hosting: github-pages")
@@ -175,6 +197,7 @@ DOMAIN_RULES: tuple[Callable[[Draft], None], ...] = (
     _zone_contains_name,
     _known_zone_id,
     _pages_only,
+    _delegated_needs,
     _hosting_needs,
 )
 """Rules relating a domain's settings, in order; each raises ``ConfigError`` naming the key."""
@@ -262,15 +285,25 @@ def build_domain(name: str, key: str, raw_settings: Any, defaults: Defaults, sta
     if not pages:
         fields.pop("repository", None)
     receiver = stack.receiver if values["reports"] == "builtin" else None
+    delegated = stack.delegation if values["hosting"] is Hosting.DELEGATED else None
+    if delegated is not None:
+        fields.pop("zone", None)
     domain = Domain(
-        name=name, github_owner=stack.github_owner if pages else None, receiver=receiver, **fields
+        name=name,
+        github_owner=stack.github_owner if pages else None,
+        receiver=receiver,
+        delegation=delegated,
+        **fields,
     )
     for built_rule in BUILT_RULES:
         built_rule(domain, key)
     return domain
 
 
-STACK_RULES: tuple[Callable[[tuple[Domain, ...]], None], ...] = (_pages_repositories_distinct,)
+STACK_RULES: tuple[Callable[[tuple[Domain, ...]], None], ...] = (
+    _pages_repositories_distinct,
+    delegation_model.check_stack,
+)
 """Rules over the whole stack (all domains built, sorted); each raises ``ConfigError``."""
 
 
@@ -308,6 +341,7 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
         github_owner=_owner(config),
         receiver=receiver_model.load_receiver(_object(config, receiver_model.KEY)),
         zone_ids=preflight.parse_zone_ids(_object(config, "zoneIds")),
+        delegation=delegation_model.load_delegation(_object(config, delegation_model.KEY)),
     )
     limits = preflight.parse_limits(
         _get(config, "cloudflarePlan"),
@@ -342,6 +376,7 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
         readiness=rollout.parse_readiness(_object(config, "readiness")),
         limits=limits,
         worker_shards=worker_shards,
+        delegation=stack.delegation,
     )
     # Cloudflare's limits, before anything is created: a route past the 1,000th would otherwise
     # fail after hundreds of other resources were made.

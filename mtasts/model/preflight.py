@@ -24,6 +24,7 @@ from mtasts.model.errors import ConfigError
 from mtasts.model.limits import (
     CRON_TRIGGERS_PER_ACCOUNT,
     CUSTOM_DOMAINS_PER_ZONE,
+    CUSTOM_HOSTNAMES_PER_ZONE,
     DNS_RECORDS_PER_ZONE,
     LIMITS,
     RESOURCES_PER_STACK,
@@ -165,6 +166,7 @@ class _Counts:
     shard_zones: dict[int, set[str]]
     workers: int
     crons: int
+    custom_hostnames: Counter[str]
 
 
 def _counts(deployment: Deployment) -> _Counts:
@@ -194,7 +196,15 @@ def _counts(deployment: Deployment) -> _Counts:
         crons += 1
         custom[receiver.zone] += 1
         records[receiver.zone] += 1
-    return _Counts(routes, custom, records, shard_zones, workers, crons)
+    delegation = deployment.delegation
+    hostnames: Counter[str] = Counter()
+    if delegation is not None and deployment.delegated_domains:
+        workers += 1  # its own script, behind one */* route in the operator zone
+        routes[delegation.zone] += 1
+        records[delegation.zone] += len(deployment.operator_records)
+        if not delegation.enterprise:  # Enterprise zones have no 50,000 ceiling
+            hostnames[delegation.zone] += len(deployment.delegated_domains)
+    return _Counts(routes, custom, records, shard_zones, workers, crons, hostnames)
 
 
 def _script_size_over(domains: tuple[Domain, ...], allowed: int) -> int | None:
@@ -217,6 +227,7 @@ def _zone_problems(limits: Limits, counts: _Counts) -> list[Problem]:
         (ROUTES_PER_ZONE, counts.routes),
         (CUSTOM_DOMAINS_PER_ZONE, counts.custom_domains),
         (DNS_RECORDS_PER_ZONE, counts.records),
+        (CUSTOM_HOSTNAMES_PER_ZONE, counts.custom_hostnames),
     ):
         for zone in sorted(counter):
             allowed = limits.of(limit, zone)
@@ -254,6 +265,8 @@ def resource_count(deployment: Deployment) -> int:
     """How many provider resources the program registers (``mtasts.model.budget.inventory`` lists them)."""
     count = len(deployment.shards) + len(deployment.worker_domains) + 5 * len(deployment.pages_domains)
     count += sum(len(d.records) for d in deployment.domains if d.managed_dns)
+    if deployment.delegation is not None and deployment.delegated_domains:
+        count += 3 + len(deployment.delegated_domains) + len(deployment.operator_records)
     receiver = deployment.receiver
     if receiver is not None and deployment.reports_domains:
         count += 5 + (2 if receiver.mailto else 0)
@@ -279,7 +292,7 @@ def check_fleet(stacks: Iterable[tuple[str, Deployment]]) -> list[Problem]:
     stack deployed to it; the first stack's plans and overrides apply to the sums.
     """
     owner: dict[str, str] = {}
-    total = _Counts(Counter(), Counter(), Counter(), {}, 0, 0)
+    total = _Counts(Counter(), Counter(), Counter(), {}, 0, 0, Counter())
     by_account: dict[str, list[int]] = {}
     limits: Limits | None = None
     for name, deployment in stacks:
@@ -296,6 +309,7 @@ def check_fleet(stacks: Iterable[tuple[str, Deployment]]) -> list[Problem]:
         total.routes.update(counts.routes)
         total.custom_domains.update(counts.custom_domains)
         total.records.update(counts.records)
+        total.custom_hostnames.update(counts.custom_hostnames)
         account = deployment.cloudflare_account_id or "-"
         sums = by_account.setdefault(account, [0, 0])
         sums[0] += counts.workers

@@ -4,8 +4,9 @@ Three stack-config keys, each validated here and called from the one loader
 (``mtasts.model.loader``; ``noneSince`` through the validator table), so ``plan``, the
 program, ``wait-live`` and ``readiness`` read the same values:
 
-- ``mta-sts:liveGate: {timeout, interval}``: how long ``pulumi up`` (and ``wait-live``) waits
-  for a new policy to be served before it gives up, and how often it looks;
+- ``mta-sts:liveGate: {timeout, interval, rounds, span}``: how long ``pulumi up`` (and
+  ``wait-live``) waits for a new policy to be served before it gives up, how often it looks, and
+  how steadily it must be served (``rounds`` good looks in a row over at least ``span`` seconds);
 - ``mta-sts:readiness: {minDays, minOrganizations, maxFailureRate}``: the evidence
   ``readiness`` wants before ``testing → enforce``;
 - ``domains.<d>.noneSince``: the moment a domain's ``mode: none`` policy went live, which
@@ -34,6 +35,10 @@ class LiveGate:
     """Seconds before the wait fails (``pulumi up`` then leaves the old ``_mta-sts`` TXT)."""
     interval: float = 5.0
     """Seconds between two fetches of the policy."""
+    rounds: int = 3
+    """Good looks in a row (every address serving the new bytes) before the policy counts as live."""
+    span: float = 30.0
+    """Seconds at least from the first to the last of those looks (a flapping host never passes)."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ class Readiness:
     """Largest share of sessions failing at the domain's own MX hosts (0.0: none may fail)."""
 
 
-LIVE_GATE_KEYS = {"timeout": "timeout", "interval": "interval"}
+LIVE_GATE_KEYS = {"timeout": "timeout", "interval": "interval", "rounds": "rounds", "span": "span"}
 READINESS_KEYS = {
     "minDays": "min_days",
     "minOrganizations": "min_organizations",
@@ -95,7 +100,14 @@ def parse_live_gate(raw: Any, key: str = "liveGate") -> LiveGate:
     interval = float(_number(given.get("interval", base.interval), f"{key}.interval", 0.1, 3600))
     if interval > timeout:
         _fail(f"{key}.interval", f"must not exceed timeout ({timeout:g} s), got {interval:g}")
-    return LiveGate(timeout=timeout, interval=interval)
+    rounds = _number(given.get("rounds", base.rounds), f"{key}.rounds", 1, 100, whole=True)
+    span = float(_number(given.get("span", base.span), f"{key}.span", 0, MAX_GATE_SECONDS))
+    if span >= timeout:
+        _fail(
+            f"{key}.span",
+            f"must be less than timeout ({timeout:g} s), or the wait can never pass; got {span:g}",
+        )
+    return LiveGate(timeout=timeout, interval=interval, rounds=rounds, span=span)
 
 
 def parse_readiness(raw: Any, key: str = "readiness") -> Readiness:

@@ -17,9 +17,11 @@ from mtasts.rfc.policy import Mode
 __all__ = [
     "Check",
     "Dns",
+    "Endpoint",
     "Hosting",
     "LimitScope",
     "Mode",
+    "Onboarding",
     "RecordRole",
     "Reports",
     "Routing",
@@ -34,6 +36,9 @@ class Hosting(enum.StrEnum):
 
     CLOUDFLARE_WORKER = "cloudflare-worker"
     GITHUB_PAGES = "github-pages"
+    DELEGATED = "delegated"
+    """A customer's domain: a Cloudflare for SaaS custom hostname in the operator's zone, reached
+    through the CNAMEs the customer creates (``mtasts.model.delegation``)."""
 
 
 class Dns(enum.StrEnum):
@@ -69,6 +74,13 @@ class RecordRole(enum.StrEnum):
     TLSRPT = "tlsrpt"
 
 
+class Endpoint(enum.StrEnum):
+    """Which kind of server a probe spoke to: the policy host over HTTPS, or an MX over SMTP."""
+
+    POLICY_HOST = "policy-host"
+    MX = "mx"
+
+
 class Check(enum.StrEnum):
     """The stable machine-readable name of every rule that reports a ``Finding``.
 
@@ -88,12 +100,19 @@ class Check(enum.StrEnum):
     POLICY_SYNTAX = "policy-syntax"
     POLICY_MODE = "policy-mode"
     POLICY_MAX_AGE = "policy-max-age"
+    # verify: certificates ahead of time, DANE
+    MX_CERTIFICATE = "mx-certificate"
+    POLICY_CERTIFICATE = "policy-certificate"
+    DANE = "dane"
+    DANE_TLSRPT = "dane-tlsrpt"
     # verify --stack: drift from the stack
     DRIFT = "drift"
     DRIFT_POLICY = "drift-policy"
     DRIFT_ID = "drift-id"
     DRIFT_TLSRPT = "drift-tlsrpt"
     VERIFY = "verify"
+    # watch: Pulumi's own drift check (pulumi preview --expect-no-changes)
+    PULUMI_DRIFT = "pulumi-drift"
     # readiness
     READINESS = "readiness"
     REPORTS = "reports"
@@ -101,6 +120,13 @@ class Check(enum.StrEnum):
     REPORT_AGE = "report-age"
     REPORT_ORGANIZATIONS = "report-organizations"
     REPORT_FAILURES = "report-failures"
+    # plan --base
+    REMOVAL = "removal"
+    # verify --stack: a delegated domain's onboarding (mtasts.checks.onboarding)
+    ONBOARDING = "onboarding"
+    ONBOARDING_CNAME = "onboarding-cname"
+    ONBOARDING_CAA = "onboarding-caa"
+    ONBOARDING_CERTIFICATE = "onboarding-certificate"
     # loader warnings
     SHORT_MAX_AGE = "short-max-age"
     NO_TLSRPT = "no-tlsrpt"
@@ -134,6 +160,21 @@ class LimitScope(enum.StrEnum):
     SCRIPT = "script"
     ACCOUNT = "account"
     STACK = "stack"
+
+
+class Onboarding(enum.StrEnum):
+    """Where a delegated customer stands; every state but ``serving`` is pending, not a failure."""
+
+    MISSING = "missing"
+    """A CNAME the customer must create is not there."""
+    ELSEWHERE = "elsewhere"
+    """A CNAME points somewhere other than the operator's target."""
+    CAA_FORBIDS = "caa-forbids"
+    """The customer's CAA records let no CA Cloudflare orders from issue for ``mta-sts.<c>``."""
+    CERTIFICATE_PENDING = "certificate-pending"
+    """The CNAMEs are in place; the custom hostname's certificate is not active yet."""
+    SERVING = "serving"
+    """The CNAMEs are in place and the certificate is active: the usual checks apply."""
 
 
 def values(kind: type[enum.StrEnum]) -> tuple[str, ...]:

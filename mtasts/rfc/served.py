@@ -2,7 +2,7 @@
 
 Two Workers, one mechanism, two marker pairs (``Markers``): the policy Worker's data
 (``POLICY_DATA``, written by ``mtasts.model.worker`` into ``mtasts/worker/worker.js``) and the
-TLS report receiver's settings (``RECEIVER_SETTINGS``, written by ``mtasts.model.reports`` into
+TLS report receiver's settings (``RECEIVER_SETTINGS``, written by ``mtasts.model.receiver`` into
 ``mtasts/worker/reports.bundle.js``). Each Worker reads its region as a JavaScript object literal;
 the policy pack (which may import only this layer) reads it as JSON. The pairs differ, so a
 receiver is never taken for a policy host nor the other way round. In the policy Worker::

@@ -44,8 +44,8 @@ bounded by the open-file limit); the rules are ``mtasts.checks``; this package o
 and prints. Domains are checked concurrently, at most ``--concurrency`` at a time.
 """
 
-from mtasts.commands.verify.command import run, verify
-from mtasts.commands.verify.domain import check_domain, verify_async
-from mtasts.commands.verify.report import Report, render_json, render_text
+from mtasts.commands.shared.domain_check import Report, check_domain, verify, verify_async
+from mtasts.commands.verify.command import run
+from mtasts.commands.verify.report import render_json, render_text
 
 __all__ = ["Report", "check_domain", "render_json", "render_text", "run", "verify", "verify_async"]
