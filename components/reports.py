@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_cloudflare as cloudflare
 
+from components import retry
 from mtasts.model import receiver as receiver_model
 from mtasts.model.config import Domain
 
@@ -66,7 +67,7 @@ class ReportReceiver(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ReceiverArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mta-sts:index:ReportReceiver", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions(parent=self, hooks=retry.binding())
         settings = args.settings
         storage = receiver_model.storage_name(args.stack)
         self.database = cloudflare.D1Database(
@@ -139,7 +140,7 @@ class ReportReceiver(pulumi.ComponentResource):
                 actions=[
                     cloudflare.EmailRoutingRuleActionArgs(type="worker", values=[self.script.script_name])
                 ],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[dns]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[dns], hooks=retry.binding()),
             )
             self.mail = [dns, rule]
         self.answering = [self.script, self.custom_domain, *self.mail]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_cloudflare as cloudflare
 
+from components import retry
 from mtasts.model import shards as sharding
 from mtasts.model import worker
 from mtasts.model.config import Domain
@@ -52,7 +53,8 @@ class WorkerHosting(pulumi.ComponentResource):
         self, name: str, args: WorkerHostingArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mta-sts:index:WorkerHosting", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # Every Cloudflare write retried past a 429 block (components.retry).
+        child = pulumi.ResourceOptions(parent=self, hooks=retry.binding())
         self.scripts = {}
         self.serving = {}
         for shard, domains in args.shards.items():

@@ -406,3 +406,39 @@ def test_serve_runs_one_worker_per_shard_each_with_its_own_policies(tmp_path: Pa
     assert f"{len(deployment.shards)} policy Workers" in banner
     for shard in deployment.shards:
         assert f"mta-sts-t-s{shard}: " in banner
+
+
+# --- the policy pack ---------------------------------------------------------------------------
+
+
+def test_the_pack_refuses_a_worker_routed_from_over_1000_zones_and_full_zones() -> None:
+    """The pack counts routes and custom domains per script and zone, with the model's numbers."""
+    from pulumi_policy import StackValidationArgs
+
+    from policies.mtasts_policies import worker_limits
+    from tests.policy_pack import ROUTE, stack_resource, violations
+
+    assert worker_limits.ROUTED_ZONES_PER_WORKER == LIMITS["routedZonesPerWorker"].number("*")
+    assert worker_limits.ROUTES_PER_ZONE == LIMITS["routesPerZone"].number("*")
+    assert worker_limits.CUSTOM_DOMAINS_PER_ZONE == LIMITS["customDomainsPerZone"].number("*")
+    name = "worker-routing-within-cloudflare-limits"
+
+    def route(i: int, zone: str, script: str) -> Any:
+        return stack_resource(
+            ROUTE, {"zoneId": zone, "pattern": f"mta-sts.d{i}.example/*", "script": script}, f"r{i}"
+        )
+
+    fine = [route(i, f"{i:032x}", "mta-sts-dev-s0") for i in range(1_000)]
+    assert violations(name, StackValidationArgs(fine)) == []
+    over = [*fine, route(1_000, f"{1_000:032x}", "mta-sts-dev-s0")]
+    (found,) = violations(name, StackValidationArgs(over))
+    assert "Worker mta-sts-dev-s0 is routed from 1,001 zones" in found[0]
+    custom = worker_limits.CUSTOM_DOMAIN_TYPE
+    crowded = [
+        stack_resource(
+            custom, {"zoneId": "z" * 32, "hostname": f"mta-sts.c{i}.example", "service": "s"}, f"c{i}"
+        )
+        for i in range(101)
+    ]
+    (found,) = violations(name, StackValidationArgs(crowded))
+    assert "has 101 Workers custom domains, over the 100" in found[0]

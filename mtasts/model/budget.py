@@ -208,13 +208,21 @@ class Budget:
 
 
 def budget(deployment: Deployment, stack: str, items: Mapping[str, Item] | None = None) -> Budget:
-    """The budget of a first ``up`` of this stack."""
-    items = inventory(deployment, stack) if items is None else items
-    cloudflare = sum(1 for item in items.values() if item.api == CLOUDFLARE)
+    """The budget of a first ``up`` of this stack (counted, unless ``items`` gives the inventory)."""
+    if items is None:
+        from mtasts.model.preflight import resource_count
+
+        total = resource_count(deployment)
+        github = 5 * len(deployment.pages_domains)  # components/pages.py: five resources a domain
+        cloudflare = total - github
+    else:
+        total = len(items)
+        cloudflare = sum(1 for item in items.values() if item.api == CLOUDFLARE)
+        github = total - cloudflare
     return Budget(
-        resources=len(items),
+        resources=total,
         cloudflare_writes=cloudflare,
-        github_writes=len(items) - cloudflare,
+        github_writes=github,
         lookups=zone_lookups(deployment),
         requests_per_window=deployment.limits.of(API_REQUESTS),
     )
