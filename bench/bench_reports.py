@@ -30,7 +30,7 @@ from tempfile import TemporaryDirectory
 import httpx
 
 from bench.machine import machine_line
-from mtasts.commands.reports import fetch_summary
+from mtasts.commands.shared.receiver import fetch_summary
 from mtasts.model.config import load_config
 from mtasts.runtime.miniflare import LocalWorker, receiver_worker, run_miniflare
 

@@ -15,7 +15,8 @@ over HTTP, which Cloudflare completes once the customer's CNAME reaches the zone
 
 The TXT records (``mtasts.model.delegation.operator_records``: wildcards plus exceptions) carry
 the live gate: before one is created or updated, the gate fetches the policy of the customers
-that read it, as senders do, and waits until none serves other bytes than the new id names.
+that read it, as senders do, and waits until none serves other bytes than the new id names,
+``rounds`` looks in a row over at least ``span`` seconds (``mta-sts:liveGate``).
 A customer whose name does not resolve or answer yet (its CNAMEs are not in place) is skipped:
 no sender can fetch its policy, so none can cache a stale one under the new id (RFC 8461 §8.1).
 """
@@ -32,7 +33,8 @@ import pulumi_cloudflare as cloudflare
 
 from components import retry
 from components.dns import COMMENT
-from mtasts.model import worker
+from mtasts.model import policy_worker as worker
+from mtasts.model.cloudflare import WORKER_NAME, derived_name
 from mtasts.model.config import Deployment, Domain
 from mtasts.model.delegation import DelegationSettings, OperatorRecord
 from mtasts.model.rollout import LiveGate
@@ -46,8 +48,12 @@ HOOK_NAME = "mta-sts-delegated-live-gate"
 
 
 def script_name(stack: str) -> str:
-    """The customers' policy Worker: beside the stack's own, so its routes never mix with theirs."""
-    return f"{worker.script_name(stack)}-customers"
+    """The customers' policy Worker: beside the stack's own, so its routes never mix with theirs.
+
+    ``mta-sts-<stack>-customers`` whenever Cloudflare takes it, else a stable derived name
+    (``mtasts.model.cloudflare.derived_name``: at most 63 of ``[a-z0-9_-]``).
+    """
+    return derived_name(worker.SCRIPT_PREFIX, f"{stack}-customers", WORKER_NAME)
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,9 @@ class DelegatedHostingArgs:
     records: Sequence[OperatorRecord]
     """The records to create in the zone (``Deployment.operator_records``)."""
     live_gate: LiveGate
+    zone_id: pulumi.Input[str]
+    """The delegation zone's id, from the program's one ``components.dns.Zones`` (looked up once,
+    in the stack's account)."""
     options: ProbeOptions | None = None
     """How the gate fetches (tests: loopback servers); None: as a sender on the internet."""
 
@@ -83,13 +92,7 @@ class DelegatedHosting(pulumi.ComponentResource):
         super().__init__("mta-sts:index:DelegatedHosting", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, hooks=retry.binding())
         settings = args.settings
-        zone_id: pulumi.Input[str]
-        if settings.zone_id is not None:
-            zone_id = settings.zone_id
-        else:
-            zone_id = cloudflare.get_zone_output(filter={"name": settings.zone, "match": "all"}).apply(
-                lambda z: z.id
-            )
+        zone_id = args.zone_id
         self.script = cloudflare.WorkersScript(
             f"{name}-script",
             account_id=args.account_id,
@@ -199,6 +202,7 @@ def gate_function(
             f"delegated live gate: {len(customers)} customer(s) of {name} must serve id {expected}"
         )
         deadline = time.monotonic() + settings.timeout
+        good, since, last_held = 0, 0.0, []
         while True:
             # A new prober each round: a prober answers each question once per run.
             async with Prober(probe_options) as prober:
@@ -208,11 +212,18 @@ def gate_function(
 
                 looks = await asyncio.gather(*(look(c, expected, probe_options, fetch) for c in customers))
             held = waiting(looks)
-            if not held:
-                return
-            left = deadline - time.monotonic()
+            now = time.monotonic()
+            if held:
+                good, last_held = 0, held
+            else:
+                since = now if good == 0 else since
+                good += 1
+                # Steadily, as the domain gate: ``rounds`` good looks in a row over ``span`` seconds.
+                if good >= settings.rounds and now - since >= settings.span:
+                    return
+            left = deadline - now
             if left <= 0:
-                lines = "; ".join(s.describe() for s in held)
+                lines = "; ".join(s.describe() for s in last_held) or "not steadily served"
                 raise DelegatedGateError(
                     f"after {settings.timeout:g} s the new policy is not served: {lines}; {name} is left "
                     "as it was (RFC 8461 §8.1). Run `pulumi up` again once it is served."
@@ -231,7 +242,7 @@ def delegated_gate(
     )
 
 
-def delegated_hosting(deployment: Deployment, stack: str) -> DelegatedHosting:
+def delegated_hosting(deployment: Deployment, stack: str, zone_id: pulumi.Input[str]) -> DelegatedHosting:
     """The program's hook: the stack's customer domains, when it has any."""
     assert deployment.delegation is not None and deployment.cloudflare_account_id is not None  # the loader
     return DelegatedHosting(
@@ -243,5 +254,6 @@ def delegated_hosting(deployment: Deployment, stack: str) -> DelegatedHosting:
             customers=deployment.delegated_domains,
             records=deployment.operator_records,
             live_gate=deployment.live_gate,
+            zone_id=zone_id,
         ),
     )

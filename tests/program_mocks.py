@@ -83,6 +83,8 @@ class Options:
     """Resource hook names by kind (``before_create``, ``before_update``…), as registered."""
     error_hooks: tuple[str, ...] = ()
     """Error hook names (``on_error``): the engine asks them whether to retry a failed operation."""
+    replace_on_changes: tuple[str, ...] = ()
+    """Input names whose change replaces the resource instead of updating it."""
 
 
 @dataclass(frozen=True)
@@ -238,6 +240,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 if request.HasField("hooks") and getattr(request.hooks, kind)
             },
             error_hooks=tuple(request.hooks.on_error) if request.HasField("hooks") else (),
+            replace_on_changes=tuple(request.replaceOnChanges),
         )
         self.run.resources.append(
             Resource(

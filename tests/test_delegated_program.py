@@ -152,10 +152,18 @@ def test_zone_id_given_skips_the_lookup_and_a_ca_is_ordered() -> None:
 
 
 def test_over_the_record_quota_registers_nothing() -> None:
-    """Customers needing more records than recordQuota fail before any resource, naming the key."""
+    """Customers needing more records than the zone's quota fail before any resource, naming the limit."""
     domains = {f"c{i}.example": {"maxAge": 86400 + i} for i in range(4)}
-    found = run_program(config(domains, recordQuota=4))
-    assert found.error is not None and "delegation.recordQuota" in str(found.error)
+    found = run_program({**config(domains), "mta-sts:limits": {"dnsRecordsPerZone": 4}})
+    assert found.error is not None and "dnsRecordsPerZone" in str(found.error)
+    assert f"zone {SAAS_ZONE}" in str(found.error)
+    assert [r for r in found.resources if r.custom] == []
+
+
+def test_over_the_custom_hostname_ceiling_registers_nothing() -> None:
+    """More customers than customHostnamesPerZone (50,000 unless raised) fail before any resource."""
+    found = run_program({**config(), "mta-sts:limits": {"customHostnamesPerZone": 4}})
+    assert found.error is not None and "customHostnamesPerZone" in str(found.error)
     assert [r for r in found.resources if r.custom] == []
 
 

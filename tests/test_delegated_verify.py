@@ -16,6 +16,7 @@ import io
 import json
 import shutil
 import ssl
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,8 +152,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     zones = {name: customer_zone(name, lines[name]) for name in CUSTOMERS}
     zones[OPS] = operator_zone(stack)
     pki = Pki(tmp)
-    # Certificates only where Cloudflare would have issued one: the CNAMEs in place, CAA allowing.
-    contexts = {f"mta-sts.{name}": pki.context(f"mta-sts.{name}") for name in SERVING}
+    # Certificates where Cloudflare would have issued one (the CNAMEs in place, CAA allowing), and
+    # for caa.test, as if issued before its CAA record: CAA alone makes it pending.
+    contexts = {f"mta-sts.{name}": pki.context(f"mta-sts.{name}") for name in (*SERVING, "caa.test")}
     smtp_port = free_port("127.0.0.1", [MX_ADDRESS])
     with (
         KnotDns(zones) as knot,
@@ -391,8 +393,10 @@ def test_the_delegated_gate_passes_once_serving_customers_serve_the_id(lab: Lab)
 
     readers = {r.record.name: r.customers for r in lab.stack.operator_records}
     wildcard = next(r for r in lab.stack.operator_records if r.key == "delegation-sts")
-    gate = gate_function(LiveGate(timeout=5, interval=0.2), readers, lab.options())
+    gate = gate_function(LiveGate(timeout=10, interval=0.2, rounds=3, span=0.5), readers, lab.options())
+    started = time.monotonic()
     asyncio.run(gate(gate_args(wildcard.record.name, wildcard.record.content)))  # type: ignore[arg-type]
+    assert time.monotonic() - started >= 0.5  # steadily: three good looks over the span
 
 
 def test_the_delegated_gate_holds_while_a_customer_serves_other_bytes(lab: Lab) -> None:
@@ -401,6 +405,27 @@ def test_the_delegated_gate_holds_while_a_customer_serves_other_bytes(lab: Lab) 
 
     readers = {r.record.name: r.customers for r in lab.stack.operator_records}
     wildcard = next(r for r in lab.stack.operator_records if r.key == "delegation-sts")
-    gate = gate_function(LiveGate(timeout=1, interval=0.2), readers, lab.options())
+    gate = gate_function(LiveGate(timeout=1, interval=0.2, rounds=1, span=0), readers, lab.options())
     with pytest.raises(DelegatedGateError, match=f"serves id {lab.stack.domain('good.test').policy_id}"):
         asyncio.run(gate(gate_args(wildcard.record.name, '"v=STSv1; id=new1"')))  # type: ignore[arg-type]
+
+
+def test_readiness_names_the_onboarding_of_a_pending_customer(
+    lab: Lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """readiness: a pending customer is not ready, and the reason is its onboarding, not a missing TXT."""
+    reports = tmp_path / "reports.json"
+    reports.write_text(json.dumps({"domains": {}}), encoding="utf-8")
+    argv = lab.argv("--json", "missing.test", "good.test")
+    argv[argv.index("verify")] = "readiness"
+    status = cli.main([*argv, "--reports", str(reports)])
+    out = capsys.readouterr().out
+    assert status == 1, out
+    found = json.loads(out)
+    missing = found["domains"]["missing.test"]
+    assert not missing["ready"]
+    reasons = [f["reason"] for f in missing["findings"] if f["check"] == "verify-onboarding"]
+    assert reasons == ["pending: missing"]
+    assert not [f for f in missing["findings"] if f["check"] == "verify-sts-record"]
+    good = [f["check"] for f in found["domains"]["good.test"]["findings"]]
+    assert "verify-onboarding" not in good

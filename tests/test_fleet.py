@@ -124,14 +124,32 @@ def test_bad_limit_settings_name_the_key(extra: dict[str, Any], key: str, rule: 
 
 
 def test_1001_routes_in_one_zone_are_refused_naming_the_limit() -> None:
-    """A zone with 1,001 Worker routes fails the loader on limits.routesPerZone, count and way out."""
-    error = refused(config(in_one_zone(1_001, tlsrpt=[]), zonePlans={"big.example": "enterprise"}))
-    assert error.key == "limits.routesPerZone"
-    assert "zone big.example would have 1,001 Worker routes" in error.rule
-    assert "over the 1,000 Cloudflare allows" in error.rule and "custom-domain" in error.rule
-    assert "developers.cloudflare.com/workers/platform/limits/" in error.rule
-    # 1,000 routes pass (2,000 records fit an enterprise zone).
-    load_config(config(in_one_zone(1_000, tlsrpt=[]), zonePlans={"big.example": "enterprise"}))
+    """A zone with 1,001 Worker routes fails the preflight on limits.routesPerZone, count and way out.
+
+    The loader routes only a zone's apex (Universal SSL covers no deeper policy host; lower names
+    take custom-domain), so the 1,001 routes are built directly, as hand-made stacks could be."""
+    from mtasts.model.domain import Deployment, Domain
+    from mtasts.model.preflight import check
+
+    routed = tuple(
+        Domain(
+            f"d{i:04}.big.example",
+            "cloudflare-worker",
+            "testing",
+            86400,
+            ("mx.example",),
+            (),
+            zone="big.example",
+        )
+        for i in range(1_001)
+    )
+    limits = Limits(zone_plans={"big.example": ZonePlan.ENTERPRISE})
+    problems = check(Deployment(routed, ACCOUNT, limits=limits))
+    assert [(p.limit.key, p.count, p.allowed) for p in problems] == [("routesPerZone", 1_001, 1_000)]
+    line = problems[0].line()
+    assert "zone big.example would have 1,001 Worker routes, over the 1,000 Cloudflare allows" in line
+    assert "custom-domain" in line and "developers.cloudflare.com/workers/platform/limits/" in line
+    assert check(Deployment(routed[:1_000], ACCOUNT, limits=limits)) == []
 
 
 def test_101_custom_domains_in_one_zone_are_refused() -> None:
@@ -173,8 +191,8 @@ def test_more_than_1000_zones_on_one_script_are_refused_naming_workershards() ->
 
 def test_every_broken_limit_is_counted_in_the_one_line() -> None:
     """Over several limits at once: the first is named in full, the others by key and count."""
-    error = refused(config(in_one_zone(1_001)))
-    assert error.key == "limits.routesPerZone"
+    error = refused(config(in_one_zone(101)))  # custom domains (below the zone), 303 records
+    assert error.key == "limits.customDomainsPerZone"
     assert "(and 1 more over: dnsRecordsPerZone)" in error.rule
     assert "\n" not in str(error)
 
@@ -187,12 +205,12 @@ def test_over_limit_stack_registers_no_resource_under_mocks() -> None:
 
 
 def test_fleet_sums_zones_and_accounts_and_refuses_a_domain_in_two_stacks() -> None:
-    """Two stacks of 600 routes each in one zone are over routesPerZone together, not apart."""
-    big = in_one_zone(1_200, tlsrpt=[])
-    first = load_config(config(dict(list(big.items())[:600]), zonePlan="enterprise"))
-    second = load_config(config(dict(list(big.items())[600:]), zonePlan="enterprise"))
+    """Two stacks of 60 custom domains each in one zone are over customDomainsPerZone together only."""
+    big = in_one_zone(120)
+    first = load_config(config(dict(list(big.items())[:60]), zonePlan="enterprise"))
+    second = load_config(config(dict(list(big.items())[60:]), zonePlan="enterprise"))
     (problem,) = check_fleet([("a", first), ("b", second)])
-    assert (problem.limit.key, problem.count) == ("routesPerZone", 1_200)
+    assert (problem.limit.key, problem.count) == ("customDomainsPerZone", 120)
     with pytest.raises(ConfigError) as info:
         check_fleet([("a", first), ("b", first)])
     assert info.value.key == "domains.d0000.big.example"

@@ -17,12 +17,8 @@ import httpx
 import pytest
 
 from mtasts.commands.cli import main
-from mtasts.commands.reports import (
-    ReportsRefused,
-    ReportsUnreachable,
-    fetch_summary,
-    parse_duration,
-)
+from mtasts.commands.reports import parse_duration
+from mtasts.commands.shared.receiver import ReportsRefused, ReportsUnreachable, fetch_summary
 from mtasts.model.config import load_stack
 from mtasts.rfc.policy import POLICY_PATH
 from tests.conftest import ROOT
@@ -137,10 +133,19 @@ def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text).total_seconds() == seconds
 
 
+@pytest.mark.parametrize("text", ["1000000w", "3651d", "99999999999999999999999s", "87601h"])
+def test_durations_past_the_longest_retention_are_refused(text: str) -> None:
+    """A --since beyond 3650 days is a ValueError naming the bound, never an OverflowError."""
+    with pytest.raises(ValueError, match="must be at most 3650d"):
+        parse_duration(text)
+    assert parse_duration("3650d").days == 3650
+
+
 @pytest.mark.parametrize(
     "argv, env, code, line",
     [
         (["--since", "soon"], TOKEN, 2, "error: --since: must be a positive whole number"),
+        (["--since", "1000000w"], TOKEN, 2, "error: --since: must be at most 3650d"),
         ([], None, 2, "error: MTASTS_REPORTS_TOKEN: not set"),
         ([], "wrong", 2, "error: MTASTS_REPORTS_TOKEN: the receiver refused it (401"),
     ],

@@ -6,9 +6,10 @@ warnings. Only what could not be checked (a DNS lookup that failed) is an error,
 verdict never claims more than was checked.
 
 Order: the CNAMEs (missing, or pointing elsewhere), then the CAA set that a CA reads for
-``mta-sts.<customer>`` (RFC 8659 §3), then the certificate (the Cloudflare API's word when it
-was asked; otherwise the TLS handshake at the policy host: a certificate not valid for the name
-there means Cloudflare has not issued it yet).
+``mta-sts.<customer>`` (RFC 8659 §3; forbidding every CA Cloudflare orders from is pending
+unless the API says the certificate is active), then the certificate (the Cloudflare API's word
+when it was asked; otherwise the TLS handshake at the policy host: a certificate not valid for
+the name there means Cloudflare has not issued it yet).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def _cname(domain: Domain, answers: Mapping[str, DnsAnswer]) -> tuple[Onboarding
     for record in domain.records:
         answer = answers.get(record.name)
         want = normalize_name(record.content)
-        line = record.zone_line()
+        line = " ".join(record.zone_line().split("\t"))
         if answer is None or answer.error is not None:
             why = answer.error.reason if answer is not None and answer.error is not None else "not asked"
             found.append(
@@ -161,7 +162,10 @@ def onboarding(
     found.append(caa_finding)
     pending, certificate = _certificate(domain, api, asked, fetched)
     found += certificate
-    if state is None and blocked and pending:
+    # A CA that CAA forbids cannot issue (nor renew): pending, whatever the handshake shows today,
+    # unless Cloudflare says the certificate is active (then the CAA finding warns of renewal).
+    active = isinstance(api, CustomHostnameStatus) and api.active
+    if state is None and blocked and not active:
         state = Onboarding.CAA_FORBIDS
     if state is None and pending:
         state = Onboarding.CERTIFICATE_PENDING

@@ -49,7 +49,12 @@ def plan_text(stack: str, deployment: Deployment) -> str:
             out.append(f"  mail intake: {receiver.mailto or 'off (HTTPS only)'}")
         out += [finding.line() for finding in deployment.findings_for(domain.name)]
     if deployment.delegation is not None and deployment.delegated_domains:
-        found = usage(deployment.delegation, deployment.delegated_domains, deployment.operator_records)
+        found = usage(
+            deployment.delegation,
+            deployment.delegated_domains,
+            deployment.operator_records,
+            deployment.limits,
+        )
         out += ["", f"== delegation zone {deployment.delegation.zone}: {found.line()}"]
         out += ["  " + r.record.zone_line() for r in deployment.operator_records]
     out.append("")

@@ -29,7 +29,7 @@ def render(verdicts: Sequence[Verdict], as_json: bool) -> str:
     out = []
     for verdict in verdicts:
         out.append(f"{verdict.domain}: {'READY' if verdict.ready else 'NOT READY'} for enforce")
-        out += [f"  {f.severity:<7} {f.check:<26} {f.reason}" for f in verdict.findings]
+        out += [f"  {f.severity:<7} {f.name:<26} {f.reason}" for f in verdict.findings]
         out.append("")
     return "\n".join(out)
 
@@ -44,7 +44,8 @@ def run(args: Any) -> int:
         if unknown:
             raise UsageError(f"{', '.join(unknown)} not in stack {args.stack}")
         options = options_from_args(args)
-        verdicts = assess(deployment, names, verify_evidence(options, args.concurrency), reports_source(args))
+        gather = verify_evidence(options, args.concurrency, deployment)
+        verdicts = assess(deployment, names, gather, reports_source(args))
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

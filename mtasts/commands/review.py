@@ -30,12 +30,13 @@ from typing import Any
 
 from mtasts.checks.readiness import plan_findings
 from mtasts.checks.retirement import StackVersion, removal_findings, retirement
+from mtasts.checks.routing import routing_change
 from mtasts.commands.shared.args import UsageError, options_from_args
 from mtasts.commands.shared.evidence import assess, reports_source, verify_evidence
 from mtasts.model import budget
 from mtasts.model.config import ConfigError, Deployment, Domain, load_stack
 from mtasts.model.findings import Finding, Severity
-from mtasts.model.vocabulary import Mode
+from mtasts.model.vocabulary import Hosting, Mode
 
 HISTORY_LIMIT = 500
 """Commits of the stack file read back at most, looking for when ``mode: none`` began."""
@@ -59,8 +60,8 @@ class DomainChange:
     def becomes_enforce(self) -> bool:
         return (
             self.head is not None
-            and self.head.mode == "enforce"
-            and (self.base is None or self.base.mode != "enforce")
+            and self.head.mode is Mode.ENFORCE
+            and (self.base is None or self.base.mode is not Mode.ENFORCE)
         )
 
     def lines(self) -> list[str]:
@@ -87,6 +88,8 @@ class DomainChange:
             out.append(f"max_age: {base.max_age} → {head.max_age}")
         if base.hosting != head.hosting:
             out.append(f"hosting: {base.hosting} → {head.hosting}")
+        if base.routing != head.routing and Hosting.CLOUDFLARE_WORKER in (base.hosting, head.hosting):
+            out.append(f"routing: {base.routing} → {head.routing}")
         if base.dns != head.dns:
             out.append(f"dns: {base.dns} → {head.dns}")
         old = {r.zone_line() for r in base.records}
@@ -302,6 +305,8 @@ def review(
                 versions, complete = history(project_dir, commit, stack)
                 retired = retirement(versions, change.name, complete)
             findings += removal_findings(change.base, retired, now)
+        elif change.kind == "changed" and change.base is not None and change.head is not None:
+            findings += routing_change(change.base, change.head)
     becoming = [c.name for c in changes if c.becomes_enforce]
     if becoming and readiness is not None:
         findings += readiness(head, becoming)
@@ -316,7 +321,7 @@ def readiness_from_args(args: Any) -> Readiness:
     options = options_from_args(args)
 
     def judge(deployment: Deployment, names: list[str]) -> list[Finding]:
-        gather = verify_evidence(options, args.concurrency)
+        gather = verify_evidence(options, args.concurrency, deployment)
         return plan_findings(assess(deployment, names, gather, reports_source(args)))
 
     return judge

@@ -69,7 +69,7 @@ def _digest(text: str) -> str:
 
 def inventory(deployment: Deployment, stack: str) -> dict[str, Item]:
     """Every provider resource the program registers for this stack, by Pulumi resource name."""
-    from mtasts.model.worker import policy_data  # the script content, less the fixed template
+    from mtasts.model.policy_worker import policy_data  # the script content, less the fixed template
 
     items: dict[str, Item] = {}
     count = deployment.worker_shards
@@ -120,28 +120,7 @@ def inventory(deployment: Deployment, stack: str) -> dict[str, Item]:
             items[f"{RECEIVER_COMPONENT}-mail-rule"] = Item(
                 "EmailRoutingRule", CLOUDFLARE, (receiver.mailto,)
             )
-    delegation = deployment.delegation
-    if delegation is not None and deployment.delegated_domains:
-        # components/delegated.py: one script behind a */* route and the fallback origin, a
-        # custom hostname per customer, the operator records the customers' CNAMEs reach.
-        customers = deployment.delegated_domains
-        digest = _digest(policy_data(customers))
-        items[f"{DELEGATED_COMPONENT}-script"] = Item("WorkersScript", CLOUDFLARE, (digest,))
-        items[f"{DELEGATED_COMPONENT}-fallback-origin"] = Item(
-            "CustomHostnameFallbackOrigin", CLOUDFLARE, (delegation.target,)
-        )
-        items[f"{DELEGATED_COMPONENT}-route"] = Item(
-            "WorkersRoute", CLOUDFLARE, (delegation.zone,), (delegation.zone,)
-        )
-        for customer in customers:
-            items[f"{customer.name}-custom-hostname"] = Item(
-                "CustomHostname", CLOUDFLARE, (customer.policy_host,), (customer.policy_host,)
-            )
-        for operator in deployment.operator_records:
-            data = operator.record
-            items[operator.key] = Item(
-                "DnsRecord", CLOUDFLARE, (delegation.zone, data.name, data.type, data.content), (data.type,)
-            )
+    items.update(_delegated(deployment, stack))
     for domain in deployment.domains:
         if not domain.managed_dns:
             continue
@@ -154,6 +133,35 @@ def inventory(deployment: Deployment, stack: str) -> dict[str, Item]:
                 # type and zone_id are RequiresReplace (internal/services/dns_record/schema.go).
                 (zone, record.type),
             )
+    return items
+
+
+def _delegated(deployment: Deployment, stack: str) -> dict[str, Item]:
+    """Customer domains (``components/delegated.py``): script, route, fallback origin, hostnames,
+    records."""
+    settings = deployment.delegation
+    if settings is None or not deployment.delegated_domains:
+        return {}
+    from mtasts.model.policy_worker import policy_data
+
+    zone, customers = settings.zone, deployment.delegated_domains
+    script = f"mta-sts-{stack}-customers"  # components.delegated.script_name
+    items = {
+        "delegated-script": Item("WorkersScript", CLOUDFLARE, (script, _digest(policy_data(customers)))),
+        "delegated-route": Item("WorkersRoute", CLOUDFLARE, (zone, "*/*"), (zone,)),
+        "delegated-fallback-origin": Item(
+            "CustomHostnameFallbackOrigin", CLOUDFLARE, (zone, settings.target), (zone,)
+        ),
+    }
+    for domain in customers:
+        # zone_id and hostname are RequiresReplace (internal/services/custom_hostname/schema.go).
+        fixed = (zone, domain.policy_host)
+        ordered = (*fixed, settings.certificate_authority)
+        items[f"{domain.name}-custom-hostname"] = Item("CustomHostname", CLOUDFLARE, ordered, fixed)
+    for operator in deployment.operator_records:
+        record = operator.record
+        signature = (zone, record.name, record.type, record.content, record.ttl, record.proxied)
+        items[operator.key] = Item("DnsRecord", CLOUDFLARE, signature, (zone, record.type))
     return items
 
 

@@ -13,7 +13,8 @@ What lives where:
 - at the operator (``operator_records``): the fallback origin ``<target>`` AAAA ``100::``
   (proxied), and the TXT records the CNAMEs reach.
 
-Record sharing, for the zone's DNS record quota (200 / 1,000 / 3,500 by Cloudflare plan): one
+Record sharing, for the zone's DNS record quota (200 / 1,000 / 3,500 by Cloudflare plan,
+``mtasts.model.limits.DNS_RECORDS_PER_ZONE``): one
 wildcard TXT ``*._mta-sts.<zone>`` carries the policy id most customers share, and only a
 customer whose policy differs gets its own TXT at ``<label>._mta-sts.<zone>``; an existing name is
 never answered from the wildcard (RFC 4592 §2.2.1), so there is exactly one ``v=STSv1`` record
@@ -35,6 +36,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from mtasts.model.errors import ConfigError
+from mtasts.model.limits import CUSTOM_HOSTNAMES_INCLUDED, DNS_RECORDS_PER_ZONE, Limits
 from mtasts.model.vocabulary import RecordRole
 from mtasts.rfc.names import MAX_NAME_LENGTH, hostname_problem, normalize_name
 from mtasts.rfc.records import STS_LABEL, StsRecord, quote_txt
@@ -43,18 +45,12 @@ if TYPE_CHECKING:
     from mtasts.model.domain import Domain, Record  # domain.py imports this module
 
 KEY = "delegation"
-KEYS = ("zone", "zoneId", "target", "recordQuota", "certificateAuthority", "enterprise")
+KEYS = ("zone", "zoneId", "target", "certificateAuthority")
 
-INCLUDED_CUSTOM_HOSTNAMES = 100
-"""Custom hostnames included with every plan; developers.cloudflare.com/cloudflare-for-platforms/
-cloudflare-for-saas/plans/."""
-MAX_CUSTOM_HOSTNAMES = 50_000
-"""Most custom hostnames a non-Enterprise zone may hold (the same plans page)."""
 PRICE_PER_HOSTNAME_MONTH = Decimal("0.10")
-"""US dollars a month per custom hostname beyond the included ones (the same plans page)."""
-RECORD_QUOTAS = {"free": 200, "pro": 1_000, "enterprise": 3_500}
-"""DNS records a zone may hold, by plan: the figures ``recordQuota`` is usually one of."""
-DEFAULT_RECORD_QUOTA = RECORD_QUOTAS["free"]
+"""US dollars a month per custom hostname beyond the included ones (``limits.SAAS_PLANS``). The
+included number (100) and the ceiling (50,000, non-Enterprise) are rows of ``mtasts.model.limits``,
+as is the zone's DNS record quota; ``mta-sts:zonePlans`` and ``mta-sts:limits`` set them."""
 
 CERTIFICATE_AUTHORITIES = {"google": "pki.goog", "lets_encrypt": "letsencrypt.org", "ssl_com": "ssl.com"}
 """``certificateAuthority`` → the CAA issuer domain of that CA. The values are the provider's
@@ -85,12 +81,8 @@ class DelegationSettings:
     """Its zone id; None means look it up by ``zone``."""
     target: str = ""
     """The SaaS CNAME target and fallback origin (default ``mta-sts-fallback.<zone>``)."""
-    record_quota: int = DEFAULT_RECORD_QUOTA
-    """DNS records this stack may create in ``zone`` (the plan's quota less what the zone holds)."""
     certificate_authority: str | None = None
     """The CA Cloudflare orders from (None: Cloudflare chooses)."""
-    enterprise: bool = False
-    """An Enterprise zone: no 50,000 custom hostname ceiling."""
 
     @property
     def sts_wildcard(self) -> str:
@@ -141,16 +133,10 @@ def load_delegation(raw: Any, key: str = KEY) -> DelegationSettings | None:
     target = _host(raw.get("target", f"mta-sts-fallback.{zone}"), f"{key}.target")
     if not target.endswith("." + zone):
         _fail(f"{key}.target", f"{target} must be a name inside the zone {zone} (the fallback origin)")
-    quota = raw.get("recordQuota", DEFAULT_RECORD_QUOTA)
-    if isinstance(quota, bool) or not isinstance(quota, int) or not 3 <= quota <= 1_000_000:
-        _fail(f"{key}.recordQuota", f"must be a whole number of DNS records, 3 to 1000000, got {quota!r}")
     authority = raw.get("certificateAuthority")
     if authority is not None and authority not in CERTIFICATE_AUTHORITIES:
         _fail(f"{key}.certificateAuthority", f"must be one of {', '.join(CERTIFICATE_AUTHORITIES)}")
-    enterprise = raw.get("enterprise", False)
-    if not isinstance(enterprise, bool):
-        _fail(f"{key}.enterprise", f"must be true or false, got {enterprise!r}")
-    return DelegationSettings(zone, zone_id, target, quota, authority, enterprise)
+    return DelegationSettings(zone, zone_id, target, authority)
 
 
 def customer_label(name: str) -> str:
@@ -281,10 +267,13 @@ class Usage:
     custom_hostnames: int
     records: int
     record_quota: int
+    """The zone's DNS record quota (``limits.DNS_RECORDS_PER_ZONE`` for its plan)."""
+    included: int
+    """Custom hostnames the plan includes (``limits.CUSTOM_HOSTNAMES_INCLUDED``)."""
 
     @property
     def billed_hostnames(self) -> int:
-        return max(0, self.custom_hostnames - INCLUDED_CUSTOM_HOSTNAMES)
+        return max(0, self.custom_hostnames - self.included)
 
     @property
     def monthly_cost(self) -> Decimal:
@@ -294,7 +283,7 @@ class Usage:
     def as_json(self) -> dict[str, Any]:
         return {
             "customHostnames": self.custom_hostnames,
-            "includedCustomHostnames": INCLUDED_CUSTOM_HOSTNAMES,
+            "includedCustomHostnames": self.included,
             "monthlyCostUsd": f"{self.monthly_cost:.2f}",
             "records": self.records,
             "recordQuota": self.record_quota,
@@ -302,45 +291,44 @@ class Usage:
 
     def line(self) -> str:
         return (
-            f"{self.custom_hostnames} custom hostname(s), {INCLUDED_CUSTOM_HOSTNAMES} included: "
+            f"{self.custom_hostnames} custom hostname(s), {self.included} included: "
             f"${self.monthly_cost:.2f} a month beyond them (${PRICE_PER_HOSTNAME_MONTH} each); "
             f"{self.records} of {self.record_quota} DNS records in the zone"
         )
 
 
 def usage(
-    settings: DelegationSettings, customers: Sequence[Domain], records: Sequence[OperatorRecord]
+    settings: DelegationSettings,
+    customers: Sequence[Domain],
+    records: Sequence[OperatorRecord],
+    limits: Limits,
 ) -> Usage:
-    return Usage(len(customers), len(records), settings.record_quota)
+    """The custom hostnames, their cost beyond the included ones, and the records in the zone."""
+    return Usage(
+        len(customers),
+        len(records),
+        limits.of(DNS_RECORDS_PER_ZONE, settings.zone),
+        limits.of(CUSTOM_HOSTNAMES_INCLUDED, settings.zone),
+    )
 
 
 def check_stack(domains: Iterable[Domain]) -> None:
-    """Limits Cloudflare would only enforce during ``pulumi up``: hostnames, records, names, labels."""
+    """Names Cloudflare would only refuse during ``pulumi up``: one label per customer, names that fit.
+
+    The zone's limits (custom hostnames, DNS records) are counted with the others by
+    ``mtasts.model.preflight``.
+    """
     customers = [d for d in domains if d.delegation is not None]
     if not customers:
         return
     settings = customers[0].delegation
     assert settings is not None
-    if len(customers) > MAX_CUSTOM_HOSTNAMES and not settings.enterprise:
-        _fail(
-            KEY,
-            f"{len(customers)} delegated domains, over the {MAX_CUSTOM_HOSTNAMES} custom hostnames a "
-            "non-Enterprise zone may hold (Cloudflare for SaaS plans); set enterprise: true if it is one",
-        )
     labels: dict[str, str] = {}
     for customer in customers:
         label = customer_label(customer.name)
         if label in labels:
             _fail(f"domains.{customer.name}", f"its record label {label} is also that of {labels[label]}")
         labels[label] = customer.name
-    records = operator_records(settings, customers)
-    found = usage(settings, customers, records)
-    if found.records > settings.record_quota:
-        _fail(
-            f"{KEY}.recordQuota",
-            f"the delegated domains need {found.records} DNS records in {settings.zone}, over the "
-            f"{settings.record_quota} allowed; give customers fewer distinct policies or raise the quota",
-        )
-    for record in records:
+    for record in operator_records(settings, customers):
         if len(record.record.name) > MAX_NAME_LENGTH:
             _fail(KEY, f"the derived name {record.record.name} is over {MAX_NAME_LENGTH} characters")

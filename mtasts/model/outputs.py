@@ -63,7 +63,12 @@ def stack_delegation_json(deployment: Deployment) -> dict[str, Any] | None:
     """The delegation zone's use and cost (``plan --json``'s top-level ``delegation``), or None."""
     if deployment.delegation is None or not deployment.delegated_domains:
         return None
-    found = usage(deployment.delegation, deployment.delegated_domains, deployment.operator_records)
+    found = usage(
+        deployment.delegation,
+        deployment.delegated_domains,
+        deployment.operator_records,
+        deployment.limits,
+    )
     return {
         "zone": deployment.delegation.zone,
         "target": deployment.delegation.target,

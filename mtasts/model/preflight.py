@@ -15,7 +15,7 @@ import difflib
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mtasts.model import shards as sharding
@@ -166,7 +166,8 @@ class _Counts:
     shard_zones: dict[int, set[str]]
     workers: int
     crons: int
-    custom_hostnames: Counter[str]
+    custom_hostnames: Counter[str] = field(default_factory=Counter)
+    """Cloudflare for SaaS custom hostnames per zone (``hosting: delegated``)."""
 
 
 def _counts(deployment: Deployment) -> _Counts:
@@ -196,20 +197,21 @@ def _counts(deployment: Deployment) -> _Counts:
         crons += 1
         custom[receiver.zone] += 1
         records[receiver.zone] += 1
-    delegation = deployment.delegation
     hostnames: Counter[str] = Counter()
-    if delegation is not None and deployment.delegated_domains:
-        workers += 1  # its own script, behind one */* route in the operator zone
-        routes[delegation.zone] += 1
-        records[delegation.zone] += len(deployment.operator_records)
-        if not delegation.enterprise:  # Enterprise zones have no 50,000 ceiling
-            hostnames[delegation.zone] += len(deployment.delegated_domains)
+    if deployment.delegation is not None and deployment.delegated_domains:
+        # Customer domains (components/delegated.py): their own script, one */* route, a custom
+        # hostname each and the shared records, all in the delegation zone.
+        zone = deployment.delegation.zone
+        workers += 1
+        routes[zone] += 1
+        records[zone] += len(deployment.operator_records)
+        hostnames[zone] += len(deployment.delegated_domains)
     return _Counts(routes, custom, records, shard_zones, workers, crons, hostnames)
 
 
 def _script_size_over(domains: tuple[Domain, ...], allowed: int) -> int | None:
     """The script's size when it is over ``allowed`` bytes, else None (a cheap bound first)."""
-    from mtasts.model.worker import template, worker_script
+    from mtasts.model.policy_worker import template, worker_script
 
     texts = {d.policy_text for d in domains}
     bound = (
@@ -270,6 +272,8 @@ def resource_count(deployment: Deployment) -> int:
     receiver = deployment.receiver
     if receiver is not None and deployment.reports_domains:
         count += 5 + (2 if receiver.mailto else 0)
+    if deployment.delegated_domains:  # script, route, fallback origin, records, custom hostnames
+        count += 3 + len(deployment.operator_records) + len(deployment.delegated_domains)
     return count
 
 

@@ -1,4 +1,4 @@
-"""``verify --stack`` for customer domains: their onboarding first, the sender's checks once serving."""
+"""A customer domain's onboarding, for ``verify --stack`` and ``readiness``: probes in, a state out."""
 
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ from mtasts.checks.dane import dane, dane_in_use, missing_tlsa
 from mtasts.commands.shared.delegated import ApiView, ask_api, onboard
 from mtasts.model.config import Deployment, Domain
 from mtasts.model.findings import Finding, Severity
+from mtasts.model.vocabulary import Mode
 from mtasts.probes import MxAnswer, ProbeOptions, Prober, StarttlsProbe
 from mtasts.probes.custom_hostnames import Api
 from mtasts.probes.dnssec import Security, TlsaAnswer
@@ -36,7 +37,7 @@ class Report:
     """Every finding for one domain, in check order."""
 
     domain: str
-    mode: str | None
+    mode: Mode | None
     """The live policy's mode, or None when no valid policy was fetched."""
     findings: tuple[Finding, ...]
     certificates: tuple[ServedCertificate, ...] = ()
@@ -62,7 +63,7 @@ class Report:
 
     def checks(self, severity: Severity | None = None) -> list[str]:
         """The check names found, optionally only those of one severity."""
-        return [f.check for f in self.findings if severity is None or f.severity is severity]
+        return [f.name for f in self.findings if severity is None or f.severity is severity]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -85,7 +86,6 @@ class Report:
         return out
 
 
-
 async def check_domain(
     prober: Prober,
     domain: str,
@@ -93,19 +93,23 @@ async def check_domain(
     thresholds: Thresholds | None = None,
     now: datetime.datetime | None = None,
     api: ApiView | None = None,
+    customer: Domain | None = None,
 ) -> Report:
     """Every check for one domain; ``expected`` adds drift findings against the stack.
 
     ``thresholds`` are the certificate days-left limits; ``now`` is the run's clock (one per run,
-    so every domain's days left are counted from the same moment).
+    so every domain's days left are counted from the same moment). A customer domain
+    (``hosting: delegated``, as ``expected`` or, without drift, ``customer``) is first checked for
+    its onboarding.
     """
     thresholds = thresholds or Thresholds()
     now = now or datetime.datetime.now(datetime.UTC)
     # A customer domain (hosting: delegated) is first checked for its onboarding; while it is
     # pending, that is all its report holds (pending is not a failure of the stack).
     onboarded: tuple[Finding, ...] = ()
-    if expected is not None and expected.delegation is not None:
-        result = await onboard(prober, expected, api or ApiView())
+    delegated = customer or expected
+    if delegated is not None and delegated.delegation is not None:
+        result = await onboard(prober, delegated, api or ApiView())
         if result.pending:
             return Report(domain=domain, mode=None, findings=result.findings, now=now)
         onboarded = result.findings

@@ -16,26 +16,34 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from mtasts.checks.readiness import ReportsUnavailable, Summaries, Verdict, VerifyEvidence, evaluate
+from mtasts.commands.shared.delegated import ApiView, ask_api
 from mtasts.commands.shared.domain_check import check_domain
 from mtasts.commands.shared.receiver import ReportsError, ReportsRefused, endpoint_for, fetch_summary
 from mtasts.model.config import Deployment
 from mtasts.model.receiver import TOKEN_ENV
 from mtasts.probes import ProbeOptions, Prober
+from mtasts.probes.custom_hostnames import Api
 
 GatherVerify = Callable[[Sequence[str]], Mapping[str, VerifyEvidence]]
 GatherReports = Callable[[Deployment], Summaries]
 
 
 async def verify_evidence_async(
-    names: Sequence[str], options: ProbeOptions, concurrency: int = 32
+    names: Sequence[str], options: ProbeOptions, concurrency: int = 32, deployment: Deployment | None = None
 ) -> dict[str, VerifyEvidence]:
-    """Per domain: verify's findings, its MX answer and each MX host's addresses, one prober."""
+    """Per domain: verify's findings, its MX answer and each MX host's addresses, one prober.
+
+    A customer domain of ``deployment`` (``hosting: delegated``) is judged on its onboarding
+    first: while pending, its findings are the onboarding's (and it is not ready).
+    """
     limit = asyncio.Semaphore(max(1, concurrency))
+    customers = {d.name: d for d in deployment.delegated_domains} if deployment is not None else {}
+    api = await ask_api(deployment, Api.from_environment(timeout=options.timeout)) if customers else ApiView()
     async with Prober(options) as prober:
 
         async def one(name: str) -> VerifyEvidence:
             async with limit:
-                report = await check_domain(prober, name)
+                report = await check_domain(prober, name, api=api, customer=customers.get(name))
                 mx = await prober.mx(name)  # the answer check_domain used: asked once per prober
                 found = await asyncio.gather(*(prober.addresses(h) for h in mx.hosts))
                 addresses = {a.host: a.all for a in found}
@@ -45,11 +53,13 @@ async def verify_evidence_async(
     return dict(zip(names, evidence, strict=True))
 
 
-def verify_evidence(options: ProbeOptions, concurrency: int = 32) -> GatherVerify:
-    """Evidence from a live ``verify`` run (without drift), per domain."""
+def verify_evidence(
+    options: ProbeOptions, concurrency: int = 32, deployment: Deployment | None = None
+) -> GatherVerify:
+    """Evidence from a live ``verify`` run (without drift), per domain; ``deployment`` for its customers."""
 
     def gather(names: Sequence[str]) -> Mapping[str, VerifyEvidence]:
-        return asyncio.run(verify_evidence_async(list(names), options, concurrency))
+        return asyncio.run(verify_evidence_async(list(names), options, concurrency, deployment))
 
     return gather
 
