@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_cloudflare as cloudflare
 
+from components import retry
 from components.dns import COMMENT
 from mtasts.model import policy_worker as worker
 from mtasts.model.cloudflare import WORKER_NAME, derived_name
@@ -89,7 +90,7 @@ class DelegatedHosting(pulumi.ComponentResource):
         self, name: str, args: DelegatedHostingArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mta-sts:index:DelegatedHosting", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions(parent=self, hooks=retry.binding())
         settings = args.settings
         zone_id = args.zone_id
         self.script = cloudflare.WorkersScript(
@@ -109,7 +110,9 @@ class DelegatedHosting(pulumi.ComponentResource):
             f"{name}-fallback-origin",
             zone_id=zone_id,
             origin=settings.target,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.records[fallback.key]]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.records[fallback.key]], hooks=retry.binding()
+            ),
         )
         # One route for every custom hostname: */* matches all traffic entering the zone.
         self.route = cloudflare.WorkersRoute(
@@ -130,7 +133,7 @@ class DelegatedHosting(pulumi.ComponentResource):
                 zone_id=zone_id,
                 hostname=customer.policy_host,
                 ssl=ssl,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=serving),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=serving, hooks=retry.binding()),
             )
         gate = delegated_gate(args.live_gate, {r.record.name: r.customers for r in txt}, args.options)
         for record in txt:
@@ -148,7 +151,9 @@ class DelegatedHosting(pulumi.ComponentResource):
         depends_on: list[pulumi.Resource],
         gate: pulumi.ResourceHook | None,
     ) -> cloudflare.DnsRecord:
-        hooks = pulumi.ResourceHookBinding(before_create=[gate], before_update=[gate]) if gate else None
+        hooks = retry.with_retry(
+            pulumi.ResourceHookBinding(before_create=[gate], before_update=[gate]) if gate else None
+        )
         data = record.record
         return cloudflare.DnsRecord(
             record.key,
