@@ -36,7 +36,10 @@ STACK = """config:
     example.com: {}
     example.org: {}
 """
-DOMAIN_KEYS = {"reports", "organizations", "successful", "failed", "failures", "firstReport", "lastReport"}
+DOMAIN_KEYS = {
+    "reports", "organizations", "byOrganization", "successful", "failed", "failures", "firstReport",
+    "lastReport",
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -38,8 +38,10 @@ export async function summary(db, settings, since, now) {
       .bind(since),
     db
       .prepare(
-        "SELECT DISTINCT p.domain AS domain, r.organization AS organization FROM policies p " +
-          "JOIN reports r ON r.id = p.report WHERE p.received_at >= ? ORDER BY 1, 2",
+        "SELECT p.domain AS domain, r.organization AS organization, COUNT(DISTINCT p.report) AS reports, " +
+          "TOTAL(p.successful) AS successful, TOTAL(p.failed) AS failed, MAX(p.received_at) AS last " +
+          "FROM policies p JOIN reports r ON r.id = p.report WHERE p.received_at >= ? " +
+          "GROUP BY p.domain, r.organization ORDER BY 1, 2",
       )
       .bind(since),
     db
@@ -58,6 +60,7 @@ export async function summary(db, settings, since, now) {
     (domains[name] ??= {
       reports: 0,
       organizations: [],
+      byOrganization: [],
       successful: 0,
       failed: 0,
       failures: [],
@@ -76,7 +79,19 @@ export async function summary(db, settings, since, now) {
       lastReport: row.last,
     });
   }
-  for (const row of orgs.results.filter(counted)) entry(row.domain).organizations.push(row.organization);
+  // Per reporting organization too, so one large sender's failures are judged on their own
+  // (readiness) and its last report's age is a metric.
+  for (const row of orgs.results.filter(counted)) {
+    const e = entry(row.domain);
+    e.organizations.push(row.organization);
+    e.byOrganization.push({
+      organization: row.organization,
+      reports: row.reports,
+      successful: row.successful,
+      failed: row.failed,
+      lastReport: row.last,
+    });
+  }
   for (const row of failures.results.filter(counted)) {
     entry(row.domain).failures.push({
       resultType: row.result_type,
