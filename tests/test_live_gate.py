@@ -17,6 +17,7 @@ from mtasts.rfc.policy import policy_id
 from tests.conftest import ACCOUNT
 from tests.policy_host import PolicyHost
 from tests.program_mocks import ProgramRun, run_program, run_stack
+from tests.servers import Lab
 
 RECORD = "cloudflare:index/dnsRecord:DnsRecord"
 
@@ -111,8 +112,8 @@ INTERVAL = 0.3
 
 
 @pytest.fixture
-def host(tmp_path: Path) -> Iterator[PolicyHost]:
-    with PolicyHost(tmp_path, {DOMAIN: {"mode": "enforce", "maxAge": 604800}}) as server:
+def host(tmp_path: Path, lab: Lab) -> Iterator[PolicyHost]:
+    with PolicyHost(tmp_path, {DOMAIN: {"mode": "enforce", "maxAge": 604800}}, lab=lab) as server:
         yield server
 
 
@@ -184,10 +185,10 @@ def test_the_gate_stays_shut_for_a_flapping_host(host: PolicyHost) -> None:
     new = host.stack.domain(DOMAIN).policy_text.encode()
     old = host.serve_old(DOMAIN)
     host.serve(DOMAIN, b"", bodies=(new, old))
-    gate = gate_function(LiveGate(timeout=3, interval=0.2, rounds=3, span=1.0), host.options())
+    gate = gate_function(LiveGate(timeout=6, interval=0.2, rounds=3, span=1.0), host.options())
     with pytest.raises(LiveGateError) as raised:
         asyncio.run(gate(hook_args(host, "update")))
-    assert host.https.requests >= 6
+    assert host.https.requests >= 4  # it saw the new bytes twice at least, never three times in a row
     assert "not served steadily" in str(raised.value)
 
 

@@ -28,7 +28,7 @@ export function silentDomains(settings, lastRows, now) {
 }
 
 export async function summary(db, settings, since, now) {
-  const [totals, orgs, failures, unparsed, foreign, last] = await db.batch([
+  const [totals, orgs, failures, unparsed, foreign, last, byOrg] = await db.batch([
     db
       .prepare(
         "SELECT p.domain AS domain, COUNT(DISTINCT p.report) AS reports, TOTAL(p.successful) AS successful, " +
@@ -38,10 +38,8 @@ export async function summary(db, settings, since, now) {
       .bind(since),
     db
       .prepare(
-        "SELECT p.domain AS domain, r.organization AS organization, COUNT(DISTINCT p.report) AS reports, " +
-          "TOTAL(p.successful) AS successful, TOTAL(p.failed) AS failed, MAX(p.received_at) AS last " +
-          "FROM policies p JOIN reports r ON r.id = p.report WHERE p.received_at >= ? " +
-          "GROUP BY p.domain, r.organization ORDER BY 1, 2",
+        "SELECT DISTINCT p.domain AS domain, r.organization AS organization FROM policies p " +
+          "JOIN reports r ON r.id = p.report WHERE p.received_at >= ? ORDER BY 1, 2",
       )
       .bind(since),
     db
@@ -54,18 +52,26 @@ export async function summary(db, settings, since, now) {
     db.prepare("SELECT COUNT(*) AS n FROM submissions WHERE status = 'unparsed' AND received_at >= ?").bind(since),
     db.prepare("SELECT COUNT(*) AS n FROM submissions WHERE status = 'foreign' AND received_at >= ?").bind(since),
     db.prepare(LAST_REPORTS),
+    db
+      .prepare(
+        "SELECT p.domain AS domain, r.organization AS organization, COUNT(DISTINCT p.report) AS reports, " +
+          "TOTAL(p.successful) AS successful, TOTAL(p.failed) AS failed, MAX(p.received_at) AS last " +
+          "FROM policies p JOIN reports r ON r.id = p.report WHERE p.received_at >= ? " +
+          "GROUP BY p.domain, r.organization ORDER BY 1, 2",
+      )
+      .bind(since),
   ]);
   const domains = {};
   const entry = (name) =>
     (domains[name] ??= {
       reports: 0,
       organizations: [],
-      byOrganization: [],
       successful: 0,
       failed: 0,
       failures: [],
       firstReport: null,
       lastReport: null,
+      byOrganization: [],
     });
   // Every builtin domain, silent or not; any other domain of the stack once it has reports.
   const counted = (row) => settings.domainSet.has(row.domain);
@@ -79,25 +85,22 @@ export async function summary(db, settings, since, now) {
       lastReport: row.last,
     });
   }
-  // Per reporting organization too, so one large sender's failures are judged on their own
-  // (readiness) and its last report's age is a metric.
-  for (const row of orgs.results.filter(counted)) {
-    const e = entry(row.domain);
-    e.organizations.push(row.organization);
-    e.byOrganization.push({
-      organization: row.organization,
-      reports: row.reports,
-      successful: row.successful,
-      failed: row.failed,
-      lastReport: row.last,
-    });
-  }
+  for (const row of orgs.results.filter(counted)) entry(row.domain).organizations.push(row.organization);
   for (const row of failures.results.filter(counted)) {
     entry(row.domain).failures.push({
       resultType: row.result_type,
       receivingMx: row.receiving_mx,
       receivingIp: row.receiving_ip,
       sessions: row.sessions,
+    });
+  }
+  for (const row of byOrg.results.filter(counted)) {
+    entry(row.domain).byOrganization.push({
+      organization: row.organization,
+      reports: row.reports,
+      successful: row.successful,
+      failed: row.failed,
+      lastReport: row.last,
     });
   }
   const silent = silentDomains(settings, last.results, now).map((s) => s.domain);
