@@ -55,23 +55,34 @@ class WorkerHosting(pulumi.ComponentResource):
         )
         self.serving = {}
         for domain in args.domains:
+            front: list[pulumi.Resource] = []
             if domain.routing is Routing.CUSTOM_DOMAIN:
-                # Cloudflare creates and owns the DNS record for a custom domain itself.
-                front: pulumi.Resource = cloudflare.WorkersCustomDomain(
-                    f"{name}-{domain.name}-custom-domain",
-                    account_id=args.account_id,
-                    hostname=domain.policy_host,
-                    service=self.script.script_name,
-                    zone_id=args.zone_ids[domain.name],
-                    opts=child,
+                # Cloudflare creates and owns the DNS record for a custom domain itself. Create is
+                # an upsert keyed by hostname (PUT /accounts/{id}/workers/domains) and delete is by
+                # id, and every input forces a replacement (terraform-provider-cloudflare
+                # internal/services/workers_custom_domain/resource.go, schema.go): replaced
+                # create-first, the new one would take over the hostname and the old one's delete
+                # would then remove it. Delete first, then create.
+                front.append(
+                    cloudflare.WorkersCustomDomain(
+                        f"{name}-{domain.name}-custom-domain",
+                        account_id=args.account_id,
+                        hostname=domain.policy_host,
+                        service=self.script.script_name,
+                        zone_id=args.zone_ids[domain.name],
+                        opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+                    )
                 )
-            else:
-                front = cloudflare.WorkersRoute(
-                    f"{name}-{domain.name}-route",
-                    zone_id=args.zone_ids[domain.name],
-                    pattern=f"{domain.policy_host}/*",
-                    script=self.script.script_name,
-                    opts=child,
+            elif domain.routing is Routing.ROUTE:
+                front.append(
+                    cloudflare.WorkersRoute(
+                        f"{name}-{domain.name}-route",
+                        zone_id=args.zone_ids[domain.name],
+                        pattern=f"{domain.policy_host}/*",
+                        script=self.script.script_name,
+                        opts=child,
+                    )
                 )
-            self.serving[domain.name] = [self.script, front]
+            # Routing.NONE: nothing at mta-sts.<d>, the step between a record and a custom domain.
+            self.serving[domain.name] = [self.script, *front]
         self.register_outputs({"scriptName": self.script.script_name})

@@ -185,10 +185,10 @@ def test_the_gate_stays_shut_for_a_flapping_host(host: PolicyHost) -> None:
     new = host.stack.domain(DOMAIN).policy_text.encode()
     old = host.serve_old(DOMAIN)
     host.serve(DOMAIN, b"", bodies=(new, old))
-    gate = gate_function(LiveGate(timeout=3, interval=0.2, rounds=3, span=1.0), host.options())
+    gate = gate_function(LiveGate(timeout=6, interval=0.2, rounds=3, span=1.0), host.options())
     with pytest.raises(LiveGateError) as raised:
         asyncio.run(gate(hook_args(host, "update")))
-    assert host.https.requests >= 6
+    assert host.https.requests >= 4  # it saw the new bytes twice at least, never three times in a row
     assert "not served steadily" in str(raised.value)
 
 

@@ -175,7 +175,7 @@ def _receiver(
     mailto: bool = True,
     others: tuple[str, ...] = ("by-hand.example",),
 ) -> PolicyResource:
-    """The receiver Worker as components/reports.py declares it: the model's script, with ``domains``
+    """The receiver Worker as components/receiver.py declares it: the model's script, with ``domains``
     builtin (``external`` among them dns: external) and ``others`` in the stack with reports: none."""
     from mtasts.model.config import load_config
     from mtasts.model.receiver import receiver_script

@@ -83,10 +83,10 @@ def test_a_flapping_host_never_passes(host: PolicyHost) -> None:
     new = host.stack.domain(A).policy_text.encode()
     old = host.serve_old(A)
     host.serve(A, b"", bodies=(new, old))
-    process = start(host, A, "--timeout", "4", "--interval", "0.2", *STEADY)
+    process = start(host, A, "--timeout", "6", "--interval", "0.2", *STEADY)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 1, out + err
-    assert host.https.requests >= 6  # it saw the new bytes three times at least, never steadily
+    assert host.https.requests >= 4  # it saw the new bytes twice at least, never steadily
     assert f"] {A}: serves id {host.stack.domain(A).policy_id}" in err  # seen, but never steadily
     assert "1 of 1 domain(s) not live" in out
 
@@ -140,7 +140,7 @@ def test_every_domain_by_default_including_external_dns(host: PolicyHost) -> Non
     for name in (A, B, GONE, TWO, V6):
         host.serve_new(name)
     host.second.routes[f"mta-sts.{TWO}"] = Route(body=host.stack.domain(TWO).policy_text.encode())
-    process = start(host, "--timeout", "5", "--interval", str(INTERVAL), *STEADY)
+    process = start(host, "--timeout", "20", "--interval", str(INTERVAL), *STEADY)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 0, out + err
     assert "5 domain(s) live" in out

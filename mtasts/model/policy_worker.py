@@ -23,12 +23,14 @@ from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
+from mtasts.model.cloudflare import WORKER_NAME, derived_name
 from mtasts.model.config import Domain
 from mtasts.rfc.served import encode_served, insert_data
 
 __all__ = [
     "COMPATIBILITY_DATE",
     "MAIN_MODULE",
+    "SCRIPT_PREFIX",
     "TEMPLATE_PATH",
     "policy_data",
     "policy_map",
@@ -46,9 +48,16 @@ TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "worker" / "worker.js"
 """Package data: the Worker's JavaScript ships inside the ``mtasts`` package."""
 
 
+SCRIPT_PREFIX = "mta-sts-"
+
+
 def script_name(stack: str) -> str:
-    """The Worker script name for a stack: one script per stack and account."""
-    return f"mta-sts-{stack}"
+    """The Worker script name for a stack: one script per stack and account.
+
+    ``mta-sts-<stack>`` whenever Cloudflare takes it (``dev``, ``prod``: a rename would replace
+    the Worker), else a stable derived name (``mtasts.model.cloudflare.derived_name``).
+    """
+    return derived_name(SCRIPT_PREFIX, stack, WORKER_NAME)
 
 
 @cache
