@@ -33,7 +33,7 @@ import pulumi_cloudflare as cloudflare
 
 from components import retry
 from components.dns import COMMENT
-from mtasts.model import policy_worker as worker
+from mtasts.model import policy_worker
 from mtasts.model.cloudflare import WORKER_NAME, derived_name
 from mtasts.model.config import Deployment, Domain
 from mtasts.model.delegation import DelegationSettings, OperatorRecord
@@ -53,7 +53,7 @@ def script_name(stack: str) -> str:
     ``mta-sts-<stack>-customers`` whenever Cloudflare takes it, else a stable derived name
     (``mtasts.model.cloudflare.derived_name``: at most 63 of ``[a-z0-9_-]``).
     """
-    return derived_name(worker.SCRIPT_PREFIX, f"{stack}-customers", WORKER_NAME)
+    return derived_name(policy_worker.SCRIPT_PREFIX, f"{stack}-customers", WORKER_NAME)
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,9 @@ class DelegatedHosting(pulumi.ComponentResource):
             f"{name}-script",
             account_id=args.account_id,
             script_name=args.script_name,
-            content=worker.worker_script(args.customers),
-            main_module=worker.MAIN_MODULE,
-            compatibility_date=worker.COMPATIBILITY_DATE,
+            content=policy_worker.worker_script(args.customers),
+            main_module=policy_worker.MAIN_MODULE,
+            compatibility_date=policy_worker.COMPATIBILITY_DATE,
             opts=child,
         )
         fallback, *txt = args.records
