@@ -17,6 +17,7 @@ from mtasts.checks.readiness import VerifyEvidence, evaluate
 from mtasts.commands.shared.evidence import assess
 from mtasts.model.config import ConfigError, Domain, load_config, project_defaults
 from mtasts.model.findings import Finding, Severity
+from mtasts.model.receiver_summary import ReceiverSummary, parse_summary
 from mtasts.model.rollout import LiveGate, Readiness, defaults_json
 from mtasts.probes import DnsError, DnsFailure, DnsStatus, MxAnswer
 
@@ -54,7 +55,7 @@ def days_ago(days: float) -> str:
     return (NOW - datetime.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def summary(**entry: Any) -> dict[str, Any]:
+def summary(**entry: Any) -> ReceiverSummary:
     """A reports receiver's answer with one domain entry (good evidence unless changed)."""
     base = {
         "reports": 60,
@@ -65,7 +66,7 @@ def summary(**entry: Any) -> dict[str, Any]:
         "firstReport": days_ago(30),
         "lastReport": days_ago(1),
     }
-    return {"domains": {NAME: {**base, **entry}}, "unparsed": 0}
+    return parse_summary({"domains": {NAME: {**base, **entry}}, "unparsed": 0})
 
 
 def blockers(verdict: Any) -> list[str]:
@@ -92,10 +93,10 @@ def test_no_receiver_is_not_ready_said_plainly() -> None:
 
 @pytest.mark.parametrize(
     "summaries",
-    [{"domains": {}, "unparsed": 0}, summary(reports=0, organizations=[], successful=0)],
+    [parse_summary({"domains": {}, "unparsed": 0}), summary(reports=0, organizations=[], successful=0)],
     ids=["domain absent", "zero reports"],
 )
-def test_no_reports_at_all_is_not_ready(summaries: dict[str, Any]) -> None:
+def test_no_reports_at_all_is_not_ready(summaries: ReceiverSummary) -> None:
     """A receiver that has no report for the domain: not ready, "no TLS reports at all"."""
     verdict = evaluate(DOMAIN, clean_verify(), summaries, THRESHOLDS, NOW)
     assert not verdict.ready
@@ -121,8 +122,8 @@ def test_too_few_days_or_organizations_is_not_ready() -> None:
 
 def test_a_summary_without_first_report_is_not_evidence_of_days() -> None:
     """A receiver summary lacking firstReport (an older receiver): days unknown, not ready, said so."""
-    entry = {k: v for k, v in summary()["domains"][NAME].items() if k != "firstReport"}
-    verdict = evaluate(DOMAIN, clean_verify(), {"domains": {NAME: entry}}, THRESHOLDS, NOW)
+    entry = {k: v for k, v in summary().domains[NAME].as_json().items() if k != "firstReport"}
+    verdict = evaluate(DOMAIN, clean_verify(), parse_summary({"domains": {NAME: entry}}), THRESHOLDS, NOW)
     assert not verdict.ready and blockers(verdict) == ["report-days"]
     assert "no firstReport" in verdict.findings[-1].reason
 

@@ -36,7 +36,16 @@ STACK = """config:
     example.com: {}
     example.org: {}
 """
-DOMAIN_KEYS = {"reports", "organizations", "successful", "failed", "failures", "firstReport", "lastReport"}
+DOMAIN_KEYS = {
+    "reports",
+    "organizations",
+    "successful",
+    "failed",
+    "failures",
+    "firstReport",
+    "lastReport",
+    "byOrganization",
+}
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +85,15 @@ def test_json_is_the_documented_shape(
         88,
         14,
     )
+    assert org["byOrganization"] == [
+        {
+            "organization": "Microsoft Corporation",
+            "reports": 1,
+            "successful": 88,
+            "failed": 14,
+            "lastReport": org["lastReport"],
+        }
+    ]
     assert org["failures"] == [
         {
             "resultType": "certificate-expired",
@@ -124,7 +142,7 @@ def test_since_limits_to_recent_reports(
     recent = json.loads(capsys.readouterr().out)
     assert recent["domains"]["example.org"]["reports"] == 1
     later = fetch_summary(filled.url, TOKEN, datetime.now(UTC) + timedelta(hours=1))
-    assert later["domains"]["example.org"]["reports"] == 0 and later["unparsed"] == 0
+    assert later.domains["example.org"].reports == 0 and later.unparsed == 0
 
 
 @pytest.mark.parametrize("text, seconds", [("30m", 1800), ("24h", 86400), ("7d", 604800), ("2w", 1209600)])

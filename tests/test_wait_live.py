@@ -14,7 +14,7 @@ import pytest
 from mtasts.probes.live import NotLiveError, wait_live
 from mtasts.rfc.policy import policy_id
 from tests.policy_host import PolicyHost
-from tests.servers import Route
+from tests.servers import Lab, Route
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -29,7 +29,7 @@ TWO, V6 = "two.live.test", "v6.live.test"
 
 
 @pytest.fixture
-def host(tmp_path: Path) -> Iterator[PolicyHost]:
+def host(tmp_path: Path, lab: Lab) -> Iterator[PolicyHost]:
     extra = [(f"mta-sts.{TWO}.", "A", "127.0.0.2"), (f"mta-sts.{V6}.", "AAAA", "::1")]
     domains = {
         TWO: {},
@@ -38,7 +38,7 @@ def host(tmp_path: Path) -> Iterator[PolicyHost]:
         B: {"mode": "enforce", "maxAge": 604800},
         GONE: {"dns": "external", "routing": "custom-domain"},
     }
-    with PolicyHost(tmp_path, domains, extra) as server:
+    with PolicyHost(tmp_path, domains, extra, lab=lab) as server:
         yield server
 
 

@@ -126,7 +126,7 @@ def _delegated(deployment: Deployment, stack: str) -> dict[str, Item]:
     settings = deployment.delegation
     if settings is None or not deployment.delegated_domains:
         return {}
-    from mtasts.model.worker import policy_data
+    from mtasts.model.policy_worker import policy_data
 
     zone, customers = settings.zone, deployment.delegated_domains
     script = f"mta-sts-{stack}-customers"  # components.delegated.script_name
