@@ -33,6 +33,7 @@ from mtasts.checks.retirement import StackVersion, removal_findings, retirement
 from mtasts.checks.routing import routing_change
 from mtasts.commands.shared.args import UsageError, options_from_args
 from mtasts.commands.shared.evidence import assess, reports_source, verify_evidence
+from mtasts.model import budget
 from mtasts.model.config import ConfigError, Deployment, Domain, load_stack
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.vocabulary import Hosting, Mode
@@ -209,6 +210,9 @@ class Review:
     base_ref: str
     changes: tuple[DomainChange, ...]
     findings: tuple[Finding, ...]
+    cost: tuple[str, ...] = ()
+    """The change's API writes and every shard move (``mtasts.model.budget.change_lines``)."""
+    cost_json: dict[str, Any] | None = None
 
     @property
     def failed(self) -> bool:
@@ -231,6 +235,7 @@ class Review:
             out += ["  " + f.line() for f in self.findings if f.key == prefix]
         others = [f for f in self.findings if f.key is None or not f.key.startswith("domains.")]
         out += [""] + [f.line() for f in others] if others else []
+        out += ["", *self.cost] if self.cost else []
         out.append("")
         bad = [f for f in self.findings if f.severity == Severity.ERROR]
         out.append(f"FAIL: {len(bad)} change(s) can lose mail or strand cached policies" if bad else "OK")
@@ -242,6 +247,7 @@ class Review:
             "base": self.base_ref,
             "domains": {c.name: c.as_json() for c in self.changes},
             "findings": [f.as_json() for f in self.findings],
+            "cost": self.cost_json,
             "ok": not self.failed,
         }
 
@@ -304,7 +310,10 @@ def review(
     becoming = [c.name for c in changes if c.becomes_enforce]
     if becoming and readiness is not None:
         findings += readiness(head, becoming)
-    return Review(stack, base_ref, tuple(changes), tuple(findings))
+    cost = budget.change_json(base, head, stack)
+    return Review(
+        stack, base_ref, tuple(changes), tuple(findings), tuple(budget.change_lines(base, head, stack)), cost
+    )
 
 
 def readiness_from_args(args: Any) -> Readiness:
