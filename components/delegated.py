@@ -38,6 +38,7 @@ from mtasts.model.cloudflare import WORKER_NAME, derived_name
 from mtasts.model.config import Deployment, Domain
 from mtasts.model.delegation import DelegationSettings, OperatorRecord
 from mtasts.model.rollout import LiveGate
+from mtasts.model.vocabulary import RecordRole
 from mtasts.probes.live import Served, look
 from mtasts.probes.options import ProbeOptions
 from mtasts.probes.prober import PolicyFetch, Prober
@@ -140,7 +141,7 @@ class DelegatedHosting(pulumi.ComponentResource):
             waits = list(serving)
             if len(record.customers) == 1 and not record.record.name.startswith("*."):
                 waits.append(self.custom_hostnames[record.customers[0]])
-            hooks = gate if record.record.role == "sts" else None
+            hooks = gate if record.record.role is RecordRole.STS else None
             self.records[record.key] = self._record(record, zone_id, waits, hooks)
         self.register_outputs({"scriptName": self.script.script_name, "customHostnames": len(args.customers)})
 
