@@ -65,6 +65,9 @@ class DomainRecordsArgs:
     live_gate: pulumi.ResourceHook | None = None
     """Bound to the ``_mta-sts`` TXT alone: it is created or updated only once the policy its id
     names is served (``components.live_gate``)."""
+    create_guard: pulumi.ResourceHook | None = None
+    """Before the ``_mta-sts`` TXT is created: refuses while a hand-made ``v=STSv1`` record
+    answers there (``components.guards``)."""
 
 
 class DomainRecords(pulumi.ComponentResource):
@@ -87,7 +90,11 @@ class DomainRecords(pulumi.ComponentResource):
         for record in args.domain.records:
             hooks = None
             if record.role == "sts":
-                hooks = live_gate_binding(args.live_gate) if args.live_gate is not None else None
+                hooks = (
+                    live_gate_binding(args.live_gate, args.create_guard)
+                    if args.live_gate is not None
+                    else None
+                )
                 # The id is bumped only once the policy it names is served, including the
                 # name senders fetch it from.
                 depends_on = serving + [self.resources[r] for r in ("policy-host",) if r in self.resources]

@@ -75,6 +75,10 @@ def live_gate(settings: LiveGate, options: ProbeOptions | None = None) -> pulumi
     )
 
 
-def binding(gate: pulumi.ResourceHook) -> pulumi.ResourceHookBinding:
-    """Before create and before update: every time the record's id can change."""
-    return pulumi.ResourceHookBinding(before_create=[gate], before_update=[gate])
+def binding(
+    gate: pulumi.ResourceHook, guard: pulumi.ResourceHook | None = None
+) -> pulumi.ResourceHookBinding:
+    """Before create and before update: every time the record's id can change. ``guard``
+    (``components.guards``) runs first on create: no waiting beside a hand-made record."""
+    first = [guard] if guard is not None else []
+    return pulumi.ResourceHookBinding(before_create=[*first, gate], before_update=[gate])

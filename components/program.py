@@ -16,6 +16,7 @@ import pulumi
 from mtasts.model import worker
 from mtasts.model.config import NAMESPACE, ConfigError, Deployment, load_config
 from mtasts.model.outputs import stack_outputs
+from mtasts.model.vocabulary import Routing
 
 
 def _config_values() -> dict[str, str]:
@@ -69,13 +70,18 @@ def load() -> Settings:
 def deploy(settings: Settings, stack: str) -> dict[str, Any]:
     """Register every resource; returns the components by role (for tests and outputs)."""
     # Imported here so a config error is reported before the provider SDKs load.
-    from components.dns import DomainRecords, DomainRecordsArgs, zone_ids
+    from components.dns import COMMENT, DomainRecords, DomainRecordsArgs, zone_ids
+    from components.guards import guards
     from components.live_gate import live_gate
     from components.pages import PagesHosting, PagesHostingArgs
     from components.worker import WorkerHosting, WorkerHostingArgs
 
     deployment = settings.deployment
     zones = zone_ids(deployment.domains)
+    managed = [d for d in deployment.domains if d.managed_dns]
+    routed = [d for d in deployment.worker_domains if d.routing is Routing.ROUTE]
+    # Hand-made records and routes are refused at create time (`mtasts adopt` takes them over).
+    sts_guard, route_guard = guards(stack, COMMENT) if managed or routed else (None, None)
     serving: dict[str, list[pulumi.Resource]] = {}
     built: dict[str, Any] = {"records": {}}
     if deployment.worker_domains:
@@ -87,6 +93,7 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
                 script_name=worker.script_name(stack),
                 domains=deployment.worker_domains,
                 zone_ids=zones,
+                route_guard=route_guard,
             ),
         )
         serving.update(hosting.serving)
@@ -102,7 +109,6 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
     if deployment.reports_domains:
         built["reports"] = _receiver(deployment, stack)
         reporting = built["reports"].answering
-    managed = [d for d in deployment.domains if d.managed_dns]
     # dns: external domains have no record to gate: `mtasts wait-live` is their gate.
     gate = live_gate(deployment.live_gate) if managed else None
     for domain in managed:
@@ -115,6 +121,7 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
                 # A builtin domain's _smtp._tls TXT lists the receiver only once it answers.
                 reporting=reporting if domain.reports == "builtin" else (),
                 live_gate=gate,
+                create_guard=sts_guard,
             ),
         )
     return built

@@ -24,6 +24,8 @@ class WorkerHostingArgs:
     """The Worker-hosted domains; the script serves exactly these."""
     zone_ids: Mapping[str, pulumi.Input[str]]
     """Domain name → zone id of the zone its route or custom domain goes in."""
+    route_guard: pulumi.ResourceHook | None = None
+    """Before a route is created: refuses while a hand-made route has its pattern (``components.guards``)."""
 
 
 class WorkerHosting(pulumi.ComponentResource):
@@ -70,7 +72,12 @@ class WorkerHosting(pulumi.ComponentResource):
                     zone_id=args.zone_ids[domain.name],
                     pattern=f"{domain.policy_host}/*",
                     script=self.script.script_name,
-                    opts=child,
+                    opts=pulumi.ResourceOptions(
+                        parent=self,
+                        hooks=pulumi.ResourceHookBinding(before_create=[args.route_guard])
+                        if args.route_guard is not None
+                        else None,
+                    ),
                 )
             self.serving[domain.name] = [self.script, front]
         self.register_outputs({"scriptName": self.script.script_name})

@@ -164,6 +164,32 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--timeout", type=seconds, default=10.0, help="seconds per network step")
     verify.add_argument("--concurrency", type=count, default=32, help="domains checked at once")
 
+    adopt = sub.add_parser(
+        "adopt",
+        help="stack entries and a pulumi import file for a hand-made deployment",
+        description="Read what each domain publishes live; print the mta-sts:domains entries that "
+        "reproduce it (stdout) and every change senders would see against the stack (stderr).",
+    )
+    adopt.add_argument(
+        "domains", nargs="*", type=domain, metavar="DOMAIN", help="default: every domain of the stack"
+    )
+    adopt.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    adopt.add_argument(
+        "--import-file",
+        metavar="PATH",
+        help="also write the `pulumi import --file` document for the live records and routes "
+        "(reads the Cloudflare API: CLOUDFLARE_API_TOKEN, CLOUDFLARE_BASE_URL)",
+    )
+    adopt.add_argument(
+        "--state",
+        metavar="FILE",
+        type=existing_file,
+        help="`pulumi stack export` output: parents and resources already in state are named, not created",
+    )
+    adopt.add_argument("--nameserver", type=nameserver, help=argparse.SUPPRESS)
+    _lab_options(adopt, smtp=False)
+    adopt.add_argument("--timeout", type=seconds, default=10.0, help="seconds per network step")
+
     live = sub.add_parser(
         "wait-live", help="wait until each domain serves its planned policy (then bump _mta-sts)"
     )
@@ -236,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
             from mtasts.commands.wait_live import run as wait_live
 
             return wait_live(args)
+        if args.command == "adopt":
+            from mtasts.commands.adopt import run as adopt
+
+            return adopt(args)
         if args.command == "readiness":
             from mtasts.commands.readiness import run as readiness
 
