@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mtasts.checks.drift import policy_changes
 from mtasts.model.domain import Domain
 from mtasts.model.findings import Finding, Severity
-from mtasts.model.vocabulary import Check, Hosting, Mode
+from mtasts.model.vocabulary import Check, Hosting
 from mtasts.probes.dns import DnsAnswer, DnsStatus
 from mtasts.probes.prober import PolicyFetch
 from mtasts.rfc.names import normalize_name
@@ -27,7 +28,6 @@ from mtasts.rfc.records import (
     parse_tlsrpt_record,
 )
 
-_MODE_STRENGTH = {Mode.NONE: 0, Mode.TESTING: 1, Mode.ENFORCE: 2}
 PAGES_SUFFIX = ".github.io"
 
 
@@ -160,31 +160,22 @@ def sender_changes(live: LiveDomain, planned: Domain) -> list[Finding]:
     return found
 
 
+_CHANGE_CHECKS = {"mode": Check.ADOPT_MODE, "mx": Check.ADOPT_MX, "max_age": Check.ADOPT_MAX_AGE}
+_CHANGE_KEYS = {"mode": "mode", "mx": "mx", "max_age": "maxAge"}
+_WEAKER = {
+    "mode": " (a downgrade: senders stop enforcing)",
+    "mx": ": senders enforcing the policy refuse that MX",
+    "max_age": " (shorter: a blocked policy host drops protection sooner)",
+}
+
+
 def _policy_changes(policy: Policy, planned: Domain, key: str) -> list[Finding]:
-    found: list[Finding] = []
-    live_mode, mode = Mode(policy.mode), Mode(planned.mode)
-    if live_mode is not mode:
-        weaker = _MODE_STRENGTH[mode] < _MODE_STRENGTH[live_mode]
-        reason = f"mode {live_mode} → {mode}" + (" (a downgrade: senders stop enforcing)" if weaker else "")
-        found.append(
-            Finding(Check.ADOPT_MODE, Severity.WARNING if weaker else Severity.INFO, reason, f"{key}.mode")
-        )
-    live_mx = [normalize_name(m) for m in policy.mx]
-    planned_mx = [normalize_name(m) for m in planned.mx]
-    for pattern in live_mx:
-        if pattern not in planned_mx:
-            reason = f"mx {pattern} dropped: senders enforcing the policy refuse that MX"
-            found.append(Finding(Check.ADOPT_MX, Severity.WARNING, reason, f"{key}.mx"))
-    for pattern in planned_mx:
-        if pattern not in live_mx:
-            found.append(Finding(Check.ADOPT_MX, Severity.INFO, f"mx {pattern} added", f"{key}.mx"))
-    if policy.max_age != planned.max_age:
-        shorter = planned.max_age < policy.max_age
-        reason = f"max_age {policy.max_age} → {planned.max_age}" + (
-            " (shorter: a blocked policy host drops protection sooner)" if shorter else ""
-        )
-        severity = Severity.WARNING if shorter else Severity.INFO
-        found.append(Finding(Check.ADOPT_MAX_AGE, severity, reason, f"{key}.maxAge"))
+    found = []
+    for change in policy_changes(policy, planned.policy):
+        severity = Severity.WARNING if change.weaker else Severity.INFO
+        reason = change.text + (_WEAKER[change.field] if change.weaker else "")
+        where = f"{key}.{_CHANGE_KEYS[change.field]}"
+        found.append(Finding(_CHANGE_CHECKS[change.field], severity, reason, where))
     return found
 
 

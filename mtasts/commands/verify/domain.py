@@ -9,7 +9,7 @@ from mtasts import checks
 from mtasts.commands.verify.report import Report
 from mtasts.model.config import Deployment, Domain
 from mtasts.model.findings import Finding
-from mtasts.probes import MxAnswer, ProbeOptions, Prober, StarttlsProbe
+from mtasts.probes import MxAnswer, PolicyFetch, ProbeOptions, Prober, StarttlsProbe
 from mtasts.rfc.policy import Policy, policy_host
 from mtasts.rfc.records import sts_name, tlsrpt_name
 
@@ -29,10 +29,11 @@ async def check_domain(prober: Prober, domain: str, expected: Domain | None = No
     smtp_q = asyncio.ensure_future(probe_mx())
     findings: list[Finding] = []
     try:
-        live_sts, found = checks.sts_record(await sts_q)
+        _, found = checks.sts_record(await sts_q)
         findings += found
 
-        body, found = checks.policy_fetch(await fetch_q, prober.options.https_port)
+        fetched = await fetch_q
+        body, found = checks.policy_fetch(fetched, prober.options.https_port)
         findings += found
         policy: Policy | None = None
         if body is not None:
@@ -49,12 +50,20 @@ async def check_domain(prober: Prober, domain: str, expected: Domain | None = No
     for probe in starttls:
         findings.append(checks.starttls(probe, mode, prober.options.smtp_port))
 
-    live_rpt, found = checks.tlsrpt_record(await rpt_q)
+    rpt = await rpt_q
+    _, found = checks.tlsrpt_record(rpt)
     findings += found
 
     if expected is not None:
-        findings += checks.drift(expected, body, live_sts.id if live_sts else None, live_rpt)
+        findings += checks.drift(expected, body, await sts_q, rpt, _why_no_body(fetched))
     return Report(domain=domain, mode=mode, findings=tuple(findings))
+
+
+def _why_no_body(fetched: PolicyFetch) -> str:
+    """Why the fetch gave no one body to compare (the first failure, or differing addresses)."""
+    if fetched.errors:
+        return fetched.errors[0].reason
+    return f"the addresses of {fetched.host} serve different bytes"
 
 
 async def verify_async(
