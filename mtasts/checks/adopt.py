@@ -152,7 +152,7 @@ def sender_changes(live: LiveDomain, planned: Domain) -> list[Finding]:
             f"{len(ids)} v=STSv1 records live (ids {', '.join(ids)}): senders see no policy until "
             f"one is left; ours publishes id {planned.policy_id}"
         )
-        found.append(Finding(Check.ADOPT_ID, Severity.WARNING, reason, key))
+        found.append(Finding(Check.ADOPT_ID, Severity.WARNING, reason, key, facts=(("ids", ids),)))
     elif ids and ids[0] != planned.policy_id:
         reason = f"id {ids[0]} → {planned.policy_id} (senders refetch the policy once)"
         found.append(Finding(Check.ADOPT_ID, Severity.INFO, reason, key))

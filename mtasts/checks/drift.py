@@ -116,7 +116,7 @@ def _id_drift(expected: Domain, sts: DnsAnswer) -> Finding | None:
             f"_mta-sts has {len(ids)} v=STSv1 records (ids {', '.join(ids)}), the stack publishes one, id "
             f"{expected.policy_id}: delete the one the stack does not manage (mtasts adopt names it)"
         )
-        return Finding(Check.DRIFT_ID, Severity.ERROR, reason)
+        return Finding(Check.DRIFT_ID, Severity.ERROR, reason, facts=(("ids", tuple(ids)),))
     if ids[0] != expected.policy_id:
         reason = (
             f"_mta-sts id is {ids[0]}, the stack publishes {expected.policy_id}: senders keep a "

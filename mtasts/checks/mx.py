@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from mtasts.model.findings import Finding, Severity
 from mtasts.probes.dns import DnsStatus, MxAnswer
@@ -53,7 +54,7 @@ def mx_coverage(
             severity = Severity.WARNING
             tail = "fix before enforce, or senders would refuse to deliver there (RFC 8461 §4.1)"
         reason = f"live MX {host} not covered by the policy ({listed}): {tail}"
-        found.append(Finding(MX_COVERAGE, severity, reason, key))
+        found.append(Finding(MX_COVERAGE, severity, reason, key, facts=(("host", host), ("mode", str(mode)))))
     return found
 
 
@@ -88,5 +89,8 @@ def live_mx(
         return [Finding(MX_COVERAGE, Severity.INFO, f"{name} has {why}; nothing to compare", key)]
     found = mx_coverage(mode, patterns, sorted(answer.hosts), key)
     return [
-        Finding(f.check, Severity.INFO, f.reason, f.key) if f.severity is Severity.OK else f for f in found
+        Finding(f.check, Severity.INFO, f.reason, f.key, name)
+        if f.severity is Severity.OK
+        else replace(f, domain=name)
+        for f in found
     ]

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
+from dataclasses import replace
 
 import dns.resolver
 
@@ -44,7 +46,9 @@ def check_deployment(
     checked = [d for d in deployment.domains if d.mode != "none"]
     answers = asyncio.run(lookup_mx_async([d.name for d in checked], options, concurrency))
     return [
-        finding for d in checked for finding in live_mx(d.name, d.mode, d.mx, answers[d.name], allow_unknown)
+        replace(finding, domain=d.name)
+        for d in checked
+        for finding in live_mx(d.name, d.mode, d.mx, answers[d.name], allow_unknown)
     ]
 
 
@@ -59,3 +63,13 @@ def run(deployment: Deployment, args: argparse.Namespace) -> int:
     for finding in findings:
         print(finding.line(), file=sys.stderr)
     return 1 if any(f.severity is Severity.ERROR for f in findings) else 0
+
+
+def live_check(args: argparse.Namespace) -> Callable[[Deployment], list[Finding]]:
+    """``--check-mx`` as a function of the deployment, for ``plan --base`` to list with its own."""
+    options = ProbeOptions(nameserver=args.nameserver, timeout=args.timeout)
+
+    def check(deployment: Deployment) -> list[Finding]:
+        return check_deployment(deployment, options, args.concurrency, args.allow_unknown_mx)
+
+    return check

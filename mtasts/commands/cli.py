@@ -251,13 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     args.project_dir = args.project_dir or find_project_dir()
     try:
         if args.command == "plan" and args.base is not None:
-            from mtasts.commands.check_mx import run as check_mx
+            from mtasts.commands.check_mx import live_check
             from mtasts.commands.review import run as review
 
-            status = review(args)
-            if status == 2 or not args.check_mx:
-                return status
-            return max(status, check_mx(load_stack(args.project_dir, args.stack), args))
+            # --check-mx findings join the review's one list: one text, one exit status.
+            return review(args, live_check(args) if args.check_mx else None)
         if args.command == "wait-live":
             from mtasts.commands.wait_live import run as wait_live
 

@@ -67,7 +67,7 @@ class Verdict:
     findings: tuple[Finding, ...]
 
     def as_json(self) -> dict[str, Any]:
-        return {"ready": self.ready, "findings": [f.as_json() for f in self.findings]}
+        return {"ready": self.ready, "findings": [f.as_json(self.domain) for f in self.findings]}
 
 
 def _verify_findings(domain: Domain, verify: VerifyEvidence | None) -> list[Finding]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mtasts.checks.base import AT_BASE, at_base
 from mtasts.model.config import ConfigError, Deployment, Domain, load_stack
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.rollout import format_time
@@ -297,23 +298,45 @@ class Review:
             out.append("")
             out.append(f"== {change.name} ({change.kind})")
             out += ["  " + line for line in change.lines()]
-            prefix = f"domains.{change.name}"
-            out += ["  " + f.line() for f in self.findings if f.key == prefix]
-        others = [f for f in self.findings if f.key is None or not f.key.startswith("domains.")]
-        out += [""] + [f.line() for f in others] if others else []
+        # Every finding in one list, worst first, so the verdict below is the list's own.
+        if self.findings:
+            out += ["", "findings, worst first:"] + ["  " + f.line() for f in self.ordered]
         out.append("")
-        bad = [f for f in self.findings if f.severity == Severity.ERROR]
-        out.append(f"FAIL: {len(bad)} change(s) can lose mail or strand cached policies" if bad else "OK")
+        out.append(self.verdict)
         return "\n".join(out) + "\n"
+
+    @property
+    def ordered(self) -> list[Finding]:
+        """The findings worst first, then by key, in a stable order."""
+        indexed = sorted(enumerate(self.findings), key=lambda p: (p[1].severity.rank, p[1].key or "", p[0]))
+        return [f for _, f in indexed]
+
+    @property
+    def verdict(self) -> str:
+        """The last line: FAIL with the count of errors (exit 1), or OK (exit 0)."""
+        bad = [f for f in self.findings if f.severity is Severity.ERROR]
+        if bad:
+            return f"FAIL: {len(bad)} error(s): this change can lose mail or strand cached policies"
+        old = [f for f in self.findings if f.fact(AT_BASE)]
+        return (
+            f"OK: nothing in this change can lose mail ({len(old)} problem(s) already at the base)"
+            if old
+            else "OK"
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
             "stack": self.stack,
             "base": self.base_ref,
             "domains": {c.name: c.as_json() for c in self.changes},
-            "findings": [f.as_json() for f in self.findings],
+            "findings": [f.as_json(self._domain_of(f)) for f in self.ordered],
             "ok": not self.failed,
         }
+
+    def _domain_of(self, finding: Finding) -> str | None:
+        names = {c.name for c in self.changes}
+        rest = (finding.key or "").removeprefix("domains.")
+        return next((n for n in (rest, rest.rpartition(".")[0]) if n in names), None)
 
     def render(self, as_json: bool) -> str:
         return json.dumps(self.as_json(), indent=2) + "\n" if as_json else self.text()
@@ -336,6 +359,8 @@ def compare(base: Deployment | None, head: Deployment) -> list[DomainChange]:
     return changes
 
 
+LiveCheck = Callable[[Deployment], list[Finding]]
+"""A live check of the working-tree deployment (``plan --check-mx``), each finding with its domain."""
 Readiness = Callable[[Deployment, list[str]], list[Finding]]
 """Given the working-tree deployment and domains becoming ``enforce``: findings keyed per domain."""
 
@@ -347,6 +372,7 @@ def review(
     *,
     now: datetime.datetime | None = None,
     readiness: Readiness | None = None,
+    live: LiveCheck | None = None,
 ) -> Review:
     """Compare ``Pulumi.<stack>.yaml`` at ``base_ref`` with the working tree.
 
@@ -370,6 +396,9 @@ def review(
     becoming = [c.name for c in changes if c.becomes_enforce]
     if becoming and readiness is not None:
         findings += readiness(head, becoming)
+    if live is not None:
+        # A problem the base already had is reported as such and does not fail this change.
+        findings += at_base(live(head), base, head)
     return Review(stack, base_ref, tuple(changes), tuple(findings))
 
 
@@ -402,14 +431,19 @@ def readiness_from_args(args: Any) -> Readiness:
     return judge
 
 
-def run(args: Any) -> int:
-    """``plan --base``: 0 when nothing can lose mail, 1 when a change can, 2 on bad usage."""
+def run(args: Any, live: LiveCheck | None = None) -> int:
+    """``plan --base``: 0 when nothing can lose mail, 1 when a change can, 2 on bad usage.
+
+    ``live`` (``plan --check-mx``) adds its findings to the same list, so the text, the JSON
+    and the exit status are one verdict."""
     import sys
 
     from mtasts.commands.verify.command import UsageError
 
     try:
-        result = review(args.project_dir, args.stack, args.base, readiness=readiness_from_args(args))
+        result = review(
+            args.project_dir, args.stack, args.base, readiness=readiness_from_args(args), live=live
+        )
     except (GitError, UsageError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -38,7 +38,7 @@ class Report:
             "mode": self.mode,
             "errors": self.errors,
             "warnings": self.warnings,
-            "findings": [f.as_json() for f in self.findings],
+            "findings": [f.as_json(self.domain) for f in self.findings],
         }
 
 
