@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import dns.resolver
 
@@ -73,3 +75,17 @@ def live_check(args: argparse.Namespace) -> Callable[[Deployment], list[Finding]
         return check_deployment(deployment, options, args.concurrency, args.allow_unknown_mx)
 
     return check
+
+
+def run_json(document: dict[str, Any], deployment: Deployment, args: argparse.Namespace) -> int:
+    """``plan --check-mx --json``: the plan's ``document`` with ``"checkMx"``, the findings in the
+    one finding shape; exit 1 when any is an error, as without ``--json``."""
+    options = ProbeOptions(nameserver=args.nameserver, timeout=args.timeout)
+    try:
+        findings = check_deployment(deployment, options, args.concurrency, args.allow_unknown_mx)
+    except dns.resolver.NoResolverConfiguration:
+        print("error: no system DNS resolver configured; pass --nameserver", file=sys.stderr)
+        return 2
+    document["checkMx"] = [f.as_json() for f in findings]
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    return 1 if any(f.severity is Severity.ERROR for f in findings) else 0

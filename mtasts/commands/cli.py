@@ -272,6 +272,12 @@ def main(argv: list[str] | None = None) -> int:
             from mtasts.commands.plan import render
 
             deployment = load_stack(args.project_dir, args.stack)
+            if args.check_mx and args.json:
+                from mtasts.commands.check_mx import run_json
+                from mtasts.commands.plan import plan_json
+
+                # One JSON object: the plan and, under "checkMx", the live MX findings.
+                return run_json(plan_json(args.stack, deployment), deployment, args)
             sys.stdout.write(render(args.stack, deployment, args.json))
             if not args.check_mx:
                 return 0
