@@ -1,0 +1,105 @@
+"""The command line as an operator meets it: --version, a mistyped command, --help, bad URLs and
+directories, and bin/mtasts working in the caller's directory."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mtasts.commands import cli
+from tests.conftest import ACCOUNT, ROOT
+
+STACK = f"""config:
+  mta-sts:cloudflareAccountId: '{ACCOUNT}'
+  mta-sts:domains:
+    caller.example: {{mx: [mx.caller.example]}}
+"""
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """mtasts --version prints the installed package's version and exits 0."""
+    with pytest.raises(SystemExit) as done:
+        cli._parser().parse_args(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == "mtasts 0.2.0"
+
+
+@pytest.mark.parametrize(
+    ("word", "hint"), [("verfy", "did you mean 'verify'?"), ("pln", "did you mean 'plan'?")]
+)
+def test_a_mistyped_command_names_the_nearest(
+    word: str, hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One error line naming the word and the command meant; exit 2."""
+    assert cli.main([word, "--stack", "dev"]) == 2
+    assert capsys.readouterr().err == f"error: {word!r} is not a command; {hint}\n"
+
+
+def test_every_help_opens_with_a_sentence_and_shows_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    """Each command's --help has a one-sentence description and its options' defaults."""
+    for command in ("plan", "verify", "adopt", "readiness", "wait-live", "serve", "reports"):
+        with pytest.raises(SystemExit):
+            cli._parser().parse_args([command, "--help"])
+        text = capsys.readouterr().out
+        description = text.split("\n\n")[1].strip()
+        assert description[0].isupper() and description.endswith("."), command
+    with pytest.raises(SystemExit):
+        cli._parser().parse_args(["verify", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--timeout TIMEOUT seconds per network step (default: 10.0)" in text
+    assert "--nameserver NAMESERVER DNS server to ask" in text and "dig @1.1.1.1" in text
+    assert "--https-port HTTPS_PORT port of the policy host's HTTPS (default: 443)" in text
+
+
+@pytest.mark.parametrize("argv", [["readiness", "--stack", "dev", "--endpoint", "tlsrpt.example.net"],
+                                  ["reports", "--stack", "dev", "--endpoint", "127.0.0.1:8787"]])  # fmt: skip
+def test_an_endpoint_without_a_scheme_is_a_usage_error(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--endpoint needs http:// or https://: one error line with the fix, exit 2."""
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --endpoint: ") and "must be a URL with its scheme, e.g. https://" in err
+
+
+def test_project_dir_missing_or_relative(
+    write_stack: Callable[..., Path],
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A missing --project-dir says so; a relative one is read from the working directory."""
+    assert cli.main(["--project-dir", "no/such/dir", "plan", "--stack", "t"]) == 2
+    assert capsys.readouterr().err == "error: --project-dir: 'no/such/dir': no such directory\n"
+    write_stack(STACK)
+    monkeypatch.chdir(project.parent)
+    assert cli.main(["--project-dir", project.name, "plan", "--stack", "t"]) == 0
+    assert "== caller.example" in capsys.readouterr().out
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(600)
+def test_bin_mtasts_reads_the_callers_stack_file(write_stack: Callable[..., Path], project: Path) -> None:
+    """bin/mtasts run elsewhere plans that directory's stack, not the clone's of the same name."""
+    write_stack(STACK, name="dev")
+    done = subprocess.run(
+        [str(ROOT / "bin" / "mtasts"), "plan", "--stack", "dev"],
+        cwd=project, capture_output=True, text=True, timeout=580,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("stack dev: 1 domain(s)") and "== caller.example" in done.stdout
+
+
+def test_the_cli_pins_are_the_runtime_pins() -> None:
+    """requirements-cli.txt pins each package exactly as requirements.txt does, and no Pulumi SDK."""
+
+    def pins(name: str) -> dict[str, str]:
+        lines = (ROOT / name).read_text().splitlines()
+        return dict(line.split("==") for line in lines if "==" in line and not line.startswith("#"))
+
+    cli_pins, runtime = pins("requirements-cli.txt"), pins("requirements.txt")
+    assert cli_pins and all(runtime[name] == version for name, version in cli_pins.items())
+    assert not any(name.startswith("pulumi") for name in cli_pins)
