@@ -30,9 +30,9 @@ from tempfile import TemporaryDirectory
 import httpx
 
 from bench.machine import machine_line
-from mtasts.commands.miniflare import LocalWorker, receiver_worker, run_miniflare
 from mtasts.commands.reports import fetch_summary
 from mtasts.model.config import load_config
+from mtasts.runtime.miniflare import LocalWorker, receiver_worker, run_miniflare
 
 REPORTS = 300
 RUNS = 3

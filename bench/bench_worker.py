@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 
 from bench.machine import machine_line
-from mtasts.commands.workerd import run_worker, workerd_binary
 from mtasts.model.config import Domain, load_config
 from mtasts.model.worker import policy_data, template, worker_script
+from mtasts.runtime.workerd import run_worker, workerd_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,7 +5,8 @@ A Pulumi resource hook (``pulumi.ResourceHook``) bound with
 ``_mta-sts`` record and nothing else. Before the engine creates or updates that record, the hook
 reads the domain and the new id from the record's new inputs (name ``_mta-sts.<domain>``, content
 ``"v=STSv1; id=…"``) and polls ``https://mta-sts.<domain>/.well-known/mta-sts.txt`` as a sender
-fetches it until the bytes' id is the new one (``mtasts.probes.live``). On timeout it raises: the
+fetches it until the bytes' id is the new one on every address, ``rounds`` looks in a row over at
+least ``span`` seconds (``mtasts.probes.live``; ``mta-sts:liveGate``). On timeout it raises: the
 operation fails and the old TXT stays, so no sender caches the old policy under the new id
 (RFC 8461 §8.1). The hook runs in the program's own process, so it works under the Pulumi CLI and
 the automation API alike; ``on_dry_run=False``, so ``pulumi preview`` never waits. Both hostings:
@@ -58,7 +59,15 @@ def gate_function(
         domain, policy_id = sts_target(args.new_inputs or {})
         pulumi.log.info(f"live gate: waiting until https://mta-sts.{domain}/ serves policy id {policy_id}")
         try:
-            await wait_live({domain: policy_id}, probe_options, settings.timeout, settings.interval, fetch)
+            await wait_live(
+                {domain: policy_id},
+                probe_options,
+                settings.timeout,
+                settings.interval,
+                fetch,
+                rounds=settings.rounds,
+                span=settings.span,
+            )
         except NotLiveError as exc:
             raise LiveGateError(
                 f"{exc}; _mta-sts.{domain} is left as it was (RFC 8461 §8.1). "

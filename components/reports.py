@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from mtasts.model import reports as receiver_model
+from mtasts.model import receiver as receiver_model
 from mtasts.model.config import Domain
 
 DIGEST_CRON = "17 7 * * *"

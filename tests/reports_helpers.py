@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from mtasts.commands.miniflare import receiver_worker, run_miniflare
 from mtasts.model.config import Deployment, load_config
+from mtasts.runtime.miniflare import receiver_worker, run_miniflare
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "tlsrpt"

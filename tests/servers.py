@@ -82,17 +82,38 @@ class Pki:
         self.ca.cert_pem.write_to_path(str(self.ca_file))
 
     def context(
-        self, *names: str, expired: bool = False, maximum_version: ssl.TLSVersion | None = None
+        self,
+        *names: str,
+        expired: bool = False,
+        maximum_version: ssl.TLSVersion | None = None,
+        days_left: float | None = None,
     ) -> ssl.SSLContext:
-        """A server context with a certificate from the test CA for ``names``."""
+        """A server context with a certificate from the test CA for ``names``.
+
+        ``days_left``: the certificate expires that many days from now (valid since 30 days ago).
+        """
+        return self.context_for(self.issue(*names, expired=expired, days_left=days_left), maximum_version)
+
+    def issue(self, *names: str, expired: bool = False, days_left: float | None = None) -> trustme.LeafCert:
+        """A leaf certificate from the test CA for ``names`` (see ``context``)."""
         kwargs: dict[str, Any] = {}
+        now = datetime.datetime.now(datetime.UTC)
         if expired:
-            now = datetime.datetime.now(datetime.UTC)
             kwargs = {
                 "not_before": now - datetime.timedelta(days=30),
                 "not_after": now - datetime.timedelta(days=1),
             }
-        cert = self.ca.issue_cert(*names, **kwargs)
+        elif days_left is not None:
+            kwargs = {
+                "not_before": now - datetime.timedelta(days=30),
+                "not_after": now + datetime.timedelta(days=days_left),
+            }
+        return self.ca.issue_cert(*names, **kwargs)
+
+    def context_for(
+        self, cert: trustme.LeafCert, maximum_version: ssl.TLSVersion | None = None
+    ) -> ssl.SSLContext:
+        """A server context presenting ``cert``."""
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(ctx)
         if maximum_version is not None:
@@ -163,11 +184,28 @@ def knotd_binary() -> str:
     return found
 
 
-class KnotDns:
-    """``knotd`` serving ``zones`` (origin → zone text) on ``host``:a free port."""
+def ensure_loopback(address: str) -> str:
+    """Add ``address`` (IPv6) to ``lo`` unless it is there already; needs root. Returns it."""
+    shown = subprocess.run(
+        ["ip", "-6", "addr", "show", "dev", "lo"], capture_output=True, text=True, check=True
+    )
+    if f"inet6 {address}/" not in shown.stdout:
+        subprocess.run(["ip", "-6", "addr", "add", f"{address}/128", "dev", "lo", "nodad"], check=False)
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+        probe.bind((address, 0))  # raises when the address could not be added (not root)
+    return address
 
-    def __init__(self, zones: dict[str, str], host: str = "127.0.0.1") -> None:
+
+class KnotDns:
+    """``knotd`` serving ``zones`` (origin → zone text) on ``host``:a free port.
+
+    Zones named in ``signed`` are DNSSEC-signed by Knot itself (``dnssec-signing: on``, its
+    default policy: ECDSA P-256 KSK and ZSK made at start); ``dnskey(origin)`` reads the keys back.
+    """
+
+    def __init__(self, zones: dict[str, str], host: str = "127.0.0.1", signed: Iterable[str] = ()) -> None:
         self.zones = zones
+        self.signed = set(signed)
         self.host = host
         self.port = 0
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -185,7 +223,10 @@ class KnotDns:
             (tmp / f"{origin}.zone").write_text(text, encoding="utf-8")
         for _ in range(5):
             self.port = free_port(self.host)
-            zones = "".join(f"  - domain: {origin}\n" for origin in self.zones)
+            zones = "".join(
+                f"  - domain: {origin}\n" + ("    dnssec-signing: on\n" if origin in self.signed else "")
+                for origin in self.zones
+            )
             (tmp / "knot.conf").write_text(
                 f"""server:
     rundir: "{tmp}"
@@ -214,20 +255,27 @@ zone:
                 stdout=subprocess.DEVNULL,
                 stderr=open(tmp / "knotd.log", "wb"),  # noqa: SIM115 - closed with the process
             )
-            if self._wait_ready(next(iter(self.zones))):
+            if all(self._wait_ready(origin) for origin in self.zones):
                 return self
             self._stop()
         raise RuntimeError(f"knotd did not start: {(tmp / 'knotd.log').read_text(errors='replace')[-2000:]}")
 
+    def dnskey(self, origin: str) -> list[str]:
+        """The zone's DNSKEY records as zone-file lines (``origin. DNSKEY 257 3 13 …``)."""
+        query = dns.message.make_query(origin + ".", "DNSKEY")
+        answer = dns.query.udp(query, self.host, port=self.port, timeout=2)
+        return [f"{origin}. DNSKEY {r.to_text()}" for rrset in answer.answer for r in rrset]
+
     def _wait_ready(self, origin: str) -> bool:
-        query = dns.message.make_query(origin + ".", "SOA")
+        signed = origin in self.signed
+        query = dns.message.make_query(origin + ".", "DNSKEY" if signed else "SOA", want_dnssec=signed)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self._process is None or self._process.poll() is not None:
                 return False
             try:
                 answer = dns.query.udp(query, self.host, port=self.port, timeout=0.2)
-                if answer.answer:
+                if answer.answer and (not signed or len(answer.answer) > 1):  # the keys and their RRSIG
                     return True
             except (dns.exception.Timeout, OSError):
                 pass
@@ -379,6 +427,10 @@ class Route:
     """``http://HOST:PORT`` to forward the request to, with the client's ``Host``."""
     raw: bytes | None = None
     """Bytes to send as the whole answer, as they are (hostile servers: bare LF, 1xx, huge heads)."""
+    bodies: tuple[bytes, ...] = ()
+    """Bodies answered in turn, one per request (a flapping host behind a load balancer)."""
+    drip: float = 0.0
+    """Seconds between the bytes of the answer, sent one at a time (a slow-drip host)."""
 
 
 class HttpsServer:
@@ -404,6 +456,7 @@ class HttpsServer:
         self.port = port
         self.greeting_delay = greeting_delay
         self.requests = 0
+        self.turns: dict[str, int] = {}
         self.context = default_context
         self.context.sni_callback = self._sni
 
@@ -441,10 +494,23 @@ class HttpsServer:
             else:
                 if route.delay:
                     await asyncio.sleep(route.delay)
-                if route.raw is not None:
-                    writer.write(route.raw)
+                body = route.body
+                if route.bodies:
+                    turn = self.turns.get(host, 0)
+                    self.turns[host] = turn + 1
+                    body = route.bodies[turn % len(route.bodies)]
+                answer = (
+                    route.raw
+                    if route.raw is not None
+                    else _response(route.status, body, route.content_type, route.headers)
+                )
+                if route.drip:
+                    for index in range(len(answer)):
+                        writer.write(answer[index : index + 1])
+                        await writer.drain()
+                        await asyncio.sleep(route.drip)
                 else:
-                    writer.write(_response(route.status, route.body, route.content_type, route.headers))
+                    writer.write(answer)
             await writer.drain()
         except (OSError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass  # a client that gave up, a handshake the client refused, or shutdown

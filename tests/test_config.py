@@ -27,7 +27,7 @@ from mtasts.model.config import (
 )
 from mtasts.model.errors import one_line
 from mtasts.model.findings import Severity
-from mtasts.model.reports import SECRET_KEYS
+from mtasts.model.receiver import SECRET_KEYS
 from tests.conftest import ACCOUNT, ROOT
 
 

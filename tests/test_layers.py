@@ -17,7 +17,15 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "mtasts/model": ("mtasts.rfc", "mtasts.model"),
     "mtasts/probes": ("mtasts.rfc", "mtasts.model", "mtasts.probes"),
     "mtasts/checks": ("mtasts.rfc", "mtasts.model", "mtasts.probes", "mtasts.checks"),
-    "mtasts/commands": ("mtasts.rfc", "mtasts.model", "mtasts.probes", "mtasts.checks", "mtasts.commands"),
+    "mtasts/runtime": ("mtasts.rfc", "mtasts.model", "mtasts.runtime"),
+    "mtasts/commands": (
+        "mtasts.rfc",
+        "mtasts.model",
+        "mtasts.probes",
+        "mtasts.checks",
+        "mtasts.runtime",
+        "mtasts.commands",
+    ),
     "components": ("mtasts.rfc", "mtasts.model", "mtasts.probes", "components"),
     "policies": ("mtasts.rfc", "mtasts_policies"),
 }
@@ -26,9 +34,10 @@ PROJECT = ("mtasts", "components", "policies", "mtasts_policies")
 THIRD_PARTY: dict[str, tuple[str, ...]] = {
     "mtasts/rfc": (),
     "mtasts/model": ("yaml",),
-    "mtasts/probes": ("dns", "httpx"),
+    "mtasts/probes": ("dns", "httpx", "cryptography"),
     "mtasts/checks": (),
-    "mtasts/commands": ("yaml", "dns", "httpx"),
+    "mtasts/runtime": (),
+    "mtasts/commands": ("yaml", "dns", "httpx", "cryptography"),
     "components": ("pulumi", "pulumi_cloudflare", "pulumi_github"),
     "policies": ("pulumi_policy",),
 }
@@ -61,6 +70,46 @@ def test_each_module_imports_only_lower_layers(layer: str, path: Path) -> None:
         elif top not in sys.stdlib_module_names and top not in THIRD_PARTY[layer] and top != "__future__":
             bad.append(name)
     assert bad == [], f"{path.relative_to(ROOT)} imports {bad}"
+
+
+COMMANDS_DIR = ROOT / "mtasts" / "commands"
+NOT_COMMANDS = {"__init__", "cli", "shared"}
+"""Modules of ``mtasts/commands`` that are no command: the dispatcher and what several commands share."""
+
+
+def command_of(module: str) -> str | None:
+    """The command a ``mtasts.commands.<x>…`` module belongs to; None for the shared parts."""
+    parts = module.split(".")
+    if parts[:2] != ["mtasts", "commands"] or len(parts) < 3 or parts[2] in NOT_COMMANDS:
+        return None
+    return parts[2]
+
+
+def command_files() -> list[tuple[str, Path]]:
+    found = []
+    for path in sorted(COMMANDS_DIR.rglob("*.py")):
+        top = path.relative_to(COMMANDS_DIR).parts[0].removesuffix(".py")
+        if top not in ("__init__", "cli"):
+            found.append((top, path))
+    return found
+
+
+@pytest.mark.parametrize("command, path", command_files(), ids=lambda v: str(v))
+def test_no_command_imports_another(command: str, path: Path) -> None:
+    """A command imports its own modules and ``mtasts.commands.shared``, never another command;
+    the shared parts import no command at all. Only ``cli`` dispatches to commands."""
+    own = None if command in NOT_COMMANDS else command
+    bad = [name for name in imports(path) if command_of(name) not in (None, own)]
+    if command == "shared":
+        bad += [n for n in imports(path) if n.startswith("mtasts.commands.") and command_of(n) is not None]
+    assert bad == [], f"{path.relative_to(ROOT)} imports {bad}"
+
+
+def test_the_layer_table_has_the_rules_layer_modules() -> None:
+    """The readiness and retirement rules are pure modules of mtasts/checks (no argparse, no I/O)."""
+    for name in ("readiness", "retirement", "attribution"):
+        found = imports(ROOT / "mtasts" / "checks" / f"{name}.py")
+        assert not [n for n in found if n.split(".")[0] in ("argparse", "asyncio", "subprocess", "httpx")]
 
 
 def test_importing_the_rfc_layer_loads_no_third_party_package() -> None:

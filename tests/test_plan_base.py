@@ -167,6 +167,85 @@ def test_removing_a_none_domain_before_the_old_max_age_fails(repo: Repo) -> None
     assert f"until {stamp(since + 7 * DAY)}" in result.stdout
 
 
+YEAR = 31557600
+
+
+def test_an_unloadable_version_between_enforce_and_none_cannot_tell(repo: Repo) -> None:
+    """A mistyped key in a version between enforce and none: "cannot tell", exit 1, naming the commit."""
+    repo.commit({"a.example": {}, "old.example": {"mode": "enforce", "maxAge": YEAR}}, NOW - 400 * DAY)
+    broken = repo.commit(
+        {"a.example": {}, "old.example": {"mode": "enforce", "maxAge": YEAR, "mxx": ["x"]}}, NOW - 30 * DAY
+    )
+    since = NOW - 20 * DAY
+    repo.commit(
+        {
+            "a.example": {},
+            "old.example": {"mode": "none", "mx": [], "maxAge": 86400, "noneSince": stamp(since)},
+        },
+        since,
+    )
+    repo.write({"a.example": {}})
+    result = repo.plan("--base", "HEAD")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "error: domains.old.example: cannot tell when it may go" in result.stdout
+    assert f"the stack file at commit {broken} does not load" in result.stdout
+
+
+def test_a_merged_side_branch_that_was_never_deployed_does_not_count(repo: Repo) -> None:
+    """Only the first-parent line was live: a side branch's short max_age, merged away, is not the wait."""
+    repo.commit({"a.example": {}, "old.example": {"mode": "enforce", "maxAge": YEAR}}, NOW - 400 * DAY)
+    repo.git("checkout", "-q", "-b", "side")
+    repo.commit({"a.example": {}, "old.example": {"mode": "enforce", "maxAge": 86400}}, NOW - 30 * DAY)
+    repo.git("checkout", "-q", "main")
+    since = NOW - 20 * DAY
+    repo.commit(
+        {"a.example": {}, "old.example": {"mode": "none", "mx": [], "noneSince": stamp(since)}}, since
+    )
+    # The merge keeps main's none and changes another domain, so it matches neither parent and a
+    # walk by date would read the side branch's version as the last policy before none.
+    repo.git("merge", "-q", "--no-commit", "-s", "ours", "side")
+    repo.commit(
+        {"a.example": {"maxAge": 3600}, "old.example": {"mode": "none", "mx": [], "noneSince": stamp(since)}},
+        NOW - 19 * DAY,
+    )
+    repo.write({"a.example": {"maxAge": 3600}})
+    result = repo.plan("--base", "HEAD")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "removed too early" in result.stdout
+    until = since + datetime.timedelta(seconds=YEAR)
+    assert f"max_age {YEAR} s" in result.stdout and f"until {stamp(until)}" in result.stdout
+
+
+def test_a_max_age_shrink_just_before_none_still_waits_for_the_long_policy(repo: Repo) -> None:
+    """A year of enforce, a day of max_age 86400, then none: senders may hold the year-long policy."""
+    first = repo.commit(
+        {"a.example": {}, "old.example": {"mode": "enforce", "maxAge": YEAR}}, NOW - 400 * DAY
+    )
+    repo.commit({"a.example": {}, "old.example": {"mode": "enforce", "maxAge": 86400}}, NOW - 4 * DAY)
+    since = NOW - 3 * DAY
+    repo.commit(
+        {"a.example": {}, "old.example": {"mode": "none", "mx": [], "noneSince": stamp(since)}}, since
+    )
+    repo.write({"a.example": {}})
+    result = repo.plan("--base", "HEAD")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"max_age {YEAR} s, the policy of commit {first[:12]}" in result.stdout
+
+
+def test_a_long_policy_that_expired_before_none_does_not_hold_removal(repo: Repo) -> None:
+    """A max_age of a day that ended more than a day before the short policy: only the later policy counts."""
+    repo.commit({"a.example": {}, "old.example": {"mode": "enforce", "maxAge": 86400}}, NOW - 400 * DAY)
+    repo.commit({"a.example": {}, "old.example": {"mode": "enforce", "maxAge": 3600}}, NOW - 300 * DAY)
+    since = NOW - 10 * DAY
+    repo.commit(
+        {"a.example": {}, "old.example": {"mode": "none", "mx": [], "noneSince": stamp(since)}}, since
+    )
+    repo.write({"a.example": {}})
+    result = repo.plan("--base", "HEAD")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "old max_age 3600 s passed" in result.stdout
+
+
 def test_removing_a_none_domain_without_none_since_fails(repo: Repo) -> None:
     """Without noneSince the tool cannot tell when none went live: exit 1, saying which key to set."""
     repo.commit({"a.example": {}, "old.example": {"mode": "none", "mx": []}}, NOW - 90 * DAY)

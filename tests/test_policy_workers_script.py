@@ -178,7 +178,7 @@ def _receiver(
     """The receiver Worker as components/reports.py declares it: the model's script, with ``domains``
     builtin (``external`` among them dns: external) and ``others`` in the stack with reports: none."""
     from mtasts.model.config import load_config
-    from mtasts.model.reports import receiver_script
+    from mtasts.model.receiver import receiver_script
 
     raw = {"host": "tlsrpt.example.net", **({"mailto": "tlsrpt@reports.example.net"} if mailto else {})}
     external_domain = {"reports": "builtin", "dns": "external", "routing": "custom-domain"}

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from mtasts.commands.readiness import VerifyEvidence, assess, evaluate
+from mtasts.checks.attribution import Attribution
+from mtasts.checks.readiness import VerifyEvidence, evaluate
+from mtasts.commands.shared.evidence import assess
 from mtasts.model.config import ConfigError, Domain, load_config, project_defaults
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.rollout import LiveGate, Readiness, defaults_json
@@ -44,7 +46,8 @@ def clean_verify(**changes: Any) -> VerifyEvidence:
         Finding("starttls", Severity.OK, "a.mx.example.net: TLSv1.3"),
     )
     mx = MxAnswer(NAME, DnsStatus.OK, ("mx1.example.org", "a.mx.example.net"), 2)
-    return VerifyEvidence(**{"findings": findings, "mx": mx, **changes})
+    addresses = {"mx1.example.org": ("192.0.2.10", "2001:db8::10"), "a.mx.example.net": ("192.0.2.20",)}
+    return VerifyEvidence(**{"findings": findings, "mx": mx, "mx_addresses": addresses, **changes})
 
 
 def days_ago(days: float) -> str:
@@ -66,14 +69,14 @@ def summary(**entry: Any) -> dict[str, Any]:
 
 
 def blockers(verdict: Any) -> list[str]:
-    return [f.check for f in verdict.findings if f.severity == Severity.ERROR]
+    return [f.name for f in verdict.findings if f.severity == Severity.ERROR]
 
 
 def test_clean_verify_and_enough_reports_is_ready() -> None:
     """Verify clean, 30 days from 2 organizations, no failure: ready, with the evidence listed."""
     verdict = evaluate(DOMAIN, clean_verify(), summary(), THRESHOLDS, NOW)
     assert verdict.ready and blockers(verdict) == []
-    checks = {f.check: f for f in verdict.findings}
+    checks = {f.name: f for f in verdict.findings}
     assert checks["verify"].severity == Severity.OK
     assert checks["report-days"].reason.startswith("30 day(s) of reports")
     assert checks["report-organizations"].severity == Severity.OK
@@ -126,7 +129,7 @@ def test_a_summary_without_first_report_is_not_evidence_of_days() -> None:
 
 def test_an_unreachable_receiver_is_no_evidence() -> None:
     """A receiver whose summary could not be read: not ready, the reason named."""
-    from mtasts.commands.readiness import ReportsUnavailable
+    from mtasts.checks.readiness import ReportsUnavailable
 
     verdict = evaluate(DOMAIN, clean_verify(), ReportsUnavailable("cannot reach x"), THRESHOLDS, NOW)
     assert not verdict.ready and blockers(verdict) == ["reports"]
@@ -134,7 +137,7 @@ def test_an_unreachable_receiver_is_no_evidence() -> None:
 
 
 def test_failures_at_the_domains_mx_hosts_block_enforce() -> None:
-    """A failure whose receivingMx matches a policy pattern counts; the rate and host are named."""
+    """A failure whose receivingMx matches a policy pattern counts, placed by MX name; rate and host named."""
     failures = [
         {
             "resultType": "certificate-expired",
@@ -146,12 +149,41 @@ def test_failures_at_the_domains_mx_hosts_block_enforce() -> None:
     verdict = evaluate(DOMAIN, clean_verify(), summary(failed=3, failures=failures), THRESHOLDS, NOW)
     assert blockers(verdict) == ["report-failures"]
     reason = next(f.reason for f in verdict.findings if f.check == "report-failures")
-    assert reason.startswith("3 of 12003 sessions failed at this domain's MX hosts")
-    assert "certificate-expired at b.mx.example.net" in reason
+    assert reason.startswith("3 of 12003 sessions failed (by MX name 3, by IP 0, unattributed 0)")
+    assert (
+        "certificate-expired at b.mx.example.net (3 sessions; by MX name: matches *.mx.example.net)" in reason
+    )
 
 
-def test_failures_elsewhere_are_not_counted() -> None:
-    """Failures at hosts the policy does not name (or with no MX) are shown but do not block."""
+def test_a_total_failure_count_without_details_counts_against_readiness() -> None:
+    """total-failure-session-count 500 with no failure details (RFC 8460 §4.2): unattributed, not ready."""
+    verdict = evaluate(DOMAIN, clean_verify(), summary(successful=2500, failed=500), THRESHOLDS, NOW)
+    assert blockers(verdict) == ["report-failures"]
+    reason = next(f.reason for f in verdict.findings if f.check == "report-failures")
+    assert reason.startswith("500 of 3000 sessions failed (by MX name 0, by IP 0, unattributed 500)")
+    assert "total-failure-session-count beyond the failure details" in reason
+    assert verdict.failures is not None and verdict.failures.sessions(Attribution.UNATTRIBUTED) == 500
+    assert verdict.as_json()["sessions"]["attribution"] == {"mx-name": 0, "ip": 0, "unattributed": 500}
+
+
+@pytest.mark.parametrize(
+    "ip, attribution",
+    [("192.0.2.10", "ip"), ("2001:db8:0::10", "ip"), ("192.0.2.99", "unattributed"), (None, "unattributed")],
+    ids=["IPv4 of an MX", "IPv6 of an MX, other spelling", "another IP", "no IP"],
+)
+def test_failures_naming_only_an_ip_count_and_say_how_they_were_placed(
+    ip: str | None, attribution: str
+) -> None:
+    """No receivingMx: the IP is matched against the live MX hosts' addresses; either way it counts."""
+    failures = [{"resultType": "validation-failure", "receivingMx": None, "receivingIp": ip, "sessions": 4}]
+    verdict = evaluate(DOMAIN, clean_verify(), summary(failed=4, failures=failures), THRESHOLDS, NOW)
+    assert blockers(verdict) == ["report-failures"]
+    placed = verdict.as_json()["sessions"]["failures"]
+    assert [(p["attribution"], p["sessions"]) for p in placed] == [(attribution, 4)]
+
+
+def test_failures_at_hosts_no_pattern_names_count_unattributed() -> None:
+    """An MX name matching no pattern (or one label too deep for a wildcard) counts, unattributed."""
     failures = [
         {
             "resultType": "validation-failure",
@@ -159,14 +191,14 @@ def test_failures_elsewhere_are_not_counted() -> None:
             "receivingIp": None,
             "sessions": 5,
         },
-        {"resultType": "sts-policy-fetch-error", "receivingMx": None, "receivingIp": None, "sessions": 2},
-        # One label too many for *.mx.example.net (RFC 8461 §4.1): not this domain's host.
+        # One label too many for *.mx.example.net (RFC 8461 §4.1): not covered by the policy.
         {"resultType": "starttls-not-supported", "receivingMx": "a.b.mx.example.net", "sessions": 1},
     ]
-    verdict = evaluate(DOMAIN, clean_verify(), summary(failed=8, failures=failures), THRESHOLDS, NOW)
-    assert verdict.ready, blockers(verdict)
-    info = next(f for f in verdict.findings if f.check == "report-failures-elsewhere")
-    assert info.severity == Severity.INFO and info.reason.startswith("8 failed session(s)")
+    verdict = evaluate(DOMAIN, clean_verify(), summary(failed=6, failures=failures), THRESHOLDS, NOW)
+    assert blockers(verdict) == ["report-failures"]
+    reason = next(f.reason for f in verdict.findings if f.check == "report-failures")
+    assert "(by MX name 0, by IP 0, unattributed 6)" in reason
+    assert "mx.other.net (5 sessions; unattributed: the MX name matches no pattern of the policy)" in reason
 
 
 def test_the_failure_rate_threshold_is_configurable() -> None:
@@ -268,6 +300,9 @@ def test_thresholds_and_gate_are_read_from_config_with_defaults() -> None:
         ({"readiness": {"minDays": 1.5}}, "readiness.minDays: must be a whole number"),
         ({"liveGate": {"timeout": 10, "interval": 20}}, "liveGate.interval: must not exceed timeout"),
         ({"liveGate": []}, "liveGate: must be a mapping"),
+        ({"liveGate": {"timeout": 10, "span": 10}}, "liveGate.span: must be less than timeout"),
+        ({"liveGate": {"rounds": 0}}, "liveGate.rounds: must be between 1 and 100"),
+        ({"liveGate": {"rounds": 2.5}}, "liveGate.rounds: must be a whole number"),
     ]:
         with pytest.raises(ConfigError) as raised:
             load_config({**base, **bad})
@@ -329,7 +364,7 @@ def test_the_live_policys_coverage_gives_way_to_the_planned_patterns() -> None:
 
 def test_a_stack_without_a_receiver_gives_no_summaries() -> None:
     """The default reports source answers None (so: "no TLS reports receiver") for a stack without one."""
-    from mtasts.commands.readiness import receiver_summaries
+    from mtasts.commands.shared.evidence import receiver_summaries
 
     deployment = load_config({"cloudflareAccountId": ACCOUNT, "domains": {NAME: {"mx": ["mx1.example.org"]}}})
     assert receiver_summaries(deployment) is None

@@ -6,7 +6,10 @@ server with a trustme certificate serves each planned policy, aiosmtpd offers ST
 valid certificate at the one MX, and ``mtasts serve --stack t`` runs the receiver with local D1.
 The domains differ only by the reports posted to the receiver, built from the RFC 8460 example
 fixture: none; clean reports from two organizations over 20 days; the same plus failures at the
-domain's own MX; the same plus failures only at other hosts.
+domain's own MX; the same plus failures only at hosts no pattern names; the same plus a
+``total-failure-session-count`` without failure details; the same plus failures naming only the
+``receiving-ip`` of the domain's one MX. Every failure counts (RFC 8460 §4.2), and the verdict
+says how each was placed: by MX name, by IP, unattributed.
 
 Days of evidence run from the earliest report's ``date-range`` start (``firstReport``), so reports
 dated 20 days back are 20 days of evidence though they arrive within a second.
@@ -42,7 +45,9 @@ ZONE = "ready.test"
 MX = f"mx1.{ZONE}"
 MX_ADDRESS = "127.0.0.2"
 TOKEN = "readiness-e2e-token"
-QUIET, CLEAN, FAILING, ELSEWHERE = (f"{label}.{ZONE}" for label in ("quiet", "clean", "failing", "elsewhere"))
+LABELS = ("quiet", "clean", "failing", "elsewhere", "total-only", "ip-only")
+QUIET, CLEAN, FAILING, ELSEWHERE, TOTAL_ONLY, IP_ONLY = (f"{label}.{ZONE}" for label in LABELS)
+DOMAINS = (QUIET, CLEAN, FAILING, ELSEWHERE, TOTAL_ONLY, IP_ONLY)
 ORGANIZATIONS = ("Google Inc.", "Microsoft Corporation")
 EVIDENCE_DAYS = 20
 
@@ -54,14 +59,15 @@ def stack_yaml() -> dict[str, Any]:
             "mta-sts:defaults": {"mode": "testing", "mx": [MX], "reports": "builtin"},
             "mta-sts:reports": {"host": f"tlsrpt.{ZONE}"},
             "mta-sts:readiness": {"minDays": 14, "minOrganizations": 2, "maxFailureRate": 0.0},
-            "mta-sts:domains": {name: {} for name in (QUIET, CLEAN, FAILING, ELSEWHERE)},
+            "mta-sts:domains": {name: {} for name in DOMAINS},
         }
     }
 
 
 def report(domain: str, organization: str, day: int, failures: str) -> bytes:
     """The RFC 8460 example fixture, re-addressed: ``domain``, sent by ``organization`` for the
-    day ``day`` days ago, with failure details none, at the domain's MX ("own") or elsewhere."""
+    day ``day`` days ago, with failure details none, at the domain's MX ("own"), elsewhere, only a
+    failure total of 500 ("total"), or 7 failures naming only the MX's address ("ip")."""
     doc = json.loads(fixture("rfc8460-example.json"))
     start = datetime.datetime.now(datetime.UTC).replace(microsecond=0) - datetime.timedelta(days=day)
     doc["organization-name"] = organization
@@ -80,6 +86,14 @@ def report(domain: str, organization: str, day: int, failures: str) -> bytes:
     elif failures == "own":
         details[0]["receiving-mx-hostname"] = MX  # certificate-expired, 100 sessions
         policy["failure-details"] = details
+    elif failures == "total":
+        del policy["failure-details"]  # Microsoft-style: the count alone
+        policy["summary"]["total-failure-session-count"] = 500
+    elif failures == "ip":
+        policy["failure-details"] = [
+            {"result-type": "validation-failure", "receiving-ip": MX_ADDRESS, "failed-session-count": 7}
+        ]
+        policy["summary"]["total-failure-session-count"] = 7
     # "elsewhere": the example's own hosts, *.mail.company-y.example, none of them this domain's MX.
     return json.dumps(doc).encode()
 
@@ -170,13 +184,15 @@ def verdicts(lab: Lab) -> tuple[int, Any, str]:
     post_reports(lab, CLEAN, "none")
     post_reports(lab, FAILING, "own")
     post_reports(lab, ELSEWHERE, "elsewhere")
+    post_reports(lab, TOTAL_ONLY, "total")
+    post_reports(lab, IP_ONLY, "ip")
     return lab.readiness()
 
 
 def test_verify_is_clean_for_every_domain(verdicts: tuple[int, Any, str]) -> None:
     """The lab's domains pass verify (policy, MX coverage, STARTTLS): only reports decide below."""
     status, document, err = verdicts
-    for name in (QUIET, CLEAN, FAILING, ELSEWHERE):
+    for name in DOMAINS:
         assert checks(document, name)["verify"] == ("ok", "verify clean: policy, MX coverage, STARTTLS"), err
 
 
@@ -201,30 +217,50 @@ def test_clean_reports_from_enough_organizations_are_ready(lab: Lab, verdicts: t
     assert found["report-days"][0] == "ok"
     assert found["report-days"][1].startswith(f"{EVIDENCE_DAYS} day(s) of reports since ")
     assert found["report-organizations"] == ("ok", "reports from Google Inc., Microsoft Corporation")
-    assert found["report-failures"] == ("ok", "0 of 31956 sessions failed at this domain's MX hosts")
+    assert found["report-failures"] == (
+        "ok",
+        "0 of 31956 sessions failed (by MX name 0, by IP 0, unattributed 0)",
+    )
     code, alone, err = lab.readiness(CLEAN)
     assert code == 0 and alone["ready"] is True, err
 
 
 def test_failures_at_the_domains_own_mx_are_not_ready(verdicts: tuple[int, Any, str]) -> None:
-    """certificate-expired at the domain's MX: NOT READY, naming the MX and the result type."""
+    """certificate-expired at the domain's MX: NOT READY, naming the MX, the result type and the placing."""
     _, document, _ = verdicts
     assert document["domains"][FAILING]["ready"] is False
     severity, reason = checks(document, FAILING)["report-failures"]
     assert severity == "error"
-    assert f"certificate-expired at {MX} (200 sessions)" in reason
-    assert reason.startswith("200 of 32562 sessions failed at this domain's MX hosts")
+    assert f"certificate-expired at {MX} (200 sessions; by MX name: matches {MX})" in reason
+    assert reason.startswith("606 of 32562 sessions failed (by MX name 200, by IP 0, unattributed 406)")
 
 
-def test_failures_at_other_hosts_do_not_count(verdicts: tuple[int, Any, str]) -> None:
-    """Failures only at hosts the policy does not name: ready; listed for information, not counted."""
+def test_failures_at_hosts_no_pattern_names_count(verdicts: tuple[int, Any, str]) -> None:
+    """Failures only at hosts the policy does not name: NOT READY, each one said to be unattributed."""
     _, document, _ = verdicts
-    assert document["domains"][ELSEWHERE]["ready"] is True
-    found = checks(document, ELSEWHERE)
-    assert found["report-failures"][0] == "ok"
-    assert found["report-failures"][1].startswith("0 of ")
-    severity, reason = found["report-failures-elsewhere"]
-    assert severity == "info" and "mx1.mail.company-y.example" in reason and "not counted" in reason
+    assert document["domains"][ELSEWHERE]["ready"] is False
+    severity, reason = checks(document, ELSEWHERE)["report-failures"]
+    assert severity == "error" and "(by MX name 0, by IP 0, unattributed 606)" in reason
+    assert "mx1.mail.company-y.example (200 sessions; unattributed: the MX name matches no pattern" in reason
+
+
+def test_a_failure_total_without_details_is_not_ready(verdicts: tuple[int, Any, str]) -> None:
+    """500 failed sessions a day from two organizations, no failure details: NOT READY, unattributed."""
+    _, document, _ = verdicts
+    assert document["domains"][TOTAL_ONLY]["ready"] is False
+    severity, reason = checks(document, TOTAL_ONLY)["report-failures"]
+    assert severity == "error" and "(by MX name 0, by IP 0, unattributed 1000)" in reason
+    sessions = document["domains"][TOTAL_ONLY]["sessions"]
+    assert sessions["failed"] == 1000 and sessions["attribution"]["unattributed"] == 1000
+
+
+def test_failures_naming_only_the_mx_address_are_placed_by_ip(verdicts: tuple[int, Any, str]) -> None:
+    """Failures with only receiving-ip, the address of the domain's one MX: NOT READY, placed by IP."""
+    _, document, _ = verdicts
+    assert document["domains"][IP_ONLY]["ready"] is False
+    severity, reason = checks(document, IP_ONLY)["report-failures"]
+    assert severity == "error" and "(by MX name 0, by IP 14, unattributed 0)" in reason
+    assert f"validation-failure at {MX_ADDRESS} (14 sessions; by IP: an address of MX host {MX})" in reason
 
 
 def test_one_organization_is_not_enough(lab: Lab, verdicts: tuple[int, Any, str]) -> None:

@@ -17,12 +17,8 @@ import httpx
 import pytest
 
 from mtasts.commands.cli import main
-from mtasts.commands.reports import (
-    ReportsRefused,
-    ReportsUnreachable,
-    fetch_summary,
-    parse_duration,
-)
+from mtasts.commands.reports import parse_duration
+from mtasts.commands.shared.receiver import ReportsRefused, ReportsUnreachable, fetch_summary
 from mtasts.model.config import load_stack
 from mtasts.rfc.policy import POLICY_PATH
 from tests.conftest import ROOT
@@ -68,8 +64,13 @@ def test_json_is_the_documented_shape(
 ) -> None:
     """--json: per domain reports, orgs, sessions, failures by type/MX/IP, first/last report; unparsed."""
     monkeypatch.setenv("MTASTS_REPORTS_TOKEN", TOKEN)
-    assert main(cli(stack_dir, "--endpoint", filled.url, "--json")) == 0
-    out = json.loads(capsys.readouterr().out)
+    # Failed sessions and a silent builtin domain: exit 1 (cron alerts), naming them on stderr.
+    assert main(cli(stack_dir, "--endpoint", filled.url, "--json")) == 1
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "reports: failed sessions for company-y.example, example.org; no recent report from example.com\n"
+    )
+    out = json.loads(captured.out)
     assert set(out["domains"]) == {"company-y.example", "example.com", "example.org"}
     for entry in out["domains"].values():
         assert set(entry) == DOMAIN_KEYS
@@ -109,7 +110,7 @@ def test_text_is_an_aligned_table(
 ) -> None:
     """The table for people: a row per domain, numbers right-aligned under their headings, failure rate."""
     monkeypatch.setenv("MTASTS_REPORTS_TOKEN", TOKEN)
-    assert main(cli(stack_dir, "--endpoint", filled.url)) == 0
+    assert main(cli(stack_dir, "--endpoint", filled.url)) == 1  # failures: see the JSON test
     lines = capsys.readouterr().out.splitlines()
     header = next(line for line in lines if line.startswith("domain"))
     row = next(line for line in lines if line.startswith("company-y.example"))
@@ -124,7 +125,7 @@ def test_since_limits_to_recent_reports(
 ) -> None:
     """--since 1h keeps what was just received; fetch_summary with a future since keeps nothing."""
     monkeypatch.setenv("MTASTS_REPORTS_TOKEN", TOKEN)
-    assert main(cli(stack_dir, "--endpoint", filled.url, "--json", "--since", "1h")) == 0
+    assert main(cli(stack_dir, "--endpoint", filled.url, "--json", "--since", "1h")) == 1
     recent = json.loads(capsys.readouterr().out)
     assert recent["domains"]["example.org"]["reports"] == 1
     later = fetch_summary(filled.url, TOKEN, datetime.now(UTC) + timedelta(hours=1))

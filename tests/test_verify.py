@@ -24,12 +24,12 @@ import yaml
 
 from mtasts.commands import cli
 from mtasts.commands.verify import Report, verify
-from mtasts.commands.workerd import run_worker
 from mtasts.model.config import Deployment, load_stack
 from mtasts.model.findings import Severity
 from mtasts.model.worker import worker_script
 from mtasts.probes import ProbeOptions as Options
 from mtasts.rfc.policy import Policy
+from mtasts.runtime.workerd import run_worker
 from tests.conftest import ROOT
 from tests.servers import (
     HttpsServer,
@@ -367,16 +367,21 @@ def test_correct_domain_has_no_error_or_warning(lab: Lab) -> None:
     assert report.checks(OK) == [
         "sts-record",
         "policy",
+        "policy-certificate",
         "mx-records",
         "mx-coverage",
         "starttls",
+        "mx-certificate",
         "tlsrpt-record",
     ]
 
 
 def test_checks_come_in_rfc_order(lab: Lab) -> None:
     """Findings follow the order TXT, policy, MX, STARTTLS, TLS-RPT for every domain."""
-    order = ["sts-record", "policy", "mx-records", "mx-coverage", "starttls", "tlsrpt-record", "drift"]
+    order = [
+        "sts-record", "policy", "mx-records", "mx-coverage", "starttls", "mx-certificate", "dane",
+        "tlsrpt-record", "drift",
+    ]  # fmt: skip
     for report in lab.reports.values():
         ranks = [next(i for i, p in enumerate(order) if f.check.startswith(p)) for f in report.findings]
         assert ranks == sorted(ranks), report.domain

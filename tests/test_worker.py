@@ -17,7 +17,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mtasts.commands.workerd import config_text, run_worker, workerd_binary
 from mtasts.model.config import Deployment, Domain, load_config, load_stack
 from mtasts.model.worker import (
     COMPATIBILITY_DATE,
@@ -40,6 +39,7 @@ from mtasts.rfc.served import (
     insert_data,
     served_in_script,
 )
+from mtasts.runtime.workerd import config_text, run_worker, workerd_binary
 from tests.conftest import ACCOUNT, ROOT
 from tests.servers import start_serve
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from mtasts.model.findings import Finding, Severity
+from mtasts.model.vocabulary import Check, Mode
 from mtasts.probes.errors import SmtpError, SmtpTemporaryError
 from mtasts.probes.prober import StarttlsProbe
 from mtasts.probes.tls import hostport
 
-STARTTLS = "starttls"
+STARTTLS = Check.STARTTLS
 
 
-def starttls(probe: StarttlsProbe, mode: str | None, port: int = 25) -> Finding:
+def starttls(probe: StarttlsProbe, mode: Mode | None, port: int = 25) -> Finding:
     """The verdict for one MX host under the live policy's ``mode``.
 
     A sender may reach any A or AAAA address, so any address that answers and fails fails the
@@ -35,7 +36,7 @@ def starttls(probe: StarttlsProbe, mode: str | None, port: int = 25) -> Finding:
     temporary = [r for r in reached if isinstance(r.error, SmtpTemporaryError)]
     if temporary:
         listed = "; ".join(f"{hostport(r.address, port)}: {_reason(r.error)}" for r in temporary)
-        return Finding(STARTTLS, Severity.WARNING, f"{host}: STARTTLS not checked: {listed}")
+        return Finding(STARTTLS, Severity.WARNING, f"{host}: STARTTLS not checked: {listed}", subject=host)
     first = next(r.success for r in reached if r.success is not None)
     note = ""
     if several:
@@ -47,6 +48,7 @@ def starttls(probe: StarttlsProbe, mode: str | None, port: int = 25) -> Finding:
         STARTTLS,
         Severity.OK,
         f"{host}: STARTTLS with {first.tls_version}, certificate valid for {host}{note}",
+        subject=host,
     )
 
 
@@ -54,9 +56,10 @@ def _reason(error: SmtpError | None) -> str:
     return error.reason if error is not None else "failed"
 
 
-def _failed(host: str, reason: str, mode: str | None) -> Finding:
-    if mode == "enforce":
-        return Finding(STARTTLS, Severity.ERROR, f"{host}: {reason}: senders will refuse to deliver here")
-    if mode == "none":
-        return Finding(STARTTLS, Severity.INFO, f"{host}: {reason} (mode none: not enforced)")
-    return Finding(STARTTLS, Severity.WARNING, f"{host}: {reason}: fix this before enforce")
+def _failed(host: str, reason: str, mode: Mode | None) -> Finding:
+    if mode is Mode.ENFORCE:
+        reason = f"{host}: {reason}: senders will refuse to deliver here"
+        return Finding(STARTTLS, Severity.ERROR, reason, subject=host)
+    if mode is Mode.NONE:
+        return Finding(STARTTLS, Severity.INFO, f"{host}: {reason} (mode none: not enforced)", subject=host)
+    return Finding(STARTTLS, Severity.WARNING, f"{host}: {reason}: fix this before enforce", subject=host)

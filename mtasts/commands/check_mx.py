@@ -21,31 +21,18 @@ from typing import Any
 import dns.resolver
 
 from mtasts.checks import live_mx
+from mtasts.commands.shared.mx import lookup_mx_async
 from mtasts.model.config import Deployment
 from mtasts.model.findings import Finding, Severity
-from mtasts.probes import MxAnswer, ProbeOptions, Prober
-
-
-async def lookup_mx_async(
-    names: list[str], options: ProbeOptions, concurrency: int = 64
-) -> dict[str, MxAnswer]:
-    """The MX answer of each name, at most ``concurrency`` lookups at once."""
-    limit = asyncio.Semaphore(max(1, concurrency))
-    async with Prober(options) as prober:
-
-        async def one(name: str) -> MxAnswer:
-            async with limit:
-                return await prober.mx(name)
-
-        answers = await asyncio.gather(*(one(n) for n in names))
-    return dict(zip(names, answers, strict=True))
+from mtasts.model.vocabulary import Mode
+from mtasts.probes import ProbeOptions
 
 
 def check_deployment(
     deployment: Deployment, options: ProbeOptions, concurrency: int = 64, allow_unknown: bool = False
 ) -> list[Finding]:
     """Findings for every domain of ``deployment`` not in mode none, in domain order."""
-    checked = [d for d in deployment.domains if d.mode != "none"]
+    checked = [d for d in deployment.domains if d.mode is not Mode.NONE]
     answers = asyncio.run(lookup_mx_async([d.name for d in checked], options, concurrency))
     return [
         replace(finding, domain=d.name)

@@ -1,4 +1,4 @@
-"""Command line: ``mtasts {plan,serve,verify,reports,wait-live,readiness}`` (also ``python -m mtasts``).
+"""Command line: ``mtasts {plan,serve,verify,watch,reports,wait-live,readiness}`` (also ``python -m mtasts``).
 
 Every numeric flag and every DOMAIN goes through one of the argument types below, so nan, inf,
 negatives, zero, out-of-range ports and names that are no domain are usage errors (one ``error:``
@@ -61,6 +61,20 @@ def seconds(text: str) -> float:
     return value
 
 
+def rounds(text: str) -> int:
+    """Good looks in a row: a whole number from 1 to 100."""
+    if not text.strip().isdigit() or not 0 < int(text) <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number from 1 to 100")
+    return int(text)
+
+
+def span_seconds(text: str) -> float:
+    """A span of time: a finite number of seconds, 0 or more, at most ``MAX_SECONDS``."""
+    if text.strip() in ("0", "0.0"):
+        return 0.0
+    return seconds(text)
+
+
 def domain(text: str) -> str:
     """A mail domain named on the command line, compared as the loader compares stack names."""
     name = normalize_name(text.strip())
@@ -121,6 +135,17 @@ def existing_dir(text: str) -> Path:
     if not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r}: no such directory")
     return path.resolve()
+
+
+def days(text: str) -> float:
+    """A number of days: finite, 0 to 3650."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+    if not math.isfinite(value) or not 0 <= value <= 3650:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number of days from 0 to 3650")
+    return value
 
 
 def existing_file(text: str) -> str:
@@ -199,15 +224,47 @@ def _parser() -> argparse.ArgumentParser:
         help="receiver base URL (default: https://<mta-sts:reports.host>), e.g. a local serve",
     )
     reports.add_argument("--timeout", type=seconds, default=30.0, help=argparse.SUPPRESS)
+    reports.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="for each failure type reported, probe the policy host or MX now as a sender does "
+        "and say what it finds (a challenge page, an expired certificate, a redirect…)",
+    )
+    reports.add_argument("--nameserver", type=nameserver, help=NAMESERVER_HELP)
+    _lab_options(reports)
 
     verify = sub.add_parser("verify", help="check live deployments as a sending MTA would")
-    verify.add_argument("domains", nargs="*", type=domain, metavar="DOMAIN")
-    verify.add_argument("--stack", help="check every domain of this stack, and drift from it")
-    verify.add_argument("--json", action="store_true")
-    verify.add_argument("--nameserver", type=nameserver, help=NAMESERVER_HELP)
-    _lab_options(verify)
-    verify.add_argument("--timeout", type=seconds, default=10.0, help="seconds per network step")
-    verify.add_argument("--concurrency", type=count, default=32, help="domains checked at once")
+    _verify_options(verify)
+    verify.add_argument("--json", action="store_true", help="the same as --format json")
+    verify.add_argument(
+        "--format",
+        choices=("text", "json", "openmetrics"),
+        default=None,
+        help="text (default), json, or openmetrics (for node_exporter's textfile collector)",
+    )
+
+    watch = sub.add_parser(
+        "watch",
+        help="verify, and post to a webhook what is new, got worse or cleared since the last run",
+    )
+    _verify_options(watch)
+    watch.add_argument(
+        "--state", required=True, metavar="FILE", help="JSON file keeping the findings between runs"
+    )
+    watch.add_argument(
+        "--webhook-env",
+        default="MTASTS_REPORTS_WEBHOOK",
+        metavar="VAR",
+        help="environment variable holding the webhook URL (default: MTASTS_REPORTS_WEBHOOK); "
+        "unset: the alert is printed only",
+    )
+    watch.add_argument(
+        "--pulumi-preview-exit",
+        type=int,
+        default=None,
+        metavar="CODE",
+        help="exit status of `pulumi preview --expect-no-changes` run before: non-zero is drift",
+    )
 
     adopt = sub.add_parser(
         "adopt",
@@ -251,6 +308,18 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument(
         "--interval", type=seconds, default=None, help="seconds between looks (default: liveGate interval, 5)"
     )
+    live.add_argument(
+        "--rounds",
+        type=rounds,
+        default=None,
+        help="good looks in a row, every address serving the new policy (default: liveGate rounds, 3)",
+    )
+    live.add_argument(
+        "--span",
+        type=span_seconds,
+        default=None,
+        help="seconds at least from the first to the last of those looks (default: liveGate span, 30)",
+    )
     live.add_argument("--nameserver", type=nameserver, help=NAMESERVER_HELP)
     _lab_options(live, smtp=False)
 
@@ -263,6 +332,38 @@ def _parser() -> argparse.ArgumentParser:
     ready.add_argument("--concurrency", type=count, default=32, help=argparse.SUPPRESS)
     _rollout_options(ready)
     return parser
+
+
+def _verify_options(parser: argparse.ArgumentParser) -> None:
+    """What verify and watch share: the domains, the probes' limits, the certificate thresholds."""
+    parser.add_argument("domains", nargs="*", type=domain, metavar="DOMAIN")
+    parser.add_argument("--stack", help="check every domain of this stack, and drift from it")
+    parser.add_argument("--nameserver", type=nameserver, help=NAMESERVER_HELP)
+    _lab_options(parser)
+    parser.add_argument("--timeout", type=seconds, default=10.0, help="seconds per network step")
+    parser.add_argument("--concurrency", type=count, default=32, help="domains checked at once")
+    parser.add_argument(
+        "--cert-warning-days",
+        type=days,
+        default=21.0,
+        metavar="DAYS",
+        help="a certificate with fewer days left is a warning (default 21)",
+    )
+    parser.add_argument(
+        "--cert-error-days",
+        type=days,
+        default=7.0,
+        metavar="DAYS",
+        help="a certificate with fewer days left is an error (default 7)",
+    )
+    parser.add_argument(
+        "--dnssec-anchor",
+        type=existing_file,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="DNSSEC trust anchors (zone-file DS or DNSKEY lines) besides the root's, for DANE",
+    )
 
 
 def _rollout_options(parser: argparse.ArgumentParser) -> None:
@@ -339,8 +440,9 @@ def main(argv: list[str] | None = None) -> int:
             from mtasts.commands.check_mx import live_check
             from mtasts.commands.review import run as review
 
+            head = load_stack(args.project_dir, args.stack)  # once, for both
             # --check-mx findings join the review's one list: one text, one exit status.
-            return review(args, live_check(args) if args.check_mx else None)
+            return review(args, head, live_check(args) if args.check_mx else None)
         if args.command == "wait-live":
             from mtasts.commands.wait_live import run as wait_live
 
@@ -377,10 +479,17 @@ def main(argv: list[str] | None = None) -> int:
             from mtasts.commands.reports import run as reports_run
 
             return reports_run(args)
+        if not args.domains and not args.stack:
+            parser.error(f"{args.command} needs DOMAIN... or --stack NAME")
+        if args.cert_error_days > args.cert_warning_days:
+            print("error: --cert-error-days: must be at most --cert-warning-days", file=sys.stderr)
+            return 2
+        if args.command == "watch":
+            from mtasts.commands.verify.watch import run as watch
+
+            return watch(args)
         from mtasts.commands.verify import run as verify
 
-        if not args.domains and not args.stack:
-            parser.error("verify needs DOMAIN... or --stack NAME")
         return verify(args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -7,13 +7,18 @@ from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from mtasts.model.config import Deployment
-from mtasts.model.outputs import domain_json
+from mtasts.model.delegation import usage
+from mtasts.model.outputs import domain_json, stack_delegation_json
 from mtasts.model.stackfile import gc_paused
 
 
 def plan_json(stack: str, deployment: Deployment) -> dict[str, Any]:
-    """The plan as one JSON-ready object."""
-    return {"stack": stack, "domains": {d.name: domain_json(deployment, d) for d in deployment.domains}}
+    """The plan as one JSON-ready object (``delegation`` only when the stack has customer domains)."""
+    plan = {"stack": stack, "domains": {d.name: domain_json(deployment, d) for d in deployment.domains}}
+    delegation = stack_delegation_json(deployment)
+    if delegation is not None:
+        plan["delegation"] = delegation
+    return plan
 
 
 def plan_text(stack: str, deployment: Deployment) -> str:
@@ -24,7 +29,10 @@ def plan_text(stack: str, deployment: Deployment) -> str:
         out.append(f"== {domain.name}  ({domain.hosting}, mode {domain.mode}, dns {domain.dns})")
         out.append(f"policy {domain.policy_url}  id {domain.policy_id}")
         out += ["  | " + line for line in domain.policy_text.split("\r\n")[:-1]]
-        if domain.managed_dns:
+        if domain.delegation is not None:
+            host = domain.policy_host
+            out.append(f"customer records (the customer creates these once; custom hostname {host}):")
+        elif domain.managed_dns:
             out.append("records (created by pulumi up):")
         else:
             out.append("records (dns: external, create these by hand):")
@@ -34,6 +42,15 @@ def plan_text(stack: str, deployment: Deployment) -> str:
             out.append(f"reports: built-in receiver {receiver.https_uri}")
             out.append(f"  mail intake: {receiver.mailto or 'off (HTTPS only)'}")
         out += [finding.line() for finding in deployment.findings_for(domain.name)]
+    if deployment.delegation is not None and deployment.delegated_domains:
+        found = usage(
+            deployment.delegation,
+            deployment.delegated_domains,
+            deployment.operator_records,
+            deployment.limits,
+        )
+        out += ["", f"== delegation zone {deployment.delegation.zone}: {found.line()}"]
+        out += ["  " + r.record.zone_line() for r in deployment.operator_records]
     return "\n".join(out) + "\n"
 
 

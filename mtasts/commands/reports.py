@@ -4,7 +4,7 @@ The receiver computes the summary in D1 (``GET /v1/summary``); this command fetc
 with the read token and prints it. The token is a Pulumi secret (``mta-sts:reportsToken``), which
 cannot be read offline, so the command takes it from ``MTASTS_REPORTS_TOKEN``.
 
-``fetch_summary(endpoint, token, since)`` is the interface for other commands (``readiness``).
+``fetch_summary`` (``mtasts.commands.shared.receiver``) is what ``readiness`` reads too.
 """
 
 from __future__ import annotations
@@ -16,34 +16,21 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
-from mtasts.model import reports as receiver_model
-from mtasts.model.config import Deployment, load_stack
+from mtasts.commands.shared.args import options_from_args
+from mtasts.commands.shared.diagnosis import diagnose
+from mtasts.commands.shared.receiver import (
+    ReportsError,
+    ReportsRefused,
+    endpoint_for,
+    fetch_summary,
+    rfc3339,
+)
+from mtasts.model import receiver as receiver_model
+from mtasts.model.config import load_stack
+from mtasts.rfc.tlsrpt_results import explain
 
 _DURATION = re.compile(r"(\d+)([smhdw])\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-class ReportsError(Exception):
-    """The summary could not be fetched."""
-
-
-class ReportsUnreachable(ReportsError):
-    """No answer from the endpoint (connection refused, DNS, timeout, TLS)."""
-
-
-class ReportsRefused(ReportsError):
-    """The receiver refused the token (401) or has no read token configured (403)."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(f"{status}: {reason}")
-        self.status = status
-        self.reason = reason
-
-
-class ReportsBadAnswer(ReportsError):
-    """Any other status, or a body that is not the summary."""
 
 
 def parse_duration(text: str) -> timedelta:
@@ -54,55 +41,6 @@ def parse_duration(text: str) -> timedelta:
             f"must be a positive whole number and a unit s, m, h, d or w (e.g. 7d), got {text!r}"
         )
     return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def fetch_summary(
-    endpoint: str, token: str, since: datetime | None = None, timeout: float = 30.0
-) -> dict[str, Any]:
-    """The receiver's summary: ``{"domains": {...}, "unparsed": N, "foreign": N, "silent": [...]}``.
-
-    Per domain ``firstReport`` is the earliest date-range start of its reports (their receive time
-    when later or not a time), ``lastReport`` the last receive time; both RFC 3339, null without reports.
-
-    ``endpoint`` is the receiver's base URL (``https://tlsrpt.example.net`` or a local
-    ``serve``'s ``http://127.0.0.1:8787``); ``since`` limits it to reports received from then on.
-    Raises ``ReportsUnreachable``, ``ReportsRefused`` or ``ReportsBadAnswer``.
-    """
-    params = {"since": rfc3339(since)} if since is not None else {}
-    base = endpoint.rstrip("/")
-    # The intake URL that `plan --json` shows works as well as the base URL.
-    base = base.removesuffix(receiver_model.REPORT_PATH)
-    url = base + receiver_model.SUMMARY_PATH
-    try:
-        response = httpx.get(
-            url, params=params, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
-        )
-    except httpx.HTTPError as exc:
-        raise ReportsUnreachable(f"cannot reach {url}: {exc}") from None
-    reason = _reason(response)
-    if response.status_code in (401, 403):
-        raise ReportsRefused(response.status_code, reason)
-    if response.status_code != 200:
-        raise ReportsBadAnswer(f"{url} answered {response.status_code}: {reason}")
-    try:
-        summary = response.json()
-    except ValueError:
-        raise ReportsBadAnswer(f"{url} answered 200 with a body that is not JSON") from None
-    if not isinstance(summary, dict) or not isinstance(summary.get("domains"), dict):
-        raise ReportsBadAnswer(f"{url} answered 200 without a summary")
-    return summary
-
-
-def _reason(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200].strip()
-    return str(body.get("error", "")) if isinstance(body, dict) else ""
 
 
 def failure_rate(entry: dict[str, Any]) -> float | None:
@@ -121,7 +59,28 @@ def _table(rows: list[list[str]], right: set[int]) -> list[str]:
     return out
 
 
-def render_text(summary: dict[str, Any], stack: str, endpoint: str, since: datetime | None) -> str:
+def explanations(summary: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """What each failure result type of the summary means and what to do (RFC 8460 §4.3)."""
+    found: dict[str, dict[str, str]] = {}
+    for entry in summary.get("domains", {}).values():
+        for failure in entry.get("failures") or []:
+            name = str(failure.get("resultType", ""))
+            kind = explain(name)
+            if kind is not None and name not in found:
+                found[name] = {"section": kind.section, "meaning": kind.meaning, "action": kind.action}
+            elif kind is None and name not in found:
+                unknown = "not an RFC 8460 result type"
+                found[name] = {"section": "", "meaning": unknown, "action": "see the report"}
+    return found
+
+
+def render_text(
+    summary: dict[str, Any],
+    stack: str,
+    endpoint: str,
+    since: datetime | None,
+    diagnosis: dict[str, list[str]] | None = None,
+) -> str:
     """The summary as aligned tables for people."""
     when = f"since {rfc3339(since)}" if since is not None else "all stored"
     lines = [f"stack {stack}: TLS reports ({when}) from {endpoint}", ""]
@@ -158,6 +117,13 @@ def render_text(summary: dict[str, Any], stack: str, endpoint: str, since: datet
                 for f in entry["failures"]
             ]
             lines += _table(failures, right={3})
+            explained = explanations({"domains": {name: entry}})
+            for kind, text in explained.items():
+                section = f" (RFC 8460 §{text['section']})" if text["section"] else ""
+                lines.append(f"  {kind}{section}: {text['meaning']}; {text['action']}")
+        if diagnosis and diagnosis.get(name):
+            lines.append(f"  {name} as a sender sees it now:")
+            lines += [f"    {line}" for line in diagnosis[name]]
     lines.append("")
     silent = summary.get("silent") or []
     if silent:
@@ -166,12 +132,6 @@ def render_text(summary: dict[str, Any], stack: str, endpoint: str, since: datet
     if summary.get("foreign"):
         lines.append(f"about other domains (not counted): {summary['foreign']}")
     return "\n".join(lines) + "\n"
-
-
-def endpoint_for(deployment: Deployment) -> str:
-    """``https://<mta-sts:reports.host>``."""
-    assert deployment.receiver is not None
-    return f"https://{deployment.receiver.host}"
 
 
 def run(args: Any) -> int:
@@ -204,8 +164,35 @@ def run(args: Any) -> int:
     except ReportsError as exc:
         print(f"error: endpoint: {exc}", file=sys.stderr)
         return 1
+    diagnosis = None
+    if args.diagnose:
+        diagnosis = diagnose(summary, options_from_args(args))
     if args.json:
-        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        document = {**summary, "explanations": explanations(summary)}
+        if diagnosis is not None:
+            document["diagnosis"] = diagnosis
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
-        sys.stdout.write(render_text(summary, args.stack, endpoint, since))
-    return 0
+        sys.stdout.write(render_text(summary, args.stack, endpoint, since, diagnosis))
+    return _alarm(summary)
+
+
+def _alarm(summary: Any) -> int:
+    """1 when any domain has failed sessions or a builtin domain is silent (so cron can alert),
+    naming them on stderr; 0 otherwise."""
+    domains = summary.get("domains") if isinstance(summary, dict) else None
+    failing = sorted(
+        name
+        for name, entry in (domains or {}).items()
+        if isinstance(entry, dict) and isinstance(entry.get("failed"), int) and entry["failed"] > 0
+    )
+    silent = [str(name) for name in (summary.get("silent") or [])] if isinstance(summary, dict) else []
+    if not failing and not silent:
+        return 0
+    parts = []
+    if failing:
+        parts.append(f"failed sessions for {', '.join(failing)}")
+    if silent:
+        parts.append(f"no recent report from {', '.join(silent)}")
+    print(f"reports: {'; '.join(parts)}", file=sys.stderr)
+    return 1

@@ -6,12 +6,14 @@ patterns added and removed, ``max_age``, hosting, records, the new id. Two chang
 because senders keep a cached policy for its ``max_age`` (RFC 8461 §8.3):
 
 - removing a domain whose base mode is not ``none``: publish ``mode: none`` first;
-- removing a domain in ``none`` before the old ``max_age`` has passed since ``none`` went live.
-  That moment is the domain's ``noneSince`` key in the base stack file, never earlier than the
-  commit that first set ``mode: none`` (read back from ``git log``); the old ``max_age`` is that
-  of the last version of the domain that was not in ``none``, also from ``git log``.
+- removing a domain in ``none`` before every policy senders may still cache has expired.
+  ``none`` went live at the domain's ``noneSince`` key in the base stack file, never earlier than
+  the commit that first set ``mode: none``; the wait is the longest ``max_age`` of a policy on the
+  deployed line of history (``git log --first-parent``) within its own ``max_age`` before none.
+  A version of the stack file there that does not load is "cannot tell", which refuses.
 
-Domains whose mode becomes ``enforce`` are handed to ``readiness`` by the caller.
+The rules are ``mtasts.checks.retirement``; this module reads git. Domains whose mode becomes
+``enforce`` are handed to readiness (``mtasts.checks.readiness``) by the caller.
 """
 
 from __future__ import annotations
@@ -27,9 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from mtasts.checks.base import AT_BASE, at_base
+from mtasts.checks.readiness import plan_findings
+from mtasts.checks.retirement import StackVersion, removal_findings, retirement
+from mtasts.commands.shared.args import UsageError, options_from_args
+from mtasts.commands.shared.evidence import assess, reports_source, verify_evidence
 from mtasts.model.config import ConfigError, Deployment, Domain, load_stack
 from mtasts.model.findings import Finding, Severity
-from mtasts.model.rollout import format_time
+from mtasts.model.vocabulary import Mode
 
 HISTORY_LIMIT = 500
 """Commits of the stack file read back at most, looking for when ``mode: none`` began."""
@@ -37,16 +43,6 @@ HISTORY_LIMIT = 500
 
 class GitError(ValueError):
     """``git`` could not answer (not a repository, unknown revision); the CLI exits 2."""
-
-
-@dataclass(frozen=True)
-class StackVersion:
-    """One committed version of the stack file."""
-
-    commit: str
-    committed: datetime.datetime
-    deployment: Deployment | None
-    """None when that version does not load (older schema, broken YAML) or has no stack file."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +59,8 @@ class DomainChange:
     def becomes_enforce(self) -> bool:
         return (
             self.head is not None
-            and self.head.mode == "enforce"
-            and (self.base is None or self.base.mode != "enforce")
+            and self.head.mode is Mode.ENFORCE
+            and (self.base is None or self.base.mode is not Mode.ENFORCE)
         )
 
     def lines(self) -> list[str]:
@@ -169,107 +165,38 @@ def load_at(project_dir: Path, commit: str, stack: str) -> Deployment | None:
         return load_stack(where, stack)
 
 
-def history(project_dir: Path, commit: str, stack: str) -> Iterator[StackVersion]:
-    """Versions of the stack file from ``commit`` backwards, newest first, each loaded."""
+def history(project_dir: Path, commit: str, stack: str) -> tuple[Iterator[StackVersion], bool]:
+    """Versions of the stack file on the first-parent line from ``commit``, newest first, each loaded.
+
+    Only the deployed line counts: a side branch merged in was never live, and a path-limited
+    ``git log`` without ``--first-parent`` would walk it by date. The flag says whether the walk
+    reaches the start of history (False for a shallow clone or a history past ``HISTORY_LIMIT``).
+    """
     log = _git(
         project_dir,
         "log",
-        f"--max-count={HISTORY_LIMIT}",
+        "--first-parent",
+        f"--max-count={HISTORY_LIMIT + 1}",
         "--format=%H %cI",
         commit,
         "--",
         f"Pulumi.{stack}.yaml",
-    )
-    for line in log.splitlines():
-        sha, _, when = line.partition(" ")
-        try:
-            deployment = load_at(project_dir, sha, stack)
-        except ConfigError:
-            deployment = None
-        yield StackVersion(sha, datetime.datetime.fromisoformat(when).astimezone(datetime.UTC), deployment)
+    ).splitlines()
+    shallow = _git(project_dir, "rev-parse", "--is-shallow-repository").strip() == "true"
+    complete = len(log) <= HISTORY_LIMIT and not shallow
 
+    def versions() -> Iterator[StackVersion]:
+        for line in log[:HISTORY_LIMIT]:
+            sha, _, when = line.partition(" ")
+            committed = datetime.datetime.fromisoformat(when).astimezone(datetime.UTC)
+            try:
+                deployment = load_at(project_dir, sha, stack)
+            except ConfigError as exc:
+                yield StackVersion(sha, committed, None, str(exc))
+                continue
+            yield StackVersion(sha, committed, deployment)
 
-@dataclass(frozen=True)
-class Retirement:
-    """When a domain's ``none`` policy began, and the ``max_age`` senders may still hold."""
-
-    committed: datetime.datetime | None
-    """The commit date of the oldest consecutive version in ``none``; None when unknown."""
-    old_max_age: int | None
-    """``max_age`` of the last version before ``none``; None when it was always ``none``."""
-
-
-def retirement(versions: Iterator[StackVersion], name: str) -> Retirement:
-    """Walk back through ``versions`` while ``name`` is in ``none``."""
-    committed: datetime.datetime | None = None
-    for version in versions:
-        if version.deployment is None:
-            break
-        try:
-            domain = version.deployment.domain(name)
-        except KeyError:
-            break
-        if domain.mode != "none":
-            return Retirement(committed, domain.max_age)
-        committed = version.committed
-    return Retirement(committed, None)
-
-
-def removal_findings(base: Domain, retired: Retirement | None, now: datetime.datetime) -> list[Finding]:
-    """Whether removing ``base`` from the stack can strand a cached policy (RFC 8461 §8.3)."""
-    key = f"domains.{base.name}"
-    if base.mode != "none":
-        return [
-            Finding(
-                "removal",
-                Severity.ERROR,
-                f"removed while in mode {base.mode}: senders that cached its policy keep applying it for "
-                f"up to max_age {base.max_age} s; first set mode: none with noneSince, pulumi up, wait "
-                f"max_age, then remove (RFC 8461 §8.3)",
-                key,
-            )
-        ]
-    if base.none_since is None:
-        return [
-            Finding(
-                "removal",
-                Severity.ERROR,
-                "removed without noneSince: set domains."
-                f"{base.name}.noneSince to the time its mode: none policy went live, wait the old "
-                "max_age from then, then remove (RFC 8461 §8.3)",
-                key,
-            )
-        ]
-    since = base.none_since
-    note = ""
-    if retired is not None and retired.committed is not None and retired.committed > since:
-        since = retired.committed
-        note = f" (noneSince {format_time(base.none_since)} precedes the commit that set mode: none)"
-    # What senders may still hold is the last policy before none; when history does not reach
-    # it (a shallow clone), the none policy's own max_age is the only figure there is.
-    wait = base.max_age
-    if retired is not None and retired.old_max_age is not None:
-        wait = retired.old_max_age
-    until = since + datetime.timedelta(seconds=wait)
-    if now < until:
-        return [
-            Finding(
-                "removal",
-                Severity.ERROR,
-                f"removed too early: mode none live since {format_time(since)}{note}; senders may hold "
-                f"the old policy (max_age {wait} s) until {format_time(until)} (RFC 8461 §8.3)",
-                key,
-            )
-        ]
-    return [
-        Finding(
-            "removal",
-            Severity.OK,
-            f"retired properly: mode none since {format_time(since)}, old max_age {wait} s passed at "
-            f"{format_time(until)}",
-            key,
-        )
-    ]
+    return versions(), complete
 
 
 @dataclass(frozen=True)
@@ -372,15 +299,16 @@ def review(
     *,
     now: datetime.datetime | None = None,
     readiness: Readiness | None = None,
+    head: Deployment | None = None,
     live: LiveCheck | None = None,
 ) -> Review:
-    """Compare ``Pulumi.<stack>.yaml`` at ``base_ref`` with the working tree.
+    """Compare ``Pulumi.<stack>.yaml`` at ``base_ref`` with the working tree (``head`` if loaded).
 
     Raises ``GitError`` for a bad revision, ``ConfigError`` for an invalid working tree.
     """
     now = now or datetime.datetime.now(datetime.UTC)
     commit = resolve(project_dir, base_ref)
-    head = load_stack(project_dir, stack)
+    head = head if head is not None else load_stack(project_dir, stack)
     try:
         base = load_at(project_dir, commit, stack)
     except ConfigError as exc:
@@ -390,8 +318,9 @@ def review(
     for change in changes:
         if change.kind == "removed" and change.base is not None:
             retired = None
-            if change.base.mode == "none":
-                retired = retirement(history(project_dir, commit, stack), change.name)
+            if change.base.mode is Mode.NONE:
+                versions, complete = history(project_dir, commit, stack)
+                retired = retirement(versions, change.name, complete)
             findings += removal_findings(change.base, retired, now)
     becoming = [c.name for c in changes if c.becomes_enforce]
     if becoming and readiness is not None:
@@ -404,45 +333,30 @@ def review(
 
 def readiness_from_args(args: Any) -> Readiness:
     """Readiness as ``plan --base`` runs it: live verify evidence, reports from a file or the receiver."""
-    from mtasts.commands.readiness import assess, reports_source, verify_evidence
-    from mtasts.commands.verify.command import options_from_args
-
     options = options_from_args(args)
 
     def judge(deployment: Deployment, names: list[str]) -> list[Finding]:
-        verdicts = assess(deployment, names, verify_evidence(options, args.concurrency), reports_source(args))
-        found = []
-        for verdict in verdicts:
-            key = f"domains.{verdict.domain}"
-            if verdict.ready:
-                found.append(Finding("readiness", Severity.OK, "ready for enforce (mtasts readiness)", key))
-                continue
-            blockers = [f.reason for f in verdict.findings if f.severity == Severity.ERROR]
-            found.append(
-                Finding(
-                    "readiness",
-                    Severity.ERROR,
-                    "becomes enforce but is not ready: " + "; ".join(blockers),
-                    key,
-                )
-            )
-        return found
+        gather = verify_evidence(options, args.concurrency, deployment)
+        return plan_findings(assess(deployment, names, gather, reports_source(args)))
 
     return judge
 
 
-def run(args: Any, live: LiveCheck | None = None) -> int:
+def run(args: Any, head: Deployment | None = None, live: LiveCheck | None = None) -> int:
     """``plan --base``: 0 when nothing can lose mail, 1 when a change can, 2 on bad usage.
 
     ``live`` (``plan --check-mx``) adds its findings to the same list, so the text, the JSON
     and the exit status are one verdict."""
     import sys
 
-    from mtasts.commands.verify.command import UsageError
-
     try:
         result = review(
-            args.project_dir, args.stack, args.base, readiness=readiness_from_args(args), live=live
+            args.project_dir,
+            args.stack,
+            args.base,
+            readiness=readiness_from_args(args),
+            head=head,
+            live=live,
         )
     except (GitError, UsageError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -2,8 +2,10 @@
 
 The live gate of ``pulumi up`` as a command, for everyone who changes ``_mta-sts`` another way
 (``dns: external``: a person bumps the TXT once this exits 0, RFC 8461 §8.1). The loop is the
-gate's own (``mtasts.probes.live``). Exit 0 once all are live, 1 on timeout (saying per domain
-what is served instead), 2 on bad usage.
+gate's own (``mtasts.probes.live``): live means the new bytes on every address, ``--rounds`` looks
+in a row over at least ``--span`` seconds, and the wait ends at ``--timeout`` whatever a host
+does. Exit 0 once all are live, 1 on timeout (saying per domain what is served instead), 2 on bad
+usage.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Any
 
 import dns.resolver
 
-from mtasts.commands.verify.command import UsageError
+from mtasts.commands.shared.args import UsageError
 from mtasts.model.config import load_stack
+from mtasts.model.rollout import default_span
 from mtasts.probes.live import NotLiveError, Served, wait_live
 from mtasts.probes.options import ProbeOptions
 
@@ -41,6 +44,10 @@ def run(args: Any) -> int:
             raise UsageError(f"{', '.join(unknown)} not in stack {args.stack}")
         timeout = args.timeout if args.timeout is not None else deployment.live_gate.timeout
         interval = args.interval if args.interval is not None else deployment.live_gate.interval
+        rounds = args.rounds if args.rounds is not None else deployment.live_gate.rounds
+        span = args.span if args.span is not None else default_span(timeout, deployment.live_gate.span)
+        if span >= timeout:
+            raise UsageError(f"--span: must be less than the timeout ({timeout:g} s), got {span:g}")
         options = probe_options(args, min(STEP_TIMEOUT, timeout))
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -56,10 +63,13 @@ def run(args: Any) -> int:
             print(f"[{time.monotonic() - started:6.1f} s] {line}", file=sys.stderr)
 
     try:
-        seen = asyncio.run(wait_live(expected, options, timeout, interval, on_look=progress))
+        seen = asyncio.run(
+            wait_live(expected, options, timeout, interval, on_look=progress, rounds=rounds, span=span)
+        )
     except NotLiveError as exc:
-        for served in exc.waiting.values():
-            print(f"not live: {served.describe()}")
+        for name, served in exc.waiting.items():
+            steady = f" (only {exc.streaks.get(name, 0)} good look(s) in a row)" if served.live else ""
+            print(f"not live: {served.describe()}{steady}")
         print(f"timed out after {timeout:g} s: {len(exc.waiting)} of {len(expected)} domain(s) not live")
         return 1
     except dns.resolver.NoResolverConfiguration:

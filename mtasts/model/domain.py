@@ -11,9 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from mtasts.model import delegation as delegation_model
+from mtasts.model.delegation import DelegationSettings, OperatorRecord
 from mtasts.model.findings import Finding
-from mtasts.model.reports import ReceiverSettings
+from mtasts.model.limits import Limits
+from mtasts.model.receiver import ReceiverSettings
 from mtasts.model.rollout import LiveGate, Readiness
+from mtasts.model.shards import assign, shard_of, zone_of
 from mtasts.model.vocabulary import Dns, Hosting, Mode, RecordRole, Reports, Routing
 from mtasts.rfc.policy import POLICY_PATH, Policy, policy_host, policy_id
 from mtasts.rfc.records import StsRecord, TlsRptRecord, quote_txt, sts_name, tlsrpt_name
@@ -95,6 +99,8 @@ class Domain:
     """The stack's receiver settings when ``reports`` is ``builtin``, else None."""
     none_since: datetime.datetime | None = None
     """``mode: none`` only: when that policy went live (``plan --base`` reads it, RFC 8461 §8.3)."""
+    delegation: DelegationSettings | None = None
+    """``hosting: delegated`` only: the stack's ``mta-sts:delegation`` settings."""
 
     def __post_init__(self) -> None:
         # The vocabulary fields always hold members, whoever built the Domain (the loader passes
@@ -143,15 +149,18 @@ class Domain:
 
     @property
     def managed_dns(self) -> bool:
-        """Whether the program creates this domain's DNS records."""
-        return self.dns == "cloudflare"
+        """Whether the program creates this domain's DNS records (a customer's are the customer's)."""
+        return self.dns is Dns.CLOUDFLARE and self.hosting is not Hosting.DELEGATED
 
     @cached_property
     def records(self) -> tuple[Record, ...]:
         """The DNS records this domain needs, in rollout order.
 
-        With ``dns: external`` these are the records to create by hand.
+        With ``dns: external`` these are the records to create by hand; for ``hosting: delegated``
+        the CNAMEs the customer creates (``mtasts.model.delegation.customer_records``).
         """
+        if self.hosting is Hosting.DELEGATED:
+            return delegation_model.customer_records(self)
         records: list[Record] = []
         host = self.policy_host
         role = RecordRole.POLICY_HOST
@@ -186,6 +195,38 @@ class Deployment:
     """``mta-sts:liveGate``: how long ``pulumi up`` waits for a new policy to be served."""
     readiness: Readiness = field(default_factory=Readiness)
     """``mta-sts:readiness``: the evidence ``readiness`` wants before ``enforce``."""
+    limits: Limits = field(default_factory=Limits)
+    """The Cloudflare plans and limit overrides the stack is checked against (``mtasts.model.limits``)."""
+    worker_shards: int = 1
+    """``mta-sts:workerShards``: how many policy Worker scripts the Worker-hosted domains are spread over."""
+
+    @cached_property
+    def shards(self) -> Mapping[int, tuple[Domain, ...]]:
+        """Shard → the Worker-hosted domains its script serves (``mtasts.model.shards``); only used shards."""
+        return assign(self.worker_domains, self.worker_shards)
+
+    def shard_for(self, name: str) -> int:
+        """The shard whose script serves Worker-hosted domain ``name``."""
+        return shard_of(zone_of(self.domain(name)), self.worker_shards)
+
+    delegation: DelegationSettings | None = None
+    """``mta-sts:delegation``: the operator's zone for ``hosting: delegated`` domains (None when absent)."""
+
+    @property
+    def delegated_domains(self) -> tuple[Domain, ...]:
+        """The customers' domains (``hosting: delegated``)."""
+        return tuple(d for d in self.domains if d.hosting is Hosting.DELEGATED)
+
+    @cached_property
+    def operator_records(self) -> tuple[OperatorRecord, ...]:
+        """Every record the stack creates in the delegation zone (``mtasts.model.delegation``)."""
+        if self.delegation is None:
+            return ()
+        return delegation_model.operator_records(self.delegation, self.delegated_domains)
+
+    @cached_property
+    def operator_records_by_customer(self) -> Mapping[str, list[OperatorRecord]]:
+        return delegation_model.by_customer(self.operator_records)
 
     @cached_property
     def _by_name(self) -> Mapping[str, Domain]:
@@ -225,17 +266,17 @@ class Deployment:
 
     @property
     def worker_domains(self) -> tuple[Domain, ...]:
-        return tuple(d for d in self.domains if d.hosting == "cloudflare-worker")
+        return tuple(d for d in self.domains if d.hosting is Hosting.CLOUDFLARE_WORKER)
 
     @property
     def pages_domains(self) -> tuple[Domain, ...]:
-        return tuple(d for d in self.domains if d.hosting == "github-pages")
+        return tuple(d for d in self.domains if d.hosting is Hosting.GITHUB_PAGES)
 
     @property
     def reports_domains(self) -> tuple[Domain, ...]:
         """The domains whose reports the stack's own receiver takes (``reports: builtin``)."""
-        return tuple(d for d in self.domains if d.reports == "builtin")
+        return tuple(d for d in self.domains if d.reports is Reports.BUILTIN)
 
 
 def _text(finding: Finding) -> str:
-    return f"{finding.key or finding.check}: {finding.reason}"
+    return f"{finding.key or finding.name}: {finding.reason}"

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from mtasts.model.vocabulary import Check
+
 
 class Severity(enum.StrEnum):
     """How bad a finding is. Ordered: ``ERROR`` is the worst."""
@@ -34,13 +36,19 @@ class Severity(enum.StrEnum):
 class Finding:
     """One result of one check: what was checked, how bad it is, and why, in one line."""
 
-    check: str
+    check: Check
     """Stable machine-readable name of the rule, such as ``sts-record`` or ``mx-coverage``."""
     severity: Severity
     reason: str
     """One line a person can act on."""
     key: str | None = None
     """The dotted stack-config key the finding is about (``domains.example.com.mx``), if any."""
+    subject: str | None = None
+    """The host (or other thing) the finding is about when a check has one per host, such as an
+    MX name: with ``check`` it names the finding across runs (alerts follow it by that)."""
+    via: Check | None = None
+    """The check that re-reports this one: ``readiness`` passes on a ``verify`` error as
+    ``Finding(Check.STARTTLS, …, via=Check.VERIFY)``, named ``verify-starttls``."""
     domain: str | None = None
     """The mail domain it is about, when the rule knows it (commands fill it in otherwise)."""
     facts: tuple[tuple[str, Any], ...] = ()
@@ -48,23 +56,30 @@ class Finding:
     live ``ids``, ``atBase`` for a problem the change did not cause. Values are JSON-ready
     (strings, numbers, booleans, tuples of them)."""
 
+    @property
+    def name(self) -> str:
+        """The name output shows: ``check``, or ``<via>-<check>`` for a re-reported finding."""
+        return str(self.check) if self.via is None else f"{self.via}-{self.check}"
+
     def line(self) -> str:
         """``severity: key: reason`` (or ``severity: check: reason`` without a key)."""
-        return f"{self.severity}: {self.key or self.check}: {self.reason}"
+        return f"{self.severity}: {self.key or self.name}: {self.reason}"
 
     def fact(self, name: str) -> Any:
         return dict(self.facts).get(name)
 
     def as_json(self, domain: str | None = None) -> dict[str, Any]:
         """The one JSON shape of a finding, in every command's ``--json``:
-        ``{"check", "severity", "domain"?, "key"?, "message", "reason", "facts"?}`` (``reason`` is
-        ``message`` again, for readers of the older shape; ``domain`` from ``domain`` when the
-        finding has none)."""
-        out: dict[str, Any] = {"check": str(self.check), "severity": str(self.severity)}
+        ``{"check", "severity", "domain"?, "key"?, "subject"?, "message", "reason", "facts"?}``
+        (``reason`` is ``message`` again, for readers of the older shape; ``domain`` from
+        ``domain`` when the finding has none)."""
+        out: dict[str, Any] = {"check": self.name, "severity": str(self.severity)}
         if self.domain or domain:
             out["domain"] = self.domain or domain
         if self.key is not None:
             out["key"] = self.key
+        if self.subject is not None:
+            out["subject"] = self.subject
         out["message"] = self.reason
         out["reason"] = self.reason
         if self.facts:

@@ -4,8 +4,9 @@ Three stack-config keys, each validated here and called from the one loader
 (``mtasts.model.loader``; ``noneSince`` through the validator table), so ``plan``, the
 program, ``wait-live`` and ``readiness`` read the same values:
 
-- ``mta-sts:liveGate: {timeout, interval}``: how long ``pulumi up`` (and ``wait-live``) waits
-  for a new policy to be served before it gives up, and how often it looks;
+- ``mta-sts:liveGate: {timeout, interval, rounds, span}``: how long ``pulumi up`` (and
+  ``wait-live``) waits for a new policy to be served before it gives up, how often it looks, and
+  how steadily it must be served (``rounds`` good looks in a row over at least ``span`` seconds);
 - ``mta-sts:readiness: {minDays, minOrganizations, maxFailureRate}``: the evidence
   ``readiness`` wants before ``testing → enforce``;
 - ``domains.<d>.noneSince``: the moment a domain's ``mode: none`` policy went live, which
@@ -15,6 +16,7 @@ program, ``wait-live`` and ``readiness`` read the same values:
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -34,6 +36,11 @@ class LiveGate:
     """Seconds before the wait fails (``pulumi up`` then leaves the old ``_mta-sts`` TXT)."""
     interval: float = 5.0
     """Seconds between two fetches of the policy."""
+    rounds: int = 3
+    """Good looks in a row (every address serving the new bytes) before the policy counts as live."""
+    span: float = 30.0
+    """Seconds at least from the first to the last of those looks (a flapping host never passes);
+    when not given, half the timeout if that is shorter."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,7 @@ class Readiness:
     """Largest share of sessions failing at the domain's own MX hosts (0.0: none may fail)."""
 
 
-LIVE_GATE_KEYS = {"timeout": "timeout", "interval": "interval"}
+LIVE_GATE_KEYS = {"timeout": "timeout", "interval": "interval", "rounds": "rounds", "span": "span"}
 READINESS_KEYS = {
     "minDays": "min_days",
     "minOrganizations": "min_organizations",
@@ -95,7 +102,19 @@ def parse_live_gate(raw: Any, key: str = "liveGate") -> LiveGate:
     interval = float(_number(given.get("interval", base.interval), f"{key}.interval", 0.1, 3600))
     if interval > timeout:
         _fail(f"{key}.interval", f"must not exceed timeout ({timeout:g} s), got {interval:g}")
-    return LiveGate(timeout=timeout, interval=interval)
+    rounds = _number(given.get("rounds", base.rounds), f"{key}.rounds", 1, 100, whole=True)
+    if "span" in given:
+        span = float(_number(given["span"], f"{key}.span", 0, MAX_GATE_SECONDS))
+        if span >= timeout:
+            _fail(f"{key}.span", f"must be less than timeout ({timeout:g} s), or the wait never passes")
+    else:
+        span = default_span(timeout, base.span)
+    return LiveGate(timeout=timeout, interval=interval, rounds=rounds, span=span)
+
+
+def default_span(timeout: float, span: float = LiveGate.span) -> float:
+    """The span when none is given: ``span``, or half the timeout when that is shorter."""
+    return min(span, timeout / 2)
 
 
 def parse_readiness(raw: Any, key: str = "readiness") -> Readiness:
@@ -117,20 +136,52 @@ def parse_readiness(raw: Any, key: str = "readiness") -> Readiness:
     )
 
 
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})?\Z", re.ASCII
+)
+"""RFC 3339 §5.6 ``date-time``: ``T`` and ``Z`` in either case, any fraction, ``Z`` or ``±hh:mm``."""
+
+
 def parse_time(value: Any, key: str) -> datetime.datetime:
-    """An RFC 3339 date-time with its offset (``2026-11-01T09:00:00Z``), timezone-aware."""
+    """An RFC 3339 date-time with its offset (``2026-11-01T09:00:00Z``), timezone-aware, in UTC.
+
+    Exactly RFC 3339 §5.6: lower-case ``t`` and ``z``, offsets and fractions of any length are
+    accepted, a leap second (``:60``) is the second after ``:59``; ISO 8601 forms that are not
+    RFC 3339 (week dates, ordinal dates, basic format, a missing offset) are refused.
+    """
     if isinstance(value, datetime.datetime):
         parsed = value  # YAML reads an unquoted timestamp as a datetime already
     elif isinstance(value, str):
-        try:
-            parsed = datetime.datetime.fromisoformat(value.strip())
-        except ValueError:
-            _fail(key, f"must be an RFC 3339 time such as 2026-11-01T09:00:00Z, got {value!r}")
+        parsed = _rfc3339(value.strip(), key)
     else:
         _fail(key, f"must be an RFC 3339 time such as 2026-11-01T09:00:00Z, got {value!r}")
     if parsed.tzinfo is None:
         _fail(key, f"must give its UTC offset (Z or +hh:mm), got {value!r}")
     return parsed.astimezone(datetime.UTC)
+
+
+def _rfc3339(text: str, key: str) -> datetime.datetime:
+    match = _RFC3339.match(text)
+    if match is None:
+        _fail(key, f"must be an RFC 3339 time such as 2026-11-01T09:00:00Z, got {text!r}")
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    fraction, offset = match.group(7), match.group(8)
+    if offset is None:
+        _fail(key, f"must give its UTC offset (Z or +hh:mm), got {text!r}")
+    leap = second == 60
+    try:
+        zone = datetime.UTC
+        if offset not in ("Z", "z"):
+            hours, minutes = int(offset[1:3]), int(offset[4:6])
+            if hours > 23 or minutes > 59:
+                raise ValueError("offset out of range")
+            sign = -1 if offset[0] == "-" else 1
+            zone = datetime.timezone(sign * datetime.timedelta(hours=hours, minutes=minutes))
+        micro = int((fraction or "0")[:6].ljust(6, "0"))
+        parsed = datetime.datetime(year, month, day, hour, minute, 59 if leap else second, micro, zone)
+    except ValueError:
+        _fail(key, f"must be an RFC 3339 time such as 2026-11-01T09:00:00Z, got {text!r} (out of range)")
+    return parsed + datetime.timedelta(seconds=1) if leap else parsed
 
 
 def format_time(moment: datetime.datetime) -> str:

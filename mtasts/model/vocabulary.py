@@ -14,7 +14,21 @@ import enum
 
 from mtasts.rfc.policy import Mode
 
-__all__ = ["Check", "Dns", "Hosting", "Mode", "RecordRole", "Reports", "Routing", "values"]
+__all__ = [
+    "Check",
+    "Dns",
+    "Endpoint",
+    "Hosting",
+    "LimitScope",
+    "Mode",
+    "Onboarding",
+    "RecordRole",
+    "Reports",
+    "Routing",
+    "WorkersPlan",
+    "ZonePlan",
+    "values",
+]
 
 
 class Hosting(enum.StrEnum):
@@ -22,6 +36,9 @@ class Hosting(enum.StrEnum):
 
     CLOUDFLARE_WORKER = "cloudflare-worker"
     GITHUB_PAGES = "github-pages"
+    DELEGATED = "delegated"
+    """A customer's domain: a Cloudflare for SaaS custom hostname in the operator's zone, reached
+    through the CNAMEs the customer creates (``mtasts.model.delegation``)."""
 
 
 class Dns(enum.StrEnum):
@@ -57,6 +74,13 @@ class RecordRole(enum.StrEnum):
     TLSRPT = "tlsrpt"
 
 
+class Endpoint(enum.StrEnum):
+    """Which kind of server a probe spoke to: the policy host over HTTPS, or an MX over SMTP."""
+
+    POLICY_HOST = "policy-host"
+    MX = "mx"
+
+
 class Check(enum.StrEnum):
     """The stable machine-readable name of every rule that reports a ``Finding``.
 
@@ -76,6 +100,19 @@ class Check(enum.StrEnum):
     POLICY_SYNTAX = "policy-syntax"
     POLICY_MODE = "policy-mode"
     POLICY_MAX_AGE = "policy-max-age"
+    # verify: certificates ahead of time, DANE
+    MX_CERTIFICATE = "mx-certificate"
+    POLICY_CERTIFICATE = "policy-certificate"
+    DANE = "dane"
+    DANE_TLSRPT = "dane-tlsrpt"
+    # verify: why the policy fetch failed, most specific first (``mtasts.checks.fetch_check``)
+    POLICY_TIMEOUT = "policy-timeout"
+    POLICY_TLS = "policy-tls"
+    POLICY_REDIRECT = "policy-redirect"
+    POLICY_STATUS = "policy-status"
+    POLICY_CONTENT_TYPE = "policy-content-type"
+    POLICY_ENCODING = "policy-encoding"
+    POLICY_SIZE = "policy-size"
     # verify --stack: drift from the stack
     DRIFT = "drift"
     DRIFT_POLICY = "drift-policy"
@@ -90,6 +127,8 @@ class Check(enum.StrEnum):
     ADOPT_ID = "adopt-id"
     ADOPT_TLSRPT = "adopt-tlsrpt"
     ADOPT_IMPORT = "adopt-import"
+    # watch: Pulumi's own drift check (pulumi preview --expect-no-changes)
+    PULUMI_DRIFT = "pulumi-drift"
     # readiness
     READINESS = "readiness"
     REPORTS = "reports"
@@ -97,10 +136,63 @@ class Check(enum.StrEnum):
     REPORT_AGE = "report-age"
     REPORT_ORGANIZATIONS = "report-organizations"
     REPORT_FAILURES = "report-failures"
+    REPORT_FAILURES_ELSEWHERE = "report-failures-elsewhere"
+    REPORT_ORGANIZATION = "report-organization"
+    # plan --base
+    REMOVAL = "removal"
+    # verify --stack: a delegated domain's onboarding (mtasts.checks.onboarding)
+    ONBOARDING = "onboarding"
+    ONBOARDING_CNAME = "onboarding-cname"
+    ONBOARDING_CAA = "onboarding-caa"
+    ONBOARDING_CERTIFICATE = "onboarding-certificate"
     # loader warnings
     SHORT_MAX_AGE = "short-max-age"
     NO_TLSRPT = "no-tlsrpt"
     TLSRPT_ON_ENFORCED_DOMAIN = "tlsrpt-on-enforced-domain"
+    STACK_SIZE = "stack-size"
+
+
+class WorkersPlan(enum.StrEnum):
+    """The account's Workers plan, which sets the per-account Worker limits."""
+
+    FREE = "free"
+    PAID = "paid"
+
+
+class ZonePlan(enum.StrEnum):
+    """A zone's Cloudflare plan, which sets its DNS record quota."""
+
+    FREE = "free"
+    """A Free zone created on or after 2024-09-01 (200 records)."""
+    FREE_LEGACY = "free-legacy"
+    """A Free zone created before 2024-09-01 (1,000 records)."""
+    PRO = "pro"
+    BUSINESS = "business"
+    ENTERPRISE = "enterprise"
+
+
+class LimitScope(enum.StrEnum):
+    """What one limit of ``mtasts.model.limits.LIMITS`` is counted over."""
+
+    ZONE = "zone"
+    SCRIPT = "script"
+    ACCOUNT = "account"
+    STACK = "stack"
+
+
+class Onboarding(enum.StrEnum):
+    """Where a delegated customer stands; every state but ``serving`` is pending, not a failure."""
+
+    MISSING = "missing"
+    """A CNAME the customer must create is not there."""
+    ELSEWHERE = "elsewhere"
+    """A CNAME points somewhere other than the operator's target."""
+    CAA_FORBIDS = "caa-forbids"
+    """The customer's CAA records let no CA Cloudflare orders from issue for ``mta-sts.<c>``."""
+    CERTIFICATE_PENDING = "certificate-pending"
+    """The CNAMEs are in place; the custom hostname's certificate is not active yet."""
+    SERVING = "serving"
+    """The CNAMEs are in place and the certificate is active: the usual checks apply."""
 
 
 def values(kind: type[enum.StrEnum]) -> tuple[str, ...]:

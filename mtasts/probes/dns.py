@@ -7,6 +7,7 @@ a CNAME loop, or our own file-descriptor limit (EMFILE, never reported as the do
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import errno
 from dataclasses import dataclass
@@ -116,11 +117,21 @@ def make_resolver(options: ProbeOptions) -> dns.asyncresolver.Resolver:
 
 
 async def query(resolver: dns.asyncresolver.Resolver, name: str, rdtype: str) -> DnsAnswer:
-    """Ask ``resolver`` one question; never raises for DNS trouble (it is in the answer)."""
+    """Ask ``resolver`` one question; never raises for DNS trouble (it is in the answer).
+
+    dnspython keeps ``resolver.lifetime`` as the deadline of the whole question (retries, TCP
+    fallback); ``asyncio.timeout`` holds it to that even should a transport not.
+    """
     try:
-        answer = await resolver.resolve(
-            dns.name.from_text(name), rdtype, raise_on_no_answer=False, search=False
+        async with asyncio.timeout(resolver.lifetime + 0.5):
+            answer = await resolver.resolve(
+                dns.name.from_text(name), rdtype, raise_on_no_answer=False, search=False
+            )
+    except TimeoutError:
+        error = DnsError(
+            name, rdtype, DnsFailure.TIMEOUT, f"{name} {rdtype}: no DNS answer within {resolver.lifetime:g} s"
         )
+        return DnsAnswer(name, rdtype, DnsStatus.ERROR, error=error)
     except dns.resolver.NXDOMAIN:
         return DnsAnswer(name, rdtype, DnsStatus.NXDOMAIN)
     except dns.exception.DNSException as exc:

@@ -9,10 +9,15 @@ keep-alive is off: every fetch is its own connection and no answer is reused for
 
 httpcore's ``trace`` extension tells which step a timeout or failure happened in (TCP connect, TLS
 handshake, response head), so a stalled handshake is a timeout and not "broke off".
+
+The whole fetch at one address (connect, handshake, head, body) has one deadline, ``timeout``
+seconds, kept by ``asyncio.timeout`` around it: httpx's own timeouts restart on every read, so a
+server that drips a byte a second would otherwise hold a fetch for as long as it likes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from mtasts.probes.certificates import Certificate, served_chain
 from mtasts.probes.errors import (
     PolicyCertificateError,
     PolicyConnectError,
@@ -53,6 +59,8 @@ class PolicyResponse:
     body: bytes
     tls_version: str
     headers: tuple[tuple[str, str], ...] = ()
+    chain: tuple[Certificate, ...] = ()
+    """The certificates the server presented, leaf first."""
 
 
 def new_client(tls: ssl.SSLContext, timeout: float) -> httpx.AsyncClient:
@@ -95,6 +103,36 @@ async def fetch_at(
         return f"connection.{name}.started" in steps
 
     try:
+        async with asyncio.timeout(timeout):
+            return await _exchange(client, request, host, address, url, where, timeout, steps)
+    except TimeoutError:
+        if not step_started("start_tls"):
+            raise PolicyConnectTimeoutError(
+                host, f"{where} did not answer within {timeout:g} s", address, "connect"
+            ) from None
+        if "connection.start_tls.complete" not in steps:
+            raise PolicyTimeoutError(
+                host, f"{where} did not finish the TLS handshake within {timeout:g} s", address, "tls"
+            ) from None
+        raise PolicyTimeoutError(
+            host, f"no complete answer from {url} ({where}) within {timeout:g} s", address
+        ) from None
+
+
+async def _exchange(
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    host: str,
+    address: str,
+    url: str,
+    where: str,
+    timeout: float,
+    steps: list[str],
+) -> PolicyResponse:
+    def step_started(name: str) -> bool:
+        return f"connection.{name}.started" in steps
+
+    try:
         response = await client.send(request, stream=True)
     except httpx.ConnectTimeout:
         if step_started("start_tls"):
@@ -128,6 +166,7 @@ async def _read(
     response: httpx.Response, host: str, address: str, url: str, where: str, timeout: float
 ) -> PolicyResponse:
     status = response.status_code
+    headers = tuple((k.lower(), v) for k, v in response.headers.multi_items())
     if 300 <= status < 400:
         location = response.headers.get("location")
         raise PolicyRedirectError(
@@ -138,8 +177,9 @@ async def _read(
         )  # fmt: skip
     if status != 200:
         raise PolicyStatusError(
-            host, f"{url} answers HTTP {status}; senders accept only 200 (RFC 8461 §3.3)", address, status
-        )
+            host, f"{url} answers HTTP {status}; senders accept only 200 (RFC 8461 §3.3)", address, status,
+            headers,
+        )  # fmt: skip
     content_type = response.headers.get("content-type")
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media != "text/plain":
@@ -149,6 +189,7 @@ async def _read(
             f"{url} is served as {shown!r}; senders want text/plain (RFC 8461 §3.3)",
             address,
             content_type,
+            headers,
         )
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):
@@ -172,7 +213,9 @@ async def _read(
             raise too_big
     stream = response.extensions.get("network_stream")
     ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
-    version = ssl_object.version() if isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket) else ""
+    is_tls = isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket)
+    version = ssl_object.version() if is_tls and ssl_object is not None else ""
+    chain = served_chain(ssl_object) if is_tls else ()
     return PolicyResponse(
         host=host,
         address=address,
@@ -181,6 +224,7 @@ async def _read(
         body=body,
         tls_version=version or "",
         headers=tuple(response.headers.multi_items()),
+        chain=chain,
     )
 
 

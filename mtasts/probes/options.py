@@ -21,6 +21,8 @@ class ProbeOptions:
     """Seconds allowed for each network step (a DNS answer, a connection, a handshake, a reply)."""
     max_sockets: int | None = None
     """Sockets open at once; None: what the open-file limit allows (see ``socket_budget``)."""
+    dnssec_anchors: tuple[str, ...] = ()
+    """DNSSEC trust anchors besides the root's, as zone-file lines (``zone. DS …`` or ``DNSKEY``)."""
 
 
 RESERVED_FILES = 64

@@ -18,11 +18,12 @@ import httpx
 
 from mtasts.probes import https, smtp
 from mtasts.probes.dns import Addresses, DnsAnswer, DnsStatus, MxAnswer, make_resolver, query
+from mtasts.probes.dnssec import Signed, TlsaAnswer, Validator, dnssec_resolver, signed_query
 from mtasts.probes.errors import DnsError, PolicyDnsError, PolicyFetchError
 from mtasts.probes.https import PolicyResponse
 from mtasts.probes.options import ProbeOptions, socket_budget
 from mtasts.probes.smtp import StarttlsAtAddress
-from mtasts.probes.tls import client_context
+from mtasts.probes.tls import client_context, unverified_context
 
 T = TypeVar("T")
 
@@ -83,6 +84,9 @@ class Prober:
         self.options = options
         self.resolver = make_resolver(options)
         self.tls = client_context(options.ca_bundle)
+        self._unverified = unverified_context()
+        self._dnssec_resolver = dnssec_resolver(self.resolver)
+        self._validator = Validator(self.signed, options.dnssec_anchors)
         self.max_sockets = options.max_sockets or socket_budget()
         self._sockets = asyncio.Semaphore(self.max_sockets)
         self._client: httpx.AsyncClient | None = None
@@ -136,6 +140,20 @@ class Prober:
         nx = a.status is DnsStatus.NXDOMAIN or aaaa.status is DnsStatus.NXDOMAIN
         return Addresses(host, (), (), error=error, nxdomain=nx)
 
+    def signed(self, name: str, rdtype: str) -> asyncio.Future[Signed]:
+        """One question asked with the DNSSEC OK bit (RRSIGs included), once per run."""
+        return self.once(("dnssec", name.lower(), rdtype), lambda: self._signed(name, rdtype))
+
+    async def _signed(self, name: str, rdtype: str) -> Signed:
+        async with self._sockets:
+            return await signed_query(self._dnssec_resolver, name, rdtype)
+
+    def tlsa(self, host: str) -> asyncio.Future[TlsaAnswer]:
+        """The TLSA records of the MX ``host`` (``_25._tcp.<host>``) and their DNSSEC verdict."""
+        return self.once(
+            ("tlsa", host.lower()), lambda: self._validator.tlsa(host, self.options.smtp_port)
+        )
+
     # HTTPS -------------------------------------------------------------------
 
     def fetch_policy(self, host: str) -> asyncio.Future[PolicyFetch]:
@@ -186,6 +204,27 @@ class Prober:
             return await smtp.starttls_at(
                 host, address, self.options.smtp_port, self.tls, self.options.timeout
             )
+
+    def served_chains(self, host: str) -> asyncio.Future[StarttlsProbe]:
+        """STARTTLS at every address of ``host`` without checking the certificate, once per run.
+
+        What a DANE sender sees: it matches TLSA records against whatever chain is served, trusted
+        by a CA or not (RFC 7672 §3.1), so a certificate no CA vouches for is still read here.
+        """
+        return self.once(("smtp-chain", host.lower()), lambda: self._served_chains(host))
+
+    async def _served_chains(self, host: str) -> StarttlsProbe:
+        found = await self.addresses(host)
+        if not found.all:
+            return StarttlsProbe(host, error=found.error, no_address=found.why_none)
+
+        async def one(address: str) -> StarttlsAtAddress:
+            async with self._sockets:
+                return await smtp.starttls_at(
+                    host, address, self.options.smtp_port, self._unverified, self.options.timeout
+                )
+
+        return StarttlsProbe(host, tuple(await asyncio.gather(*(one(a) for a in found.all))))
 
 
 async def fetch_policy(host: str, options: ProbeOptions) -> PolicyFetch:

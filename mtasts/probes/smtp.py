@@ -3,7 +3,9 @@
 Greeting, EHLO, STARTTLS offered and accepted, then TLS 1.2 or later with SNI and the certificate
 checked for the MX name. The dialogue is short enough to hold here on asyncio streams (the
 standard library's ``smtplib`` blocks). Every step has the time limit, the TLS handshake included
-(an ``asyncio.timeout`` around it: a stalled handshake is a timeout, not a broken connection).
+(an ``asyncio.timeout`` around it: a stalled handshake is a timeout, not a broken connection), and
+the whole dialogue at one address has a deadline of ``LOOK_STEPS`` time limits, however the
+server paces its replies.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import socket
 import ssl
 from dataclasses import dataclass
 
+from mtasts.probes.certificates import Certificate, served_chain
 from mtasts.probes.errors import (
     SmtpCertificateError,
     SmtpConnectError,
@@ -28,6 +31,8 @@ from mtasts.probes.tls import hostport, is_certificate_problem, tls_problem
 
 REPLY_LINES = 100
 """Most lines accepted in one SMTP reply."""
+LOOK_STEPS = 3
+"""The whole dialogue at one address ends within this many per-step time limits."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,8 @@ class StarttlsSuccess:
     host: str
     address: str
     tls_version: str
+    chain: tuple[Certificate, ...] = ()
+    """The certificates the server presented, leaf first."""
 
 
 @dataclass(frozen=True)
@@ -82,9 +89,13 @@ async def starttls_at(
 ) -> StarttlsAtAddress:
     """Probe STARTTLS at ``address``; the error, if any, is in the result (never raised)."""
     try:
-        return StarttlsAtAddress(address, success=await _dialogue(host, address, port, tls, timeout))
+        async with asyncio.timeout(LOOK_STEPS * timeout):
+            return StarttlsAtAddress(address, success=await _dialogue(host, address, port, tls, timeout))
     except SmtpError as exc:
         return StarttlsAtAddress(address, error=exc)
+    except TimeoutError:
+        reason = f"the dialogue did not finish within {LOOK_STEPS * timeout:g} s"
+        return StarttlsAtAddress(address, error=SmtpTimeoutError(host, address, reason, "dialogue"))
 
 
 async def _dialogue(
@@ -142,13 +153,14 @@ async def _dialogue(
             ) from None  # fmt: skip
         ssl_object = writer.get_extra_info("ssl_object")
         version = ssl_object.version() if ssl_object else "?"
+        chain = served_chain(ssl_object) if ssl_object else ()
         try:
             writer.write(b"QUIT\r\n")
             async with asyncio.timeout(min(1.0, timeout)):
                 await writer.drain()
         except (OSError, TimeoutError):
             pass  # the verdict is in; a rude close changes nothing
-        return StarttlsSuccess(host, address, version or "?")
+        return StarttlsSuccess(host, address, version or "?", chain)
     except TimeoutError:
         raise SmtpTimeoutError(host, address, f"no answer to {step} within {timeout:g} s", step) from None
     except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:

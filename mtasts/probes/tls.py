@@ -31,6 +31,15 @@ def client_context(ca_bundle: str | None) -> ssl.SSLContext:
     return ctx
 
 
+def unverified_context() -> ssl.SSLContext:
+    """TLS 1.2 or later with no certificate check: to read the chain a server presents (DANE)."""
+    ctx = ssl.create_default_context()
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 def is_certificate_problem(exc: ssl.SSLError) -> bool:
     return isinstance(exc, ssl.SSLCertVerificationError)
 

@@ -3,56 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
-from collections.abc import Iterable
 
 import dns.resolver
 
-from mtasts.commands.verify.domain import verify_async
-from mtasts.commands.verify.report import Report, render_json, render_text
-from mtasts.model.config import Deployment, load_stack
-from mtasts.probes import ProbeOptions
-
-
-class UsageError(ValueError):
-    """A bad command-line value; printed as one ``error:`` line, exit 2."""
-
-
-def verify(
-    domains: Iterable[str], options: ProbeOptions, expected: Deployment | None = None, concurrency: int = 32
-) -> list[Report]:
-    """Blocking form of ``verify_async``."""
-    return asyncio.run(verify_async(list(domains), options, expected, concurrency))
-
-
-def options_from_args(args: argparse.Namespace) -> ProbeOptions:
-    """``ProbeOptions`` from the CLI's namespace (values already checked by argparse)."""
-    return ProbeOptions(
-        nameserver=args.nameserver,
-        ca_bundle=args.ca_bundle,
-        https_port=args.https_port,
-        smtp_port=args.smtp_port,
-        timeout=args.timeout,
-    )
+from mtasts.commands.shared.args import UsageError, names_and_stack, options_from_args, thresholds_from_args
+from mtasts.commands.shared.domain_check import verify
+from mtasts.commands.verify.metrics import render_openmetrics
+from mtasts.commands.verify.report import render_json, render_text
 
 
 def run(args: argparse.Namespace) -> int:
     """The ``verify`` command: 0 with no error finding, 1 with any, 2 on bad usage."""
     try:
-        options = options_from_args(args)
-        names = list(dict.fromkeys(args.domains or []))  # cli.domain has checked and normalized them
-        expected = None
-        if args.stack:
-            expected = load_stack(args.project_dir, args.stack)
-            in_stack = [d.name for d in expected.domains]
-            outside = [n for n in names if n not in in_stack]
-            if outside:
-                raise UsageError(f"{', '.join(outside)} not in stack {args.stack}")
-            names = names or in_stack
+        options = options_from_args(args)  # raises UsageError for a bad trust anchor
+        names, expected = names_and_stack(args)
         started = time.monotonic()
-        reports = verify(names, options, expected, args.concurrency)
+        reports = verify(names, options, expected, args.concurrency, thresholds_from_args(args))
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -60,5 +28,11 @@ def run(args: argparse.Namespace) -> int:
         print("error: no system DNS resolver configured; pass --nameserver", file=sys.stderr)
         return 2
     elapsed = time.monotonic() - started
-    sys.stdout.write(render_json(reports) if args.json else render_text(reports, elapsed))
+    form = getattr(args, "format", None) or ("json" if getattr(args, "json", False) else "text")
+    if form == "openmetrics":
+        sys.stdout.write(render_openmetrics(reports))
+    elif form == "json":
+        sys.stdout.write(render_json(reports))
+    else:
+        sys.stdout.write(render_text(reports, elapsed))
     return 1 if any(r.errors for r in reports) else 0

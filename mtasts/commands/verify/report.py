@@ -3,53 +3,23 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
 
-from mtasts.model.findings import Finding, Severity
-
-
-@dataclass(frozen=True)
-class Report:
-    """Every finding for one domain, in check order."""
-
-    domain: str
-    mode: str | None
-    """The live policy's mode, or None when no valid policy was fetched."""
-    findings: tuple[Finding, ...]
-
-    def count(self, severity: Severity) -> int:
-        return sum(1 for f in self.findings if f.severity is severity)
-
-    @property
-    def errors(self) -> int:
-        return self.count(Severity.ERROR)
-
-    @property
-    def warnings(self) -> int:
-        return self.count(Severity.WARNING)
-
-    def checks(self, severity: Severity | None = None) -> list[str]:
-        """The check names found, optionally only those of one severity."""
-        return [f.check for f in self.findings if severity is None or f.severity is severity]
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "errors": self.errors,
-            "warnings": self.warnings,
-            "findings": [f.as_json(self.domain) for f in self.findings],
-        }
+from mtasts.commands.shared.domain_check import Report
 
 
 def render_text(reports: list[Report], elapsed: float | None = None) -> str:
     """The human report: per domain a heading, one line per finding, a summary line."""
     out = []
-    width = max((len(f.check) for r in reports for f in r.findings), default=10)
+    urgent = [(r, f) for r in reports for f in r.urgent]
+    if urgent:
+        out.append("URGENT: MX certificates of enforce domains about to expire (mail will bounce):")
+        out += [f"  {r.domain}: {f.reason}" for r, f in urgent]
+        out.append("")
+    width = max((len(f.name) for r in reports for f in r.findings), default=10)
     for report in reports:
         out.append(f"{report.domain} (mode {report.mode or 'unknown'})")
         for f in report.findings:
-            out.append(f"  {f.severity:<7} {f.check:<{width}}  {f.reason}")
+            out.append(f"  {f.severity:<7} {f.name:<{width}}  {f.reason}")
         verdict = "FAIL" if report.errors else "PASS"
         out.append(f"  {verdict}: {_plural(report.errors, 'error')}, {_plural(report.warnings, 'warning')}")
         out.append("")
@@ -64,6 +34,7 @@ def render_json(reports: list[Report]) -> str:
         "domains": {r.domain: r.as_json() for r in reports},
         "errors": sum(r.errors for r in reports),
         "warnings": sum(r.warnings for r in reports),
+        "urgent": [{"domain": r.domain, **f.as_json()} for r in reports for f in r.urgent],
     }
     return json.dumps(document, indent=2) + "\n"
 

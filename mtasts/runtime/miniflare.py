@@ -21,15 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mtasts.commands.workerd import (
+from mtasts.model import receiver as receiver_model
+from mtasts.model.config import Domain
+from mtasts.runtime.workerd import (
     START_TIMEOUT,
     STOP_TIMEOUT,
     WorkerdFailed,
     WorkerdNotFound,
     workerd_binary,
 )
-from mtasts.model import reports as receiver_model
-from mtasts.model.config import Domain
 
 LAUNCHER = Path(__file__).resolve().parent.parent / "worker" / "local.mjs"
 

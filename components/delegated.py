@@ -1,0 +1,251 @@
+"""Customer domains on Cloudflare for SaaS: custom hostnames, one Worker route, the shared records.
+
+Everything lives in the operator's delegation zone; nothing is created in a customer's zone (the
+customer creates the CNAMEs ``plan`` prints). Per stack: one policy Worker script for the
+customers (``mta-sts-<stack>-customers``, the same template as the policy Worker, serving by
+``Host``), the originless fallback origin (a proxied AAAA ``100::`` at ``target`` and
+``CustomHostnameFallbackOrigin`` naming it) and a single ``*/*`` route sending every custom
+hostname to the script: "Workers as your fallback origin"
+(developers.cloudflare.com/cloudflare-for-platforms/cloudflare-for-saas/start/advanced-settings/
+worker-as-origin/: "You do not need to add individual Worker routes for each custom hostname").
+Per customer: a ``CustomHostname`` for ``mta-sts.<customer>`` with a DV certificate validated
+over HTTP, which Cloudflare completes once the customer's CNAME reaches the zone
+(terraform-provider-cloudflare ``internal/services/custom_hostname/schema.go``: ``ssl.method``
+``http``, ``ssl.type`` ``dv``; ``zone_id`` and ``hostname`` force a replacement).
+
+The TXT records (``mtasts.model.delegation.operator_records``: wildcards plus exceptions) carry
+the live gate: before one is created or updated, the gate fetches the policy of the customers
+that read it, as senders do, and waits until none serves other bytes than the new id names,
+``rounds`` looks in a row over at least ``span`` seconds (``mta-sts:liveGate``).
+A customer whose name does not resolve or answer yet (its CNAMEs are not in place) is skipped:
+no sender can fetch its policy, so none can cache a stale one under the new id (RFC 8461 §8.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_cloudflare as cloudflare
+
+from components.dns import COMMENT
+from mtasts.model import worker
+from mtasts.model.config import Deployment, Domain
+from mtasts.model.delegation import DelegationSettings, OperatorRecord
+from mtasts.model.rollout import LiveGate
+from mtasts.probes.live import Served, look
+from mtasts.probes.options import ProbeOptions
+from mtasts.probes.prober import PolicyFetch, Prober
+from mtasts.rfc.names import normalize_name
+from mtasts.rfc.records import RecordError, parse_sts_record
+
+HOOK_NAME = "mta-sts-delegated-live-gate"
+
+
+def script_name(stack: str) -> str:
+    """The customers' policy Worker: beside the stack's own, so its routes never mix with theirs."""
+    return f"{worker.script_name(stack)}-customers"
+
+
+@dataclass(frozen=True)
+class DelegatedHostingArgs:
+    """What ``DelegatedHosting`` needs."""
+
+    account_id: str
+    """Cloudflare account that owns the script."""
+    script_name: str
+    settings: DelegationSettings
+    """``mta-sts:delegation``: the zone, its target and the certificate authority."""
+    customers: Sequence[Domain]
+    """The ``hosting: delegated`` domains, sorted by name."""
+    records: Sequence[OperatorRecord]
+    """The records to create in the zone (``Deployment.operator_records``)."""
+    live_gate: LiveGate
+    options: ProbeOptions | None = None
+    """How the gate fetches (tests: loopback servers); None: as a sender on the internet."""
+
+
+class DelegatedHosting(pulumi.ComponentResource):
+    """Custom hostnames in the delegation zone, served by one Worker through one route."""
+
+    script: cloudflare.WorkersScript
+    route: cloudflare.WorkersRoute
+    fallback_origin: cloudflare.CustomHostnameFallbackOrigin
+    custom_hostnames: dict[str, cloudflare.CustomHostname]
+    records: dict[str, cloudflare.DnsRecord]
+
+    def __init__(
+        self, name: str, args: DelegatedHostingArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mta-sts:index:DelegatedHosting", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        settings = args.settings
+        zone_id: pulumi.Input[str]
+        if settings.zone_id is not None:
+            zone_id = settings.zone_id
+        else:
+            zone_id = cloudflare.get_zone_output(filter={"name": settings.zone, "match": "all"}).apply(
+                lambda z: z.id
+            )
+        self.script = cloudflare.WorkersScript(
+            f"{name}-script",
+            account_id=args.account_id,
+            script_name=args.script_name,
+            content=worker.worker_script(args.customers),
+            main_module=worker.MAIN_MODULE,
+            compatibility_date=worker.COMPATIBILITY_DATE,
+            opts=child,
+        )
+        fallback, *txt = args.records
+        self.records = {}
+        self.records[fallback.key] = self._record(fallback, zone_id, [], None)
+        # The fallback origin must be a proxied record of the zone (the worker-as-origin page).
+        self.fallback_origin = cloudflare.CustomHostnameFallbackOrigin(
+            f"{name}-fallback-origin",
+            zone_id=zone_id,
+            origin=settings.target,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.records[fallback.key]]),
+        )
+        # One route for every custom hostname: */* matches all traffic entering the zone.
+        self.route = cloudflare.WorkersRoute(
+            f"{name}-route",
+            zone_id=zone_id,
+            pattern="*/*",
+            script=self.script.script_name,
+            opts=child,
+        )
+        serving: list[pulumi.Resource] = [self.script, self.route, self.fallback_origin]
+        ssl = cloudflare.CustomHostnameSslArgs(
+            method="http", type="dv", certificate_authority=settings.certificate_authority
+        )
+        self.custom_hostnames = {}
+        for customer in args.customers:
+            self.custom_hostnames[customer.name] = cloudflare.CustomHostname(
+                f"{customer.name}-custom-hostname",
+                zone_id=zone_id,
+                hostname=customer.policy_host,
+                ssl=ssl,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=serving),
+            )
+        gate = delegated_gate(args.live_gate, {r.record.name: r.customers for r in txt}, args.options)
+        for record in txt:
+            waits = list(serving)
+            if len(record.customers) == 1 and not record.record.name.startswith("*."):
+                waits.append(self.custom_hostnames[record.customers[0]])
+            hooks = gate if record.record.role == "sts" else None
+            self.records[record.key] = self._record(record, zone_id, waits, hooks)
+        self.register_outputs({"scriptName": self.script.script_name, "customHostnames": len(args.customers)})
+
+    def _record(
+        self,
+        record: OperatorRecord,
+        zone_id: pulumi.Input[str],
+        depends_on: list[pulumi.Resource],
+        gate: pulumi.ResourceHook | None,
+    ) -> cloudflare.DnsRecord:
+        hooks = pulumi.ResourceHookBinding(before_create=[gate], before_update=[gate]) if gate else None
+        data = record.record
+        return cloudflare.DnsRecord(
+            record.key,
+            zone_id=zone_id,
+            name=data.name,
+            type=data.type,
+            content=data.content,
+            ttl=data.ttl,
+            proxied=data.proxied,
+            comment=COMMENT,
+            # Replaced delete-first: never two v=STSv1 records at one name (RFC 8461 §3.1).
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=depends_on, delete_before_replace=True, hooks=hooks
+            ),
+        )
+
+
+class DelegatedGateError(Exception):
+    """A customer served other bytes than the new id names until the time ran out."""
+
+
+def waiting(looks: Sequence[Served]) -> list[Served]:
+    """The looks that hold the gate: a customer that serves a policy, but not the expected one.
+
+    A customer that serves nothing (its name does not resolve, or no address answers with a
+    policy: CNAMEs not in place, certificate pending) holds nothing: no sender can cache from it.
+    """
+    return [served for served in looks if served.ids and not served.live]
+
+
+def gate_function(
+    settings: LiveGate, readers: Mapping[str, Sequence[str]], options: ProbeOptions | None = None
+) -> pulumi.ResourceHookFunction:
+    """The hook's body: ``readers`` maps a TXT record's name to the customers whose CNAME reaches it."""
+    probe_options = options or ProbeOptions()
+
+    async def mta_sts_delegated_live_gate(args: pulumi.ResourceHookArgs) -> None:
+        inputs = args.new_inputs or {}
+        name = normalize_name(str(inputs.get("name") or ""))
+        try:
+            expected = parse_sts_record(str(inputs.get("content") or "")).id
+        except RecordError as exc:
+            raise DelegatedGateError(f"{name}: content is not a v=STSv1 record: {exc}") from None
+        customers = tuple(readers.get(name, ()))
+        pulumi.log.info(
+            f"delegated live gate: {len(customers)} customer(s) of {name} must serve id {expected}"
+        )
+        deadline = time.monotonic() + settings.timeout
+        good, since, last_held = 0, 0.0, []
+        while True:
+            # A new prober each round: a prober answers each question once per run.
+            async with Prober(probe_options) as prober:
+
+                async def fetch(host: str, _: ProbeOptions, prober: Prober = prober) -> PolicyFetch:
+                    return await prober.fetch_policy(host)
+
+                looks = await asyncio.gather(*(look(c, expected, probe_options, fetch) for c in customers))
+            held = waiting(looks)
+            now = time.monotonic()
+            if held:
+                good, last_held = 0, held
+            else:
+                since = now if good == 0 else since
+                good += 1
+                # Steadily, as the domain gate: ``rounds`` good looks in a row over ``span`` seconds.
+                if good >= settings.rounds and now - since >= settings.span:
+                    return
+            left = deadline - now
+            if left <= 0:
+                lines = "; ".join(s.describe() for s in last_held) or "not steadily served"
+                raise DelegatedGateError(
+                    f"after {settings.timeout:g} s the new policy is not served: {lines}; {name} is left "
+                    "as it was (RFC 8461 §8.1). Run `pulumi up` again once it is served."
+                )
+            await asyncio.sleep(min(settings.interval, left))
+
+    return mta_sts_delegated_live_gate
+
+
+def delegated_gate(
+    settings: LiveGate, readers: Mapping[str, Sequence[str]], options: ProbeOptions | None = None
+) -> pulumi.ResourceHook:
+    """The named hook, registered once per program; never run by ``preview``."""
+    return pulumi.ResourceHook(
+        HOOK_NAME, gate_function(settings, readers, options), pulumi.ResourceHookOptions(on_dry_run=False)
+    )
+
+
+def delegated_hosting(deployment: Deployment, stack: str) -> DelegatedHosting:
+    """The program's hook: the stack's customer domains, when it has any."""
+    assert deployment.delegation is not None and deployment.cloudflare_account_id is not None  # the loader
+    return DelegatedHosting(
+        "delegated",
+        DelegatedHostingArgs(
+            account_id=deployment.cloudflare_account_id,
+            script_name=script_name(stack),
+            settings=deployment.delegation,
+            customers=deployment.delegated_domains,
+            records=deployment.operator_records,
+            live_gate=deployment.live_gate,
+        ),
+    )

@@ -1,0 +1,177 @@
+"""A delegated customer's onboarding: where it stands, from its CNAMEs, CAA and certificate.
+
+Pure: probe answers in, one ``Onboarding`` state and its findings out. Every state but
+``serving`` is pending, the customer's next step, not a failure of the stack: its findings are
+warnings. Only what could not be checked (a DNS lookup that failed) is an error, since a
+verdict never claims more than was checked.
+
+Order: the CNAMEs (missing, or pointing elsewhere), then the CAA set that a CA reads for
+``mta-sts.<customer>`` (RFC 8659 §3; forbidding every CA Cloudflare orders from is pending
+unless the API says the certificate is active), then the certificate (the Cloudflare API's word
+when it was asked; otherwise the TLS handshake at the policy host: a certificate not valid for
+the name there means Cloudflare has not issued it yet).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mtasts.model.config import Domain
+from mtasts.model.findings import Finding, Severity
+from mtasts.model.vocabulary import Check, Onboarding
+from mtasts.probes.custom_hostnames import Caa, CloudflareApiError, CustomHostnameStatus
+from mtasts.probes.dns import DnsAnswer, DnsStatus
+from mtasts.probes.errors import PolicyTlsError
+from mtasts.probes.prober import PolicyFetch
+from mtasts.rfc.names import normalize_name
+
+NOT_ASKED = None
+"""``api`` when no token was set: the certificate is judged from the TLS handshake."""
+ApiAnswer = CustomHostnameStatus | CloudflareApiError | None
+"""The custom hostname's status; the API's failure; None (not asked, or asked and absent: see ``asked``)."""
+
+
+@dataclass(frozen=True)
+class OnboardingResult:
+    state: Onboarding
+    findings: tuple[Finding, ...]
+
+    @property
+    def pending(self) -> bool:
+        return self.state is not Onboarding.SERVING
+
+
+def _cname(domain: Domain, answers: Mapping[str, DnsAnswer]) -> tuple[Onboarding | None, list[Finding]]:
+    state: Onboarding | None = None
+    found: list[Finding] = []
+    for record in domain.records:
+        answer = answers.get(record.name)
+        want = normalize_name(record.content)
+        line = " ".join(record.zone_line().split("\t"))
+        if answer is None or answer.error is not None:
+            why = answer.error.reason if answer is not None and answer.error is not None else "not asked"
+            found.append(
+                Finding(Check.ONBOARDING_CNAME, Severity.ERROR, f"{record.name} CNAME lookup failed: {why}")
+            )
+            state = state or Onboarding.MISSING
+            continue
+        if answer.status is not DnsStatus.OK:
+            extra = (
+                " (the name holds other records; a CNAME must stand alone)"
+                if answer.status is DnsStatus.NODATA
+                else ""
+            )
+            found.append(
+                Finding(
+                    Check.ONBOARDING_CNAME,
+                    Severity.WARNING,
+                    f"missing: the customer has not created {line}{extra}",
+                )
+            )
+            state = state or Onboarding.MISSING
+            continue
+        live = normalize_name(answer.records[0])
+        if live != want:
+            reason = (
+                f"{record.name} CNAME points at {live}, not {want}: the customer must change it to {line}"
+            )
+            found.append(Finding(Check.ONBOARDING_CNAME, Severity.WARNING, reason))
+            state = Onboarding.ELSEWHERE if state in (None, Onboarding.ELSEWHERE) else state
+            continue
+        found.append(Finding(Check.ONBOARDING_CNAME, Severity.OK, f"{record.name} CNAME {want}"))
+    return state, found
+
+
+def caa_forbids(caa: Caa, issuers: tuple[str, ...]) -> bool:
+    """Whether the relevant set names ``issue`` CAs and none of ``issuers`` (RFC 8659 §4.2)."""
+    issue = [value.split(";", 1)[0].strip().lower() for _, tag, value in caa.records if tag == "issue"]
+    return bool(issue) and not any(name in issuers for name in issue)
+
+
+def _caa(domain: Domain, caa: Caa) -> tuple[bool, Finding]:
+    assert domain.delegation is not None
+    issuers = domain.delegation.caa_issuers
+    if caa.error is not None:
+        return False, Finding(Check.ONBOARDING_CAA, Severity.ERROR, f"CAA lookup failed: {caa.error.reason}")
+    if caa_forbids(caa, issuers):
+        listed = ", ".join(sorted({v for _, t, v in caa.records if t == "issue"}))
+        reason = (
+            f"CAA at {caa.name} allows only {listed}: no CA Cloudflare orders from "
+            f"({', '.join(issuers)}) may issue for {domain.policy_host}; "
+            f'the customer must add {caa.name}. CAA 0 issue "{issuers[0]}"'
+        )
+        return True, Finding(Check.ONBOARDING_CAA, Severity.WARNING, reason)
+    where = (
+        f"CAA at {caa.name} allows {', '.join(issuers)}" if caa.records else "no CAA record: any CA may issue"
+    )
+    return False, Finding(Check.ONBOARDING_CAA, Severity.OK, where)
+
+
+def _certificate(
+    domain: Domain, api: ApiAnswer, asked: bool, fetched: PolicyFetch | None
+) -> tuple[bool, list[Finding]]:
+    """(pending, findings)."""
+    host = domain.policy_host
+    found: list[Finding] = []
+    if isinstance(api, CustomHostnameStatus):
+        if api.active:
+            return False, [
+                Finding(
+                    Check.ONBOARDING_CERTIFICATE,
+                    Severity.OK,
+                    f"{host}: custom hostname and certificate active",
+                )
+            ]
+        errors = f" ({'; '.join(api.errors)})" if api.errors else ""
+        reason = f"{host}: custom hostname {api.status}, certificate {api.ssl_status}{errors}"
+        return True, [Finding(Check.ONBOARDING_CERTIFICATE, Severity.WARNING, f"pending: {reason}")]
+    if asked and api is None:
+        return True, [
+            Finding(
+                Check.ONBOARDING_CERTIFICATE,
+                Severity.WARNING,
+                f"pending: {host} is no custom hostname of the zone yet (pulumi up creates it)",
+            )
+        ]
+    if isinstance(api, CloudflareApiError):
+        found.append(
+            Finding(Check.ONBOARDING_CERTIFICATE, Severity.INFO, f"could not ask Cloudflare: {api.reason}")
+        )
+    tls = [e for e in (fetched.errors if fetched else []) if isinstance(e, PolicyTlsError)]
+    if tls:
+        reason = (
+            f"pending: {tls[0].reason} (the certificate is not issued yet; "
+            "set CLOUDFLARE_API_TOKEN to ask Cloudflare)"
+        )
+        return True, [*found, Finding(Check.ONBOARDING_CERTIFICATE, Severity.WARNING, reason)]
+    return False, found
+
+
+def onboarding(
+    domain: Domain,
+    cnames: Mapping[str, DnsAnswer],
+    caa: Caa,
+    api: ApiAnswer = NOT_ASKED,
+    asked: bool = False,
+    fetched: PolicyFetch | None = None,
+) -> OnboardingResult:
+    """Where customer ``domain`` stands; ``asked``: the Cloudflare API answered ``api`` (None: absent)."""
+    state, found = _cname(domain, cnames)
+    blocked, caa_finding = _caa(domain, caa)
+    found.append(caa_finding)
+    pending, certificate = _certificate(domain, api, asked, fetched)
+    found += certificate
+    # A CA that CAA forbids cannot issue (nor renew): pending, whatever the handshake shows today,
+    # unless Cloudflare says the certificate is active (then the CAA finding warns of renewal).
+    active = isinstance(api, CustomHostnameStatus) and api.active
+    if state is None and blocked and not active:
+        state = Onboarding.CAA_FORBIDS
+    if state is None and pending:
+        state = Onboarding.CERTIFICATE_PENDING
+    if state is None and any(f.severity is Severity.ERROR for f in found):
+        state = Onboarding.MISSING
+    state = state or Onboarding.SERVING
+    severity = Severity.OK if state is Onboarding.SERVING else Severity.WARNING
+    summary = "serving through the customer's CNAMEs" if state is Onboarding.SERVING else f"pending: {state}"
+    return OnboardingResult(state, (Finding(Check.ONBOARDING, severity, summary), *found))

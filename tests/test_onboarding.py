@@ -1,0 +1,150 @@
+"""The onboarding rules alone: fake probe answers in, a state and findings out (no network)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mtasts.checks.onboarding import caa_forbids, onboarding
+from mtasts.model.config import Domain, load_config
+from mtasts.model.findings import Severity
+from mtasts.model.vocabulary import Onboarding
+from mtasts.probes.custom_hostnames import Caa, CloudflareApiError, CustomHostnameStatus
+from mtasts.probes.dns import DnsAnswer, DnsStatus
+from mtasts.probes.errors import DnsError, DnsFailure, PolicyCertificateError
+from mtasts.probes.prober import PolicyAtAddress, PolicyFetch
+
+ZONE = "mtasts.provider.example"
+
+
+def customer(**delegation: str) -> Domain:
+    deployment = load_config(
+        {
+            "mta-sts:cloudflareAccountId": "0123456789abcdef0123456789abcdef",
+            "mta-sts:delegation": {"zone": ZONE, **delegation},
+            "mta-sts:defaults": {
+                "mode": "enforce",
+                "mx": ["mx.provider.example"],
+                "tlsrpt": ["mailto:r@p.example"],
+            },
+            "mta-sts:domains": {"shop.example": {"hosting": "delegated"}},
+        }
+    )
+    return deployment.domain("shop.example")
+
+
+def good_cnames(domain: Domain) -> dict[str, DnsAnswer]:
+    return {r.name: DnsAnswer(r.name, "CNAME", DnsStatus.OK, (r.content,)) for r in domain.records}
+
+
+NO_CAA = Caa("mta-sts.shop.example")
+SERVED = PolicyFetch("mta-sts.shop.example")
+
+
+def test_everything_in_place_is_serving() -> None:
+    """Right CNAMEs, no CAA, a handshake that worked: serving, every finding ok."""
+    domain = customer()
+    result = onboarding(domain, good_cnames(domain), NO_CAA, fetched=SERVED)
+    assert result.state is Onboarding.SERVING and not result.pending
+    assert {f.severity for f in result.findings} == {Severity.OK}
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        (DnsStatus.NXDOMAIN, "has not created _mta-sts.shop.example."),
+        (DnsStatus.NODATA, "a CNAME must stand alone"),
+    ],
+)
+def test_a_missing_cname_is_pending_missing(status: DnsStatus, words: str) -> None:
+    """No CNAME at _mta-sts (absent, or the name holds a hand-made TXT): pending, the line to create named."""
+    domain = customer()
+    answers = good_cnames(domain)
+    answers["_mta-sts.shop.example"] = DnsAnswer("_mta-sts.shop.example", "CNAME", status)
+    result = onboarding(domain, answers, NO_CAA, fetched=SERVED)
+    assert result.state is Onboarding.MISSING
+    [warning] = [
+        f for f in result.findings if f.severity is Severity.WARNING and f.check == "onboarding-cname"
+    ]
+    assert words in warning.reason
+
+
+def test_a_cname_elsewhere_names_both_targets() -> None:
+    """A CNAME to another provider: pending elsewhere, with where it points and the line it needs."""
+    domain = customer()
+    answers = good_cnames(domain)
+    answers["mta-sts.shop.example"] = DnsAnswer(
+        "mta-sts.shop.example", "CNAME", DnsStatus.OK, ("old.host.example.",)
+    )
+    result = onboarding(domain, answers, NO_CAA, fetched=SERVED)
+    assert result.state is Onboarding.ELSEWHERE
+    assert any("points at old.host.example, not mta-sts-fallback." in f.reason for f in result.findings)
+
+
+def test_a_failed_lookup_is_an_error_not_absent() -> None:
+    """A CNAME question that got no answer is an error (nothing was checked), never 'missing' alone."""
+    domain = customer()
+    answers = good_cnames(domain)
+    error = DnsError(
+        "mta-sts.shop.example", "CNAME", DnsFailure.TIMEOUT, "mta-sts.shop.example CNAME: no answer"
+    )
+    answers["mta-sts.shop.example"] = DnsAnswer("mta-sts.shop.example", "CNAME", DnsStatus.ERROR, error=error)
+    result = onboarding(domain, answers, NO_CAA, fetched=SERVED)
+    assert any(f.severity is Severity.ERROR for f in result.findings)
+
+
+@pytest.mark.parametrize(
+    ("records", "issuers", "forbids"),
+    [
+        ((), ("letsencrypt.org",), False),
+        (((0, "issue", "letsencrypt.org"),), ("letsencrypt.org", "pki.goog"), False),
+        (((0, "issue", "letsencrypt.org; validationmethods=http-01"),), ("letsencrypt.org",), False),
+        (((0, "issue", "digicert.com"),), ("letsencrypt.org", "pki.goog", "ssl.com"), True),
+        (((0, "issue", ";"),), ("letsencrypt.org",), True),
+        (((0, "issuewild", "digicert.com"), (0, "iodef", "mailto:x@y.example")), ("letsencrypt.org",), False),
+        (((0, "issue", "Letsencrypt.org"),), ("letsencrypt.org",), False),
+    ],
+)
+def test_caa_forbids_as_rfc_8659_reads_it(
+    records: tuple[tuple[int, str, str], ...], issuers: tuple[str, ...], forbids: bool
+) -> None:
+    """Only issue properties count for a non-wildcard name; none allowed means forbidden; ';' allows none."""
+    assert caa_forbids(Caa("shop.example", records), issuers) is forbids
+
+
+def test_caa_for_the_chosen_ca_only() -> None:
+    """certificateAuthority: google is forbidden by a CAA that lists only letsencrypt.org."""
+    domain = customer(certificateAuthority="google")
+    caa = Caa("shop.example", ((0, "issue", "letsencrypt.org"),))
+    result = onboarding(domain, good_cnames(domain), caa, fetched=SERVED)
+    assert result.state is Onboarding.CAA_FORBIDS
+    assert any('shop.example. CAA 0 issue "pki.goog"' in f.reason for f in result.findings)
+
+
+def test_caa_with_an_active_certificate_serves_and_warns() -> None:
+    """The API says active: serving, with the CAA warning (the next renewal would fail)."""
+    domain = customer()
+    caa = Caa("shop.example", ((0, "issue", "digicert.com"),))
+    active = CustomHostnameStatus("mta-sts.shop.example", "active", "active")
+    result = onboarding(domain, good_cnames(domain), caa, active, asked=True, fetched=SERVED)
+    assert result.state is Onboarding.SERVING
+    assert any(f.check == "onboarding-caa" and f.severity is Severity.WARNING for f in result.findings)
+
+
+def test_certificate_pending_from_the_api_or_the_handshake() -> None:
+    """Pending: the API's pending_validation, a hostname it lacks, or (no token) a bad certificate."""
+    domain = customer()
+    cnames = good_cnames(domain)
+    pending = CustomHostnameStatus("mta-sts.shop.example", "pending", "pending_validation", ("dcv pending",))
+    assert onboarding(domain, cnames, NO_CAA, pending, asked=True).state is Onboarding.CERTIFICATE_PENDING
+    assert onboarding(domain, cnames, NO_CAA, None, asked=True).state is Onboarding.CERTIFICATE_PENDING
+    bad = PolicyCertificateError(
+        "mta-sts.shop.example", "the certificate is not valid for mta-sts.shop.example"
+    )
+    fetched = PolicyFetch("mta-sts.shop.example", (PolicyAtAddress("192.0.2.1", error=bad),))
+    found = onboarding(domain, cnames, NO_CAA, fetched=fetched)
+    assert found.state is Onboarding.CERTIFICATE_PENDING
+    refused = onboarding(
+        domain, cnames, NO_CAA, CloudflareApiError("HTTP 403: Authentication error"), fetched=SERVED
+    )
+    assert refused.state is Onboarding.SERVING
+    assert any(f.severity is Severity.INFO and "Authentication error" in f.reason for f in refused.findings)
