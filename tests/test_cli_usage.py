@@ -103,3 +103,53 @@ def test_the_cli_pins_are_the_runtime_pins() -> None:
     cli_pins, runtime = pins("requirements-cli.txt"), pins("requirements.txt")
     assert cli_pins and all(runtime[name] == version for name, version in cli_pins.items())
     assert not any(name.startswith("pulumi") for name in cli_pins)
+
+
+def test_verify_text_names_failing_domains_and_can_show_problems_only() -> None:
+    """The summary names each domain with errors; --problems drops ok and info lines and clean domains."""
+    from mtasts.commands.shared.domain_check import Report
+    from mtasts.commands.verify.report import render_text
+    from mtasts.model.findings import Finding, Severity
+
+    reports = [
+        Report("clean.example", None, (Finding("sts-record", Severity.OK, "fine"),)),
+        Report(
+            "broken.example",
+            None,
+            (Finding("sts-record", Severity.OK, "fine"), Finding("policy-fetch", Severity.ERROR, "NXDOMAIN")),
+        ),
+        Report("noted.example", None, (Finding("tlsrpt-record", Severity.WARNING, "no v=TLSRPTv1 record"),)),
+    ]
+    full = render_text(reports, 1.0)
+    assert full.rstrip().splitlines()[-1] == "3 domains checked in 1.00 s: 1 with errors (broken.example)"
+    short = render_text(reports, 1.0, problems_only=True)
+    assert "clean.example" not in short.split("\n3 domains")[0] and "fine" not in short
+    assert "policy-fetch" in short and "noted.example" in short
+
+
+def test_verify_progress_goes_to_stderr_only_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    """The progress line rewrites itself on stderr; piped output never gets it (see command.run)."""
+    from mtasts.commands.verify.command import _progress
+
+    _progress(3, 40)
+    assert capsys.readouterr().err == "\rverify: 3/40 domains checked"
+
+
+def test_readiness_says_already_enforce_and_offers_no_flag_it_lacks() -> None:
+    """Already enforce is said so; a failed MX lookup offers readiness no --allow-unknown-mx."""
+    from mtasts.checks.mx import live_mx
+    from mtasts.checks.readiness import Verdict
+    from mtasts.commands.readiness import render
+    from mtasts.model.vocabulary import Mode
+    from mtasts.probes import DnsError, DnsFailure, DnsStatus, MxAnswer
+
+    failed = DnsError("e.example", "MX", DnsFailure.TIMEOUT, "e.example MX: no DNS answer within 1 s")
+    answer = MxAnswer("e.example", DnsStatus.ERROR, (), 0, failed)
+    [for_readiness] = live_mx("e.example", Mode.ENFORCE, ("mx.e.example",), answer, escape=None)
+    assert "--" not in for_readiness.reason and for_readiness.reason.endswith("fix the cause and look again")
+    [for_plan] = live_mx("e.example", Mode.ENFORCE, ("mx.e.example",), answer)
+    assert for_plan.reason.endswith("fix the cause, or pass --allow-unknown-mx")
+    verdicts = [Verdict("e.example", True, ()), Verdict("t.example", False, ())]
+    text = render(verdicts, False, frozenset({"e.example"}))
+    assert text.startswith("e.example: already enforce; safe to stay\n")
+    assert "t.example: NOT READY for enforce" in text

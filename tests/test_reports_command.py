@@ -251,7 +251,8 @@ def test_serve_runs_both_workers_and_keeps_reports(tmp_path: Path) -> None:
             text=True,
             timeout=60,
         )
-        assert read.returncode == 0, read.stderr
+        # A report with failed sessions: exit 1 so cron alerts, the domain named on stderr.
+        assert read.returncode == 1 and "failed sessions for dev.example.com" in read.stderr, read.stderr
         summary: dict[str, Any] = json.loads(read.stdout)
         assert summary["domains"]["dev.example.com"]["failed"] == 2
         assert summary["domains"]["example.com"]["organizations"] == ["Google Inc."]

@@ -63,20 +63,27 @@ def mx_coverage(
 
 
 def live_mx(
-    name: str, mode: Mode, patterns: Sequence[str], answer: MxAnswer, allow_unknown: bool = False
+    name: str,
+    mode: Mode,
+    patterns: Sequence[str],
+    answer: MxAnswer,
+    allow_unknown: bool = False,
+    escape: str | None = "--allow-unknown-mx",
 ) -> list[Finding]:
     """``plan --check-mx``: the planned policy of domain ``name`` against its live MX records.
 
     Fails closed: an ``enforce`` domain whose MX could not be looked up (timeout, SERVFAIL,
     a CNAME loop, our own file limit) is an error, since nobody can say it is safe;
-    ``allow_unknown`` makes it a warning.
+    ``allow_unknown`` makes it a warning. ``escape`` is the flag the message offers for that;
+    None for a command that has no such flag (``readiness``), which then offers none.
     """
     key = f"domains.{name}.mx"
     if answer.error is not None:
         if mode is Mode.ENFORCE and not allow_unknown:
             reason = (
                 f"MX lookup failed ({answer.error.reason}); not compared, and an enforce policy that "
-                "might leave out an MX host loses mail: fix the cause, or pass --allow-unknown-mx"
+                "might leave out an MX host loses mail: "
+                + (f"fix the cause, or pass {escape}" if escape else "fix the cause and look again")
             )
             return [Finding(MX_COVERAGE, Severity.ERROR, reason, key)]
         return [

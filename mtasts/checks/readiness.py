@@ -109,7 +109,8 @@ def verify_findings(domain: Domain, verify: VerifyEvidence | None) -> list[Findi
     else:
         # The planned patterns, judged as enforce judges them: plan --check-mx's one rule. A lookup
         # that failed, a domain without MX hosts: nothing shows enforce is safe.
-        for mx in live_mx(domain.name, Mode.ENFORCE, domain.mx, verify.mx):
+        # readiness takes no --allow-unknown-mx, so its message offers none (escape=None).
+        for mx in live_mx(domain.name, Mode.ENFORCE, domain.mx, verify.mx, escape=None):
             covered = (
                 mx.severity in (Severity.OK, Severity.INFO) and verify.mx.hosts and verify.mx.error is None
             )

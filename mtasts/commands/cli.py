@@ -237,6 +237,9 @@ def _parser() -> argparse.ArgumentParser:
     _verify_options(verify)
     verify.add_argument("--json", action="store_true", help="the same as --format json")
     verify.add_argument(
+        "--problems", action="store_true", help="text: only errors and warnings, and their domains"
+    )
+    verify.add_argument(
         "--format",
         choices=("text", "json", "openmetrics"),
         default=None,

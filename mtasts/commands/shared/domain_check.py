@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,8 +195,10 @@ async def verify_async(
     expected: Deployment | None = None,
     concurrency: int = 32,
     thresholds: Thresholds | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Report]:
     """Check ``domains``, at most ``concurrency`` at a time; reports come back in the order given.
+    ``progress(done, total)`` is called as each domain is done.
 
     Sockets are bounded separately by the prober (``ProbeOptions.max_sockets``, by default what
     the open-file limit allows), so a large ``concurrency`` queues instead of failing.
@@ -207,11 +209,19 @@ async def verify_async(
     now = datetime.datetime.now(datetime.UTC)
     async with Prober(options) as prober:
 
-        async def one(name: str) -> Report:
-            async with limit:
-                return await check_domain(prober, name, stack.get(name), thresholds, now, api)
+        names = list(domains)
+        done = 0
 
-        return list(await asyncio.gather(*(one(d) for d in domains)))
+        async def one(name: str) -> Report:
+            nonlocal done
+            async with limit:
+                report = await check_domain(prober, name, stack.get(name), thresholds, now, api)
+            done += 1
+            if progress is not None:
+                progress(done, len(names))
+            return report
+
+        return list(await asyncio.gather(*(one(d) for d in names)))
 
 
 def verify(
@@ -220,6 +230,7 @@ def verify(
     expected: Deployment | None = None,
     concurrency: int = 32,
     thresholds: Thresholds | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Report]:
     """Blocking form of ``verify_async``."""
-    return asyncio.run(verify_async(list(domains), options, expected, concurrency, thresholds))
+    return asyncio.run(verify_async(list(domains), options, expected, concurrency, thresholds, progress))
