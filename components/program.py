@@ -16,6 +16,7 @@ import pulumi
 from mtasts.model import worker
 from mtasts.model.config import NAMESPACE, ConfigError, Deployment, load_config
 from mtasts.model.outputs import stack_outputs
+from mtasts.model.stackfile import near_miss_error, near_miss_namespace
 from mtasts.model.vocabulary import Hosting, Reports, Routing
 
 
@@ -40,6 +41,8 @@ def read_config() -> dict[str, Any]:
     mapping: dict[str, Any] = {}
     for key, raw in _config_values().items():
         namespace, _, bare = key.partition(":")
+        if near_miss_namespace(namespace):
+            raise near_miss_error(key)  # mtasts:domains is a typo, not another provider's config
         if namespace == NAMESPACE:
             mapping[f"{NAMESPACE}:{bare}"] = raw
     owner = pulumi.Config("github").get("owner")

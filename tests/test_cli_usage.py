@@ -153,3 +153,40 @@ def test_readiness_says_already_enforce_and_offers_no_flag_it_lacks() -> None:
     text = render(verdicts, False, frozenset({"e.example"}))
     assert text.startswith("e.example: already enforce; safe to stay\n")
     assert "t.example: NOT READY for enforce" in text
+
+
+@pytest.mark.parametrize("namespace", ["mtasts", "mta_sts", "MTA-STS"])
+def test_a_near_miss_namespace_is_an_error_with_the_right_one(
+    namespace: str, write_stack: Callable[..., Path], project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """mtasts:domains is no other provider's config: "did you mean", in plan and in the program."""
+    write_stack(STACK.replace("mta-sts:domains", f"{namespace}:domains"))
+    assert cli.main(["--project-dir", str(project), "plan", "--stack", "t"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {namespace}:domains: unknown namespace {namespace!r}; did you mean 'mta-sts:domains'?\n"
+    )
+    from tests.program_mocks import run_program
+
+    run = run_program({f"{namespace}:domains": {"a.example": {"mx": ["mx.a.example"]}}})
+    assert run.error is not None and "did you mean 'mta-sts:domains'?" in str(run.error)
+    assert run.resources == [] or all(r.type == "pulumi:pulumi:Stack" for r in run.resources)
+
+
+@pytest.mark.parametrize(
+    ("setting", "written", "hint"),
+    [
+        ("mode", "off", "YAML read an unquoted yes/no/on/off/true/false as the boolean false"),
+        ("zoneId", "1234567890" * 3 + "12", "YAML read " + "1234567890" * 3 + "12 as a number: quote it"),
+    ],
+)  # fmt: skip
+def test_yaml_booleans_and_numbers_say_what_yaml_read(
+    setting: str, written: str, hint: str, write_stack: Callable[..., Path], project: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """An unquoted off or an all-digit zone id: the message shows what YAML made of it and how to quote it."""
+    write_stack(
+        STACK.replace("{mx: [mx.caller.example]}", f"{{mx: [mx.caller.example], {setting}: {written}}}")
+    )
+    assert cli.main(["--project-dir", str(project), "plan", "--stack", "t"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: domains.caller.example.{setting}: ") and hint in err
