@@ -190,3 +190,15 @@ def test_yaml_booleans_and_numbers_say_what_yaml_read(
     assert cli.main(["--project-dir", str(project), "plan", "--stack", "t"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: domains.caller.example.{setting}: ") and hint in err
+
+
+def test_a_u_label_gets_its_a_label(
+    write_stack: Callable[..., Path], project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A domain written in Unicode: the error prints the A-label to write instead."""
+    write_stack(STACK.replace("caller.example", "bücher.example"))
+    assert cli.main(["--project-dir", str(project), "plan", "--stack", "t"]) == 2
+    assert (
+        "must be ASCII (write internationalized names as A-labels: xn--bcher-kva.example)"
+        in capsys.readouterr().err
+    )
