@@ -32,7 +32,8 @@ import pulumi
 import pulumi_cloudflare as cloudflare
 
 from components.dns import COMMENT
-from mtasts.model import worker
+from mtasts.model import policy_worker as worker
+from mtasts.model.cloudflare import WORKER_NAME, derived_name
 from mtasts.model.config import Deployment, Domain
 from mtasts.model.delegation import DelegationSettings, OperatorRecord
 from mtasts.model.rollout import LiveGate
@@ -46,8 +47,12 @@ HOOK_NAME = "mta-sts-delegated-live-gate"
 
 
 def script_name(stack: str) -> str:
-    """The customers' policy Worker: beside the stack's own, so its routes never mix with theirs."""
-    return f"{worker.script_name(stack)}-customers"
+    """The customers' policy Worker: beside the stack's own, so its routes never mix with theirs.
+
+    ``mta-sts-<stack>-customers`` whenever Cloudflare takes it, else a stable derived name
+    (``mtasts.model.cloudflare.derived_name``: at most 63 of ``[a-z0-9_-]``).
+    """
+    return derived_name(worker.SCRIPT_PREFIX, f"{stack}-customers", WORKER_NAME)
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,9 @@ class DelegatedHostingArgs:
     records: Sequence[OperatorRecord]
     """The records to create in the zone (``Deployment.operator_records``)."""
     live_gate: LiveGate
+    zone_id: pulumi.Input[str]
+    """The delegation zone's id, from the program's one ``components.dns.Zones`` (looked up once,
+    in the stack's account)."""
     options: ProbeOptions | None = None
     """How the gate fetches (tests: loopback servers); None: as a sender on the internet."""
 
@@ -83,13 +91,7 @@ class DelegatedHosting(pulumi.ComponentResource):
         super().__init__("mta-sts:index:DelegatedHosting", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         settings = args.settings
-        zone_id: pulumi.Input[str]
-        if settings.zone_id is not None:
-            zone_id = settings.zone_id
-        else:
-            zone_id = cloudflare.get_zone_output(filter={"name": settings.zone, "match": "all"}).apply(
-                lambda z: z.id
-            )
+        zone_id = args.zone_id
         self.script = cloudflare.WorkersScript(
             f"{name}-script",
             account_id=args.account_id,
@@ -235,7 +237,7 @@ def delegated_gate(
     )
 
 
-def delegated_hosting(deployment: Deployment, stack: str) -> DelegatedHosting:
+def delegated_hosting(deployment: Deployment, stack: str, zone_id: pulumi.Input[str]) -> DelegatedHosting:
     """The program's hook: the stack's customer domains, when it has any."""
     assert deployment.delegation is not None and deployment.cloudflare_account_id is not None  # the loader
     return DelegatedHosting(
@@ -247,5 +249,6 @@ def delegated_hosting(deployment: Deployment, stack: str) -> DelegatedHosting:
             customers=deployment.delegated_domains,
             records=deployment.operator_records,
             live_gate=deployment.live_gate,
+            zone_id=zone_id,
         ),
     )

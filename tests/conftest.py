@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.servers import Lab
 
 ROOT = Path(__file__).resolve().parent.parent
 """The checkout: Pulumi.yaml, the stack files, the package."""
@@ -34,3 +38,16 @@ def write_stack(project: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """The run's shared lab: one test CA (``lab.pki``), Knot DNS servers shared by zone set
+    (``lab.dns``), and any other server a module starts through it (``lab.start``)."""
+    from tests.servers import Lab
+
+    shared = Lab(tmp_path_factory.mktemp("lab"))
+    try:
+        yield shared
+    finally:
+        shared.close()

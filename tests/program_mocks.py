@@ -81,6 +81,8 @@ class Options:
     provider: str | None
     hooks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Resource hook names by kind (``before_create``, ``before_update``…), as registered."""
+    replace_on_changes: tuple[str, ...] = ()
+    """Input names whose change replaces the resource instead of updating it."""
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 for kind in HOOK_KINDS
                 if request.HasField("hooks") and getattr(request.hooks, kind)
             },
+            replace_on_changes=tuple(request.replaceOnChanges),
         )
         self.run.resources.append(
             Resource(

@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import yaml
 
 from mtasts.commands.cli import main
 from tests.conftest import ACCOUNT, ROOT
-from tests.servers import KnotDns, SilentDns, TinyDns, zone_text
+from tests.servers import KnotDns, Lab, SilentDns, TinyDns, zone_text
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -50,9 +49,8 @@ DOMAIN_COVERED = DOMAINS[fq("covered")]
 
 
 @pytest.fixture(scope="module")
-def knot() -> Iterator[KnotDns]:
-    with KnotDns({ZONE: zone_text(ZONE, RECORDS)}) as server:
-        yield server
+def knot(lab: Lab) -> KnotDns:
+    return lab.dns({ZONE: zone_text(ZONE, RECORDS)})
 
 
 def project(tmp_path: Path, domains: dict[str, dict[str, object]]) -> Path:

@@ -31,11 +31,12 @@ from typing import Any
 from mtasts.checks.base import AT_BASE, at_base
 from mtasts.checks.readiness import plan_findings
 from mtasts.checks.retirement import StackVersion, removal_findings, retirement
+from mtasts.checks.routing import routing_change
 from mtasts.commands.shared.args import UsageError, options_from_args
 from mtasts.commands.shared.evidence import assess, reports_source, verify_evidence
 from mtasts.model.config import ConfigError, Deployment, Domain, load_stack
 from mtasts.model.findings import Finding, Severity
-from mtasts.model.vocabulary import Mode
+from mtasts.model.vocabulary import Hosting, Mode
 
 HISTORY_LIMIT = 500
 """Commits of the stack file read back at most, looking for when ``mode: none`` began."""
@@ -87,6 +88,8 @@ class DomainChange:
             out.append(f"max_age: {base.max_age} → {head.max_age}")
         if base.hosting != head.hosting:
             out.append(f"hosting: {base.hosting} → {head.hosting}")
+        if base.routing != head.routing and Hosting.CLOUDFLARE_WORKER in (base.hosting, head.hosting):
+            out.append(f"routing: {base.routing} → {head.routing}")
         if base.dns != head.dns:
             out.append(f"dns: {base.dns} → {head.dns}")
         old = {r.zone_line() for r in base.records}
@@ -322,6 +325,8 @@ def review(
                 versions, complete = history(project_dir, commit, stack)
                 retired = retirement(versions, change.name, complete)
             findings += removal_findings(change.base, retired, now)
+        elif change.kind == "changed" and change.base is not None and change.head is not None:
+            findings += routing_change(change.base, change.head)
     becoming = [c.name for c in changes if c.becomes_enforce]
     if becoming and readiness is not None:
         findings += readiness(head, becoming)

@@ -19,7 +19,7 @@ from typing import Any
 
 from mtasts.model import receiver as receiver_model
 from mtasts.model.config import Deployment, load_stack
-from mtasts.model.worker import COMPATIBILITY_DATE, MAIN_MODULE, script_name, worker_script
+from mtasts.model.policy_worker import COMPATIBILITY_DATE, MAIN_MODULE, script_name, worker_script
 from mtasts.rfc.policy import POLICY_PATH
 from mtasts.runtime.miniflare import LocalWorker, receiver_worker, run_miniflare
 from mtasts.runtime.workerd import WorkerdFailed, WorkerdNotFound

@@ -53,7 +53,7 @@ def _digest(text: str) -> str:
 
 def inventory(deployment: Deployment, stack: str) -> dict[str, Item]:
     """Every provider resource the program registers for this stack, by Pulumi resource name."""
-    from mtasts.model.worker import policy_data  # the script content, less the fixed template
+    from mtasts.model.policy_worker import policy_data  # the script content, less the fixed template
 
     items: dict[str, Item] = {}
     count = deployment.worker_shards
@@ -126,7 +126,7 @@ def _delegated(deployment: Deployment, stack: str) -> dict[str, Item]:
     settings = deployment.delegation
     if settings is None or not deployment.delegated_domains:
         return {}
-    from mtasts.model.worker import policy_data
+    from mtasts.model.policy_worker import policy_data
 
     zone, customers = settings.zone, deployment.delegated_domains
     script = f"mta-sts-{stack}-customers"  # components.delegated.script_name

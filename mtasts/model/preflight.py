@@ -211,7 +211,7 @@ def _counts(deployment: Deployment) -> _Counts:
 
 def _script_size_over(domains: tuple[Domain, ...], allowed: int) -> int | None:
     """The script's size when it is over ``allowed`` bytes, else None (a cheap bound first)."""
-    from mtasts.model.worker import template, worker_script
+    from mtasts.model.policy_worker import template, worker_script
 
     texts = {d.policy_text for d in domains}
     bound = (

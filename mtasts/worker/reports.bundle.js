@@ -11,7 +11,7 @@ function silentDomains(settings, lastRows, now) {
   return [...settings.builtinSet].filter((name) => !lastEver.has(name) || lastEver.get(name) < quietSince).sort().map((name) => ({ domain: name, last: lastEver.get(name) ?? null }));
 }
 async function summary(db, settings, since, now) {
-  const [totals, orgs, failures, unparsed, foreign, last] = await db.batch([
+  const [totals, orgs, failures, unparsed, foreign, last, byOrg] = await db.batch([
     db.prepare(
       "SELECT p.domain AS domain, COUNT(DISTINCT p.report) AS reports, TOTAL(p.successful) AS successful, TOTAL(p.failed) AS failed, MAX(p.received_at) AS last, MIN(" + COVERED_FROM + ") AS first FROM policies p JOIN reports r ON r.id = p.report WHERE p.received_at >= ? GROUP BY p.domain"
     ).bind(since),
@@ -23,7 +23,10 @@ async function summary(db, settings, since, now) {
     ).bind(since),
     db.prepare("SELECT COUNT(*) AS n FROM submissions WHERE status = 'unparsed' AND received_at >= ?").bind(since),
     db.prepare("SELECT COUNT(*) AS n FROM submissions WHERE status = 'foreign' AND received_at >= ?").bind(since),
-    db.prepare(LAST_REPORTS)
+    db.prepare(LAST_REPORTS),
+    db.prepare(
+      "SELECT p.domain AS domain, r.organization AS organization, COUNT(DISTINCT p.report) AS reports, TOTAL(p.successful) AS successful, TOTAL(p.failed) AS failed, MAX(p.received_at) AS last FROM policies p JOIN reports r ON r.id = p.report WHERE p.received_at >= ? GROUP BY p.domain, r.organization ORDER BY 1, 2"
+    ).bind(since)
   ]);
   const domains = {};
   const entry = (name) => domains[name] ??= {
@@ -33,7 +36,8 @@ async function summary(db, settings, since, now) {
     failed: 0,
     failures: [],
     firstReport: null,
-    lastReport: null
+    lastReport: null,
+    byOrganization: []
   };
   const counted = (row) => settings.domainSet.has(row.domain);
   for (const name of [...settings.builtinSet].sort()) entry(name);
@@ -53,6 +57,15 @@ async function summary(db, settings, since, now) {
       receivingMx: row.receiving_mx,
       receivingIp: row.receiving_ip,
       sessions: row.sessions
+    });
+  }
+  for (const row of byOrg.results.filter(counted)) {
+    entry(row.domain).byOrganization.push({
+      organization: row.organization,
+      reports: row.reports,
+      successful: row.successful,
+      failed: row.failed,
+      lastReport: row.last
     });
   }
   const silent = silentDomains(settings, last.results, now).map((s) => s.domain);
