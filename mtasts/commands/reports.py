@@ -172,12 +172,12 @@ def run(args: Any) -> int:
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
         sys.stdout.write(render_text(summary, args.stack, endpoint, since, diagnosis))
-    return _alarm(summary)
+    return _alarm(summary.as_json())
 
 
 def _alarm(summary: Any) -> int:
     """1 when any domain has failed sessions or a builtin domain is silent (so cron can alert),
-    naming them on stderr; 0 otherwise."""
+    naming them on stderr; 0 otherwise. ``summary`` is the summary's JSON form."""
     domains = summary.get("domains") if isinstance(summary, dict) else None
     failing = sorted(
         name
