@@ -31,8 +31,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_cloudflare as cloudflare
 
+from components import retry
 from components.dns import COMMENT
-from mtasts.model import policy_worker as worker
+from mtasts.model import policy_worker
 from mtasts.model.cloudflare import WORKER_NAME, derived_name
 from mtasts.model.config import Deployment, Domain
 from mtasts.model.delegation import DelegationSettings, OperatorRecord
@@ -52,7 +53,7 @@ def script_name(stack: str) -> str:
     ``mta-sts-<stack>-customers`` whenever Cloudflare takes it, else a stable derived name
     (``mtasts.model.cloudflare.derived_name``: at most 63 of ``[a-z0-9_-]``).
     """
-    return derived_name(worker.SCRIPT_PREFIX, f"{stack}-customers", WORKER_NAME)
+    return derived_name(policy_worker.SCRIPT_PREFIX, f"{stack}-customers", WORKER_NAME)
 
 
 @dataclass(frozen=True)
@@ -89,16 +90,16 @@ class DelegatedHosting(pulumi.ComponentResource):
         self, name: str, args: DelegatedHostingArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mta-sts:index:DelegatedHosting", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions(parent=self, hooks=retry.binding())
         settings = args.settings
         zone_id = args.zone_id
         self.script = cloudflare.WorkersScript(
             f"{name}-script",
             account_id=args.account_id,
             script_name=args.script_name,
-            content=worker.worker_script(args.customers),
-            main_module=worker.MAIN_MODULE,
-            compatibility_date=worker.COMPATIBILITY_DATE,
+            content=policy_worker.worker_script(args.customers),
+            main_module=policy_worker.MAIN_MODULE,
+            compatibility_date=policy_worker.COMPATIBILITY_DATE,
             opts=child,
         )
         fallback, *txt = args.records
@@ -109,7 +110,9 @@ class DelegatedHosting(pulumi.ComponentResource):
             f"{name}-fallback-origin",
             zone_id=zone_id,
             origin=settings.target,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.records[fallback.key]]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.records[fallback.key]], hooks=retry.binding()
+            ),
         )
         # One route for every custom hostname: */* matches all traffic entering the zone.
         self.route = cloudflare.WorkersRoute(
@@ -130,7 +133,7 @@ class DelegatedHosting(pulumi.ComponentResource):
                 zone_id=zone_id,
                 hostname=customer.policy_host,
                 ssl=ssl,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=serving),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=serving, hooks=retry.binding()),
             )
         gate = delegated_gate(args.live_gate, {r.record.name: r.customers for r in txt}, args.options)
         for record in txt:
@@ -148,7 +151,9 @@ class DelegatedHosting(pulumi.ComponentResource):
         depends_on: list[pulumi.Resource],
         gate: pulumi.ResourceHook | None,
     ) -> cloudflare.DnsRecord:
-        hooks = pulumi.ResourceHookBinding(before_create=[gate], before_update=[gate]) if gate else None
+        hooks = retry.with_retry(
+            pulumi.ResourceHookBinding(before_create=[gate], before_update=[gate]) if gate else None
+        )
         data = record.record
         return cloudflare.DnsRecord(
             record.key,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_cloudflare as cloudflare
 
+from components import retry
 from components.live_gate import binding as live_gate_binding
 from mtasts.model.config import Deployment, Domain
 from mtasts.model.vocabulary import Hosting, RecordRole
@@ -152,7 +153,10 @@ class DomainRecords(pulumi.ComponentResource):
                 proxied=record.proxied,
                 comment=COMMENT,
                 opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=depends_on, delete_before_replace=True, hooks=hooks
+                    parent=self,
+                    depends_on=depends_on,
+                    delete_before_replace=True,
+                    hooks=retry.with_retry(hooks),
                 ),
             )
         self.records = pulumi.Output.from_input([r.as_json() for r in args.domain.records])

@@ -13,7 +13,6 @@ from typing import Any
 
 import pulumi
 
-from mtasts.model import policy_worker
 from mtasts.model.cloudflare import check_stack
 from mtasts.model.config import NAMESPACE, ConfigError, Deployment, load_config
 from mtasts.model.outputs import stack_outputs
@@ -100,8 +99,9 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
             Hosting.CLOUDFLARE_WORKER.value,
             WorkerHostingArgs(
                 account_id=deployment.cloudflare_account_id,
-                script_name=policy_worker.script_name(stack),
-                domains=deployment.worker_domains,
+                stack=stack,
+                shards=deployment.shards,
+                shard_count=deployment.worker_shards,
                 zone_ids=zones,
                 route_guard=route_guard,
             ),

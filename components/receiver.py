@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_cloudflare as cloudflare
 
+from components import retry
 from mtasts.model import receiver as receiver_model
 from mtasts.model.config import Domain
 
@@ -59,7 +60,7 @@ class ReportReceiver(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ReceiverArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mta-sts:index:ReportReceiver", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions(parent=self, hooks=retry.binding())
         settings = args.settings
         storage = receiver_model.storage_name(args.stack)
         # The stored reports outlive the stack: Pulumi never deletes the database or the bucket.
@@ -69,7 +70,7 @@ class ReportReceiver(pulumi.ComponentResource):
         # r2_bucket/resource.go, Delete). retain_on_delete rather than protect: destroy, and
         # removing mta-sts:reports, then succeed and leave both in the account, to be deleted by
         # hand (docs/provider.md, "Retiring the receiver"); protect would fail both instead.
-        kept = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
+        kept = pulumi.ResourceOptions(parent=self, retain_on_delete=True, hooks=retry.binding())
         self.database = cloudflare.D1Database(
             f"{name}-database", account_id=args.account_id, name=storage, opts=kept
         )
@@ -115,7 +116,7 @@ class ReportReceiver(pulumi.ComponentResource):
             zone_id=args.zone_id,
             # An upsert by hostname, deleted by id: replaced create-first it would end with none
             # (components/worker.py says why).
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, hooks=retry.binding()),
         )
         self.cron = cloudflare.WorkersCronTrigger(
             f"{name}-digest",
@@ -139,7 +140,9 @@ class ReportReceiver(pulumi.ComponentResource):
                 f"{name}-mail-dns",
                 zone_id=args.zone_id,
                 name=settings.mail_domain,
-                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, replace_on_changes=["name"]),
+                opts=pulumi.ResourceOptions(
+                    parent=self, retain_on_delete=True, replace_on_changes=["name"], hooks=retry.binding()
+                ),
             )
             rule = cloudflare.EmailRoutingRule(
                 f"{name}-mail-rule",
@@ -152,7 +155,7 @@ class ReportReceiver(pulumi.ComponentResource):
                 actions=[
                     cloudflare.EmailRoutingRuleActionArgs(type="worker", values=[self.script.script_name])
                 ],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[dns]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[dns], hooks=retry.binding()),
             )
             self.mail = [dns, rule]
         self.answering = [self.script, self.custom_domain, *self.mail]

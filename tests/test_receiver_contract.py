@@ -49,6 +49,7 @@ def test_the_settings_region_holds_the_whole_contract() -> None:
         "summary": "/v1/summary",
         "submissions": "/v1/submissions",
         "raw": "/v1/raw/",
+        "metrics": "/v1/metrics",
     }
     assert data.fields == dict(contract.FIELD_CHARS)
     assert data.limits["maxCompressedBytes"] == 65536

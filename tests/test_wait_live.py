@@ -73,7 +73,7 @@ def test_waits_for_the_switch_and_passes_after_steady_looks(host: PolicyHost) ->
     # ROUNDS looks at least (SPAN apart first to last), and one in flight at the switch at most more.
     looks = host.https.requests - looks_before
     assert ROUNDS <= looks <= ROUNDS + 2, looks
-    assert SPAN <= took < SPAN + 2 * INTERVAL + 2.0
+    assert SPAN <= took < SPAN + 2 * INTERVAL + 5.0  # room for a loaded machine
     assert f"live: {A}: serves id {host.stack.domain(A).policy_id}" in out
     assert f"serves id {policy_id(old)}" in err  # the progress said what was served meanwhile
 

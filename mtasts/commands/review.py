@@ -34,6 +34,7 @@ from mtasts.checks.retirement import StackVersion, removal_findings, retirement
 from mtasts.checks.routing import routing_change
 from mtasts.commands.shared.args import UsageError, options_from_args
 from mtasts.commands.shared.evidence import assess, reports_source, verify_evidence
+from mtasts.model import budget
 from mtasts.model.config import ConfigError, Deployment, Domain, load_stack
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.vocabulary import Hosting, Mode
@@ -210,6 +211,9 @@ class Review:
     base_ref: str
     changes: tuple[DomainChange, ...]
     findings: tuple[Finding, ...]
+    cost: tuple[str, ...] = ()
+    """The change's API writes and every shard move (``mtasts.model.budget.change_lines``)."""
+    cost_json: dict[str, Any] | None = None
 
     @property
     def failed(self) -> bool:
@@ -231,6 +235,7 @@ class Review:
         # Every finding in one list, worst first, so the verdict below is the list's own.
         if self.findings:
             out += ["", "findings, worst first:"] + ["  " + f.line() for f in self.ordered]
+        out += ["", *self.cost] if self.cost else []
         out.append("")
         out.append(self.verdict)
         return "\n".join(out) + "\n"
@@ -260,6 +265,7 @@ class Review:
             "base": self.base_ref,
             "domains": {c.name: c.as_json() for c in self.changes},
             "findings": [f.as_json(self._domain_of(f)) for f in self.ordered],
+            "cost": self.cost_json,
             "ok": not self.failed,
         }
 
@@ -333,7 +339,10 @@ def review(
     if live is not None:
         # A problem the base already had is reported as such and does not fail this change.
         findings += at_base(live(head), base, head)
-    return Review(stack, base_ref, tuple(changes), tuple(findings))
+    cost = budget.change_json(base, head, stack)
+    return Review(
+        stack, base_ref, tuple(changes), tuple(findings), tuple(budget.change_lines(base, head, stack)), cost
+    )
 
 
 def readiness_from_args(args: Any) -> Readiness:

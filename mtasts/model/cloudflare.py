@@ -1,6 +1,6 @@
 """Cloudflare's (and Pulumi's) published rules that names and hosts must meet, one definition each.
 
-Pure functions over strings. The loader and the name functions of ``mtasts.model.worker`` and
+Pure functions over strings. The loader and the name functions of ``mtasts.model.policy_worker`` and
 ``mtasts.model.receiver`` apply them before any resource is registered;
 ``tests/test_cloudflare_rules.py`` holds every registered resource against the same rules.
 Each rule cites where it is published.

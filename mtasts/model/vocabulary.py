@@ -139,7 +139,6 @@ class Check(enum.StrEnum):
     REPORT_AGE = "report-age"
     REPORT_ORGANIZATIONS = "report-organizations"
     REPORT_FAILURES = "report-failures"
-    REPORT_FAILURES_ELSEWHERE = "report-failures-elsewhere"
     REPORT_ORGANIZATION = "report-organization"
     # plan --base
     REMOVAL = "removal"
