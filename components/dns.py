@@ -104,6 +104,9 @@ class DomainRecordsArgs:
     first_gate: pulumi.ResourceHook | None = None
     """Bound before the ``_mta-sts`` TXT is created, instead of ``live_gate``, when the first
     serving takes longer (a new GitHub Pages host waits for its certificate)."""
+    create_guard: pulumi.ResourceHook | None = None
+    """Before the ``_mta-sts`` TXT is created: refuses while a hand-made ``v=STSv1`` record
+    answers there (``components.guards``)."""
 
 
 class DomainRecords(pulumi.ComponentResource):
@@ -127,7 +130,7 @@ class DomainRecords(pulumi.ComponentResource):
             hooks = None
             if record.role is RecordRole.STS:
                 if args.live_gate is not None:
-                    hooks = live_gate_binding(args.live_gate, args.first_gate)
+                    hooks = live_gate_binding(args.live_gate, args.first_gate, args.create_guard)
                 # The id is bumped only once the policy it names is served, including the
                 # name senders fetch it from.
                 host = self.resources.get(RecordRole.POLICY_HOST)

@@ -86,11 +86,15 @@ def live_gate(settings: LiveGate, options: ProbeOptions | None = None) -> pulumi
 
 
 def binding(
-    gate: pulumi.ResourceHook, first: pulumi.ResourceHook | None = None
+    gate: pulumi.ResourceHook,
+    first: pulumi.ResourceHook | None = None,
+    guard: pulumi.ResourceHook | None = None,
 ) -> pulumi.ResourceHookBinding:
     """Before create and before update: every time the record's id can change; ``first`` (if
-    given) instead of ``gate`` before create."""
-    return pulumi.ResourceHookBinding(before_create=[first or gate], before_update=[gate])
+    given) instead of ``gate`` before create. ``guard`` (``components.guards``) runs before either
+    on create: no waiting beside a hand-made record."""
+    guarded = [guard] if guard is not None else []
+    return pulumi.ResourceHookBinding(before_create=[*guarded, first or gate], before_update=[gate])
 
 
 def first_pages_gate(settings: LiveGate, options: ProbeOptions | None = None) -> pulumi.ResourceHook:

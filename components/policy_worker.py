@@ -29,6 +29,8 @@ class WorkerHostingArgs:
     """``mta-sts:workerShards``: names the scripts (one shard keeps the name ``mta-sts-<stack>``)."""
     zone_ids: Mapping[str, pulumi.Input[str]]
     """Domain name → zone id of the zone its route or custom domain goes in."""
+    route_guard: pulumi.ResourceHook | None = None
+    """Before a route is created: refuses while a hand-made route has its pattern (``components.guards``)."""
 
 
 class WorkerHosting(pulumi.ComponentResource):
@@ -110,7 +112,15 @@ class WorkerHosting(pulumi.ComponentResource):
                     zone_id=args.zone_ids[domain.name],
                     pattern=f"{domain.policy_host}/*",
                     script=script.script_name,
-                    opts=child,
+                    opts=pulumi.ResourceOptions(
+                        parent=self,
+                        # The guard refuses a hand-made route of this pattern (components.guards).
+                        hooks=retry.with_retry(
+                            pulumi.ResourceHookBinding(before_create=[args.route_guard])
+                            if args.route_guard is not None
+                            else None
+                        ),
+                    ),
                 )
             )
         # Routing.NONE: nothing at mta-sts.<d>, the step between a record and a custom domain.

@@ -16,7 +16,8 @@ import pulumi
 from mtasts.model.cloudflare import check_stack
 from mtasts.model.config import NAMESPACE, ConfigError, Deployment, load_config
 from mtasts.model.outputs import stack_outputs
-from mtasts.model.vocabulary import Hosting, Reports
+from mtasts.model.stackfile import near_miss_error, near_miss_namespace
+from mtasts.model.vocabulary import Hosting, Reports, Routing
 
 
 def _config_values() -> dict[str, str]:
@@ -40,6 +41,8 @@ def read_config() -> dict[str, Any]:
     mapping: dict[str, Any] = {}
     for key, raw in _config_values().items():
         namespace, _, bare = key.partition(":")
+        if near_miss_namespace(namespace):
+            raise near_miss_error(key)  # mtasts:domains is a typo, not another provider's config
         if namespace == NAMESPACE:
             mapping[f"{NAMESPACE}:{bare}"] = raw
     owner = pulumi.Config("github").get("owner")
@@ -75,7 +78,8 @@ def load() -> Settings:
 def deploy(settings: Settings, stack: str) -> dict[str, Any]:
     """Register every resource; returns the components by role (for tests and outputs)."""
     # Imported here so a config error is reported before the provider SDKs load.
-    from components.dns import DomainRecords, DomainRecordsArgs, zone_ids, zones_for
+    from components.dns import COMMENT, DomainRecords, DomainRecordsArgs, zone_ids, zones_for
+    from components.guards import guards
     from components.live_gate import first_pages_gate, live_gate
     from components.pages import PagesHosting, PagesHostingArgs
     from components.policy_worker import WorkerHosting, WorkerHostingArgs
@@ -83,6 +87,10 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
     deployment = settings.deployment
     lookups = zones_for(deployment)
     zones = zone_ids(deployment.domains, lookups)
+    managed = [d for d in deployment.domains if d.managed_dns]
+    routed = [d for d in deployment.worker_domains if d.routing is Routing.ROUTE]
+    # Hand-made records and routes are refused at create time (`mtasts adopt` takes them over).
+    sts_guard, route_guard = guards(stack, COMMENT) if managed or routed else (None, None)
     serving: dict[str, list[pulumi.Resource]] = {}
     built: dict[str, Any] = {"records": {}}
     if deployment.worker_domains:
@@ -95,6 +103,7 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
                 shards=deployment.shards,
                 shard_count=deployment.worker_shards,
                 zone_ids=zones,
+                route_guard=route_guard,
             ),
         )
         serving.update(hosting.serving)
@@ -116,7 +125,6 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
         assert deployment.receiver is not None  # the loader requires it
         built["reports"] = _receiver(deployment, stack, lookups.id(deployment.receiver.zone))
         reporting = built["reports"].answering
-    managed = [d for d in deployment.domains if d.managed_dns]
     # dns: external domains have no record to gate: `mtasts wait-live` is their gate.
     gate = live_gate(deployment.live_gate) if managed else None
     pages_managed = [d for d in managed if d.hosting is Hosting.GITHUB_PAGES]
@@ -131,6 +139,7 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
                 # A builtin domain's _smtp._tls TXT lists the receiver only once it answers.
                 reporting=reporting if domain.reports is Reports.BUILTIN else (),
                 live_gate=gate,
+                create_guard=sts_guard,
                 first_gate=first_pages if domain.hosting is Hosting.GITHUB_PAGES else None,
             ),
         )

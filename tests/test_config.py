@@ -236,7 +236,8 @@ def test_domain_names_are_normalized_and_sorted() -> None:
         ),
         (
             lambda c: c["mta-sts:domains"].update({"b.example": {"dns": "external"}}),
-            "defaults.routing",
+            # The domain that inherits the value is named, not defaults.routing (shared by all).
+            "domains.b.example.routing",
             "custom-domain",
         ),
         (

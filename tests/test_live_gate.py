@@ -11,6 +11,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
+from components.guards import ROUTE_GUARD, STS_GUARD
 from components.live_gate import FIRST_PAGES_HOOK_NAME, HOOK_NAME, LiveGateError, gate_function, sts_target
 from mtasts.model.rollout import LiveGate
 from mtasts.rfc.policy import policy_id
@@ -43,10 +44,17 @@ def test_the_hook_is_bound_to_every_mta_sts_record_and_nothing_else() -> None:
             "example.net",
         )
     }
-    binding = {"before_create": (HOOK_NAME,), "before_update": (HOOK_NAME,)}
+    # Before create, the guard against a hand-made record runs first (tests/test_guards.py).
+    binding = {"before_create": (STS_GUARD, HOOK_NAME), "before_update": (HOOK_NAME,)}
     # A Pages domain's first TXT waits longer: GitHub issues the certificate first (docs/provider.md).
-    first_pages = {"before_create": (FIRST_PAGES_HOOK_NAME,), "before_update": (HOOK_NAME,)}
-    assert hooked(run) == {name: first_pages if name == "example.net-sts" else binding for name in sts}
+    first_pages = {"before_create": (STS_GUARD, FIRST_PAGES_HOOK_NAME), "before_update": (HOOK_NAME,)}
+    assert {n: b for n, b in hooked(run).items() if n in sts} == {
+        name: first_pages if name == "example.net-sts" else binding for name in sts
+    }
+    # Every other hooked resource is a Worker route, guarded on create only.
+    assert {str(b) for n, b in hooked(run).items() if n not in sts} <= {
+        str({"before_create": (ROUTE_GUARD,)})
+    }
     # Both hostings: example.net is on GitHub Pages, example.com on the Worker.
     assert run.by_name("example.net-policy-host").inputs["type"] == "CNAME"
     assert run.by_name("example.com-policy-host").inputs["type"] == "AAAA"
@@ -55,8 +63,9 @@ def test_the_hook_is_bound_to_every_mta_sts_record_and_nothing_else() -> None:
 def test_the_hook_never_runs_in_preview() -> None:
     """Each hook is registered once, with on_dry_run false: `pulumi preview` never waits."""
     run = run_stack("dev")
-    assert sorted(run.hooks) == sorted([HOOK_NAME, FIRST_PAGES_HOOK_NAME])
-    for name in (HOOK_NAME, FIRST_PAGES_HOOK_NAME):
+    gates = [HOOK_NAME, FIRST_PAGES_HOOK_NAME]
+    assert sorted(h for h in run.hooks if h not in (STS_GUARD, ROUTE_GUARD)) == sorted(gates)
+    for name in gates:
         assert run.hooks[name].on_dry_run is False
         assert run.hooks[name].ignore_errors is False
 
@@ -71,7 +80,7 @@ def test_custom_domain_routing_is_gated_and_external_dns_has_no_hook() -> None:
         }
     )
     assert run.error is None
-    assert list(hooked(run)) == ["cd.example-sts"]
+    assert list(hooked(run)) == ["cd.example-sts"]  # a custom domain has no route to guard
     run = run_program(
         {
             "mta-sts:cloudflareAccountId": ACCOUNT,

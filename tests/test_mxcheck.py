@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -202,3 +203,25 @@ def test_many_domains_under_a_low_open_file_limit_are_all_looked_up(tmp_path: Pa
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(lines) == 600 and all(line.startswith("info: ") and "covered" in line for line in lines)
     assert queries >= 600
+
+
+def test_json_holds_the_mx_results_in_the_finding_shape(
+    tmp_path: Path, knot: KnotDns, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """plan --check-mx --json: one object, the plan's domains and "checkMx" with each finding's
+    check, severity, domain, key, message and the uncovered host; the same exit status."""
+    status = main(
+        [
+            "--project-dir", str(project(tmp_path, DOMAINS)),
+            "plan", "--stack", "t", "--check-mx", "--json", "--nameserver", knot.address, "--timeout", "2",
+        ]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert status == 1 and captured.err == ""
+    document = json.loads(captured.out)
+    assert fq("missing") in document["domains"]
+    [missing] = [f for f in document["checkMx"] if f["domain"] == fq("missing")]
+    assert missing["check"] == "mx-coverage" and missing["severity"] == "error"
+    assert missing["key"] == f"domains.{fq('missing')}.mx"
+    assert missing["message"].startswith("live MX backup.other.test not covered")
+    assert missing["facts"] == {"host": "backup.other.test", "mode": "enforce"}

@@ -384,12 +384,49 @@ def test_check_mx_fails_when_an_enforce_policy_drops_a_live_mx(repo: Repo, knot:
     result = repo.plan("--base", "HEAD", "--check-mx", "--nameserver", knot.address)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "mx - mx2.base.test" in result.stdout
-    assert "live MX mx2.base.test not covered" in result.stderr
+    # One list on stdout, and its verdict is the exit status (nothing on stderr).
+    assert "live MX mx2.base.test not covered" in result.stdout and result.stderr == ""
+    assert result.stdout.rstrip().endswith(
+        "FAIL: 1 error(s): this change can lose mail or strand cached policies"
+    )
     repo.write(
         {"live.base.test": {"mode": "enforce", "mx": ["mx1.base.test", "mx2.base.test", "mx3.base.test"]}}
     )
     result = repo.plan("--base", "HEAD", "--check-mx", "--nameserver", knot.address)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_problem_already_at_the_base_does_not_fail_an_unrelated_change(repo: Repo, knot: KnotDns) -> None:
+    """An enforce domain that never covered a live MX, untouched by the change: reported as
+    already at the base, a warning; exit 0 and an OK that says so. Changing its MX judges it again."""
+    broken = {"mode": "enforce", "mx": ["mx1.base.test"]}
+    repo.commit({"live.base.test": broken, "a.example": {}})
+    repo.write({"live.base.test": broken, "a.example": {"maxAge": 1209600}})
+    result = repo.plan("--base", "HEAD", "--check-mx", "--nameserver", knot.address)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        "warning: domains.live.base.test.mx: already so at the base, not caused by this change: "
+        in result.stdout
+    )
+    assert result.stdout.rstrip().endswith(
+        "OK: nothing in this change can lose mail (1 problem(s) already at the base)"
+    )
+    document = json.loads(
+        repo.plan("--base", "HEAD", "--check-mx", "--json", "--nameserver", knot.address).stdout
+    )
+    [old] = [
+        f for f in document["findings"] if f.get("domain") == "live.base.test" and f["severity"] == "warning"
+    ]
+    assert old["domain"] == "live.base.test" and old["facts"] == {
+        "host": "mx2.base.test",
+        "mode": "enforce",
+        "atBase": True,
+    }
+    repo.write(
+        {"live.base.test": {"mode": "enforce", "mx": ["mx1.base.test", "mx3.base.test"]}, "a.example": {}}
+    )
+    result = repo.plan("--base", "HEAD", "--check-mx", "--nameserver", knot.address)
+    assert result.returncode == 1 and "already so at the base" not in result.stdout
 
 
 def test_the_pr_preview_posts_plan_base_above_the_pulumi_diff() -> None:

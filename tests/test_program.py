@@ -124,7 +124,7 @@ def test_dev_stack_outputs_equal_plan() -> None:
     assert set(run.outputs["domains"]) == set(planned)
     for name, entry in planned.items():
         output = run.outputs["domains"][name]
-        assert output == {k: v for k, v in entry.items() if k != "warnings"}
+        assert output == {k: v for k, v in entry.items() if k not in ("warnings", "findings")}
         assert output["policyUrl"] == f"https://mta-sts.{name}/.well-known/mta-sts.txt"
 
 

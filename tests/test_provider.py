@@ -348,10 +348,13 @@ def test_first_pages_txt_waits_longer_and_later_updates_wait_as_usual() -> None:
     pages = run.by_name("example.net-sts").options.hooks
     worker = run.by_name("example.com-sts").options.hooks
     assert pages == {
-        "before_create": ("mta-sts-live-gate-first-pages",),
+        "before_create": ("mta-sts-foreign-sts", "mta-sts-live-gate-first-pages"),
         "before_update": ("mta-sts-live-gate",),
     }
-    assert worker == {"before_create": ("mta-sts-live-gate",), "before_update": ("mta-sts-live-gate",)}
+    assert worker == {
+        "before_create": ("mta-sts-foreign-sts", "mta-sts-live-gate"),
+        "before_update": ("mta-sts-live-gate",),
+    }
     assert run.hooks["mta-sts-live-gate-first-pages"].on_dry_run is False
 
 

@@ -73,8 +73,13 @@ def test_json_is_the_documented_shape(
 ) -> None:
     """--json: per domain reports, orgs, sessions, failures by type/MX/IP, first/last report; unparsed."""
     monkeypatch.setenv("MTASTS_REPORTS_TOKEN", TOKEN)
-    assert main(cli(stack_dir, "--endpoint", filled.url, "--json")) == 0
-    out = json.loads(capsys.readouterr().out)
+    # Failed sessions and a silent builtin domain: exit 1 (cron alerts), naming them on stderr.
+    assert main(cli(stack_dir, "--endpoint", filled.url, "--json")) == 1
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "reports: failed sessions for company-y.example, example.org; no recent report from example.com\n"
+    )
+    out = json.loads(captured.out)
     assert set(out["domains"]) == {"company-y.example", "example.com", "example.org"}
     for entry in out["domains"].values():
         assert set(entry) == DOMAIN_KEYS
@@ -123,7 +128,7 @@ def test_text_is_an_aligned_table(
 ) -> None:
     """The table for people: a row per domain, numbers right-aligned under their headings, failure rate."""
     monkeypatch.setenv("MTASTS_REPORTS_TOKEN", TOKEN)
-    assert main(cli(stack_dir, "--endpoint", filled.url)) == 0
+    assert main(cli(stack_dir, "--endpoint", filled.url)) == 1  # failures: see the JSON test
     lines = capsys.readouterr().out.splitlines()
     header = next(line for line in lines if line.startswith("domain"))
     row = next(line for line in lines if line.startswith("company-y.example"))
@@ -138,7 +143,7 @@ def test_since_limits_to_recent_reports(
 ) -> None:
     """--since 1h keeps what was just received; fetch_summary with a future since keeps nothing."""
     monkeypatch.setenv("MTASTS_REPORTS_TOKEN", TOKEN)
-    assert main(cli(stack_dir, "--endpoint", filled.url, "--json", "--since", "1h")) == 0
+    assert main(cli(stack_dir, "--endpoint", filled.url, "--json", "--since", "1h")) == 1
     recent = json.loads(capsys.readouterr().out)
     assert recent["domains"]["example.org"]["reports"] == 1
     later = fetch_summary(filled.url, TOKEN, datetime.now(UTC) + timedelta(hours=1))
@@ -273,7 +278,8 @@ def test_serve_runs_both_workers_and_keeps_reports(tmp_path: Path) -> None:
             text=True,
             timeout=60,
         )
-        assert read.returncode == 0, read.stderr
+        # A report with failed sessions: exit 1 so cron alerts, the domain named on stderr.
+        assert read.returncode == 1 and "failed sessions for dev.example.com" in read.stderr, read.stderr
         summary: dict[str, Any] = json.loads(read.stdout)
         assert summary["domains"]["dev.example.com"]["failed"] == 2
         assert summary["domains"]["example.com"]["organizations"] == ["Google Inc."]

@@ -195,6 +195,10 @@ MX_MULTI_ADDRESSES = {
 """MX hosts with two A records: senders may reach either."""
 
 STACK_TLSRPT = "mailto:tlsrpt@verify.test"
+STACK_LABELS = ("served", "drifted", "drift-nohost", "drift-two")
+"""Stack domains in the lab zone: correct, drifted, an unresolvable policy host, two v=STSv1 records."""
+REFUSED_DOMAIN = "refused.elsewhere.example"
+"""A stack domain in no zone Knot serves: every lookup is answered REFUSED."""
 
 
 def stack_yaml() -> dict[str, object]:
@@ -203,7 +207,7 @@ def stack_yaml() -> dict[str, object]:
         "config": {
             "mta-sts:cloudflareAccountId": "0123456789abcdef0123456789abcdef",
             "mta-sts:defaults": {"mode": "enforce", "mx": ["*.mx.verify.test"], "tlsrpt": [STACK_TLSRPT]},
-            "mta-sts:domains": {fq("served"): {}, fq("drifted"): {}},
+            "mta-sts:domains": {fq(label): {} for label in STACK_LABELS} | {REFUSED_DOMAIN: {}},
         }
     }
 
@@ -232,6 +236,12 @@ def zone(scenarios: list[Scenario], stack: Deployment) -> str:
     records.append(("_mta-sts.served", "TXT", f'"{served.sts_record}"'))
     records.append(("_smtp._tls.served", "TXT", f'"{served.tlsrpt_record}"'))
     records.append(("_mta-sts.drifted", "TXT", '"v=STSv1; id=stale1"'))
+    nohost = stack.domain(fq("drift-nohost"))
+    records += [("_mta-sts.drift-nohost", "TXT", f'"{nohost.sts_record}"'), ("drift-nohost", "MX", "10 a.mx")]
+    records += [("_smtp._tls.drift-nohost", "TXT", f'"{nohost.tlsrpt_record}"')]
+    records += [("mta-sts.drift-two", "A", "127.0.0.1"), ("drift-two", "MX", "10 a.mx")]
+    records += [("_mta-sts.drift-two", "TXT", '"v=STSv1; id=handmade1"')]
+    records += [("_mta-sts.drift-two", "TXT", f'"{stack.domain(fq("drift-two")).sts_record}"')]
     records.append(("_smtp._tls.drifted", "TXT", '"v=TLSRPTv1; rua=mailto:old@verify.test"'))
     return zone_text(ZONE, records)
 
@@ -292,6 +302,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     drifted = stack.domain(fq("drifted"))
     for d in stack.domains:
         contexts[d.policy_host] = pki.context(d.policy_host)
+        routes[d.policy_host] = Route(body=d.policy_text.encode())
     # The drifted domain serves last week's policy: another mx list, so other bytes.
     routes[drifted.policy_host] = Route(body=policy(mx=("a.mx.verify.test",)).render().encode())
     knot = KnotDns({ZONE: zone(SCENARIOS, stack)})
@@ -566,12 +577,57 @@ def test_drift_from_the_stack_is_reported(lab: Lab) -> None:
     assert any(expected in f.reason for f in lab.reports[fq("drifted")].findings if f.check == "drift-id")
 
 
+def drift_of(lab: Lab, domain: str) -> list[tuple[str, str, str]]:
+    return [
+        (f.check, f.severity, f.reason) for f in lab.reports[domain].findings if f.check.startswith("drift")
+    ]
+
+
+def test_a_differing_policy_is_described_by_what_senders_see(lab: Lab) -> None:
+    """The drifted policy names the MX patterns that change, live → stack, not byte counts."""
+    [(_, severity, reason)] = [d for d in drift_of(lab, fq("drifted")) if d[0] == "drift-policy"]
+    assert severity == ERROR
+    assert "(live → stack): mx a.mx.verify.test dropped, mx *.mx.verify.test added; run pulumi up" in reason
+
+
+def test_an_unfetched_policy_is_not_compared(lab: Lab) -> None:
+    """Policy host NXDOMAIN: drift-policy "not compared" and why, and no "match the stack" ok."""
+    drift = drift_of(lab, fq("drift-nohost"))
+    host = f"mta-sts.{fq('drift-nohost')}"
+    assert ("drift-policy", WARNING, f"policy not compared: {host} does not resolve: NXDOMAIN") in drift
+    assert all(check != "drift" for check, _, _ in drift)
+
+
+def test_two_live_records_name_both_ids(lab: Lab) -> None:
+    """A hand-made v=STSv1 record beside the stack's: drift-id names both ids."""
+    ours = lab.stack.domain(fq("drift-two")).policy_id
+    [(_, severity, reason)] = [d for d in drift_of(lab, fq("drift-two")) if d[0] == "drift-id"]
+    assert severity == ERROR
+    assert f"2 v=STSv1 records (ids handmade1, {ours})" in reason
+
+
+def test_a_refused_lookup_is_never_absent(lab: Lab) -> None:
+    """REFUSED: id and TLS-RPT are "not compared" with the server's answer; nothing is called absent or ok."""
+    drift = drift_of(lab, REFUSED_DOMAIN)
+    assert (
+        "drift-id",
+        WARNING,
+        f"_mta-sts not compared: _mta-sts.{REFUSED_DOMAIN} TXT: the DNS server answered REFUSED",
+    ) in drift
+    assert (
+        "drift-tlsrpt",
+        WARNING,
+        f"_smtp._tls not compared: _smtp._tls.{REFUSED_DOMAIN} TXT: the DNS server answered REFUSED",
+    ) in drift
+    assert not any("absent" in reason or severity == OK for _, severity, reason in drift)
+
+
 def test_cli_stack_json_and_exit_status(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
     """verify --stack --json prints one object with every stack domain and exits 1 on drift."""
     code = cli.main(lab.argv("--stack", "lab", "--json"))
     document = json.loads(capsys.readouterr().out)
     assert code == 1
-    assert sorted(document["domains"]) == [fq("drifted"), fq("served")]
+    assert sorted(document["domains"]) == sorted([*(fq(label) for label in STACK_LABELS), REFUSED_DOMAIN])
     assert document["domains"][fq("served")]["errors"] == 0
     checks = {f["check"] for f in document["domains"][fq("drifted")]["findings"]}
     assert {"drift-policy", "drift-id"} <= checks

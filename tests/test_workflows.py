@@ -156,3 +156,34 @@ def test_verify_runs_on_schedule_and_by_hand() -> None:
     assert order == sorted(order)
     (save,) = [s for s in job_steps if s.get("uses", "").startswith("actions/cache/save@")]
     assert save["if"] == "always()"
+
+
+
+def test_the_pulumi_cli_is_pinned_to_the_sdk_pin() -> None:
+    """Every pulumi/actions step installs the CLI version requirements.txt pins the SDK at."""
+    pins = dict(
+        line.split("==") for line in (ROOT / "requirements.txt").read_text().splitlines() if "==" in line
+    )
+    for name in ("preview.yml", "deploy.yml", "verify.yml"):
+        actions = [s for s in steps(load(name)) if "pulumi/actions@" in s.get("uses", "")]
+        assert actions and {str(s["with"].get("pulumi-version")) for s in actions} == {pins["pulumi"]}, name
+
+
+def test_deploy_reviews_a_push_as_a_pull_request_is_reviewed() -> None:
+    """deploy: before each up, plan --base against the pushed-over commit (full history, reports token)."""
+    workflow = load("deploy.yml")
+    for stack, job in (("dev", workflow["jobs"]["up-dev"]), ("prod", workflow["jobs"]["up-prod"])):
+        names = [s.get("name", "") for s in job["steps"]]
+        review = next(s for s in job["steps"] if "--base" in s.get("run", ""))
+        assert f'mtasts plan --stack {stack} --base "$base"' in review["run"]
+        assert review["env"]["BEFORE"] == "${{ github.event.before }}"
+        assert review["env"]["MTASTS_REPORTS_TOKEN"] == "${{ secrets.MTASTS_REPORTS_TOKEN }}"
+        assert names.index(review["name"]) < names.index("pulumi up")
+        checkout = next(s for s in job["steps"] if "actions/checkout@" in s.get("uses", ""))
+        assert checkout["with"]["fetch-depth"] == 0
+
+
+def test_the_preview_review_has_the_reports_token() -> None:
+    """preview: plan --base reads the receiver for readiness, so its step gets MTASTS_REPORTS_TOKEN."""
+    [review] = [s for s in steps(load("preview.yml")) if s.get("id") == "review"]
+    assert review["env"]["MTASTS_REPORTS_TOKEN"] == "${{ secrets.MTASTS_REPORTS_TOKEN }}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.vocabulary import Check, Mode
@@ -56,25 +57,33 @@ def mx_coverage(
             severity = Severity.WARNING
             tail = "fix before enforce, or senders would refuse to deliver there (RFC 8461 §4.1)"
         reason = f"live MX {host} not covered by the policy ({listed}): {tail}"
-        found.append(Finding(MX_COVERAGE, severity, reason, key))
+        facts = (("host", host), ("mode", str(mode)))
+        found.append(Finding(MX_COVERAGE, severity, reason, key, subject=host, facts=facts))
     return found
 
 
 def live_mx(
-    name: str, mode: Mode, patterns: Sequence[str], answer: MxAnswer, allow_unknown: bool = False
+    name: str,
+    mode: Mode,
+    patterns: Sequence[str],
+    answer: MxAnswer,
+    allow_unknown: bool = False,
+    escape: str | None = "--allow-unknown-mx",
 ) -> list[Finding]:
     """``plan --check-mx``: the planned policy of domain ``name`` against its live MX records.
 
     Fails closed: an ``enforce`` domain whose MX could not be looked up (timeout, SERVFAIL,
     a CNAME loop, our own file limit) is an error, since nobody can say it is safe;
-    ``allow_unknown`` makes it a warning.
+    ``allow_unknown`` makes it a warning. ``escape`` is the flag the message offers for that;
+    None for a command that has no such flag (``readiness``), which then offers none.
     """
     key = f"domains.{name}.mx"
     if answer.error is not None:
         if mode is Mode.ENFORCE and not allow_unknown:
             reason = (
                 f"MX lookup failed ({answer.error.reason}); not compared, and an enforce policy that "
-                "might leave out an MX host loses mail: fix the cause, or pass --allow-unknown-mx"
+                "might leave out an MX host loses mail: "
+                + (f"fix the cause, or pass {escape}" if escape else "fix the cause and look again")
             )
             return [Finding(MX_COVERAGE, Severity.ERROR, reason, key)]
         return [
@@ -91,5 +100,8 @@ def live_mx(
         return [Finding(MX_COVERAGE, Severity.INFO, f"{name} has {why}; nothing to compare", key)]
     found = mx_coverage(mode, patterns, sorted(answer.hosts), key)
     return [
-        Finding(f.check, Severity.INFO, f.reason, f.key) if f.severity is Severity.OK else f for f in found
+        Finding(f.check, Severity.INFO, f.reason, f.key, domain=name)
+        if f.severity is Severity.OK
+        else replace(f, domain=name)
+        for f in found
     ]

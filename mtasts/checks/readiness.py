@@ -80,7 +80,8 @@ class Verdict:
     """The reports' sessions and where each failure was placed; None without reports."""
 
     def as_json(self) -> dict[str, Any]:
-        document: dict[str, Any] = {"ready": self.ready, "findings": [f.as_json() for f in self.findings]}
+        findings = [f.as_json(self.domain) for f in self.findings]
+        document: dict[str, Any] = {"ready": self.ready, "findings": findings}
         if self.failures is not None:
             document["sessions"] = self.failures.as_json()
         return document
@@ -109,7 +110,8 @@ def verify_findings(domain: Domain, verify: VerifyEvidence | None) -> list[Findi
     else:
         # The planned patterns, judged as enforce judges them: plan --check-mx's one rule. A lookup
         # that failed, a domain without MX hosts: nothing shows enforce is safe.
-        for mx in live_mx(domain.name, Mode.ENFORCE, domain.mx, verify.mx):
+        # readiness takes no --allow-unknown-mx, so its message offers none (escape=None).
+        for mx in live_mx(domain.name, Mode.ENFORCE, domain.mx, verify.mx, escape=None):
             covered = (
                 mx.severity in (Severity.OK, Severity.INFO) and verify.mx.hosts and verify.mx.error is None
             )

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
 
 import dns.resolver
 
@@ -31,7 +35,9 @@ def check_deployment(
     checked = [d for d in deployment.domains if d.mode is not Mode.NONE]
     answers = asyncio.run(lookup_mx_async([d.name for d in checked], options, concurrency))
     return [
-        finding for d in checked for finding in live_mx(d.name, d.mode, d.mx, answers[d.name], allow_unknown)
+        replace(finding, domain=d.name)
+        for d in checked
+        for finding in live_mx(d.name, d.mode, d.mx, answers[d.name], allow_unknown)
     ]
 
 
@@ -45,4 +51,28 @@ def run(deployment: Deployment, args: argparse.Namespace) -> int:
         return 2
     for finding in findings:
         print(finding.line(), file=sys.stderr)
+    return 1 if any(f.severity is Severity.ERROR for f in findings) else 0
+
+
+def live_check(args: argparse.Namespace) -> Callable[[Deployment], list[Finding]]:
+    """``--check-mx`` as a function of the deployment, for ``plan --base`` to list with its own."""
+    options = ProbeOptions(nameserver=args.nameserver, timeout=args.timeout)
+
+    def check(deployment: Deployment) -> list[Finding]:
+        return check_deployment(deployment, options, args.concurrency, args.allow_unknown_mx)
+
+    return check
+
+
+def run_json(document: dict[str, Any], deployment: Deployment, args: argparse.Namespace) -> int:
+    """``plan --check-mx --json``: the plan's ``document`` with ``"checkMx"``, the findings in the
+    one finding shape; exit 1 when any is an error, as without ``--json``."""
+    options = ProbeOptions(nameserver=args.nameserver, timeout=args.timeout)
+    try:
+        findings = check_deployment(deployment, options, args.concurrency, args.allow_unknown_mx)
+    except dns.resolver.NoResolverConfiguration:
+        print("error: no system DNS resolver configured; pass --nameserver", file=sys.stderr)
+        return 2
+    document["checkMx"] = [f.as_json() for f in findings]
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
     return 1 if any(f.severity is Severity.ERROR for f in findings) else 0

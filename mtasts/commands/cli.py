@@ -8,10 +8,13 @@ line, exit 2) before anything runs.
 from __future__ import annotations
 
 import argparse
+import difflib
 import ipaddress
 import math
 import os
 import sys
+import urllib.parse
+from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
 
@@ -22,6 +25,20 @@ MAX_SECONDS = 3600.0
 """Longest per-step time limit accepted: an hour is already a hang."""
 MAX_COUNT = 100_000
 """Largest concurrency accepted (the open-file limit bounds sockets further, see mtasts.probes)."""
+
+
+class _Help(argparse.HelpFormatter):
+    """Each option's help ends with its default, unless it has none or already names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            not action.option_strings
+            or "default" in text
+            or action.default in (None, False, argparse.SUPPRESS)
+        ):
+            return text
+        return f"{text} (default: {action.default})"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -104,6 +121,22 @@ def nameserver(value: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(f"{value!r}: the port must be from 1 to 65535") from None
 
 
+def url(text: str) -> str:
+    """An ``http://`` or ``https://`` URL with a host: a bare host name is a usage error."""
+    parsed = urllib.parse.urlsplit(text)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a URL with its scheme, e.g. https://{text}")
+    return text
+
+
+def existing_dir(text: str) -> Path:
+    """A directory that exists (relative to the working directory, as the shell gave it)."""
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r}: no such directory")
+    return path.resolve()
+
+
 def days(text: str) -> float:
     """A number of days: finite, 0 to 3650."""
     try:
@@ -123,14 +156,24 @@ def existing_file(text: str) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mtasts", description="MTA-STS and TLS-RPT as code.")
+    parser.add_argument("--version", action="version", version=f"mtasts {_version()}")
     parser.add_argument(
         "--project-dir",
-        type=Path,
+        type=existing_dir,
         default=None,
         help="directory holding Pulumi.yaml and the stack files "
         "(default: the nearest one at or above the working directory, as pulumi finds it)",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    add_parser = sub.add_parser
+
+    def described(name: str, **kwargs: object) -> argparse.ArgumentParser:
+        """Every command's --help opens with its one sentence and shows each default."""
+        summary = str(kwargs.get("help", ""))
+        kwargs.setdefault("description", summary[:1].upper() + summary[1:] + ".")
+        return add_parser(name, formatter_class=_Help, **kwargs)  # type: ignore[arg-type]
+
+    sub.add_parser = described  # type: ignore[assignment,method-assign]
 
     plan = sub.add_parser("plan", help="print what a stack publishes, offline")
     plan.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
@@ -176,7 +219,9 @@ def _parser() -> argparse.ArgumentParser:
     reports.add_argument("--since", help="only reports received in this last DURATION: 30m, 24h, 7d, 2w")
     reports.add_argument("--json", action="store_true", help="print one JSON object")
     reports.add_argument(
-        "--endpoint", help="receiver base URL (default: https://<mta-sts:reports.host>), e.g. a local serve"
+        "--endpoint",
+        type=url,
+        help="receiver base URL (default: https://<mta-sts:reports.host>), e.g. a local serve",
     )
     reports.add_argument("--timeout", type=seconds, default=30.0, help=argparse.SUPPRESS)
     reports.add_argument(
@@ -185,12 +230,15 @@ def _parser() -> argparse.ArgumentParser:
         help="for each failure type reported, probe the policy host or MX now as a sender does "
         "and say what it finds (a challenge page, an expired certificate, a redirect…)",
     )
-    reports.add_argument("--nameserver", type=nameserver, help=argparse.SUPPRESS)
+    reports.add_argument("--nameserver", type=nameserver, help=NAMESERVER_HELP)
     _lab_options(reports)
 
     verify = sub.add_parser("verify", help="check live deployments as a sending MTA would")
     _verify_options(verify)
     verify.add_argument("--json", action="store_true", help="the same as --format json")
+    verify.add_argument(
+        "--problems", action="store_true", help="text: only errors and warnings, and their domains"
+    )
     verify.add_argument(
         "--format",
         choices=("text", "json", "openmetrics"),
@@ -221,6 +269,32 @@ def _parser() -> argparse.ArgumentParser:
         help="exit status of `pulumi preview --expect-no-changes` run before: non-zero is drift",
     )
 
+    adopt = sub.add_parser(
+        "adopt",
+        help="stack entries and a pulumi import file for a hand-made deployment",
+        description="Read what each domain publishes live; print the mta-sts:domains entries that "
+        "reproduce it (stdout) and every change senders would see against the stack (stderr).",
+    )
+    adopt.add_argument(
+        "domains", nargs="*", type=domain, metavar="DOMAIN", help="default: every domain of the stack"
+    )
+    adopt.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    adopt.add_argument(
+        "--import-file",
+        metavar="PATH",
+        help="also write the `pulumi import --file` document for the live records and routes "
+        "(reads the Cloudflare API: CLOUDFLARE_API_TOKEN, CLOUDFLARE_BASE_URL)",
+    )
+    adopt.add_argument(
+        "--state",
+        metavar="FILE",
+        type=existing_file,
+        help="`pulumi stack export` output: parents and resources already in state are named, not created",
+    )
+    adopt.add_argument("--nameserver", type=nameserver, help=NAMESERVER_HELP)
+    _lab_options(adopt, smtp=False)
+    adopt.add_argument("--timeout", type=seconds, default=10.0, help="seconds per network step")
+
     live = sub.add_parser(
         "wait-live", help="wait until each domain serves its planned policy (then bump _mta-sts)"
     )
@@ -249,14 +323,14 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="seconds at least from the first to the last of those looks (default: liveGate span, 30)",
     )
-    live.add_argument("--nameserver", type=nameserver, help=argparse.SUPPRESS)
+    live.add_argument("--nameserver", type=nameserver, help=NAMESERVER_HELP)
     _lab_options(live, smtp=False)
 
     ready = sub.add_parser("readiness", help="whether testing → enforce is safe now, with the evidence")
     ready.add_argument("domains", nargs="*", type=domain, metavar="DOMAIN")
     ready.add_argument("--stack", required=True)
     ready.add_argument("--json", action="store_true")
-    ready.add_argument("--nameserver", type=nameserver, help=argparse.SUPPRESS)
+    ready.add_argument("--nameserver", type=nameserver, help=NAMESERVER_HELP)
     ready.add_argument("--timeout", type=seconds, default=10.0, help="seconds per network step")
     ready.add_argument("--concurrency", type=count, default=32, help=argparse.SUPPRESS)
     _rollout_options(ready)
@@ -267,7 +341,7 @@ def _verify_options(parser: argparse.ArgumentParser) -> None:
     """What verify and watch share: the domains, the probes' limits, the certificate thresholds."""
     parser.add_argument("domains", nargs="*", type=domain, metavar="DOMAIN")
     parser.add_argument("--stack", help="check every domain of this stack, and drift from it")
-    parser.add_argument("--nameserver", type=nameserver, help=argparse.SUPPRESS)
+    parser.add_argument("--nameserver", type=nameserver, help=NAMESERVER_HELP)
     _lab_options(parser)
     parser.add_argument("--timeout", type=seconds, default=10.0, help="seconds per network step")
     parser.add_argument("--concurrency", type=count, default=32, help="domains checked at once")
@@ -303,22 +377,62 @@ def _rollout_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--endpoint",
         metavar="URL",
+        type=url,
         help="the TLS reports receiver readiness reads (default: https://<mta-sts:reports.host>), "
         "e.g. a local serve",
     )
     _lab_options(parser)
 
 
+NAMESERVER_HELP = (
+    "DNS server to ask, ADDRESS[:PORT] ([ADDRESS]:PORT for IPv6), as `dig @1.1.1.1` does "
+    "(default: the system resolver)"
+)
+
+
 def _lab_options(parser: argparse.ArgumentParser, smtp: bool = True) -> None:
-    """Hidden options that point the probes at a local lab: its CA and its HTTPS (and SMTP) port."""
-    parser.add_argument("--ca-bundle", type=existing_file, help=argparse.SUPPRESS)
-    parser.add_argument("--https-port", type=port, default=443, help=argparse.SUPPRESS)
+    """Options that point the probes elsewhere: a CA bundle and the HTTPS (and SMTP) port."""
+    parser.add_argument(
+        "--ca-bundle",
+        type=existing_file,
+        metavar="PEM",
+        help="trust these roots instead of the system's (a test CA, a TLS-inspecting proxy's)",
+    )
+    parser.add_argument("--https-port", type=port, default=443, help="port of the policy host's HTTPS")
     if smtp:
-        parser.add_argument("--smtp-port", type=port, default=25, help=argparse.SUPPRESS)
+        parser.add_argument("--smtp-port", type=port, default=25, help="port of the MX hosts' SMTP")
+
+
+def _version() -> str:
+    try:
+        return metadata.version("mta-sts")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _command_problem(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """A mistyped command, named with the nearest one ("did you mean"), before argparse says less."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    rest = list(argv)
+    while rest:
+        word = rest.pop(0)
+        if word == "--project-dir":
+            rest = rest[1:]
+        elif not word.startswith("-"):
+            if word in commands:
+                return None
+            near = difflib.get_close_matches(word, list(commands), n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else f"; commands: {', '.join(commands)}"
+            return f"{word!r} is not a command{hint}"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
+    problem = _command_problem(parser, sys.argv[1:] if argv is None else argv)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         args = parser.parse_args(argv)
     except SystemExit as done:  # --help (0) or a usage error (2), already printed
@@ -326,18 +440,20 @@ def main(argv: list[str] | None = None) -> int:
     args.project_dir = args.project_dir or find_project_dir()
     try:
         if args.command == "plan" and args.base is not None:
-            from mtasts.commands.check_mx import run as check_mx
+            from mtasts.commands.check_mx import live_check
             from mtasts.commands.review import run as review
 
             head = load_stack(args.project_dir, args.stack)  # once, for both
-            status = review(args, head)
-            if status == 2 or not args.check_mx:
-                return status
-            return max(status, check_mx(head, args))
+            # --check-mx findings join the review's one list: one text, one exit status.
+            return review(args, head, live_check(args) if args.check_mx else None)
         if args.command == "wait-live":
             from mtasts.commands.wait_live import run as wait_live
 
             return wait_live(args)
+        if args.command == "adopt":
+            from mtasts.commands.adopt import run as adopt
+
+            return adopt(args)
         if args.command == "readiness":
             from mtasts.commands.readiness import run as readiness
 
@@ -346,6 +462,12 @@ def main(argv: list[str] | None = None) -> int:
             from mtasts.commands.plan import render
 
             deployment = load_stack(args.project_dir, args.stack)
+            if args.check_mx and args.json:
+                from mtasts.commands.check_mx import run_json
+                from mtasts.commands.plan import plan_json
+
+                # One JSON object: the plan and, under "checkMx", the live MX findings.
+                return run_json(plan_json(args.stack, deployment), deployment, args)
             sys.stdout.write(render(args.stack, deployment, args.json))
             if not args.check_mx:
                 return 0

@@ -19,16 +19,21 @@ from mtasts.model.config import load_stack
 from mtasts.model.vocabulary import Mode
 
 
-def render(verdicts: Sequence[Verdict], as_json: bool) -> str:
+def render(verdicts: Sequence[Verdict], as_json: bool, enforced: frozenset[str] = frozenset()) -> str:
+    """``enforced``: the domains the stack already has in enforce, said so instead of "ready for"."""
     if as_json:
         document = {
-            "domains": {v.domain: v.as_json() for v in verdicts},
+            "domains": {v.domain: {**v.as_json(), "alreadyEnforce": v.domain in enforced} for v in verdicts},
             "ready": all(v.ready for v in verdicts),
         }
         return json.dumps(document, indent=2) + "\n"
     out = []
     for verdict in verdicts:
-        out.append(f"{verdict.domain}: {'READY' if verdict.ready else 'NOT READY'} for enforce")
+        if verdict.domain in enforced:
+            state = "safe to stay" if verdict.ready else "NOT SAFE to stay, by the evidence below"
+            out.append(f"{verdict.domain}: already enforce; {state}")
+        else:
+            out.append(f"{verdict.domain}: {'READY' if verdict.ready else 'NOT READY'} for enforce")
         out += [f"  {f.severity:<7} {f.name:<26} {f.reason}" for f in verdict.findings]
         out.append("")
     return "\n".join(out)
@@ -49,5 +54,6 @@ def run(args: Any) -> int:
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    sys.stdout.write(render(verdicts, args.json))
+    enforced = frozenset(d.name for d in deployment.domains if d.mode is Mode.ENFORCE)
+    sys.stdout.write(render(verdicts, args.json, enforced))
     return 0 if all(v.ready for v in verdicts) else 1

@@ -172,4 +172,25 @@ def run(args: Any) -> int:
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
         sys.stdout.write(render_text(summary, args.stack, endpoint, since, diagnosis))
-    return 0
+    return _alarm(summary.as_json())
+
+
+def _alarm(summary: Any) -> int:
+    """1 when any domain has failed sessions or a builtin domain is silent (so cron can alert),
+    naming them on stderr; 0 otherwise. ``summary`` is the summary's JSON form."""
+    domains = summary.get("domains") if isinstance(summary, dict) else None
+    failing = sorted(
+        name
+        for name, entry in (domains or {}).items()
+        if isinstance(entry, dict) and isinstance(entry.get("failed"), int) and entry["failed"] > 0
+    )
+    silent = [str(name) for name in (summary.get("silent") or [])] if isinstance(summary, dict) else []
+    if not failing and not silent:
+        return 0
+    parts = []
+    if failing:
+        parts.append(f"failed sessions for {', '.join(failing)}")
+    if silent:
+        parts.append(f"no recent report from {', '.join(silent)}")
+    print(f"reports: {'; '.join(parts)}", file=sys.stderr)
+    return 1

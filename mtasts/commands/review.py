@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mtasts.checks.base import AT_BASE, at_base
 from mtasts.checks.readiness import plan_findings
 from mtasts.checks.retirement import StackVersion, removal_findings, retirement
 from mtasts.checks.routing import routing_change
@@ -231,25 +232,47 @@ class Review:
             out.append("")
             out.append(f"== {change.name} ({change.kind})")
             out += ["  " + line for line in change.lines()]
-            prefix = f"domains.{change.name}"
-            out += ["  " + f.line() for f in self.findings if f.key == prefix]
-        others = [f for f in self.findings if f.key is None or not f.key.startswith("domains.")]
-        out += [""] + [f.line() for f in others] if others else []
+        # Every finding in one list, worst first, so the verdict below is the list's own.
+        if self.findings:
+            out += ["", "findings, worst first:"] + ["  " + f.line() for f in self.ordered]
         out += ["", *self.cost] if self.cost else []
         out.append("")
-        bad = [f for f in self.findings if f.severity == Severity.ERROR]
-        out.append(f"FAIL: {len(bad)} change(s) can lose mail or strand cached policies" if bad else "OK")
+        out.append(self.verdict)
         return "\n".join(out) + "\n"
+
+    @property
+    def ordered(self) -> list[Finding]:
+        """The findings worst first, then by key, in a stable order."""
+        indexed = sorted(enumerate(self.findings), key=lambda p: (p[1].severity.rank, p[1].key or "", p[0]))
+        return [f for _, f in indexed]
+
+    @property
+    def verdict(self) -> str:
+        """The last line: FAIL with the count of errors (exit 1), or OK (exit 0)."""
+        bad = [f for f in self.findings if f.severity is Severity.ERROR]
+        if bad:
+            return f"FAIL: {len(bad)} error(s): this change can lose mail or strand cached policies"
+        old = [f for f in self.findings if f.fact(AT_BASE)]
+        return (
+            f"OK: nothing in this change can lose mail ({len(old)} problem(s) already at the base)"
+            if old
+            else "OK"
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
             "stack": self.stack,
             "base": self.base_ref,
             "domains": {c.name: c.as_json() for c in self.changes},
-            "findings": [f.as_json() for f in self.findings],
+            "findings": [f.as_json(self._domain_of(f)) for f in self.ordered],
             "cost": self.cost_json,
             "ok": not self.failed,
         }
+
+    def _domain_of(self, finding: Finding) -> str | None:
+        names = {c.name for c in self.changes}
+        rest = (finding.key or "").removeprefix("domains.")
+        return next((n for n in (rest, rest.rpartition(".")[0]) if n in names), None)
 
     def render(self, as_json: bool) -> str:
         return json.dumps(self.as_json(), indent=2) + "\n" if as_json else self.text()
@@ -272,6 +295,8 @@ def compare(base: Deployment | None, head: Deployment) -> list[DomainChange]:
     return changes
 
 
+LiveCheck = Callable[[Deployment], list[Finding]]
+"""A live check of the working-tree deployment (``plan --check-mx``), each finding with its domain."""
 Readiness = Callable[[Deployment, list[str]], list[Finding]]
 """Given the working-tree deployment and domains becoming ``enforce``: findings keyed per domain."""
 
@@ -284,6 +309,7 @@ def review(
     now: datetime.datetime | None = None,
     readiness: Readiness | None = None,
     head: Deployment | None = None,
+    live: LiveCheck | None = None,
 ) -> Review:
     """Compare ``Pulumi.<stack>.yaml`` at ``base_ref`` with the working tree (``head`` if loaded).
 
@@ -310,6 +336,9 @@ def review(
     becoming = [c.name for c in changes if c.becomes_enforce]
     if becoming and readiness is not None:
         findings += readiness(head, becoming)
+    if live is not None:
+        # A problem the base already had is reported as such and does not fail this change.
+        findings += at_base(live(head), base, head)
     cost = budget.change_json(base, head, stack)
     return Review(
         stack, base_ref, tuple(changes), tuple(findings), tuple(budget.change_lines(base, head, stack)), cost
@@ -327,13 +356,21 @@ def readiness_from_args(args: Any) -> Readiness:
     return judge
 
 
-def run(args: Any, head: Deployment | None = None) -> int:
-    """``plan --base``: 0 when nothing can lose mail, 1 when a change can, 2 on bad usage."""
+def run(args: Any, head: Deployment | None = None, live: LiveCheck | None = None) -> int:
+    """``plan --base``: 0 when nothing can lose mail, 1 when a change can, 2 on bad usage.
+
+    ``live`` (``plan --check-mx``) adds its findings to the same list, so the text, the JSON
+    and the exit status are one verdict."""
     import sys
 
     try:
         result = review(
-            args.project_dir, args.stack, args.base, readiness=readiness_from_args(args), head=head
+            args.project_dir,
+            args.stack,
+            args.base,
+            readiness=readiness_from_args(args),
+            head=head,
+            live=live,
         )
     except (GitError, UsageError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -26,6 +26,8 @@ TXT_TTL = 300
 HOST_TTL = 300
 AUTO_TTL = 1
 """Cloudflare's "automatic" TTL, the only one a proxied record takes."""
+NAME_TYPES = frozenset({"CNAME"})
+"""Record types whose data is a domain name (the only one among the records a domain needs)."""
 WORKER_ORIGIN = "100::"
 """The discard prefix (RFC 6666): a proxied record's origin that a Worker route answers for."""
 
@@ -45,9 +47,12 @@ class Record:
     proxied: bool = False
 
     def zone_line(self) -> str:
-        """The record as a zone-file line."""
+        """The record as a zone-file line in which every name is absolute (ends in a dot), so it
+        reads the same under any ``$ORIGIN``: a CNAME target without the dot would be taken as
+        relative to the origin (RFC 1035 §5.1)."""
         ttl = TXT_TTL if self.ttl == AUTO_TTL else self.ttl
-        return f"{self.name}.\t{ttl}\tIN\t{self.type}\t{self.content}"
+        content = f"{self.content.rstrip('.')}." if self.type in NAME_TYPES else self.content
+        return f"{self.name}.\t{ttl}\tIN\t{self.type}\t{content}"
 
     def as_json(self) -> dict[str, str]:
         return {"name": self.name, "type": self.type, "content": self.content}

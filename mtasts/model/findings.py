@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from mtasts.model.vocabulary import Check
 
@@ -48,6 +49,12 @@ class Finding:
     via: Check | None = None
     """The check that re-reports this one: ``readiness`` passes on a ``verify`` error as
     ``Finding(Check.STARTTLS, …, via=Check.VERIFY)``, named ``verify-starttls``."""
+    domain: str | None = None
+    """The mail domain it is about, when the rule knows it (commands fill it in otherwise)."""
+    facts: tuple[tuple[str, Any], ...] = ()
+    """Structured facts behind the message, as (name, value) pairs: the uncovered ``host``, the
+    live ``ids``, ``atBase`` for a problem the change did not cause. Values are JSON-ready
+    (strings, numbers, booleans, tuples of them)."""
 
     @property
     def name(self) -> str:
@@ -58,12 +65,25 @@ class Finding:
         """``severity: key: reason`` (or ``severity: check: reason`` without a key)."""
         return f"{self.severity}: {self.key or self.name}: {self.reason}"
 
-    def as_json(self) -> dict[str, str]:
-        out = {"check": self.name, "severity": str(self.severity), "reason": self.reason}
+    def fact(self, name: str) -> Any:
+        return dict(self.facts).get(name)
+
+    def as_json(self, domain: str | None = None) -> dict[str, Any]:
+        """The one JSON shape of a finding, in every command's ``--json``:
+        ``{"check", "severity", "domain"?, "key"?, "subject"?, "message", "reason", "facts"?}``
+        (``reason`` is ``message`` again, for readers of the older shape; ``domain`` from
+        ``domain`` when the finding has none)."""
+        out: dict[str, Any] = {"check": self.name, "severity": str(self.severity)}
+        if self.domain or domain:
+            out["domain"] = self.domain or domain
         if self.key is not None:
             out["key"] = self.key
         if self.subject is not None:
             out["subject"] = self.subject
+        out["message"] = self.reason
+        out["reason"] = self.reason
+        if self.facts:
+            out["facts"] = {name: list(v) if isinstance(v, tuple) else v for name, v in self.facts}
         return out
 
 

@@ -38,6 +38,8 @@ def domain_json(deployment: Deployment, domain: Domain) -> dict[str, Any]:
         # The built-in receiver's URIs ({"https": …, "mailto": … or None}); None when off.
         "reports": domain.reports_json,
         "warnings": deployment.warnings_for(domain.name),
+        # The same warnings as finding objects, the shape every --json uses (README: Findings).
+        "findings": [f.as_json(domain.name) for f in deployment.findings_for(domain.name)],
     }
     if domain.delegation is not None:
         shown["delegation"] = delegation_json(deployment, domain)
@@ -78,7 +80,7 @@ def stack_delegation_json(deployment: Deployment) -> dict[str, Any] | None:
 
 
 def stack_outputs(deployment: Deployment) -> dict[str, dict[str, Any]]:
-    """Per domain the values the program exports: ``domain_json`` less its warnings."""
+    """Per domain the values the program exports: ``domain_json`` less its warnings and findings."""
     return {
         domain.name: {k: v for k, v in domain_json(deployment, domain).items() if k in OUTPUT_KEYS}
         for domain in deployment.domains

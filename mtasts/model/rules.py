@@ -58,13 +58,21 @@ class Draft:
     stack: Stack
 
     def where(self, setting: str) -> str:
-        """The dotted key a merged setting came from."""
-        return f"{self.key}.{setting}" if setting in self.own else f"defaults.{setting}"
+        """The domain's own dotted key for a merged setting, even when it inherits the value:
+        editing ``defaults.<setting>`` would change every other domain too (``inherited`` says so)."""
+        return f"{self.key}.{setting}"
+
+    def inherited(self, setting: str) -> str:
+        """`` (inherited from defaults.<setting>; …)`` for an inherited value, else ``""``."""
+        if setting in self.own:
+            return ""
+        return f" (inherited from defaults.{setting}; set {setting} on this domain to change it alone)"
 
 
 def _mx_for_mode(d: Draft) -> None:
     if d.values["mode"] is not Mode.NONE and not d.values["mx"]:
-        fail(d.where("mx"), f"mode {d.values['mode']} needs at least one mx pattern (RFC 8461 §3.2)")
+        reason = f"mode {d.values['mode']} needs at least one mx pattern (RFC 8461 §3.2)"
+        fail(d.where("mx"), reason + d.inherited("mx"))
 
 
 def _zone_contains_name(d: Draft) -> None:
@@ -118,7 +126,7 @@ def _hosting_needs(d: Draft) -> None:
         fail(
             d.where("routing"),
             "dns: external with hosting: cloudflare-worker needs routing: custom-domain "
-            "(a Worker route needs a proxied record in Cloudflare DNS)",
+            "(a Worker route needs a proxied record in Cloudflare DNS)" + d.inherited("routing"),
         )
 
 

@@ -12,6 +12,7 @@ both share ``StrictConstructor``, so the checks are the same.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import gc
 import re
 from collections.abc import Iterator, Mapping
@@ -323,6 +324,20 @@ def _is_secret(value: Any) -> bool:
     return isinstance(value, Mapping) and list(value) == ["secure"]
 
 
+def near_miss_namespace(namespace: str) -> bool:
+    """Whether a config namespace is a misspelling of ``mta-sts`` (``mtasts``, ``mta_sts``,
+    ``MTA-STS``): such keys are an error, not another provider's config silently ignored."""
+    if namespace == NAMESPACE:
+        return False
+    letters = "".join(c for c in namespace.lower() if c.isalnum())
+    return letters == "mtasts" or difflib.SequenceMatcher(None, namespace.lower(), NAMESPACE).ratio() >= 0.8
+
+
+def near_miss_error(name: str) -> ConfigError:
+    namespace, _, bare = name.rpartition(":")
+    return ConfigError(name, f"unknown namespace {namespace!r}; did you mean '{NAMESPACE}:{bare}'?")
+
+
 def stack_config(project_dir: Path, stack: str) -> dict[str, Any]:
     """The plain config of ``Pulumi.<stack>.yaml``, over ``Pulumi.yaml``'s defaults."""
     path = project_dir / f"Pulumi.{stack}.yaml"
@@ -345,6 +360,8 @@ def stack_config(project_dir: Path, stack: str) -> dict[str, Any]:
                 f"is a secret (secure:) in {path.name}, which cannot be read offline; only "
                 f"{', '.join(SECRET_KEYS)} may be secrets: set it in plain text",
             )
+        if colon and near_miss_namespace(namespace):
+            raise near_miss_error(str(name))
         if colon and namespace != NAMESPACE:
             values[name] = value
             continue

@@ -63,13 +63,28 @@ def shown(value: Any) -> str:
         return f"a {type(value).__name__} too large to show"
 
 
+def yaml_hint(value: Any, key: str) -> str:
+    """What YAML made of an unquoted scalar where text was wanted, and how to quote it ("" when
+    ``value`` is not such a scalar): ``off``/``yes`` are booleans and an all-digit id a number."""
+    setting = key.rpartition(".")[2] or key
+    if isinstance(value, bool):
+        return (
+            f"; YAML read an unquoted yes/no/on/off/true/false as the boolean {str(value).lower()}: "
+            f"quote the text, as {setting}: 'off'"
+        )
+    if isinstance(value, int):
+        text = getattr(value, "text", None) or str(value)
+        return f"; YAML read {text} as a number: quote it, as {setting}: '{text}'"
+    return ""
+
+
 def choice(kind: type[enum.StrEnum]) -> Validator:
     """One of the values of ``kind``, exactly; the validated value is the member itself."""
     choices = values(kind)
 
     def check(value: Any, key: str) -> enum.StrEnum:
         if not isinstance(value, str) or value not in choices:
-            fail(key, f"must be one of {', '.join(choices)}, got {shown(value)}")
+            fail(key, f"must be one of {', '.join(choices)}, got {shown(value)}{yaml_hint(value, key)}")
         return kind(value)
 
     return check
@@ -141,7 +156,7 @@ def matching(pattern: str, rule: str) -> Validator:
 
     def check(value: Any, key: str) -> str:
         if not isinstance(value, str) or not compiled.fullmatch(value):
-            fail(key, rule)
+            fail(key, rule + yaml_hint(value, key))
         return value
 
     return check

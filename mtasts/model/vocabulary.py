@@ -122,6 +122,14 @@ class Check(enum.StrEnum):
     DRIFT_ID = "drift-id"
     DRIFT_TLSRPT = "drift-tlsrpt"
     VERIFY = "verify"
+    # adopt: live vs planned, as senders see it
+    ADOPT_POLICY = "adopt-policy"
+    ADOPT_MODE = "adopt-mode"
+    ADOPT_MX = "adopt-mx"
+    ADOPT_MAX_AGE = "adopt-max-age"
+    ADOPT_ID = "adopt-id"
+    ADOPT_TLSRPT = "adopt-tlsrpt"
+    ADOPT_IMPORT = "adopt-import"
     # watch: Pulumi's own drift check (pulumi preview --expect-no-changes)
     PULUMI_DRIFT = "pulumi-drift"
     # readiness

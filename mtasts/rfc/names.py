@@ -17,12 +17,21 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 _IDNA2008_CATEGORIES = frozenset({"Ll", "Lo", "Lm", "Mn", "Mc", "Nd"})
 
 
+def _a_label_hint(name: str) -> str:
+    """``: <A-label form>`` of a U-label name (IDNA 2003, the standard library's codec), or
+    ``, xn--…`` when the codec refuses it; the operator still checks it against IDNA 2008."""
+    try:
+        return f": {name.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return ", xn--…"
+
+
 def hostname_problem(name: str, *, min_labels: int = 1) -> str | None:
     """Say why ``name`` is not an RFC 5321 ``Domain``, or return None if it is."""
     if not name:
         return "is empty"
     if not name.isascii():
-        return "must be ASCII (write internationalized names as A-labels, xn--…)"
+        return f"must be ASCII (write internationalized names as A-labels{_a_label_hint(name)})"
     if name.endswith("."):
         return "must not end with a dot"
     if len(name) > MAX_NAME_LENGTH:

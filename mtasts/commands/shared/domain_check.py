@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ from mtasts.commands.shared.delegated import ApiView, ask_api, onboard
 from mtasts.model.config import Deployment, Domain
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.vocabulary import Mode
-from mtasts.probes import MxAnswer, ProbeOptions, Prober, StarttlsProbe
+from mtasts.probes import MxAnswer, PolicyFetch, ProbeOptions, Prober, StarttlsProbe
 from mtasts.probes.custom_hostnames import Api
 from mtasts.probes.dnssec import Security, TlsaAnswer
 from mtasts.rfc.policy import Policy, policy_host
@@ -70,7 +70,7 @@ class Report:
             "mode": self.mode,
             "errors": self.errors,
             "warnings": self.warnings,
-            "findings": [f.as_json() for f in self.findings],
+            "findings": [f.as_json(self.domain) for f in self.findings],
             "certificates": [self._certificate(c) for c in self.certificates],
         }
 
@@ -130,7 +130,7 @@ async def check_domain(
     smtp_q = asyncio.ensure_future(probe_mx())
     findings: list[Finding] = list(onboarded)
     try:
-        live_sts, found = checks.sts_record(await sts_q)
+        _, found = checks.sts_record(await sts_q)
         findings += found
 
         fetched = await fetch_q
@@ -157,12 +157,20 @@ async def check_domain(
     findings += await _dane(prober, tlsa)
     served = policy_certs + mx_certs
 
-    live_rpt, found = checks.tlsrpt_record(await rpt_q)
+    rpt = await rpt_q
+    _, found = checks.tlsrpt_record(rpt)
     findings += found
 
     if expected is not None:
-        findings += checks.drift(expected, body, live_sts.id if live_sts else None, live_rpt)
+        findings += checks.drift(expected, body, await sts_q, rpt, _why_no_body(fetched))
     return Report(domain=domain, mode=mode, findings=tuple(findings), certificates=tuple(served), now=now)
+
+
+def _why_no_body(fetched: PolicyFetch) -> str:
+    """Why the fetch gave no one body to compare (the first failure, or differing addresses)."""
+    if fetched.errors:
+        return fetched.errors[0].reason
+    return f"the addresses of {fetched.host} serve different bytes"
 
 
 async def _dane(prober: Prober, tlsa: dict[str, TlsaAnswer]) -> list[Finding]:
@@ -186,8 +194,10 @@ async def verify_async(
     expected: Deployment | None = None,
     concurrency: int = 32,
     thresholds: Thresholds | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Report]:
     """Check ``domains``, at most ``concurrency`` at a time; reports come back in the order given.
+    ``progress(done, total)`` is called as each domain is done.
 
     Sockets are bounded separately by the prober (``ProbeOptions.max_sockets``, by default what
     the open-file limit allows), so a large ``concurrency`` queues instead of failing.
@@ -198,11 +208,19 @@ async def verify_async(
     now = datetime.datetime.now(datetime.UTC)
     async with Prober(options) as prober:
 
-        async def one(name: str) -> Report:
-            async with limit:
-                return await check_domain(prober, name, stack.get(name), thresholds, now, api)
+        names = list(domains)
+        done = 0
 
-        return list(await asyncio.gather(*(one(d) for d in domains)))
+        async def one(name: str) -> Report:
+            nonlocal done
+            async with limit:
+                report = await check_domain(prober, name, stack.get(name), thresholds, now, api)
+            done += 1
+            if progress is not None:
+                progress(done, len(names))
+            return report
+
+        return list(await asyncio.gather(*(one(d) for d in names)))
 
 
 def verify(
@@ -211,6 +229,7 @@ def verify(
     expected: Deployment | None = None,
     concurrency: int = 32,
     thresholds: Thresholds | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Report]:
     """Blocking form of ``verify_async``."""
-    return asyncio.run(verify_async(list(domains), options, expected, concurrency, thresholds))
+    return asyncio.run(verify_async(list(domains), options, expected, concurrency, thresholds, progress))

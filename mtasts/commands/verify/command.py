@@ -20,7 +20,10 @@ def run(args: argparse.Namespace) -> int:
         options = options_from_args(args)  # raises UsageError for a bad trust anchor
         names, expected = names_and_stack(args)
         started = time.monotonic()
-        reports = verify(names, options, expected, args.concurrency, thresholds_from_args(args))
+        progress = _progress if sys.stderr.isatty() else None
+        reports = verify(names, options, expected, args.concurrency, thresholds_from_args(args), progress)
+        if progress is not None:
+            print(file=sys.stderr)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -34,5 +37,10 @@ def run(args: argparse.Namespace) -> int:
     elif form == "json":
         sys.stdout.write(render_json(reports))
     else:
-        sys.stdout.write(render_text(reports, elapsed))
+        sys.stdout.write(render_text(reports, elapsed, problems_only=getattr(args, "problems", False)))
     return 1 if any(r.errors for r in reports) else 0
+
+
+def _progress(done: int, total: int) -> None:
+    """One stderr line rewritten in place (only on a terminal): how many domains are done."""
+    print(f"\rverify: {done}/{total} domains checked", end="", file=sys.stderr, flush=True)

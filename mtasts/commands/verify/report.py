@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 
 from mtasts.commands.shared.domain_check import Report
+from mtasts.model.findings import Severity
+
+PROBLEMS = (Severity.ERROR, Severity.WARNING)
 
 
-def render_text(reports: list[Report], elapsed: float | None = None) -> str:
-    """The human report: per domain a heading, one line per finding, a summary line."""
+def render_text(reports: list[Report], elapsed: float | None = None, problems_only: bool = False) -> str:
+    """The human report: per domain a heading, one line per finding, a summary line naming the
+    failing domains. ``problems_only`` keeps errors and warnings, and the domains that have any."""
     out = []
     urgent = [(r, f) for r in reports for f in r.urgent]
     if urgent:
@@ -17,15 +21,23 @@ def render_text(reports: list[Report], elapsed: float | None = None) -> str:
         out.append("")
     width = max((len(f.name) for r in reports for f in r.findings), default=10)
     for report in reports:
+        shown = [
+            f
+            for f in report.findings
+            if not problems_only or f.severity in (Severity.ERROR, Severity.WARNING)
+        ]
+        if problems_only and not shown:
+            continue
         out.append(f"{report.domain} (mode {report.mode or 'unknown'})")
-        for f in report.findings:
+        for f in shown:
             out.append(f"  {f.severity:<7} {f.name:<{width}}  {f.reason}")
         verdict = "FAIL" if report.errors else "PASS"
         out.append(f"  {verdict}: {_plural(report.errors, 'error')}, {_plural(report.warnings, 'warning')}")
         out.append("")
-    failed = sum(1 for r in reports if r.errors)
+    failed = [r.domain for r in reports if r.errors]
     took = f" in {elapsed:.2f} s" if elapsed is not None else ""
-    out.append(f"{_plural(len(reports), 'domain')} checked{took}: {failed} with errors")
+    named = f" ({', '.join(failed)})" if failed else ""
+    out.append(f"{_plural(len(reports), 'domain')} checked{took}: {len(failed)} with errors{named}")
     return "\n".join(out) + "\n"
 
 
