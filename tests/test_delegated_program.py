@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -176,3 +177,22 @@ def test_mixed_stack_keeps_worker_domains_apart() -> None:
     assert patterns == ["*/*", "mta-sts.own.example/*"]
     scripts = sorted(r.inputs["scriptName"] for r in found.of_type(SCRIPT))
     assert scripts == ["mta-sts-dev", "mta-sts-dev-customers"]
+
+
+def test_the_graph_passes_the_policy_pack(run: ProgramRun) -> None:
+    """The policy pack checks the delegation zone's TXT records too, and finds no mandatory violation."""
+    from pulumi_policy import EnforcementLevel
+
+    from tests.test_policy_pack import _pack_findings
+
+    findings = _pack_findings(run)
+    assert [f for f in findings if f[1] is EnforcementLevel.MANDATORY] == []
+    broken = ProgramRun(
+        resources=[
+            r
+            if r.name != "delegation-sts"
+            else dataclasses.replace(r, inputs={**r.inputs, "content": '"v=STSv1; id=!"'})
+            for r in run.resources
+        ]
+    )
+    assert any(f[0] == "mta-sts-txt-record-valid" for f in _pack_findings(broken))
