@@ -16,13 +16,14 @@ import pulumi_cloudflare as cloudflare
 
 from components.live_gate import binding as live_gate_binding
 from mtasts.model.config import Domain
+from mtasts.model.vocabulary import Hosting, RecordRole
 
 COMMENT = "MTA-STS / TLS-RPT, managed by Pulumi (mta-sts)"
 
 
 def needs_zone(domain: Domain) -> bool:
     """Whether any Cloudflare resource of this domain needs its zone id."""
-    return domain.managed_dns or domain.hosting == "cloudflare-worker"
+    return domain.managed_dns or domain.hosting is Hosting.CLOUDFLARE_WORKER
 
 
 def zone_ids(domains: Iterable[Domain]) -> dict[str, pulumi.Input[str]]:
@@ -82,20 +83,21 @@ class DomainRecords(pulumi.ComponentResource):
         self, name: str, args: DomainRecordsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mta-sts:index:DomainRecords", name, None, opts)
-        self.resources: dict[str, cloudflare.DnsRecord] = {}
+        self.resources: dict[RecordRole, cloudflare.DnsRecord] = {}
         serving = list(args.serving)
         for record in args.domain.records:
             hooks = None
-            if record.role == "sts":
+            if record.role is RecordRole.STS:
                 hooks = live_gate_binding(args.live_gate) if args.live_gate is not None else None
                 # The id is bumped only once the policy it names is served, including the
                 # name senders fetch it from.
-                depends_on = serving + [self.resources[r] for r in ("policy-host",) if r in self.resources]
-            elif record.role == "policy-host":
+                host = self.resources.get(RecordRole.POLICY_HOST)
+                depends_on = serving + ([host] if host is not None else [])
+            elif record.role is RecordRole.POLICY_HOST:
                 # A GitHub Pages CNAME only once the site claims the custom domain (no window
                 # in which another Pages site could claim it); a proxied AAAA once the route exists.
                 depends_on = serving
-            elif record.role == "tlsrpt":
+            elif record.role is RecordRole.TLSRPT:
                 depends_on = list(args.reporting)
             else:
                 depends_on = []

@@ -16,6 +16,7 @@ import pulumi
 from mtasts.model import worker
 from mtasts.model.config import NAMESPACE, ConfigError, Deployment, load_config
 from mtasts.model.outputs import stack_outputs
+from mtasts.model.vocabulary import Hosting, Reports
 
 
 def _config_values() -> dict[str, str]:
@@ -81,7 +82,7 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
     if deployment.worker_domains:
         assert deployment.cloudflare_account_id is not None  # the loader requires it
         hosting = WorkerHosting(
-            "cloudflare-worker",
+            Hosting.CLOUDFLARE_WORKER.value,
             WorkerHostingArgs(
                 account_id=deployment.cloudflare_account_id,
                 script_name=worker.script_name(stack),
@@ -93,7 +94,7 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
         built["worker"] = hosting
     if deployment.pages_domains:
         pages = PagesHosting(
-            "github-pages",
+            Hosting.GITHUB_PAGES.value,
             PagesHostingArgs(domains=deployment.pages_domains),
         )
         serving.update(pages.serving)
@@ -117,7 +118,7 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
                 zone_id=zones[domain.name],
                 serving=serving[domain.name],
                 # A builtin domain's _smtp._tls TXT lists the receiver only once it answers.
-                reporting=reporting if domain.reports == "builtin" else (),
+                reporting=reporting if domain.reports is Reports.BUILTIN else (),
                 live_gate=gate,
             ),
         )

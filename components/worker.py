@@ -10,6 +10,7 @@ import pulumi_cloudflare as cloudflare
 
 from mtasts.model import worker
 from mtasts.model.config import Domain
+from mtasts.model.vocabulary import Routing
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class WorkerHosting(pulumi.ComponentResource):
         )
         self.serving = {}
         for domain in args.domains:
-            if domain.routing == "custom-domain":
+            if domain.routing is Routing.CUSTOM_DOMAIN:
                 # Cloudflare creates and owns the DNS record for a custom domain itself.
                 front: pulumi.Resource = cloudflare.WorkersCustomDomain(
                     f"{name}-{domain.name}-custom-domain",

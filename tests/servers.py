@@ -427,6 +427,10 @@ class Route:
     """``http://HOST:PORT`` to forward the request to, with the client's ``Host``."""
     raw: bytes | None = None
     """Bytes to send as the whole answer, as they are (hostile servers: bare LF, 1xx, huge heads)."""
+    bodies: tuple[bytes, ...] = ()
+    """Bodies answered in turn, one per request (a flapping host behind a load balancer)."""
+    drip: float = 0.0
+    """Seconds between the bytes of the answer, sent one at a time (a slow-drip host)."""
 
 
 class HttpsServer:
@@ -452,6 +456,7 @@ class HttpsServer:
         self.port = port
         self.greeting_delay = greeting_delay
         self.requests = 0
+        self.turns: dict[str, int] = {}
         self.context = default_context
         self.context.sni_callback = self._sni
 
@@ -489,10 +494,23 @@ class HttpsServer:
             else:
                 if route.delay:
                     await asyncio.sleep(route.delay)
-                if route.raw is not None:
-                    writer.write(route.raw)
+                body = route.body
+                if route.bodies:
+                    turn = self.turns.get(host, 0)
+                    self.turns[host] = turn + 1
+                    body = route.bodies[turn % len(route.bodies)]
+                answer = (
+                    route.raw
+                    if route.raw is not None
+                    else _response(route.status, body, route.content_type, route.headers)
+                )
+                if route.drip:
+                    for index in range(len(answer)):
+                        writer.write(answer[index : index + 1])
+                        await writer.drain()
+                        await asyncio.sleep(route.drip)
                 else:
-                    writer.write(_response(route.status, route.body, route.content_type, route.headers))
+                    writer.write(answer)
             await writer.drain()
         except (OSError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass  # a client that gave up, a handshake the client refused, or shutdown

@@ -34,7 +34,7 @@ from mtasts.probes import (
     StarttlsProbe,
     StarttlsSuccess,
 )
-from mtasts.rfc.policy import Policy
+from mtasts.rfc.policy import Mode, Policy
 
 E, W, INFO, OK = Severity.ERROR, Severity.WARNING, Severity.INFO, Severity.OK
 HOST = "mta-sts.example.com"
@@ -186,9 +186,9 @@ def test_policy_mode_and_max_age(mode: str, max_age: int, expected: list[tuple[s
 
 def test_short_max_age_carries_the_config_key() -> None:
     """The one max_age rule takes the stack key, so the loader can report it as a config warning."""
-    found = checks.short_max_age("enforce", 600, "domains.example.com.maxAge")
+    found = checks.short_max_age(Mode.ENFORCE, 600, "domains.example.com.maxAge")
     assert found is not None and found.key == "domains.example.com.maxAge" and found.severity is W
-    assert checks.short_max_age("testing", 600) is None
+    assert checks.short_max_age(Mode.TESTING, 600) is None
 
 
 # --------------------------------------------------------------------------- MX
@@ -207,13 +207,14 @@ def test_short_max_age_carries_the_config_key() -> None:
 )
 def test_mx_records(answer: MxAnswer, mode: str, severity: Severity) -> None:
     """MX present passes; none is an error only under enforce; null MX is info; a failed lookup errs."""
-    assert checks.mx_records(answer, mode).severity is severity
+    assert checks.mx_records(answer, Mode(mode)).severity is severity
 
 
 @pytest.mark.parametrize(("mode", "severity"), [("enforce", E), ("testing", W)])
 def test_uncovered_mx_rule(mode: str, severity: Severity) -> None:
     """An uncovered MX is an error in enforce and a warning in testing, one finding per host."""
-    found = checks.mx_coverage(mode, ["*.mx.example.com"], ["a.mx.example.com", "b.other.net", "c.other.net"])
+    hosts = ["a.mx.example.com", "b.other.net", "c.other.net"]
+    found = checks.mx_coverage(Mode(mode), ["*.mx.example.com"], hosts)
     assert [(f.severity, f.reason.split()[2]) for f in found] == [
         (severity, "b.other.net"),
         (severity, "c.other.net"),
@@ -222,12 +223,12 @@ def test_uncovered_mx_rule(mode: str, severity: Severity) -> None:
 
 def test_mode_none_has_no_coverage_finding() -> None:
     """Under none senders apply nothing: coverage is not judged."""
-    assert checks.mx_coverage("none", [], ["a.mx.example.com"]) == []
+    assert checks.mx_coverage(Mode.NONE, [], ["a.mx.example.com"]) == []
 
 
 def test_one_label_wildcard_covers_exactly_one_label() -> None:
     """*.example.com does not cover a.b.example.com (RFC 8461 §4.1)."""
-    [found] = checks.mx_coverage("enforce", ["*.example.com"], ["a.b.example.com"])
+    [found] = checks.mx_coverage(Mode.ENFORCE, ["*.example.com"], ["a.b.example.com"])
     assert found.severity is E
 
 
@@ -237,7 +238,7 @@ def test_one_label_wildcard_covers_exactly_one_label() -> None:
 def live(answer: MxAnswer, mode: str = "enforce", allow: bool = False) -> list[tuple[str, Severity]]:
     return [
         (f.key or "", f.severity)
-        for f in checks.live_mx("example.com", mode, ["*.mx.example.com"], answer, allow)
+        for f in checks.live_mx("example.com", Mode(mode), ["*.mx.example.com"], answer, allow)
     ]
 
 
@@ -301,11 +302,11 @@ def test_starttls_verdict_over_every_address(
     results: tuple[StarttlsAtAddress, ...], mode: str, severity: Severity, words: str
 ) -> None:
     """Any address that answers and fails fails the host; dead ones only when all are; 421 is temporary."""
-    found = checks.starttls(StarttlsProbe("mx.example.com", results), mode)
+    found = checks.starttls(StarttlsProbe("mx.example.com", results), Mode(mode))
     assert found.severity is severity and words in found.reason, found.reason
 
 
 def test_starttls_host_without_address() -> None:
     """An MX host that does not resolve is a failure naming why."""
-    found = checks.starttls(StarttlsProbe("mx.example.com", no_address="NXDOMAIN"), "enforce")
+    found = checks.starttls(StarttlsProbe("mx.example.com", no_address="NXDOMAIN"), Mode.ENFORCE)
     assert found.severity is E and "does not resolve: NXDOMAIN" in found.reason

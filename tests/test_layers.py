@@ -73,9 +73,8 @@ def test_each_module_imports_only_lower_layers(layer: str, path: Path) -> None:
 
 
 COMMANDS_DIR = ROOT / "mtasts" / "commands"
-NOT_COMMANDS = {"__init__", "cli", "shared", "miniflare", "workerd"}
-"""Modules of ``mtasts/commands`` that are no command: the dispatcher, what several commands share,
-and the workerd and miniflare launchers."""
+NOT_COMMANDS = {"__init__", "cli", "shared"}
+"""Modules of ``mtasts/commands`` that are no command: the dispatcher and what several commands share."""
 
 
 def command_of(module: str) -> str | None:

@@ -151,10 +151,10 @@ def test_the_gate_fails_when_the_new_policy_never_comes(host: PolicyHost) -> Non
 @pytest.mark.integration
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("kind", ["create", "update"])
-def test_the_gate_opens_on_the_first_look_after_the_switch(host: PolicyHost, kind: str) -> None:
-    """Not before the switch; after it, within one more look."""
+def test_the_gate_opens_after_steady_looks_after_the_switch(host: PolicyHost, kind: str) -> None:
+    """Not before the switch; after it, once 3 looks in a row over at least a second saw the new bytes."""
     host.serve_old(DOMAIN)
-    gate = gate_function(LiveGate(timeout=30, interval=INTERVAL), host.options())
+    gate = gate_function(LiveGate(timeout=30, interval=INTERVAL, rounds=3, span=1.0), host.options())
     state: dict[str, float | int] = {}
 
     def switch() -> None:
@@ -173,8 +173,22 @@ def test_the_gate_opens_on_the_first_look_after_the_switch(host: PolicyHost, kin
     switcher.join()
     assert state["open_before_switch"] == 0
     assert state["looks"] >= 3  # it looked (and kept waiting) several times before the switch
-    assert host.https.requests - int(state["looks"]) <= 1
-    assert float(state["done"]) - float(state["switched"]) < INTERVAL + 1.5
+    assert 3 <= host.https.requests - int(state["looks"]) <= 3 + 2
+    assert 1.0 <= float(state["done"]) - float(state["switched"]) < 1.0 + 2 * INTERVAL + 1.5
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(60)
+def test_the_gate_stays_shut_for_a_flapping_host(host: PolicyHost) -> None:
+    """A host alternating new and old bytes never gives 3 good looks in a row: the hook raises."""
+    new = host.stack.domain(DOMAIN).policy_text.encode()
+    old = host.serve_old(DOMAIN)
+    host.serve(DOMAIN, b"", bodies=(new, old))
+    gate = gate_function(LiveGate(timeout=3, interval=0.2, rounds=3, span=1.0), host.options())
+    with pytest.raises(LiveGateError) as raised:
+        asyncio.run(gate(hook_args(host, "update")))
+    assert host.https.requests >= 6
+    assert "not served steadily" in str(raised.value)
 
 
 def engine_request(name: str, content: str) -> bytes:
@@ -215,7 +229,7 @@ def test_the_program_hook_waits_through_the_engine_path(
     run = run_program(
         {
             "mta-sts:cloudflareAccountId": ACCOUNT,
-            "mta-sts:liveGate": {"timeout": 1, "interval": INTERVAL},
+            "mta-sts:liveGate": {"timeout": 3, "interval": INTERVAL, "rounds": 2, "span": 0.5},
             "mta-sts:domains": {DOMAIN: {"mode": "enforce", "maxAge": 604800, "mx": ["*.mx.live.test"]}},
         }
     )

@@ -69,14 +69,14 @@ def summary(**entry: Any) -> dict[str, Any]:
 
 
 def blockers(verdict: Any) -> list[str]:
-    return [f.check for f in verdict.findings if f.severity == Severity.ERROR]
+    return [f.name for f in verdict.findings if f.severity == Severity.ERROR]
 
 
 def test_clean_verify_and_enough_reports_is_ready() -> None:
     """Verify clean, 30 days from 2 organizations, no failure: ready, with the evidence listed."""
     verdict = evaluate(DOMAIN, clean_verify(), summary(), THRESHOLDS, NOW)
     assert verdict.ready and blockers(verdict) == []
-    checks = {f.check: f for f in verdict.findings}
+    checks = {f.name: f for f in verdict.findings}
     assert checks["verify"].severity == Severity.OK
     assert checks["report-days"].reason.startswith("30 day(s) of reports")
     assert checks["report-organizations"].severity == Severity.OK
@@ -300,6 +300,9 @@ def test_thresholds_and_gate_are_read_from_config_with_defaults() -> None:
         ({"readiness": {"minDays": 1.5}}, "readiness.minDays: must be a whole number"),
         ({"liveGate": {"timeout": 10, "interval": 20}}, "liveGate.interval: must not exceed timeout"),
         ({"liveGate": []}, "liveGate: must be a mapping"),
+        ({"liveGate": {"timeout": 10, "span": 10}}, "liveGate.span: must be less than timeout"),
+        ({"liveGate": {"rounds": 0}}, "liveGate.rounds: must be between 1 and 100"),
+        ({"liveGate": {"rounds": 2.5}}, "liveGate.rounds: must be a whole number"),
     ]:
         with pytest.raises(ConfigError) as raised:
             load_config({**base, **bad})

@@ -17,12 +17,8 @@ import httpx
 import pytest
 
 from mtasts.commands.cli import main
-from mtasts.commands.reports import (
-    ReportsRefused,
-    ReportsUnreachable,
-    fetch_summary,
-    parse_duration,
-)
+from mtasts.commands.reports import parse_duration
+from mtasts.commands.shared.receiver import ReportsRefused, ReportsUnreachable, fetch_summary
 from mtasts.model.config import load_stack
 from mtasts.rfc.policy import POLICY_PATH
 from tests.conftest import ROOT

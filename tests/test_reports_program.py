@@ -90,6 +90,26 @@ def test_receiver_defaults() -> None:
             "whole",
         ),
         ({**RECEIVER, "webhook": "https://x"}, {"example.com": {}}, "reports.webhook", "unknown key"),
+        # The mailto domain receives no other mail; the host is no policy host.
+        (
+            {**RECEIVER, "mailto": "tlsrpt@mail.example.net"},
+            {"mail.example.net": {}},
+            "reports.mailto",
+            "is a mail domain of this stack",
+        ),
+        (
+            {**RECEIVER, "mailto": "tlsrpt@example.net"},
+            {"dev.example.net": {"zone": "example.net"}},
+            "reports.mailto",
+            "the zone apex of dev.example.net",
+        ),
+        ({**RECEIVER, "mailto": "tlsrpt@example.net"}, {"example.com": {}}, "reports.mailto", "apex"),
+        (
+            {**RECEIVER, "host": "mta-sts.example.net"},
+            {"example.net": {}},
+            "reports.host",
+            "the policy host of example.net",
+        ),
         (
             {**RECEIVER, "maxCompressedBytes": 2000000, "maxDecompressedBytes": 1000000},
             {"example.com": {}},

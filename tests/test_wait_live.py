@@ -20,6 +20,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 A, B, GONE = "a.live.test", "b.live.test", "gone.live.test"
 INTERVAL = 0.4
+ROUNDS, SPAN = 3, 1.0
+STEADY = ("--rounds", str(ROUNDS), "--span", str(SPAN))
+"""Short for the tests: 3 good looks in a row over at least a second."""
 
 
 TWO, V6 = "two.live.test", "v6.live.test"
@@ -55,10 +58,10 @@ def requests_when(host: PolicyHost, predicate: int) -> None:
         time.sleep(0.02)
 
 
-def test_waits_for_the_switch_and_passes_on_the_first_look_after_it(host: PolicyHost) -> None:
-    """Old bytes: still waiting after several looks; new bytes: exit 0 on the very next look."""
+def test_waits_for_the_switch_and_passes_after_steady_looks(host: PolicyHost) -> None:
+    """Old bytes: still waiting after several looks; new bytes: exit 0 after ROUNDS good looks over SPAN."""
     old = host.serve_old(A)
-    process = start(host, A, "--timeout", "30", "--interval", str(INTERVAL))
+    process = start(host, A, "--timeout", "30", "--interval", str(INTERVAL), *STEADY)
     requests_when(host, 3)
     assert process.poll() is None, "passed while the old policy was served"
     looks_before = host.https.requests
@@ -67,11 +70,43 @@ def test_waits_for_the_switch_and_passes_on_the_first_look_after_it(host: Policy
     out, err = process.communicate(timeout=20)
     took = time.monotonic() - switched
     assert process.returncode == 0, out + err
-    # At most one look after the switch (a look already in flight may see the new bytes).
-    assert host.https.requests - looks_before <= 1
-    assert took < INTERVAL + 2.0
+    # ROUNDS looks at least (SPAN apart first to last), and one in flight at the switch at most more.
+    looks = host.https.requests - looks_before
+    assert ROUNDS <= looks <= ROUNDS + 2, looks
+    assert SPAN <= took < SPAN + 2 * INTERVAL + 2.0
     assert f"live: {A}: serves id {host.stack.domain(A).policy_id}" in out
     assert f"serves id {policy_id(old)}" in err  # the progress said what was served meanwhile
+
+
+def test_a_flapping_host_never_passes(host: PolicyHost) -> None:
+    """A host answering old and new bytes in turn: never ROUNDS good looks in a row, exit 1 at the timeout."""
+    new = host.stack.domain(A).policy_text.encode()
+    old = host.serve_old(A)
+    host.serve(A, b"", bodies=(new, old))
+    process = start(host, A, "--timeout", "4", "--interval", "0.2", *STEADY)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 1, out + err
+    assert host.https.requests >= 6  # it saw the new bytes three times at least, never steadily
+    assert f"] {A}: serves id {host.stack.domain(A).policy_id}" in err  # seen, but never steadily
+    assert "1 of 1 domain(s) not live" in out
+
+
+def test_a_slow_drip_host_ends_at_the_timeout(host: PolicyHost) -> None:
+    """A host dripping one byte every 1.2 s: wait-live --timeout 3 ends in about 3 s, not per byte."""
+    host.serve(A, host.stack.domain(A).policy_text.encode(), drip=1.2)
+    started = time.monotonic()
+    process = start(host, A, "--timeout", "3", *STEADY)
+    out, err = process.communicate(timeout=60)
+    took = time.monotonic() - started
+    assert process.returncode == 1, out + err
+    assert "not live:" in out and "timed out after 3 s" in out
+    assert "no complete answer before the wait's deadline" in out
+    assert took < 3.0 + 12.0, took  # the old loop took 80 s; this is 3 s and the interpreter's start
+    expected = {A: host.stack.domain(A).policy_id}
+    started = time.monotonic()
+    with pytest.raises(NotLiveError):
+        asyncio.run(wait_live(expected, host.options(timeout=10), 3, INTERVAL, rounds=ROUNDS, span=SPAN))
+    assert 3.0 <= time.monotonic() - started < 3.6
 
 
 def test_times_out_saying_what_is_served_instead(host: PolicyHost) -> None:
@@ -79,7 +114,7 @@ def test_times_out_saying_what_is_served_instead(host: PolicyHost) -> None:
     old = host.serve_old(A)
     host.serve_new(B)
     started = time.monotonic()
-    process = start(host, A, B, "--timeout", "2", "--interval", str(INTERVAL))
+    process = start(host, A, B, "--timeout", "2", "--interval", str(INTERVAL), "--rounds", "1", "--span", "0")
     out, err = process.communicate(timeout=30)
     took = time.monotonic() - started
     assert process.returncode == 1, out + err
@@ -105,7 +140,7 @@ def test_every_domain_by_default_including_external_dns(host: PolicyHost) -> Non
     for name in (A, B, GONE, TWO, V6):
         host.serve_new(name)
     host.second.routes[f"mta-sts.{TWO}"] = Route(body=host.stack.domain(TWO).policy_text.encode())
-    process = start(host, "--timeout", "5", "--interval", str(INTERVAL))
+    process = start(host, "--timeout", "5", "--interval", str(INTERVAL), *STEADY)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 0, out + err
     assert "5 domain(s) live" in out
@@ -113,7 +148,9 @@ def test_every_domain_by_default_including_external_dns(host: PolicyHost) -> Non
 
 def test_bad_usage_is_one_line_exit_2(host: PolicyHost) -> None:
     """An unknown domain or a zero timeout: one error line, exit 2, nothing waited for."""
-    for extra in (["nope.example"], [A, "--timeout", "0"], [A, "--interval", "-1"]):
+    bad = (["nope.example"], [A, "--timeout", "0"], [A, "--interval", "-1"], [A, "--rounds", "0"])
+    bad += ([A, "--timeout", "5", "--span", "5"], [A, "--span", "nan"])
+    for extra in bad:
         process = start(host, *extra)
         out, err = process.communicate(timeout=30)
         assert process.returncode == 2 and err.startswith("error: ") and len(err.splitlines()) == 1, err
@@ -126,17 +163,18 @@ def test_every_address_must_serve_the_new_bytes(host: PolicyHost) -> None:
     host.second.routes[f"mta-sts.{TWO}"] = Route(body=new)
     expected = {TWO: host.stack.domain(TWO).policy_id}
     with pytest.raises(NotLiveError) as raised:
-        asyncio.run(wait_live(expected, host.options(), 0.5, INTERVAL))
+        asyncio.run(wait_live(expected, host.options(), 2, INTERVAL))
     served = raised.value.waiting[TWO]
     assert served.ids == tuple(sorted({policy_id(old), policy_id(new)}))
     assert "addresses serve ids" in served.describe()
     host.serve_new(TWO)
-    assert asyncio.run(wait_live(expected, host.options(), 5, INTERVAL))[TWO].live
+    assert asyncio.run(wait_live(expected, host.options(), 5, INTERVAL, rounds=ROUNDS, span=SPAN))[TWO].live
 
 
 def test_an_address_not_reachable_from_here_does_not_hold_the_gate(host: PolicyHost) -> None:
     """An AAAA nothing answers on (no IPv6 route, say) is reported, but the A address decides."""
     host.serve_new(V6)
-    seen = asyncio.run(wait_live({V6: host.stack.domain(V6).policy_id}, host.options(), 5, INTERVAL))
+    expected = {V6: host.stack.domain(V6).policy_id}
+    seen = asyncio.run(wait_live(expected, host.options(), 5, INTERVAL, rounds=ROUNDS, span=SPAN))
     assert seen[V6].live and len(seen[V6].unreachable) == 1
     assert "not reachable from here" in seen[V6].describe()

@@ -141,8 +141,18 @@ def test_deploy_runs_dev_then_prod_one_at_a_time() -> None:
 
 
 def test_verify_runs_on_schedule_and_by_hand() -> None:
-    """verify: a cron schedule and workflow_dispatch run `python -m mtasts verify --stack prod`."""
+    """verify: a cron schedule and workflow_dispatch run `mtasts watch --stack prod` with its state
+    restored and saved, after Pulumi's drift check (preview --refresh --expect-no-changes)."""
     workflow = load("verify.yml")
     assert workflow[True]["schedule"][0]["cron"] and "workflow_dispatch" in workflow[True]
-    runs = [s.get("run", "") for s in steps(workflow)]
-    assert any(re.search(r"python -m mtasts verify --stack prod$", run) for run in runs)
+    job_steps = steps(workflow)
+    runs = [s.get("run", "") for s in job_steps]
+    assert any(re.search(r"python -m mtasts watch --stack prod --state (\S+)", run) for run in runs)
+    (drift,) = [s for s in job_steps if "pulumi/actions@" in s.get("uses", "")]
+    assert drift["with"]["command"] == "preview" and drift["with"]["expect-no-changes"] is True
+    assert drift["with"]["refresh"] is True and drift["continue-on-error"] is True
+    uses = [s.get("uses", "").split("@")[0] for s in job_steps]
+    order = [uses.index(a) for a in ("actions/cache/restore", "pulumi/actions", "actions/cache/save")]
+    assert order == sorted(order)
+    (save,) = [s for s in job_steps if s.get("uses", "").startswith("actions/cache/save@")]
+    assert save["if"] == "always()"

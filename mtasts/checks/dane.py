@@ -142,9 +142,8 @@ def _match_finding(host: str, usable: list[Tlsa], chains: StarttlsProbe | None, 
         )
         return _finding(Severity.ERROR, why, host)
     kinds = ", ".join(dict.fromkeys(matched))
-    return _finding(
-        Severity.OK, f"{host}: TLSA ({kinds}) matches the certificate at all {len(matched)} addresses", host
-    )
+    where = f"at all {len(matched)} addresses" if len(matched) > 1 else "at its address"
+    return _finding(Severity.OK, f"{host}: TLSA ({kinds}) matches the certificate {where}", host)
 
 
 def _report_finding(host: str, answer: DnsAnswer | None) -> list[Finding]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mtasts.model.config import Domain
 from mtasts.model.findings import Finding, Severity
+from mtasts.model.vocabulary import Check
 from mtasts.rfc.records import RecordError, parse_tlsrpt_record, unquote_txt
 
 
@@ -16,19 +17,19 @@ def drift(expected: Domain, body: bytes | None, live_id: str | None, live_rpt: s
             f"the served policy differs from the stack's ({len(body)} vs {len(want)} bytes, "
             f"id {expected.policy_id}): run pulumi up"
         )
-        found.append(Finding("drift-policy", Severity.ERROR, reason))
+        found.append(Finding(Check.DRIFT_POLICY, Severity.ERROR, reason))
     if live_id is not None and live_id != expected.policy_id:
         reason = (
             f"_mta-sts id is {live_id}, the stack publishes {expected.policy_id}: senders keep a "
             "stale policy until the id matches"
         )
-        found.append(Finding("drift-id", Severity.ERROR, reason))
+        found.append(Finding(Check.DRIFT_ID, Severity.ERROR, reason))
     want_rpt = expected.tlsrpt_record
     if _rpt_key(live_rpt) != _rpt_key(want_rpt):
         reason = f"_smtp._tls is {live_rpt or 'absent'!r}, the stack publishes {want_rpt or 'none'!r}"
-        found.append(Finding("drift-tlsrpt", Severity.WARNING, reason))
+        found.append(Finding(Check.DRIFT_TLSRPT, Severity.WARNING, reason))
     if not found:
-        found.append(Finding("drift", Severity.OK, "live policy, id and TLS-RPT record match the stack"))
+        found.append(Finding(Check.DRIFT, Severity.OK, "live policy, id and TLS-RPT record match the stack"))
     return found
 
 

@@ -5,21 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mtasts.model.findings import Finding, Severity
+from mtasts.model.vocabulary import Check, Mode
 from mtasts.probes.dns import DnsStatus, MxAnswer
 from mtasts.rfc.mx import uncovered
 
-MX_RECORDS = "mx-records"
-MX_COVERAGE = "mx-coverage"
+MX_RECORDS = Check.MX_RECORDS
+MX_COVERAGE = Check.MX_COVERAGE
+_NO_MX = {Mode.ENFORCE: Severity.ERROR, Mode.NONE: Severity.INFO}
+"""How bad a domain without MX records is, by the live policy's mode (testing: a warning)."""
 
 
-def mx_records(answer: MxAnswer, mode: str | None) -> Finding:
+def mx_records(answer: MxAnswer, mode: Mode | None) -> Finding:
     """The domain's live MX records as ``verify`` reports them."""
     if answer.error is not None:
         return Finding(
             MX_RECORDS, Severity.ERROR, f"MX lookup for {answer.domain} failed: {answer.error.reason}"
         )
     if not answer.records:
-        severity = {"enforce": Severity.ERROR, "none": Severity.INFO}.get(mode or "", Severity.WARNING)
+        severity = _NO_MX.get(mode, Severity.WARNING) if mode is not None else Severity.WARNING
         nx = " (NXDOMAIN)" if answer.status is DnsStatus.NXDOMAIN else ""
         reason = f"{answer.domain} has no MX record{nx}: there is no MX host for the policy to cover"
         return Finding(MX_RECORDS, severity, reason)
@@ -31,14 +34,14 @@ def mx_records(answer: MxAnswer, mode: str | None) -> Finding:
 
 
 def mx_coverage(
-    mode: str, patterns: Sequence[str], hosts: Sequence[str], key: str | None = None
+    mode: Mode, patterns: Sequence[str], hosts: Sequence[str], key: str | None = None
 ) -> list[Finding]:
     """The one rule "an uncovered MX is an error in enforce" (a warning in testing, nothing in none).
 
     Senders refuse to deliver to an MX host no pattern covers under ``enforce`` (RFC 8461 §4.1,
     §5): mail to it is lost or bounced. One finding per uncovered host, or one ``ok``.
     """
-    if mode == "none":
+    if mode is Mode.NONE:
         return []
     missing = uncovered(list(patterns), list(hosts))
     if not missing:
@@ -46,7 +49,7 @@ def mx_coverage(
     listed = ", ".join(patterns) if patterns else "no patterns"
     found = []
     for host in missing:
-        if mode == "enforce":
+        if mode is Mode.ENFORCE:
             severity = Severity.ERROR
             tail = "in enforce, senders would refuse to deliver there (RFC 8461 §4.1, §5)"
         else:
@@ -58,7 +61,7 @@ def mx_coverage(
 
 
 def live_mx(
-    name: str, mode: str, patterns: Sequence[str], answer: MxAnswer, allow_unknown: bool = False
+    name: str, mode: Mode, patterns: Sequence[str], answer: MxAnswer, allow_unknown: bool = False
 ) -> list[Finding]:
     """``plan --check-mx``: the planned policy of domain ``name`` against its live MX records.
 
@@ -68,7 +71,7 @@ def live_mx(
     """
     key = f"domains.{name}.mx"
     if answer.error is not None:
-        if mode == "enforce" and not allow_unknown:
+        if mode is Mode.ENFORCE and not allow_unknown:
             reason = (
                 f"MX lookup failed ({answer.error.reason}); not compared, and an enforce policy that "
                 "might leave out an MX host loses mail: fix the cause, or pass --allow-unknown-mx"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mtasts.model.findings import Finding, Severity
+from mtasts.model.vocabulary import Check, Mode
 from mtasts.probes.errors import (
     PolicyConnectError,
     PolicyContentTypeError,
@@ -18,25 +19,25 @@ from mtasts.probes.prober import PolicyFetch
 from mtasts.probes.tls import hostport
 from mtasts.rfc.policy import Policy, PolicyError, parse_policy, short_max_age_problem
 
-POLICY = "policy"
-POLICY_FETCH = "policy-fetch"
-POLICY_SYNTAX = "policy-syntax"
-POLICY_MODE = "policy-mode"
-POLICY_MAX_AGE = "policy-max-age"
+POLICY = Check.POLICY
+POLICY_FETCH = Check.POLICY_FETCH
+POLICY_SYNTAX = Check.POLICY_SYNTAX
+POLICY_MODE = Check.POLICY_MODE
+POLICY_MAX_AGE = Check.POLICY_MAX_AGE
 
 # Most specific class first: a connect timeout is reported as a timeout.
-_CHECKS: tuple[tuple[type[PolicyFetchError], str], ...] = (
-    (PolicyTimeoutError, "policy-timeout"),
-    (PolicyTlsError, "policy-tls"),
-    (PolicyRedirectError, "policy-redirect"),
-    (PolicyStatusError, "policy-status"),
-    (PolicyContentTypeError, "policy-content-type"),
-    (PolicyEncodingError, "policy-encoding"),
-    (PolicySizeError, "policy-size"),
+_CHECKS: tuple[tuple[type[PolicyFetchError], Check], ...] = (
+    (PolicyTimeoutError, Check.POLICY_TIMEOUT),
+    (PolicyTlsError, Check.POLICY_TLS),
+    (PolicyRedirectError, Check.POLICY_REDIRECT),
+    (PolicyStatusError, Check.POLICY_STATUS),
+    (PolicyContentTypeError, Check.POLICY_CONTENT_TYPE),
+    (PolicyEncodingError, Check.POLICY_ENCODING),
+    (PolicySizeError, Check.POLICY_SIZE),
 )
 
 
-def fetch_check(error: PolicyFetchError) -> str:
+def fetch_check(error: PolicyFetchError) -> Check:
     """The stable check name of a fetch failure (``policy-fetch`` when none is more specific)."""
     return next((check for kind, check in _CHECKS if isinstance(error, kind)), POLICY_FETCH)
 
@@ -92,13 +93,13 @@ def policy_findings(policy: Policy) -> list[Finding]:
             POLICY, Severity.OK, f"policy served: mode {policy.mode}, max_age {policy.max_age}, mx {listed}"
         )
     ]
-    if policy.mode == "none":
+    if policy.mode is Mode.NONE:
         reason = (
             "mode none: senders drop any cached policy and apply none; MX and STARTTLS results "
             "are not enforced"
         )
         found.append(Finding(POLICY_MODE, Severity.INFO, reason))
-    elif policy.mode == "testing":
+    elif policy.mode is Mode.TESTING:
         reason = "mode testing: senders report failures (TLS-RPT) but still deliver"
         found.append(Finding(POLICY_MODE, Severity.INFO, reason))
     short = short_max_age(policy.mode, policy.max_age)
@@ -107,7 +108,7 @@ def policy_findings(policy: Policy) -> list[Finding]:
     return found
 
 
-def short_max_age(mode: str, max_age: int, key: str | None = None) -> Finding | None:
+def short_max_age(mode: Mode, max_age: int, key: str | None = None) -> Finding | None:
     """``mtasts.rfc.policy.short_max_age_problem`` as a warning, or None when it does not apply."""
     reason = short_max_age_problem(mode, max_age)
     return None if reason is None else Finding(POLICY_MAX_AGE, Severity.WARNING, reason, key)

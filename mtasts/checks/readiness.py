@@ -20,6 +20,7 @@ from typing import Any
 
 from mtasts.checks.attribution import FailureEvidence, failure_evidence
 from mtasts.checks.mx import live_mx
+from mtasts.checks.organizations import organization_findings
 from mtasts.model.domain import Domain
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.rollout import Readiness, format_time, parse_time
@@ -96,7 +97,7 @@ def verify_findings(domain: Domain, verify: VerifyEvidence | None) -> list[Findi
             Finding(Check.VERIFY, Severity.ERROR, "verify could not run: no evidence the domain works", key)
         ]
     found = [
-        Finding(f"verify-{f.check}", Severity.ERROR, f.reason, key)
+        Finding(f.check, Severity.ERROR, f.reason, key, via=Check.VERIFY)
         for f in verify.findings
         if f.severity in BLOCKING and f.check not in IGNORED_CHECKS
     ]
@@ -186,6 +187,7 @@ def report_findings(
         found.append(yes(Check.REPORT_ORGANIZATIONS, f"reports from {', '.join(organizations)}"))
     evidence = failure_evidence(summary, domain.mx, mx_addresses)
     found.append(_failures_finding(evidence, thresholds, key))
+    found += organization_findings(summary, thresholds.max_failure_rate, key)
     return found, evidence
 
 

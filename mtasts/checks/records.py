@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mtasts.model.findings import Finding, Severity
+from mtasts.model.vocabulary import Check
 from mtasts.probes.dns import DnsAnswer, DnsStatus
 from mtasts.rfc.records import (
     STS_VERSION,
@@ -14,8 +15,8 @@ from mtasts.rfc.records import (
     parse_tlsrpt_record,
 )
 
-STS_RECORD = "sts-record"
-TLSRPT_RECORD = "tlsrpt-record"
+STS_RECORD = Check.STS_RECORD
+TLSRPT_RECORD = Check.TLSRPT_RECORD
 
 
 def sts_record(answer: DnsAnswer) -> tuple[StsRecord | None, list[Finding]]:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from mtasts.model.findings import Finding, Severity
+from mtasts.model.vocabulary import Check, Mode
 from mtasts.probes.errors import SmtpError, SmtpTemporaryError
 from mtasts.probes.prober import StarttlsProbe
 from mtasts.probes.tls import hostport
 
-STARTTLS = "starttls"
+STARTTLS = Check.STARTTLS
 
 
-def starttls(probe: StarttlsProbe, mode: str | None, port: int = 25) -> Finding:
+def starttls(probe: StarttlsProbe, mode: Mode | None, port: int = 25) -> Finding:
     """The verdict for one MX host under the live policy's ``mode``.
 
     A sender may reach any A or AAAA address, so any address that answers and fails fails the
@@ -55,11 +56,10 @@ def _reason(error: SmtpError | None) -> str:
     return error.reason if error is not None else "failed"
 
 
-def _failed(host: str, reason: str, mode: str | None) -> Finding:
-    if mode == "enforce":
-        return Finding(
-            STARTTLS, Severity.ERROR, f"{host}: {reason}: senders will refuse to deliver here", subject=host
-        )
-    if mode == "none":
+def _failed(host: str, reason: str, mode: Mode | None) -> Finding:
+    if mode is Mode.ENFORCE:
+        reason = f"{host}: {reason}: senders will refuse to deliver here"
+        return Finding(STARTTLS, Severity.ERROR, reason, subject=host)
+    if mode is Mode.NONE:
         return Finding(STARTTLS, Severity.INFO, f"{host}: {reason} (mode none: not enforced)", subject=host)
     return Finding(STARTTLS, Severity.WARNING, f"{host}: {reason}: fix this before enforce", subject=host)

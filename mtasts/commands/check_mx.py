@@ -20,6 +20,7 @@ from mtasts.checks import live_mx
 from mtasts.commands.shared.mx import lookup_mx_async
 from mtasts.model.config import Deployment
 from mtasts.model.findings import Finding, Severity
+from mtasts.model.vocabulary import Mode
 from mtasts.probes import ProbeOptions
 
 
@@ -27,7 +28,7 @@ def check_deployment(
     deployment: Deployment, options: ProbeOptions, concurrency: int = 64, allow_unknown: bool = False
 ) -> list[Finding]:
     """Findings for every domain of ``deployment`` not in mode none, in domain order."""
-    checked = [d for d in deployment.domains if d.mode != "none"]
+    checked = [d for d in deployment.domains if d.mode is not Mode.NONE]
     answers = asyncio.run(lookup_mx_async([d.name for d in checked], options, concurrency))
     return [
         finding for d in checked for finding in live_mx(d.name, d.mode, d.mx, answers[d.name], allow_unknown)

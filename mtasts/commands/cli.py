@@ -179,6 +179,14 @@ def _parser() -> argparse.ArgumentParser:
         "--endpoint", help="receiver base URL (default: https://<mta-sts:reports.host>), e.g. a local serve"
     )
     reports.add_argument("--timeout", type=seconds, default=30.0, help=argparse.SUPPRESS)
+    reports.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="for each failure type reported, probe the policy host or MX now as a sender does "
+        "and say what it finds (a challenge page, an expired certificate, a redirect…)",
+    )
+    reports.add_argument("--nameserver", type=nameserver, help=argparse.SUPPRESS)
+    _lab_options(reports)
 
     verify = sub.add_parser("verify", help="check live deployments as a sending MTA would")
     _verify_options(verify)

@@ -29,7 +29,7 @@ def render(verdicts: Sequence[Verdict], as_json: bool) -> str:
     out = []
     for verdict in verdicts:
         out.append(f"{verdict.domain}: {'READY' if verdict.ready else 'NOT READY'} for enforce")
-        out += [f"  {f.severity:<7} {f.check:<26} {f.reason}" for f in verdict.findings]
+        out += [f"  {f.severity:<7} {f.name:<26} {f.reason}" for f in verdict.findings]
         out.append("")
     return "\n".join(out)
 

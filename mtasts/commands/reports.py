@@ -16,6 +16,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from mtasts.commands.shared.args import options_from_args
+from mtasts.commands.shared.diagnosis import diagnose
 from mtasts.commands.shared.receiver import (
     ReportsError,
     ReportsRefused,
@@ -25,6 +27,7 @@ from mtasts.commands.shared.receiver import (
 )
 from mtasts.model import receiver as receiver_model
 from mtasts.model.config import load_stack
+from mtasts.rfc.tlsrpt_results import explain
 
 _DURATION = re.compile(r"(\d+)([smhdw])\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -56,7 +59,28 @@ def _table(rows: list[list[str]], right: set[int]) -> list[str]:
     return out
 
 
-def render_text(summary: dict[str, Any], stack: str, endpoint: str, since: datetime | None) -> str:
+def explanations(summary: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """What each failure result type of the summary means and what to do (RFC 8460 §4.3)."""
+    found: dict[str, dict[str, str]] = {}
+    for entry in summary.get("domains", {}).values():
+        for failure in entry.get("failures") or []:
+            name = str(failure.get("resultType", ""))
+            kind = explain(name)
+            if kind is not None and name not in found:
+                found[name] = {"section": kind.section, "meaning": kind.meaning, "action": kind.action}
+            elif kind is None and name not in found:
+                unknown = "not an RFC 8460 result type"
+                found[name] = {"section": "", "meaning": unknown, "action": "see the report"}
+    return found
+
+
+def render_text(
+    summary: dict[str, Any],
+    stack: str,
+    endpoint: str,
+    since: datetime | None,
+    diagnosis: dict[str, list[str]] | None = None,
+) -> str:
     """The summary as aligned tables for people."""
     when = f"since {rfc3339(since)}" if since is not None else "all stored"
     lines = [f"stack {stack}: TLS reports ({when}) from {endpoint}", ""]
@@ -93,6 +117,13 @@ def render_text(summary: dict[str, Any], stack: str, endpoint: str, since: datet
                 for f in entry["failures"]
             ]
             lines += _table(failures, right={3})
+            explained = explanations({"domains": {name: entry}})
+            for kind, text in explained.items():
+                section = f" (RFC 8460 §{text['section']})" if text["section"] else ""
+                lines.append(f"  {kind}{section}: {text['meaning']}; {text['action']}")
+        if diagnosis and diagnosis.get(name):
+            lines.append(f"  {name} as a sender sees it now:")
+            lines += [f"    {line}" for line in diagnosis[name]]
     lines.append("")
     silent = summary.get("silent") or []
     if silent:
@@ -133,8 +164,14 @@ def run(args: Any) -> int:
     except ReportsError as exc:
         print(f"error: endpoint: {exc}", file=sys.stderr)
         return 1
+    diagnosis = None
+    if args.diagnose:
+        diagnosis = diagnose(summary, options_from_args(args))
     if args.json:
-        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        document = {**summary, "explanations": explanations(summary)}
+        if diagnosis is not None:
+            document["diagnosis"] = diagnosis
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
-        sys.stdout.write(render_text(summary, args.stack, endpoint, since))
+        sys.stdout.write(render_text(summary, args.stack, endpoint, since, diagnosis))
     return 0

@@ -58,8 +58,8 @@ class DomainChange:
     def becomes_enforce(self) -> bool:
         return (
             self.head is not None
-            and self.head.mode == "enforce"
-            and (self.base is None or self.base.mode != "enforce")
+            and self.head.mode is Mode.ENFORCE
+            and (self.base is None or self.base.mode is not Mode.ENFORCE)
         )
 
     def lines(self) -> list[str]:

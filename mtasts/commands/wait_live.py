@@ -19,6 +19,7 @@ import dns.resolver
 
 from mtasts.commands.shared.args import UsageError
 from mtasts.model.config import load_stack
+from mtasts.model.rollout import default_span
 from mtasts.probes.live import NotLiveError, Served, wait_live
 from mtasts.probes.options import ProbeOptions
 
@@ -44,7 +45,7 @@ def run(args: Any) -> int:
         timeout = args.timeout if args.timeout is not None else deployment.live_gate.timeout
         interval = args.interval if args.interval is not None else deployment.live_gate.interval
         rounds = args.rounds if args.rounds is not None else deployment.live_gate.rounds
-        span = args.span if args.span is not None else deployment.live_gate.span
+        span = args.span if args.span is not None else default_span(timeout, deployment.live_gate.span)
         if span >= timeout:
             raise UsageError(f"--span: must be less than the timeout ({timeout:g} s), got {span:g}")
         options = probe_options(args, min(STEP_TIMEOUT, timeout))

@@ -2,7 +2,7 @@
 
 The loader is split by job: ``domain`` (``Domain``, ``Record``, ``Deployment``), ``validators``
 (the per-key table ``SETTINGS``: how to add a setting is in its docstring), ``loader``
-(``load_config``, ``build_domain``, the rules across settings and domains) and ``stackfile``
+(``load_config``, ``build_domain``), ``rules`` (the rules across settings and domains) and ``stackfile``
 (reading the YAML files).
 """
 

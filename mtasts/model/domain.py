@@ -261,17 +261,17 @@ class Deployment:
 
     @property
     def worker_domains(self) -> tuple[Domain, ...]:
-        return tuple(d for d in self.domains if d.hosting == "cloudflare-worker")
+        return tuple(d for d in self.domains if d.hosting is Hosting.CLOUDFLARE_WORKER)
 
     @property
     def pages_domains(self) -> tuple[Domain, ...]:
-        return tuple(d for d in self.domains if d.hosting == "github-pages")
+        return tuple(d for d in self.domains if d.hosting is Hosting.GITHUB_PAGES)
 
     @property
     def reports_domains(self) -> tuple[Domain, ...]:
         """The domains whose reports the stack's own receiver takes (``reports: builtin``)."""
-        return tuple(d for d in self.domains if d.reports == "builtin")
+        return tuple(d for d in self.domains if d.reports is Reports.BUILTIN)
 
 
 def _text(finding: Finding) -> str:
-    return f"{finding.key or finding.check}: {finding.reason}"
+    return f"{finding.key or finding.name}: {finding.reason}"

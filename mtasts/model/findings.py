@@ -10,6 +10,8 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from mtasts.model.vocabulary import Check
+
 
 class Severity(enum.StrEnum):
     """How bad a finding is. Ordered: ``ERROR`` is the worst."""
@@ -33,7 +35,7 @@ class Severity(enum.StrEnum):
 class Finding:
     """One result of one check: what was checked, how bad it is, and why, in one line."""
 
-    check: str
+    check: Check
     """Stable machine-readable name of the rule, such as ``sts-record`` or ``mx-coverage``."""
     severity: Severity
     reason: str
@@ -43,13 +45,21 @@ class Finding:
     subject: str | None = None
     """The host (or other thing) the finding is about when a check has one per host, such as an
     MX name: with ``check`` it names the finding across runs (alerts follow it by that)."""
+    via: Check | None = None
+    """The check that re-reports this one: ``readiness`` passes on a ``verify`` error as
+    ``Finding(Check.STARTTLS, …, via=Check.VERIFY)``, named ``verify-starttls``."""
+
+    @property
+    def name(self) -> str:
+        """The name output shows: ``check``, or ``<via>-<check>`` for a re-reported finding."""
+        return str(self.check) if self.via is None else f"{self.via}-{self.check}"
 
     def line(self) -> str:
         """``severity: key: reason`` (or ``severity: check: reason`` without a key)."""
-        return f"{self.severity}: {self.key or self.check}: {self.reason}"
+        return f"{self.severity}: {self.key or self.name}: {self.reason}"
 
     def as_json(self) -> dict[str, str]:
-        out = {"check": self.check, "severity": str(self.severity), "reason": self.reason}
+        out = {"check": self.name, "severity": str(self.severity), "reason": self.reason}
         if self.key is not None:
             out["key"] = self.key
         if self.subject is not None:

@@ -7,9 +7,8 @@ rejection names its dotted key and the rule it broke (``ConfigError``).
 ``load_config`` checks the stack-level keys, then ``build_domain`` builds each domain: every
 setting through its validator in ``mtasts.model.validators.SETTINGS`` (the table to extend for a
 new key; see that module), then the ``DOMAIN_RULES`` that relate settings, then the
-``BUILT_RULES`` over what the domain publishes (name lengths, policy and TXT sizes: what would
-otherwise fail only during ``pulumi up``); finally ``STACK_RULES`` across domains, and
-``stack_warnings`` for what is legal but risky (``Finding`` objects of ``Severity.WARNING``).
+``BUILT_RULES`` over what the domain publishes; finally ``STACK_RULES`` across domains, and
+``stack_warnings`` for what is legal but risky. The rules live in ``mtasts.model.rules``.
 """
 
 from __future__ import annotations
@@ -17,8 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,16 @@ from mtasts.model import receiver as receiver_model
 from mtasts.model.domain import Deployment, Domain
 from mtasts.model.errors import ConfigError
 from mtasts.model.findings import Finding, Severity
+from mtasts.model.rules import (
+    BUILT_RULES,
+    DOMAIN_RULES,
+    MAX_RECORD_WIRE,
+    MAX_TXT_STRING,
+    STACK_RULES,
+    Draft,
+    Stack,
+    stack_warnings,
+)
 from mtasts.model.stackfile import MAX_DEPTH, NAMESPACE, gc_paused, stack_config
 from mtasts.model.validators import (
     DEFAULTS,
@@ -38,9 +46,23 @@ from mtasts.model.validators import (
     matching,
     shown,
 )
-from mtasts.model.vocabulary import Check, Dns, Hosting
-from mtasts.rfc.names import MAX_NAME_LENGTH, hostname_problem, normalize_name
-from mtasts.rfc.policy import MAX_POLICY_BYTES, policy_host, short_max_age_problem
+from mtasts.model.vocabulary import Check, Hosting, Reports
+from mtasts.rfc.names import hostname_problem, normalize_name
+
+__all__ = [
+    "BUILT_RULES",
+    "DOMAIN_RULES",
+    "MAX_RECORD_WIRE",
+    "MAX_TXT_STRING",
+    "STACK_RULES",
+    "TOP_KEYS",
+    "Defaults",
+    "Stack",
+    "build_domain",
+    "load_config",
+    "load_stack",
+    "stack_warnings",
+]
 
 TOP_KEYS = (
     "cloudflareAccountId",
@@ -54,27 +76,7 @@ TOP_KEYS = (
     delegation_model.KEY,
 )
 
-MAX_TXT_STRING = 255
-"""Longest character-string in a TXT record (RFC 1035 §3.3)."""
-MAX_RECORD_WIRE = 4096
-"""Largest record Cloudflare accepts, in DNS wire format bytes (owner name, fixed fields and
-data): developers.cloudflare.com/dns/manage-dns-records/reference/dns-record-types/."""
-
 _account_id = matching(HEX_ID, "must be 32 lower-case hex digits (the Cloudflare account id)")
-
-
-@dataclass(frozen=True)
-class Stack:
-    """The stack-level values every domain may need."""
-
-    cloudflare_account_id: str | None
-    github_owner: str | None
-    receiver: receiver_model.ReceiverSettings | None = None
-    """``mta-sts:reports``: the stack's TLS report receiver, if configured."""
-    zone_ids: Mapping[str, str] = field(default_factory=dict)
-    """``mta-sts:zoneIds``: zone name → zone id, recorded once so no run looks it up."""
-    delegation: delegation_model.DelegationSettings | None = None
-    """``mta-sts:delegation``: the operator's zone for ``hosting: delegated`` domains, if configured."""
 
 
 class Defaults:
@@ -93,180 +95,6 @@ class Defaults:
         return self._checked[setting]
 
 
-@dataclass
-class Draft:
-    """A domain's validated settings before ``Domain`` is built; what ``DOMAIN_RULES`` see."""
-
-    name: str
-    key: str
-    """``domains.<name as written>``: the prefix of every error about this domain."""
-    own: Mapping[str, Any]
-    """The settings the domain itself gives (unvalidated)."""
-    values: dict[str, Any]
-    """Every setting by stack-file key, validated; per-domain-only keys not given are absent."""
-    stack: Stack
-
-    def where(self, setting: str) -> str:
-        """The dotted key a merged setting came from."""
-        return f"{self.key}.{setting}" if setting in self.own else f"defaults.{setting}"
-
-
-def _mx_for_mode(d: Draft) -> None:
-    if d.values["mode"] != "none" and not d.values["mx"]:
-        fail(d.where("mx"), f"mode {d.values['mode']} needs at least one mx pattern (RFC 8461 §3.2)")
-
-
-def _zone_contains_name(d: Draft) -> None:
-    zone = d.values.setdefault("zone", d.name)
-    if d.name != zone and not d.name.endswith("." + zone):
-        fail(f"{d.key}.zone", f"zone {zone!r} does not contain {d.name!r}")
-
-
-def _known_zone_id(d: Draft) -> None:
-    """A zone listed in ``mta-sts:zoneIds`` gives its id to every domain in it that names none."""
-    if "zoneId" not in d.values and d.values["zone"] in d.stack.zone_ids:
-        d.values["zoneId"] = d.stack.zone_ids[d.values["zone"]]
-
-
-def _pages_only(d: Draft) -> None:
-    pages = d.values["hosting"] == "github-pages"
-    for setting in ("repository", "httpsEnforced"):
-        if setting in d.own and not pages:
-            fail(f"{d.key}.{setting}", "only applies to hosting: github-pages")
-    if d.values["dns"] == "cloudflare" and pages and "routing" in d.own:
-        fail(f"{d.key}.routing", "only applies to hosting: cloudflare-worker")
-
-
-def _delegated_needs(d: Draft) -> None:
-    """A customer's domain: the delegation zone and the account; its DNS is the customer's."""
-    if d.values["hosting"] is not Hosting.DELEGATED:
-        return
-    if d.stack.delegation is None:
-        fail(f"{delegation_model.KEY}.zone", f"is required because {d.name} uses hosting: delegated")
-    if d.stack.cloudflare_account_id is None:
-        fail("cloudflareAccountId", f"is required because {d.name} uses hosting: delegated")
-    for setting in ("routing", "zone", "zoneId"):
-        if setting in d.own:
-            fail(f"{d.key}.{setting}", "does not apply to hosting: delegated (the zone is the customer's)")
-    if "dns" in d.own and d.values["dns"] is not Dns.EXTERNAL:
-        fail(f"{d.key}.dns", "hosting: delegated records are created by the customer: dns must be external")
-    d.values["dns"] = Dns.EXTERNAL
-
-
-def _hosting_needs(d: Draft) -> None:
-    if d.values["hosting"] is Hosting.DELEGATED:
-        return
-    if d.values["hosting"] == "github-pages":
-        if d.stack.github_owner is None:
-            fail("github:owner", f"is required because {d.name} uses hosting: github-pages")
-        d.values.setdefault("repository", policy_host(d.name))
-        return
-    if d.stack.cloudflare_account_id is None:
-        fail("cloudflareAccountId", f"is required because {d.name} uses hosting: cloudflare-worker")
-    if d.values["dns"] == "external" and d.values["routing"] == "route":
-        fail(
-            d.where("routing"),
-            "dns: external with hosting: cloudflare-worker needs routing: custom-domain "
-            "(a Worker route needs a proxied record in Cloudflare DNS)",
-        )
-
-
-def _receiver_for_builtin(d: Draft) -> None:
-    """``reports: builtin`` needs the receiver (and the account it runs in); its URIs join ``tlsrpt``."""
-    if d.values["reports"] != "builtin":
-        return
-    if d.stack.receiver is None:
-        fail(f"{receiver_model.KEY}.host", f"is required because {d.name} uses reports: builtin")
-    if d.stack.cloudflare_account_id is None:
-        fail("cloudflareAccountId", f"is required because {d.name} uses reports: builtin")
-    tlsrpt = tuple(d.values["tlsrpt"])
-    extra = tuple(u for u in receiver_model.receiver_uris(d.stack.receiver) if u not in tlsrpt)
-    d.values["tlsrpt"] = (*tlsrpt, *extra)
-
-
-def _none_since_only_in_none(d: Draft) -> None:
-    if "noneSince" in d.own and d.values["mode"] != "none":
-        mode = d.values["mode"]
-        fail(f"{d.key}.noneSince", f"only applies to mode: none (this domain is in {mode}); remove it")
-
-
-DOMAIN_RULES: tuple[Callable[[Draft], None], ...] = (
-    _mx_for_mode,
-    _none_since_only_in_none,
-    _receiver_for_builtin,
-    _zone_contains_name,
-    _known_zone_id,
-    _pages_only,
-    _delegated_needs,
-    _hosting_needs,
-)
-"""Rules relating a domain's settings, in order; each raises ``ConfigError`` naming the key."""
-
-
-def _derived_names_fit(domain: Domain, key: str) -> None:
-    names = [domain.policy_host, *(record.name for record in domain.records)]
-    longest = max(names, key=len)
-    if len(longest) > MAX_NAME_LENGTH:
-        fail(
-            key,
-            f"the derived name {shown(longest)} is {len(longest)} characters, over the "
-            f"{MAX_NAME_LENGTH} DNS allows; use a shorter domain name",
-        )
-
-
-def _policy_fits(domain: Domain, key: str) -> None:
-    size = len(domain.policy_text.encode())
-    if size > MAX_POLICY_BYTES:
-        fail(
-            f"{key}.mx",
-            f"the policy would be {size} bytes, over the {MAX_POLICY_BYTES} senders fetch "
-            "(RFC 8461 §3.3); use fewer or wildcard mx patterns",
-        )
-
-
-def _txt_records_fit(domain: Domain, key: str) -> None:
-    for record in domain.records:
-        if record.type != "TXT":
-            continue
-        strings = record.content[1:-1].split('" "')
-        owner = len(record.name.encode()) + 2  # length octets of each label, and the root
-        wire = owner + 10 + sum(1 + len(part.encode()) for part in strings)
-        setting = "tlsrpt" if record.role == "tlsrpt" else ""
-        where = f"{key}.{setting}" if setting else key
-        if max(len(part.encode()) for part in strings) > MAX_TXT_STRING:
-            fail(
-                where,
-                f"the {record.name} TXT record has a string over {MAX_TXT_STRING} bytes (RFC 1035 §3.3)",
-            )
-        if wire > MAX_RECORD_WIRE:
-            fail(
-                where,
-                f"the {record.name} TXT record would be {wire} bytes in DNS wire format, over the "
-                f"{MAX_RECORD_WIRE} Cloudflare accepts; list fewer or shorter URIs",
-            )
-
-
-BUILT_RULES: tuple[Callable[[Domain, str], None], ...] = (_derived_names_fit, _policy_fits, _txt_records_fit)
-"""Rules over what a built domain publishes (names, policy, records): what ``pulumi up`` would
-only find out after creating other resources. Each gets the domain and its ``domains.<name>`` key."""
-
-
-def _pages_repositories_distinct(domains: tuple[Domain, ...]) -> None:
-    """Two Pages domains cannot share a repository; GitHub compares names case-insensitively."""
-    owners: dict[str, str] = {}
-    for domain in domains:
-        if domain.hosting != "github-pages" or domain.repository is None:
-            continue
-        full = f"{domain.github_owner}/{domain.repository}".lower()
-        if full in owners:
-            fail(
-                f"domains.{domain.name}.repository",
-                f"repository {domain.repository!r} is also the one of {owners[full]} (GitHub "
-                "names are case-insensitive); each github-pages domain needs its own",
-            )
-        owners[full] = domain.name
-
-
 def build_domain(name: str, key: str, raw_settings: Any, defaults: Defaults, stack: Stack) -> Domain:
     """One domain: its own settings over ``defaults``, each validated, then ``DOMAIN_RULES``,
     then ``BUILT_RULES`` over the ``Domain``."""
@@ -281,10 +109,10 @@ def build_domain(name: str, key: str, raw_settings: Any, defaults: Defaults, sta
     for rule in DOMAIN_RULES:
         rule(draft)
     fields = {SETTINGS[setting].field: value for setting, value in values.items()}
-    pages = values["hosting"] == "github-pages"
+    pages = values["hosting"] is Hosting.GITHUB_PAGES
     if not pages:
         fields.pop("repository", None)
-    receiver = stack.receiver if values["reports"] == "builtin" else None
+    receiver = stack.receiver if values["reports"] is Reports.BUILTIN else None
     delegated = stack.delegation if values["hosting"] is Hosting.DELEGATED else None
     if delegated is not None:
         fields.pop("zone", None)
@@ -298,13 +126,6 @@ def build_domain(name: str, key: str, raw_settings: Any, defaults: Defaults, sta
     for built_rule in BUILT_RULES:
         built_rule(domain, key)
     return domain
-
-
-STACK_RULES: tuple[Callable[[tuple[Domain, ...]], None], ...] = (
-    _pages_repositories_distinct,
-    delegation_model.check_stack,
-)
-"""Rules over the whole stack (all domains built, sorted); each raises ``ConfigError``."""
 
 
 def load_config(config: Mapping[str, Any]) -> Deployment:
@@ -371,6 +192,8 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
     ordered = tuple(domains[n] for n in sorted(domains))
     for rule in STACK_RULES:
         rule(ordered)
+    if stack.receiver is not None:
+        receiver_model.check_against_domains(stack.receiver, ordered)
     deployment = Deployment(
         domains=ordered,
         cloudflare_account_id=stack.cloudflare_account_id,
@@ -396,44 +219,6 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
         )
         deployment = dataclasses.replace(deployment, findings=(*deployment.findings, extra))
     return deployment
-
-
-def _warning(check: str, key: str, reason: str) -> Finding:
-    return Finding(check=check, severity=Severity.WARNING, reason=reason, key=key)
-
-
-def stack_warnings(domains: tuple[Domain, ...]) -> list[Finding]:
-    """Choices that are legal but likely to lose reports or mail, as ``Severity.WARNING`` findings."""
-    enforced = {d.name for d in domains if d.mode == "enforce"}
-    found = []
-    for domain in domains:
-        key = f"domains.{domain.name}"
-        short = short_max_age_problem(domain.mode, domain.max_age)
-        if short is not None:
-            found.append(_warning("short-max-age", f"{key}.maxAge", short))
-        if not domain.tlsrpt:
-            found.append(
-                _warning(
-                    "no-tlsrpt",
-                    f"{key}.tlsrpt",
-                    "no TLS-RPT URI, so senders cannot report failures (RFC 8460)",
-                )
-            )
-        for uri in domain.tlsrpt:
-            if not uri.lower().startswith("mailto:"):
-                continue
-            mailbox_domain = normalize_name(uri.split("?", 1)[0].rpartition("@")[2])
-            # MTA-STS applies to the exact recipient domain, not its subdomains.
-            if mailbox_domain in enforced:
-                found.append(
-                    _warning(
-                        "tlsrpt-on-enforced-domain",
-                        f"{key}.tlsrpt",
-                        f"reports go to {uri}, on {mailbox_domain}, which is in enforce; if its "
-                        "MTA-STS breaks, the reports about it cannot be delivered",
-                    )
-                )
-    return found
 
 
 def _account(config: Mapping[str, Any]) -> str | None:
@@ -496,20 +281,22 @@ def _object(config: Mapping[str, Any], key: str) -> Any:
             fail(key, "its JSON text holds an integer too long to read")
         fail(key, "must be a mapping (or its JSON text), got a string that is not JSON")
     # Newer Pythons parse deeper JSON without a RecursionError: the same limit as for YAML, always.
-    if _nesting(parsed) > MAX_DEPTH:
+    if _nests_deeper(parsed, MAX_DEPTH):
         fail(key, "its JSON text nests too deeply")
     return parsed
 
 
-def _nesting(value: Any) -> int:
-    """How many mappings and lists deep ``value`` goes, without recursion."""
-    deepest, stack = 0, [(value, 1)]
+def _nests_deeper(value: Any, limit: int) -> bool:
+    """Whether ``value`` goes more than ``limit`` mappings and lists deep, without recursion;
+    it stops at the first container over the limit."""
+    stack = [(value, 1)]
     while stack:
         item, level = stack.pop()
         if isinstance(item, dict | list):
-            deepest = max(deepest, level)
+            if level > limit:
+                return True
             stack += [(child, level + 1) for child in (item.values() if isinstance(item, dict) else item)]
-    return deepest
+    return False
 
 
 class _DuplicateKey(Exception):

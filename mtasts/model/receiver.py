@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from mtasts.model import receiver_contract as contract
 from mtasts.model.errors import ConfigError
 from mtasts.model.vocabulary import Reports, values
 from mtasts.rfc.names import hostname_problem, normalize_name
@@ -35,9 +36,9 @@ if TYPE_CHECKING:
     from mtasts.model.domain import Domain  # domain.py imports this module
 
 CHOICES = values(Reports)
-REPORT_PATH = "/v1/tlsrpt"
+REPORT_PATH = contract.PATHS["report"]
 """The receiver's HTTPS intake path; also its API version."""
-SUMMARY_PATH = "/v1/summary"
+SUMMARY_PATH = contract.PATHS["summary"]
 KEY = "reports"
 SECRET_KEYS = ("reportsToken", "reportsWebhook")
 """Pulumi secrets (``pulumi config set --secret mta-sts:reportsToken …``): the read token and
@@ -45,21 +46,8 @@ the digest webhook URL. The loader accepts the keys and never reads their values
 TOKEN_ENV = "MTASTS_REPORTS_TOKEN"
 """Where ``mtasts reports`` and ``mtasts serve`` take the read token from."""
 
-SETTINGS_DEFAULTS: dict[str, int] = {
-    "retentionDays": 400,
-    "silentAfterDays": 3,
-    "maxCompressedBytes": 1048576,
-    "maxDecompressedBytes": 16777216,
-    "rateLimitPerMinute": 60,
-}
-"""Numeric receiver settings and their defaults (``Pulumi.yaml`` describes the same)."""
-_LIMITS: dict[str, tuple[int, int]] = {
-    "retentionDays": (1, 3650),
-    "silentAfterDays": (1, 365),
-    "maxCompressedBytes": (1024, 26214400),
-    "maxDecompressedBytes": (1024, 134217728),
-    "rateLimitPerMinute": (1, 1000000),
-}
+SETTINGS_DEFAULTS: dict[str, int] = {s.name: s.default for s in contract.SETTINGS}
+"""Numeric receiver settings and their defaults (``receiver_contract.SETTINGS``)."""
 KEYS = ("host", "zone", "zoneId", "mailto", *SETTINGS_DEFAULTS)
 _ZONE_ID = re.compile(r"[0-9a-f]{32}\Z")
 _LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}\Z")
@@ -165,8 +153,8 @@ def load_receiver(raw: Any, key: str = KEY) -> ReceiverSettings | None:
         if mail_domain != zone and not mail_domain.endswith("." + zone):
             _fail(f"{key}.mailto", f"{mail_domain} must be in the receiver's zone {zone} (Email Routing)")
     numbers = {
-        name: _whole(raw.get(name, default), f"{key}.{name}", *_LIMITS[name])
-        for name, default in SETTINGS_DEFAULTS.items()
+        s.name: _whole(raw.get(s.name, s.default), f"{key}.{s.name}", s.low, s.high)
+        for s in contract.SETTINGS
     }
     if numbers["maxDecompressedBytes"] < numbers["maxCompressedBytes"]:
         _fail(f"{key}.maxDecompressedBytes", "must be at least maxCompressedBytes")
@@ -181,6 +169,47 @@ def load_receiver(raw: Any, key: str = KEY) -> ReceiverSettings | None:
         max_decompressed_bytes=numbers["maxDecompressedBytes"],
         rate_limit_per_minute=numbers["rateLimitPerMinute"],
     )
+
+
+def check_against_domains(settings: ReceiverSettings, domains: Iterable[Domain], key: str = KEY) -> None:
+    """The receiver must not take over a name that serves a mail domain of the stack.
+
+    ``EmailRoutingDns`` puts Email Routing's MX records on ``mailto``'s domain: on a mail domain of
+    the stack, or the zone apex one lives in (or the receiver's own zone apex, which usually takes
+    the organization's mail), they sit beside its own MX and mail for its other addresses is lost.
+    And ``host`` is a Workers custom domain: on a policy host (``mta-sts.<d>``) it would answer 404
+    for the policy. Raises ``ConfigError`` naming the key.
+    """
+    listed = list(domains)
+    mail = settings.mail_domain
+    if mail is not None:
+        for domain in listed:
+            apex = normalize_name(domain.zone or domain.name)
+            if mail == domain.name:
+                _fail(
+                    f"{key}.mailto",
+                    f"{mail} is a mail domain of this stack: Email Routing's MX records would sit beside "
+                    "its own and lose its other mail; use a subdomain that receives no other mail",
+                )
+            if mail == apex:
+                _fail(
+                    f"{key}.mailto",
+                    f"{mail} is the zone apex of {domain.name}, which receives other mail: use a "
+                    "subdomain that receives no other mail",
+                )
+        if mail == settings.zone:
+            _fail(
+                f"{key}.mailto",
+                f"{mail} is the apex of the receiver's zone, which usually receives other mail: use a "
+                "subdomain that receives no other mail, e.g. reports." + mail,
+            )
+    for domain in listed:
+        if settings.host == domain.policy_host:
+            _fail(
+                f"{key}.host",
+                f"{settings.host} is the policy host of {domain.name}: the receiver there would answer "
+                "404 for its policy; use another name, e.g. tlsrpt." + (domain.zone or domain.name),
+            )
 
 
 def receiver_uris(settings: ReceiverSettings) -> tuple[str, ...]:
@@ -200,8 +229,19 @@ def storage_name(stack: str) -> str:
 
 
 def message_cap(settings: ReceiverSettings) -> int:
-    """Largest mail taken: a base64 report attachment (4/3 of its size) and headroom for headers."""
-    return settings.max_compressed_bytes * 4 // 3 + 262144
+    """Largest mail taken (``receiver_contract.message_cap`` of ``maxCompressedBytes``)."""
+    return contract.message_cap(settings.max_compressed_bytes)
+
+
+def chosen_settings(settings: ReceiverSettings) -> dict[str, int]:
+    """The stack's value of every ``receiver_contract.SETTINGS`` entry, by its camelCase name."""
+    return {
+        "retentionDays": settings.retention_days,
+        "silentAfterDays": settings.silent_after_days,
+        "maxCompressedBytes": settings.max_compressed_bytes,
+        "maxDecompressedBytes": settings.max_decompressed_bytes,
+        "rateLimitPerMinute": settings.rate_limit_per_minute,
+    }
 
 
 def receiver_data(settings: ReceiverSettings, domains: Iterable[Domain]) -> ReceiverData:
@@ -214,20 +254,15 @@ def receiver_data(settings: ReceiverSettings, domains: Iterable[Domain]) -> Rece
     builtin domain's record lists the receiver.
     """
     listed = list(domains)
-    builtin = [d for d in listed if d.reports == "builtin"]
+    builtin = [d for d in listed if d.reports is Reports.BUILTIN]
     return ReceiverData(
         domains=tuple(sorted({normalize_name(d.name) for d in listed})),
         builtin=frozenset(normalize_name(d.name) for d in builtin),
         dns_external=frozenset(normalize_name(d.name) for d in builtin if not d.managed_dns),
         rua=receiver_uris(settings),
-        limits={
-            "maxCompressedBytes": settings.max_compressed_bytes,
-            "maxDecompressedBytes": settings.max_decompressed_bytes,
-            "maxMessageBytes": message_cap(settings),
-            "rateLimitPerMinute": settings.rate_limit_per_minute,
-            "retentionDays": settings.retention_days,
-            "silentAfterDays": settings.silent_after_days,
-        },
+        limits=contract.worker_limits(chosen_settings(settings)),
+        fields=dict(contract.FIELD_CHARS),
+        paths=dict(contract.PATHS),
     )
 
 

@@ -16,6 +16,7 @@ program, ``wait-live`` and ``readiness`` read the same values:
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -38,7 +39,8 @@ class LiveGate:
     rounds: int = 3
     """Good looks in a row (every address serving the new bytes) before the policy counts as live."""
     span: float = 30.0
-    """Seconds at least from the first to the last of those looks (a flapping host never passes)."""
+    """Seconds at least from the first to the last of those looks (a flapping host never passes);
+    when not given, half the timeout if that is shorter."""
 
 
 @dataclass(frozen=True)
@@ -101,13 +103,18 @@ def parse_live_gate(raw: Any, key: str = "liveGate") -> LiveGate:
     if interval > timeout:
         _fail(f"{key}.interval", f"must not exceed timeout ({timeout:g} s), got {interval:g}")
     rounds = _number(given.get("rounds", base.rounds), f"{key}.rounds", 1, 100, whole=True)
-    span = float(_number(given.get("span", base.span), f"{key}.span", 0, MAX_GATE_SECONDS))
-    if span >= timeout:
-        _fail(
-            f"{key}.span",
-            f"must be less than timeout ({timeout:g} s), or the wait can never pass; got {span:g}",
-        )
+    if "span" in given:
+        span = float(_number(given["span"], f"{key}.span", 0, MAX_GATE_SECONDS))
+        if span >= timeout:
+            _fail(f"{key}.span", f"must be less than timeout ({timeout:g} s), or the wait never passes")
+    else:
+        span = default_span(timeout, base.span)
     return LiveGate(timeout=timeout, interval=interval, rounds=rounds, span=span)
+
+
+def default_span(timeout: float, span: float = LiveGate.span) -> float:
+    """The span when none is given: ``span``, or half the timeout when that is shorter."""
+    return min(span, timeout / 2)
 
 
 def parse_readiness(raw: Any, key: str = "readiness") -> Readiness:
@@ -129,20 +136,52 @@ def parse_readiness(raw: Any, key: str = "readiness") -> Readiness:
     )
 
 
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})?\Z", re.ASCII
+)
+"""RFC 3339 §5.6 ``date-time``: ``T`` and ``Z`` in either case, any fraction, ``Z`` or ``±hh:mm``."""
+
+
 def parse_time(value: Any, key: str) -> datetime.datetime:
-    """An RFC 3339 date-time with its offset (``2026-11-01T09:00:00Z``), timezone-aware."""
+    """An RFC 3339 date-time with its offset (``2026-11-01T09:00:00Z``), timezone-aware, in UTC.
+
+    Exactly RFC 3339 §5.6: lower-case ``t`` and ``z``, offsets and fractions of any length are
+    accepted, a leap second (``:60``) is the second after ``:59``; ISO 8601 forms that are not
+    RFC 3339 (week dates, ordinal dates, basic format, a missing offset) are refused.
+    """
     if isinstance(value, datetime.datetime):
         parsed = value  # YAML reads an unquoted timestamp as a datetime already
     elif isinstance(value, str):
-        try:
-            parsed = datetime.datetime.fromisoformat(value.strip())
-        except ValueError:
-            _fail(key, f"must be an RFC 3339 time such as 2026-11-01T09:00:00Z, got {value!r}")
+        parsed = _rfc3339(value.strip(), key)
     else:
         _fail(key, f"must be an RFC 3339 time such as 2026-11-01T09:00:00Z, got {value!r}")
     if parsed.tzinfo is None:
         _fail(key, f"must give its UTC offset (Z or +hh:mm), got {value!r}")
     return parsed.astimezone(datetime.UTC)
+
+
+def _rfc3339(text: str, key: str) -> datetime.datetime:
+    match = _RFC3339.match(text)
+    if match is None:
+        _fail(key, f"must be an RFC 3339 time such as 2026-11-01T09:00:00Z, got {text!r}")
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    fraction, offset = match.group(7), match.group(8)
+    if offset is None:
+        _fail(key, f"must give its UTC offset (Z or +hh:mm), got {text!r}")
+    leap = second == 60
+    try:
+        zone = datetime.UTC
+        if offset not in ("Z", "z"):
+            hours, minutes = int(offset[1:3]), int(offset[4:6])
+            if hours > 23 or minutes > 59:
+                raise ValueError("offset out of range")
+            sign = -1 if offset[0] == "-" else 1
+            zone = datetime.timezone(sign * datetime.timedelta(hours=hours, minutes=minutes))
+        micro = int((fraction or "0")[:6].ljust(6, "0"))
+        parsed = datetime.datetime(year, month, day, hour, minute, 59 if leap else second, micro, zone)
+    except ValueError:
+        _fail(key, f"must be an RFC 3339 time such as 2026-11-01T09:00:00Z, got {text!r} (out of range)")
+    return parsed + datetime.timedelta(seconds=1) if leap else parsed
 
 
 def format_time(moment: datetime.datetime) -> str:

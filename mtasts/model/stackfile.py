@@ -24,6 +24,7 @@ from yaml.nodes import MappingNode, ScalarNode
 from yaml.resolver import Resolver
 
 from mtasts.model.errors import ConfigError
+from mtasts.model.receiver import SECRET_KEYS
 
 NAMESPACE = "mta-sts"
 
@@ -152,16 +153,19 @@ _OPEN = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
 _CLOSE = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
 
-def _depth(text: str) -> int:
-    """How deep ``text`` nests mappings and lists, from the parser's events (no recursion)."""
-    depth = deepest = 0
+def _too_deep(text: str) -> bool:
+    """Whether ``text`` nests mappings and lists more than ``MAX_DEPTH`` levels deep, from the
+    parser's events (no recursion); it stops at the first event over the limit, so a hostile file
+    costs the events up to there, not all of them."""
+    depth = 0
     for event in yaml.parse(text, Loader=LOADER):
         if isinstance(event, _OPEN):
             depth += 1
-            deepest = max(deepest, depth)
+            if depth > MAX_DEPTH:
+                return True
         elif isinstance(event, _CLOSE):
             depth -= 1
-    return deepest
+    return False
 
 
 _QUOTED = re.compile(r"'[^']*'|\"[^\"\\\\]*\"")
@@ -175,7 +179,8 @@ def nesting_bound(text: str) -> int | None:
     A block level needs one more column of indent (or a ``- ``/``? `` indicator) than its
     parent, give or take one level; flow levels are counted per line, and a line whose
     brackets do not balance (a flow collection over several lines, a bracket in a plain
-    scalar, a quote left open) gives None.
+    scalar, a quote left open) gives None, as does a line nesting more than ``MAX_DEPTH`` flow
+    levels: the bound could not rule that out anyway, so the scan stops there.
     """
     prefix = flow = 0
     for line in text.splitlines():
@@ -187,9 +192,9 @@ def nesting_bound(text: str) -> int | None:
             if "'" in line or '"' in line:
                 return None
         depth = deepest = 0
-        for bracket in _FLOW.findall(_COMMENT.sub("", line)):
-            depth += 1 if bracket in "[{" else -1
-            if depth < 0:
+        for bracket in _FLOW.finditer(_COMMENT.sub("", line)):
+            depth += 1 if bracket[0] in "[{" else -1
+            if depth < 0 or depth > MAX_DEPTH:
                 return None
             deepest = max(deepest, depth)
         if depth:
@@ -223,7 +228,7 @@ def parse_yaml(text: str, name: str) -> Any:
     """
     try:
         bound = nesting_bound(text)
-        if (bound is None or bound > MAX_DEPTH) and _depth(text) > MAX_DEPTH:
+        if (bound is None or bound > MAX_DEPTH) and _too_deep(text):
             raise ConfigError(name, f"nests mappings and lists more than {MAX_DEPTH} levels deep")
         with gc_paused():
             return yaml.load(text, Loader=LOADER)
@@ -312,6 +317,12 @@ def project_defaults(project_dir: Path) -> dict[str, Any]:
     return values
 
 
+def _is_secret(value: Any) -> bool:
+    """A Pulumi secret as a stack file holds it: a mapping of ``secure`` alone. A mapping with
+    ``secure`` among other keys is a setting, checked (and refused) key by key like any other."""
+    return isinstance(value, Mapping) and list(value) == ["secure"]
+
+
 def stack_config(project_dir: Path, stack: str) -> dict[str, Any]:
     """The plain config of ``Pulumi.<stack>.yaml``, over ``Pulumi.yaml``'s defaults."""
     path = project_dir / f"Pulumi.{stack}.yaml"
@@ -325,8 +336,15 @@ def stack_config(project_dir: Path, stack: str) -> dict[str, Any]:
     given: dict[str, str] = {}
     for name, value in config_section(read_yaml(path), path.name).items():
         namespace, colon, bare = str(name).rpartition(":")
-        if isinstance(value, Mapping) and "secure" in value:
-            continue  # secrets are not needed offline
+        if _is_secret(value):
+            if colon and namespace != NAMESPACE or bare in SECRET_KEYS:
+                continue  # secrets are not needed offline
+            # Dropped, a secret setting would leave plan showing the defaults instead of it.
+            raise ConfigError(
+                bare,
+                f"is a secret (secure:) in {path.name}, which cannot be read offline; only "
+                f"{', '.join(SECRET_KEYS)} may be secrets: set it in plain text",
+            )
         if colon and namespace != NAMESPACE:
             values[name] = value
             continue

@@ -11,10 +11,10 @@ How to add a domain setting (one table entry + one field):
    ``Pulumi.yaml`` (a test keeps ``DEFAULTS`` equal to it).
 
 A rule that relates two settings (say, "only applies to hosting: github-pages") goes in
-``mtasts.model.loader.DOMAIN_RULES``; a rule over what a built domain publishes in
+``mtasts.model.rules.DOMAIN_RULES``; a rule over what a built domain publishes in
 ``BUILT_RULES``; a rule across domains in ``STACK_RULES``. A stack-level key (beside
 ``defaults`` and ``domains``) goes in ``loader.TOP_KEYS`` and ``Pulumi.yaml``, and is read into
-``loader.Stack`` (and ``Deployment``) in ``loader._load_config``.
+``rules.Stack`` (and ``Deployment``) in ``loader._load_config``.
 """
 
 from __future__ import annotations
@@ -179,8 +179,8 @@ class Setting:
 
 
 SETTINGS: dict[str, Setting] = {
-    "hosting": Setting("hosting", choice(Hosting), "cloudflare-worker"),
-    "mode": Setting("mode", choice(Mode), "testing"),
+    "hosting": Setting("hosting", choice(Hosting), Hosting.CLOUDFLARE_WORKER),
+    "mode": Setting("mode", choice(Mode), Mode.TESTING),
     "maxAge": Setting("max_age", max_age, 604800),
     "mx": Setting(
         "mx",
@@ -193,15 +193,15 @@ SETTINGS: dict[str, Setting] = {
         [],
     ),
     "tlsrpt": Setting("tlsrpt", string_list("TLS-RPT URI", tlsrpt_uri_problem, "RFC 8460 §3"), []),
-    "dns": Setting("dns", choice(Dns), "cloudflare"),
-    "routing": Setting("routing", choice(Routing), "route"),
+    "dns": Setting("dns", choice(Dns), Dns.CLOUDFLARE),
+    "routing": Setting("routing", choice(Routing), Routing.ROUTE),
     "zone": Setting("zone", zone_name),
     "zoneId": Setting(
         "zone_id", matching(HEX_ID, "must be 32 lower-case hex digits (the Cloudflare zone id)")
     ),
     "repository": Setting("repository", repository_name),
     "httpsEnforced": Setting("https_enforced", boolean),
-    "reports": Setting("reports", choice(Reports), "none"),
+    "reports": Setting("reports", choice(Reports), Reports.NONE),
     "noneSince": Setting("none_since", parse_time),
 }
 """Every key a domain (or ``mta-sts:defaults``) may set, in the order they are checked."""

@@ -105,6 +105,14 @@ class Check(enum.StrEnum):
     POLICY_CERTIFICATE = "policy-certificate"
     DANE = "dane"
     DANE_TLSRPT = "dane-tlsrpt"
+    # verify: why the policy fetch failed, most specific first (``mtasts.checks.fetch_check``)
+    POLICY_TIMEOUT = "policy-timeout"
+    POLICY_TLS = "policy-tls"
+    POLICY_REDIRECT = "policy-redirect"
+    POLICY_STATUS = "policy-status"
+    POLICY_CONTENT_TYPE = "policy-content-type"
+    POLICY_ENCODING = "policy-encoding"
+    POLICY_SIZE = "policy-size"
     # verify --stack: drift from the stack
     DRIFT = "drift"
     DRIFT_POLICY = "drift-policy"
@@ -120,6 +128,8 @@ class Check(enum.StrEnum):
     REPORT_AGE = "report-age"
     REPORT_ORGANIZATIONS = "report-organizations"
     REPORT_FAILURES = "report-failures"
+    REPORT_FAILURES_ELSEWHERE = "report-failures-elsewhere"
+    REPORT_ORGANIZATION = "report-organization"
     # plan --base
     REMOVAL = "removal"
     # verify --stack: a delegated domain's onboarding (mtasts.checks.onboarding)

@@ -104,17 +104,30 @@ class PolicyRedirectError(PolicyFetchError):
 class PolicyStatusError(PolicyFetchError):
     """A final status other than 200."""
 
-    def __init__(self, host: str, reason: str, address: str, status: int) -> None:
+    def __init__(
+        self, host: str, reason: str, address: str, status: int, headers: tuple[tuple[str, str], ...] = ()
+    ) -> None:
         super().__init__(host, reason, address)
         self.status = status
+        self.headers = headers
+        """The answer's headers (names lower-case), to tell a challenge page from an error."""
 
 
 class PolicyContentTypeError(PolicyFetchError):
     """Not served as ``text/plain``."""
 
-    def __init__(self, host: str, reason: str, address: str, content_type: str | None) -> None:
+    def __init__(
+        self,
+        host: str,
+        reason: str,
+        address: str,
+        content_type: str | None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         super().__init__(host, reason, address)
         self.content_type = content_type
+        self.headers = headers
+        """The answer's headers (names lower-case), to tell a challenge page from a misconfiguration."""
 
 
 class PolicyEncodingError(PolicyFetchError):

@@ -166,6 +166,7 @@ async def _read(
     response: httpx.Response, host: str, address: str, url: str, where: str, timeout: float
 ) -> PolicyResponse:
     status = response.status_code
+    headers = tuple((k.lower(), v) for k, v in response.headers.multi_items())
     if 300 <= status < 400:
         location = response.headers.get("location")
         raise PolicyRedirectError(
@@ -176,8 +177,9 @@ async def _read(
         )  # fmt: skip
     if status != 200:
         raise PolicyStatusError(
-            host, f"{url} answers HTTP {status}; senders accept only 200 (RFC 8461 §3.3)", address, status
-        )
+            host, f"{url} answers HTTP {status}; senders accept only 200 (RFC 8461 §3.3)", address, status,
+            headers,
+        )  # fmt: skip
     content_type = response.headers.get("content-type")
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media != "text/plain":
@@ -187,6 +189,7 @@ async def _read(
             f"{url} is served as {shown!r}; senders want text/plain (RFC 8461 §3.3)",
             address,
             content_type,
+            headers,
         )
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):

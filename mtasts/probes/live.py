@@ -121,16 +121,19 @@ async def look(domain: str, expected: str, options: ProbeOptions, fetch: Fetch =
 
 async def _look_by(
     domain: str, expected: str, options: ProbeOptions, fetch: Fetch, deadline: float
-) -> Served:
-    """``look``, ended at ``deadline`` (``time.monotonic()``) if it has not finished by then."""
-    left = max(0.0, deadline - time.monotonic())
+) -> Served | None:
+    """``look``, ended at ``deadline`` (``time.monotonic()``): None when it had not finished by then."""
     try:
-        async with asyncio.timeout(left):
+        async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
             return await look(domain, expected, options, fetch)
     except TimeoutError:
-        host = policy_host(domain)
-        reason = f"{host}: no complete answer before the wait's deadline"
-        return Served(domain, expected, (), (PolicyTimeoutError(host, reason),))
+        return None
+
+
+def _cut(domain: str, expected: str) -> Served:
+    host = policy_host(domain)
+    reason = f"{host}: no complete answer before the wait's deadline"
+    return Served(domain, expected, (), (PolicyTimeoutError(host, reason),))
 
 
 async def wait_live(
@@ -155,9 +158,13 @@ async def wait_live(
     seen: dict[str, Served] = {}
     streaks = {d: Streak() for d in expected}
     while True:
-        looks = await asyncio.gather(*(_look_by(d, i, options, fetch, deadline) for d, i in pending.items()))
+        names = list(pending)
+        looks = await asyncio.gather(*(_look_by(d, pending[d], options, fetch, deadline) for d in names))
         at = time.monotonic()
-        for served in looks:
+        for name, served in zip(names, looks, strict=True):
+            if served is None:  # cut at the deadline: the last complete look says more
+                seen.setdefault(name, _cut(name, pending[name]))
+                continue
             seen[served.domain] = served
             streaks[served.domain].add(served, at)
             if on_look is not None:

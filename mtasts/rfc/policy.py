@@ -64,14 +64,17 @@ class PolicyError(ValueError):
 class Policy:
     """One MTA-STS policy: what a policy host serves for a domain."""
 
-    mode: str
-    """``enforce``, ``testing`` or ``none``."""
+    mode: Mode
+    """``enforce``, ``testing`` or ``none``; a string given here is made the member (or refused)."""
     max_age: int
     """Seconds a sender may cache the policy, 0..31557600."""
     mx: tuple[str, ...] = ()
     """MX host patterns, each a host name or ``*.`` and a host name."""
     extensions: tuple[tuple[str, str], ...] = field(default=())
     """Unknown fields, kept in order as (name, value) pairs."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mode", Mode(self.mode))
 
     def render(self) -> str:
         """The policy text, one field a line, each line ending in CRLF."""
@@ -107,14 +110,14 @@ def policy_id(text: str | bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:ID_LENGTH]
 
 
-def short_max_age_problem(mode: str, max_age: int) -> str | None:
+def short_max_age_problem(mode: Mode, max_age: int) -> str | None:
     """The one rule "enforce with max_age under a day": why it is risky, or None.
 
     A short max_age makes senders refetch often: an outage of the policy host (or an attacker
     blocking it) drops protection once the cached policy expires (RFC 8461 §3.2 suggests weeks).
     The loader, ``verify`` and the policy pack all word it with this.
     """
-    if mode != "enforce" or max_age >= ONE_DAY:
+    if mode is not Mode.ENFORCE or max_age >= ONE_DAY:
         return None
     return (
         f"enforce with max_age {max_age} s (under one day): senders refetch often, and an outage "
@@ -210,10 +213,11 @@ def parse_policy(text: str | bytes) -> Policy:
     for required in ("version", "mode", "max_age"):
         if required not in seen:
             raise PolicyError(f"field {required!r} is required (RFC 8461 §3.2)")
-    if not mx and seen["mode"] != "none":
-        raise PolicyError(f"mode {seen['mode']} needs at least one mx field (RFC 8461 §3.2)")
+    mode = Mode(seen["mode"])
+    if not mx and mode is not Mode.NONE:
+        raise PolicyError(f"mode {mode} needs at least one mx field (RFC 8461 §3.2)")
     return Policy(
-        mode=seen["mode"],
+        mode=mode,
         max_age=int(seen["max_age"]),
         mx=tuple(mx),
         extensions=tuple(extensions),

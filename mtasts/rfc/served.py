@@ -28,7 +28,8 @@ In the receiver (``encode_receiver``), one domain of the stack a line, sorted::
     "a.example":{"builtin":true},
     "b.example":{"builtin":true,"dnsExternal":true},
     "c.example":{}
-    },"limits":{"maxCompressedBytes":1048576,…},"rua":["https:\\/\\/tlsrpt.example.net\\/v1\\/tlsrpt"]}
+    },"fields":{"contact-info":1024,…},"limits":{"chunkChars":262144,…},"paths":{"raw":"\\/v1\\/raw\\/",…},
+    "rua":["https:\\/\\/tlsrpt.example.net\\/v1\\/tlsrpt"]}
     /* mta-sts:settings:end */
     );
 
@@ -42,7 +43,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mtasts.rfc.policy import policy_id
@@ -190,6 +191,10 @@ class ReceiverData:
     """The receiver's URIs, as a builtin domain's ``_smtp._tls`` record lists them."""
     limits: Mapping[str, int]
     """Caps and periods by their camelCase names (``maxCompressedBytes``, ``retentionDays``, …)."""
+    fields: Mapping[str, int] = field(default_factory=dict)
+    """Longest value of each report field in code points (``organization-name``, ``policy-string``, …)."""
+    paths: Mapping[str, str] = field(default_factory=dict)
+    """The receiver's HTTP paths by job (``report``, ``summary``, ``submissions``, ``raw``)."""
 
 
 def _name_list(names: Iterable[str], what: str) -> set[str]:
@@ -213,8 +218,22 @@ def encode_receiver(data: ReceiverData) -> str:
         )
         lines.append(_string(name) + ":{" + flags + "}")
     limits = ",".join(_string(key) + ":" + str(int(value)) for key, value in sorted(data.limits.items()))
+    fields = ",".join(_string(key) + ":" + str(int(value)) for key, value in sorted(data.fields.items()))
+    paths = ",".join(_string(key) + ":" + _string(value) for key, value in sorted(data.paths.items()))
     rua = ",".join(_string(uri) for uri in data.rua)
-    return '{"domains":{\n' + ",\n".join(lines) + '\n},"limits":{' + limits + '},"rua":[' + rua + "]}\n"
+    return (
+        '{"domains":{\n'
+        + ",\n".join(lines)
+        + '\n},"fields":{'
+        + fields
+        + '},"limits":{'
+        + limits
+        + '},"paths":{'
+        + paths
+        + '},"rua":['
+        + rua
+        + "]}\n"
+    )
 
 
 def decode_receiver(data: str) -> ReceiverData:
@@ -232,12 +251,21 @@ def decode_receiver(data: str) -> ReceiverData:
         raise ServedDataError('"limits" must map names to whole numbers')
     if not isinstance(rua, list) or not all(isinstance(uri, str) for uri in rua):
         raise ServedDataError('"rua" must be a list of URIs')
+    fields, paths = value.get("fields", {}), value.get("paths", {})
+    if not isinstance(fields, dict) or not all(
+        isinstance(n, int) and not isinstance(n, bool) for n in fields.values()
+    ):
+        raise ServedDataError('"fields" must map names to whole numbers')
+    if not isinstance(paths, dict) or not all(isinstance(p, str) for p in paths.values()):
+        raise ServedDataError('"paths" must map names to paths')
     return ReceiverData(
         domains=tuple(sorted(domains)),
         builtin=frozenset(name for name, flags in domains.items() if flags.get("builtin") is True),
         dns_external=frozenset(name for name, flags in domains.items() if flags.get("dnsExternal") is True),
         rua=tuple(rua),
         limits=dict(limits),
+        fields=dict(fields),
+        paths=dict(paths),
     )
 
 

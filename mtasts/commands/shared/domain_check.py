@@ -24,6 +24,7 @@ from mtasts.checks.dane import dane, dane_in_use, missing_tlsa
 from mtasts.commands.shared.delegated import ApiView, ask_api, onboard
 from mtasts.model.config import Deployment, Domain
 from mtasts.model.findings import Finding, Severity
+from mtasts.model.vocabulary import Mode
 from mtasts.probes import MxAnswer, ProbeOptions, Prober, StarttlsProbe
 from mtasts.probes.custom_hostnames import Api
 from mtasts.probes.dnssec import Security, TlsaAnswer
@@ -36,7 +37,7 @@ class Report:
     """Every finding for one domain, in check order."""
 
     domain: str
-    mode: str | None
+    mode: Mode | None
     """The live policy's mode, or None when no valid policy was fetched."""
     findings: tuple[Finding, ...]
     certificates: tuple[ServedCertificate, ...] = ()
@@ -62,7 +63,7 @@ class Report:
 
     def checks(self, severity: Severity | None = None) -> list[str]:
         """The check names found, optionally only those of one severity."""
-        return [f.check for f in self.findings if severity is None or f.severity is severity]
+        return [f.name for f in self.findings if severity is None or f.severity is severity]
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -16,6 +16,11 @@ Per domain, in this order (RFC 8461 and RFC 8460):
    is temporary (senders retry), a warning that nothing could be checked.
 5. ``_smtp._tls.<domain>`` TXT: at most one ``v=TLSRPTv1`` record, valid (RFC 8460 §3).
 
+Beside them: the days left of every certificate a handshake got (``policy-certificate`` after
+the policy, ``mx-certificate`` after ``starttls``; thresholds ``--cert-warning-days`` and
+``--cert-error-days``), and DANE (``dane``, ``dane-tlsrpt``): TLSA records of each MX host, when
+DNSSEC validates them, against the chain served at every address (``mtasts.checks.dane``).
+
 With ``--stack`` each domain is also compared with what the stack publishes (drift).
 
 Every finding has a stable ``check`` name, a severity and a one-line reason:
@@ -29,15 +34,22 @@ broken HTTP), ``policy-tls`` (TLS version or certificate), ``policy-redirect``, 
 ``policy-content-type``, ``policy-encoding`` (a ``Content-Encoding`` such as gzip),
 ``policy-size``, ``policy-timeout``, ``policy-syntax``, ``policy`` (the parsed policy),
 ``policy-mode``, ``policy-max-age``, ``mx-records``, ``mx-coverage``, ``starttls``,
-``tlsrpt-record``, ``drift-policy``, ``drift-id``, ``drift-tlsrpt``, ``drift``.
+``mx-certificate``, ``policy-certificate``, ``dane``, ``dane-tlsrpt``, ``tlsrpt-record``,
+``drift-policy``, ``drift-id``, ``drift-tlsrpt``, ``drift``.
 
 ``--json`` prints one JSON object::
 
     {"domains": {"example.com": {"mode": "enforce" | "testing" | "none" | null,
                                  "errors": 0, "warnings": 1,
                                  "findings": [{"check": "sts-record", "severity": "ok",
-                                               "reason": "..."}, ...]}},
-     "errors": 0, "warnings": 1}
+                                               "reason": "...", "subject": "mx1..."?}, ...],
+                                 "certificates": [{"endpoint": "mx", "host", "address",
+                                                   "notAfter", "daysLeft"}, ...]}},
+     "errors": 0, "warnings": 1,
+     "urgent": [{"domain": "example.com", "check": "mx-certificate", ...}]}
+
+``--format openmetrics`` prints the same run as OpenMetrics text (``metrics.py``); ``mtasts
+watch`` (``watch.py``) runs it and alerts on what changed since the last run.
 
 The network work is ``mtasts.probes`` (every question, fetch and probe once per run, sockets
 bounded by the open-file limit); the rules are ``mtasts.checks``; this package only runs them

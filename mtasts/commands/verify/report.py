@@ -15,11 +15,11 @@ def render_text(reports: list[Report], elapsed: float | None = None) -> str:
         out.append("URGENT: MX certificates of enforce domains about to expire (mail will bounce):")
         out += [f"  {r.domain}: {f.reason}" for r, f in urgent]
         out.append("")
-    width = max((len(f.check) for r in reports for f in r.findings), default=10)
+    width = max((len(f.name) for r in reports for f in r.findings), default=10)
     for report in reports:
         out.append(f"{report.domain} (mode {report.mode or 'unknown'})")
         for f in report.findings:
-            out.append(f"  {f.severity:<7} {f.check:<{width}}  {f.reason}")
+            out.append(f"  {f.severity:<7} {f.name:<{width}}  {f.reason}")
         verdict = "FAIL" if report.errors else "PASS"
         out.append(f"  {verdict}: {_plural(report.errors, 'error')}, {_plural(report.warnings, 'warning')}")
         out.append("")

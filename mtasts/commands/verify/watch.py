@@ -28,9 +28,8 @@ import dns.resolver
 import httpx
 
 from mtasts.checks.alerts import StateError, compare, current, dump_state, load_state, message
-from mtasts.commands.shared.args import UsageError
+from mtasts.commands.shared.args import UsageError, names_and_stack, options_from_args, thresholds_from_args
 from mtasts.commands.shared.domain_check import verify
-from mtasts.commands.verify.command import names_and_stack, options_from_args, thresholds_from_args
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.vocabulary import Check
 

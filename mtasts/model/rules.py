@@ -1,0 +1,262 @@
+"""The rules a stack's domains must keep, beyond each setting's own validator.
+
+``DOMAIN_RULES`` relate a domain's settings (on a ``Draft``), ``BUILT_RULES`` check what a built
+``Domain`` publishes (name lengths, policy and TXT sizes: what would otherwise fail only during
+``pulumi up``), ``STACK_RULES`` look across domains; each raises ``ConfigError`` naming the key.
+``stack_warnings`` reports what is legal but risky. ``mtasts.model.loader`` applies them in that
+order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mtasts.model import delegation as delegation_model
+from mtasts.model import receiver as receiver_model
+from mtasts.model.domain import Domain
+from mtasts.model.findings import Finding, Severity
+from mtasts.model.validators import fail, shown
+from mtasts.model.vocabulary import Check, Dns, Hosting, Mode, RecordRole, Reports, Routing
+from mtasts.rfc.names import MAX_NAME_LENGTH, normalize_name
+from mtasts.rfc.policy import MAX_POLICY_BYTES, policy_host, short_max_age_problem
+
+MAX_TXT_STRING = 255
+"""Longest character-string in a TXT record (RFC 1035 §3.3)."""
+MAX_RECORD_WIRE = 4096
+"""Largest record Cloudflare accepts, in DNS wire format bytes (owner name, fixed fields and
+data): developers.cloudflare.com/dns/manage-dns-records/reference/dns-record-types/."""
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The stack-level values every domain may need."""
+
+    cloudflare_account_id: str | None
+    github_owner: str | None
+    receiver: receiver_model.ReceiverSettings | None = None
+    """``mta-sts:reports``: the stack's TLS report receiver, if configured."""
+    zone_ids: Mapping[str, str] = field(default_factory=dict)
+    """``mta-sts:zoneIds``: zone name → zone id, recorded once so no run looks it up."""
+    delegation: delegation_model.DelegationSettings | None = None
+    """``mta-sts:delegation``: the operator's zone for ``hosting: delegated`` domains, if configured."""
+
+
+@dataclass
+class Draft:
+    """A domain's validated settings before ``Domain`` is built; what ``DOMAIN_RULES`` see."""
+
+    name: str
+    key: str
+    """``domains.<name as written>``: the prefix of every error about this domain."""
+    own: Mapping[str, Any]
+    """The settings the domain itself gives (unvalidated)."""
+    values: dict[str, Any]
+    """Every setting by stack-file key, validated; per-domain-only keys not given are absent."""
+    stack: Stack
+
+    def where(self, setting: str) -> str:
+        """The dotted key a merged setting came from."""
+        return f"{self.key}.{setting}" if setting in self.own else f"defaults.{setting}"
+
+
+def _mx_for_mode(d: Draft) -> None:
+    if d.values["mode"] is not Mode.NONE and not d.values["mx"]:
+        fail(d.where("mx"), f"mode {d.values['mode']} needs at least one mx pattern (RFC 8461 §3.2)")
+
+
+def _zone_contains_name(d: Draft) -> None:
+    zone = d.values.setdefault("zone", d.name)
+    if d.name != zone and not d.name.endswith("." + zone):
+        fail(f"{d.key}.zone", f"zone {zone!r} does not contain {d.name!r}")
+
+
+def _known_zone_id(d: Draft) -> None:
+    """A zone listed in ``mta-sts:zoneIds`` gives its id to every domain in it that names none."""
+    if "zoneId" not in d.values and d.values["zone"] in d.stack.zone_ids:
+        d.values["zoneId"] = d.stack.zone_ids[d.values["zone"]]
+
+
+def _pages_only(d: Draft) -> None:
+    pages = d.values["hosting"] is Hosting.GITHUB_PAGES
+    for setting in ("repository", "httpsEnforced"):
+        if setting in d.own and not pages:
+            fail(f"{d.key}.{setting}", "only applies to hosting: github-pages")
+    if d.values["dns"] is Dns.CLOUDFLARE and pages and "routing" in d.own:
+        fail(f"{d.key}.routing", "only applies to hosting: cloudflare-worker")
+
+
+def _delegated_needs(d: Draft) -> None:
+    """A customer's domain: the delegation zone and the account; its DNS is the customer's."""
+    if d.values["hosting"] is not Hosting.DELEGATED:
+        return
+    if d.stack.delegation is None:
+        fail(f"{delegation_model.KEY}.zone", f"is required because {d.name} uses hosting: delegated")
+    if d.stack.cloudflare_account_id is None:
+        fail("cloudflareAccountId", f"is required because {d.name} uses hosting: delegated")
+    for setting in ("routing", "zone", "zoneId"):
+        if setting in d.own:
+            fail(f"{d.key}.{setting}", "does not apply to hosting: delegated (the zone is the customer's)")
+    if "dns" in d.own and d.values["dns"] is not Dns.EXTERNAL:
+        fail(f"{d.key}.dns", "hosting: delegated records are created by the customer: dns must be external")
+    d.values["dns"] = Dns.EXTERNAL
+
+
+def _hosting_needs(d: Draft) -> None:
+    if d.values["hosting"] is Hosting.DELEGATED:
+        return
+    if d.values["hosting"] is Hosting.GITHUB_PAGES:
+        if d.stack.github_owner is None:
+            fail("github:owner", f"is required because {d.name} uses hosting: github-pages")
+        d.values.setdefault("repository", policy_host(d.name))
+        return
+    if d.stack.cloudflare_account_id is None:
+        fail("cloudflareAccountId", f"is required because {d.name} uses hosting: cloudflare-worker")
+    if d.values["dns"] is Dns.EXTERNAL and d.values["routing"] is Routing.ROUTE:
+        fail(
+            d.where("routing"),
+            "dns: external with hosting: cloudflare-worker needs routing: custom-domain "
+            "(a Worker route needs a proxied record in Cloudflare DNS)",
+        )
+
+
+def _receiver_for_builtin(d: Draft) -> None:
+    """``reports: builtin`` needs the receiver (and the account it runs in); its URIs join ``tlsrpt``."""
+    if d.values["reports"] is not Reports.BUILTIN:
+        return
+    if d.stack.receiver is None:
+        fail(f"{receiver_model.KEY}.host", f"is required because {d.name} uses reports: builtin")
+    if d.stack.cloudflare_account_id is None:
+        fail("cloudflareAccountId", f"is required because {d.name} uses reports: builtin")
+    tlsrpt = tuple(d.values["tlsrpt"])
+    extra = tuple(u for u in receiver_model.receiver_uris(d.stack.receiver) if u not in tlsrpt)
+    d.values["tlsrpt"] = (*tlsrpt, *extra)
+
+
+def _none_since_only_in_none(d: Draft) -> None:
+    if "noneSince" in d.own and d.values["mode"] is not Mode.NONE:
+        mode = d.values["mode"]
+        fail(f"{d.key}.noneSince", f"only applies to mode: none (this domain is in {mode}); remove it")
+
+
+DOMAIN_RULES: tuple[Callable[[Draft], None], ...] = (
+    _mx_for_mode,
+    _none_since_only_in_none,
+    _receiver_for_builtin,
+    _zone_contains_name,
+    _known_zone_id,
+    _pages_only,
+    _delegated_needs,
+    _hosting_needs,
+)
+"""Rules relating a domain's settings, in order; each raises ``ConfigError`` naming the key."""
+
+
+def _derived_names_fit(domain: Domain, key: str) -> None:
+    names = [domain.policy_host, *(record.name for record in domain.records)]
+    longest = max(names, key=len)
+    if len(longest) > MAX_NAME_LENGTH:
+        fail(
+            key,
+            f"the derived name {shown(longest)} is {len(longest)} characters, over the "
+            f"{MAX_NAME_LENGTH} DNS allows; use a shorter domain name",
+        )
+
+
+def _policy_fits(domain: Domain, key: str) -> None:
+    size = len(domain.policy_text.encode())
+    if size > MAX_POLICY_BYTES:
+        fail(
+            f"{key}.mx",
+            f"the policy would be {size} bytes, over the {MAX_POLICY_BYTES} senders fetch "
+            "(RFC 8461 §3.3); use fewer or wildcard mx patterns",
+        )
+
+
+def _txt_records_fit(domain: Domain, key: str) -> None:
+    for record in domain.records:
+        if record.type != "TXT":
+            continue
+        strings = record.content[1:-1].split('" "')
+        owner = len(record.name.encode()) + 2  # length octets of each label, and the root
+        wire = owner + 10 + sum(1 + len(part.encode()) for part in strings)
+        setting = "tlsrpt" if record.role is RecordRole.TLSRPT else ""
+        where = f"{key}.{setting}" if setting else key
+        if max(len(part.encode()) for part in strings) > MAX_TXT_STRING:
+            fail(
+                where,
+                f"the {record.name} TXT record has a string over {MAX_TXT_STRING} bytes (RFC 1035 §3.3)",
+            )
+        if wire > MAX_RECORD_WIRE:
+            fail(
+                where,
+                f"the {record.name} TXT record would be {wire} bytes in DNS wire format, over the "
+                f"{MAX_RECORD_WIRE} Cloudflare accepts; list fewer or shorter URIs",
+            )
+
+
+BUILT_RULES: tuple[Callable[[Domain, str], None], ...] = (_derived_names_fit, _policy_fits, _txt_records_fit)
+"""Rules over what a built domain publishes (names, policy, records): what ``pulumi up`` would
+only find out after creating other resources. Each gets the domain and its ``domains.<name>`` key."""
+
+
+def _pages_repositories_distinct(domains: tuple[Domain, ...]) -> None:
+    """Two Pages domains cannot share a repository; GitHub compares names case-insensitively."""
+    owners: dict[str, str] = {}
+    for domain in domains:
+        if domain.hosting is not Hosting.GITHUB_PAGES or domain.repository is None:
+            continue
+        full = f"{domain.github_owner}/{domain.repository}".lower()
+        if full in owners:
+            fail(
+                f"domains.{domain.name}.repository",
+                f"repository {domain.repository!r} is also the one of {owners[full]} (GitHub "
+                "names are case-insensitive); each github-pages domain needs its own",
+            )
+        owners[full] = domain.name
+
+
+STACK_RULES: tuple[Callable[[tuple[Domain, ...]], None], ...] = (
+    _pages_repositories_distinct,
+    delegation_model.check_stack,
+)
+"""Rules over the whole stack (all domains built, sorted); each raises ``ConfigError``."""
+
+
+def _warning(check: Check, key: str, reason: str) -> Finding:
+    return Finding(check=check, severity=Severity.WARNING, reason=reason, key=key)
+
+
+def stack_warnings(domains: tuple[Domain, ...]) -> list[Finding]:
+    """Choices that are legal but likely to lose reports or mail, as ``Severity.WARNING`` findings."""
+    enforced = {d.name for d in domains if d.mode is Mode.ENFORCE}
+    found = []
+    for domain in domains:
+        key = f"domains.{domain.name}"
+        short = short_max_age_problem(domain.mode, domain.max_age)
+        if short is not None:
+            found.append(_warning(Check.SHORT_MAX_AGE, f"{key}.maxAge", short))
+        if not domain.tlsrpt:
+            found.append(
+                _warning(
+                    Check.NO_TLSRPT,
+                    f"{key}.tlsrpt",
+                    "no TLS-RPT URI, so senders cannot report failures (RFC 8460)",
+                )
+            )
+        for uri in domain.tlsrpt:
+            if not uri.lower().startswith("mailto:"):
+                continue
+            mailbox_domain = normalize_name(uri.split("?", 1)[0].rpartition("@")[2])
+            # MTA-STS applies to the exact recipient domain, not its subdomains.
+            if mailbox_domain in enforced:
+                found.append(
+                    _warning(
+                        Check.TLSRPT_ON_ENFORCED_DOMAIN,
+                        f"{key}.tlsrpt",
+                        f"reports go to {uri}, on {mailbox_domain}, which is in enforce; if its "
+                        "MTA-STS breaks, the reports about it cannot be delivered",
+                    )
+                )
+    return found

@@ -1,0 +1,53 @@
+// The daily digest to a Slack-compatible webhook: new failures since the last digest, and the
+// builtin domains silent for silentAfterDays, each named once a UTC day at most.
+
+import { LAST_REPORTS, silentDomains } from "./summary.js";
+
+export async function digest(db, webhook, settings, now, post = fetch) {
+  const last = await db.prepare("SELECT value FROM state WHERE key = 'digest'").first();
+  const from = last ? last.value : "";
+  const to = new Date(now).toISOString();
+  const rows = (
+    await db
+      .prepare(
+        "SELECT domain, result_type, receiving_mx, TOTAL(sessions) AS sessions FROM failures " +
+          "WHERE received_at > ? AND received_at <= ? GROUP BY domain, result_type, receiving_mx " +
+          "ORDER BY domain, sessions DESC, result_type, receiving_mx",
+      )
+      .bind(from, to)
+      .all()
+  ).results;
+  // Silent domains are named at most once per UTC day each: state 'silent:<domain>' is the day.
+  const day = to.slice(0, 10);
+  const named = new Map(
+    (await db.prepare("SELECT key, value FROM state WHERE key LIKE 'silent:%'").all()).results.map((r) => [
+      r.key.slice("silent:".length),
+      r.value,
+    ]),
+  );
+  const lastRows = (await db.prepare(LAST_REPORTS).all()).results;
+  const silent = silentDomains(settings, lastRows, now).filter((s) => named.get(s.domain) !== day);
+  let sent = false;
+  if ((rows.length > 0 || silent.length > 0) && typeof webhook === "string" && webhook !== "") {
+    const lines = [];
+    if (rows.length > 0) lines.push(`TLS report failures since ${from || "the first report"}:`);
+    for (const row of rows) {
+      lines.push(`• ${row.domain}: ${row.sessions} failed session(s), ${row.result_type} at ${row.receiving_mx || "unknown MX"}`);
+    }
+    if (silent.length > 0) lines.push(`No TLS report for ${settings.silentAfterDays} day(s) or more:`);
+    for (const s of silent) lines.push(`• ${s.domain}: last report ${s.last || "never"}`);
+    const response = await post(webhook, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ text: lines.join("\n") }),
+    });
+    if (!response.ok) throw new Error(`webhook answered ${response.status}`);
+    sent = true;
+  }
+  const upsert = "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+  const updates = [];
+  if (rows.length === 0 || sent) updates.push(db.prepare(upsert).bind("digest", to));
+  if (sent) for (const s of silent) updates.push(db.prepare(upsert).bind(`silent:${s.domain}`, day));
+  if (updates.length > 0) await db.batch(updates);
+  return { failures: rows.length, silent: silent.length, sent };
+}

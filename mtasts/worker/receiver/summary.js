@@ -1,0 +1,112 @@
+// The read side: the per-domain summary, the submissions list, and which builtin domains are
+// silent. Sums use SQLite's TOTAL(), a floating-point sum that never fails, where SUM() raises
+// "integer overflow" past 2^63-1 and would make every later read fail. Counts are bounded at
+// intake (maxSessions), so sums stay exact integers below 2^53 for any real traffic.
+
+// Where a report's evidence begins: the start-datetime of its date-range (RFC 8460 §4.4), in UTC
+// as RFC 3339; its receive time instead when the start is not a time or lies after the receipt.
+// firstReport is the earliest of these, so reports kept elsewhere and posted later count for the
+// days they cover; lastReport stays the last receive time (senders still sending).
+const UTC_SECONDS = "'%Y-%m-%dT%H:%M:%SZ'";
+const COVERED_FROM =
+  `CASE WHEN strftime(${UTC_SECONDS}, r.start_time) IS NULL ` +
+  `OR strftime(${UTC_SECONDS}, r.start_time) > strftime(${UTC_SECONDS}, p.received_at) ` +
+  `THEN strftime(${UTC_SECONDS}, p.received_at) ELSE strftime(${UTC_SECONDS}, r.start_time) END`;
+
+// The last receive time of every domain with a report, for silentDomains.
+export const LAST_REPORTS = "SELECT domain, MAX(received_at) AS last FROM policies GROUP BY domain";
+
+export function silentDomains(settings, lastRows, now) {
+  // The builtin domains without a report for silentAfterDays, sorted, each with its last receive
+  // time (null: never); lastRows are LAST_REPORTS' rows. The summary and the digest both use it.
+  const lastEver = new Map(lastRows.map((row) => [row.domain, row.last]));
+  const quietSince = new Date(now - settings.silentAfterDays * 86400000).toISOString();
+  return [...settings.builtinSet]
+    .filter((name) => !lastEver.has(name) || lastEver.get(name) < quietSince)
+    .sort()
+    .map((name) => ({ domain: name, last: lastEver.get(name) ?? null }));
+}
+
+export async function summary(db, settings, since, now) {
+  const [totals, orgs, failures, unparsed, foreign, last] = await db.batch([
+    db
+      .prepare(
+        "SELECT p.domain AS domain, COUNT(DISTINCT p.report) AS reports, TOTAL(p.successful) AS successful, " +
+          "TOTAL(p.failed) AS failed, MAX(p.received_at) AS last, MIN(" + COVERED_FROM + ") AS first " +
+          "FROM policies p JOIN reports r ON r.id = p.report WHERE p.received_at >= ? GROUP BY p.domain",
+      )
+      .bind(since),
+    db
+      .prepare(
+        "SELECT DISTINCT p.domain AS domain, r.organization AS organization FROM policies p " +
+          "JOIN reports r ON r.id = p.report WHERE p.received_at >= ? ORDER BY 1, 2",
+      )
+      .bind(since),
+    db
+      .prepare(
+        "SELECT domain, result_type, receiving_mx, receiving_ip, TOTAL(sessions) AS sessions FROM failures " +
+          "WHERE received_at >= ? GROUP BY domain, result_type, receiving_mx, receiving_ip " +
+          "ORDER BY domain, sessions DESC, result_type, receiving_mx, receiving_ip",
+      )
+      .bind(since),
+    db.prepare("SELECT COUNT(*) AS n FROM submissions WHERE status = 'unparsed' AND received_at >= ?").bind(since),
+    db.prepare("SELECT COUNT(*) AS n FROM submissions WHERE status = 'foreign' AND received_at >= ?").bind(since),
+    db.prepare(LAST_REPORTS),
+  ]);
+  const domains = {};
+  const entry = (name) =>
+    (domains[name] ??= {
+      reports: 0,
+      organizations: [],
+      successful: 0,
+      failed: 0,
+      failures: [],
+      firstReport: null,
+      lastReport: null,
+    });
+  // Every builtin domain, silent or not; any other domain of the stack once it has reports.
+  const counted = (row) => settings.domainSet.has(row.domain);
+  for (const name of [...settings.builtinSet].sort()) entry(name);
+  for (const row of totals.results.filter(counted)) {
+    Object.assign(entry(row.domain), {
+      reports: row.reports,
+      successful: row.successful,
+      failed: row.failed,
+      firstReport: row.first,
+      lastReport: row.last,
+    });
+  }
+  for (const row of orgs.results.filter(counted)) entry(row.domain).organizations.push(row.organization);
+  for (const row of failures.results.filter(counted)) {
+    entry(row.domain).failures.push({
+      resultType: row.result_type,
+      receivingMx: row.receiving_mx,
+      receivingIp: row.receiving_ip,
+      sessions: row.sessions,
+    });
+  }
+  const silent = silentDomains(settings, last.results, now).map((s) => s.domain);
+  const ordered = {};
+  for (const name of Object.keys(domains).sort()) ordered[name] = domains[name];
+  return {
+    domains: ordered,
+    unparsed: unparsed.results[0].n,
+    foreign: foreign.results[0].n,
+    silent,
+    since: since || null,
+  };
+}
+
+export async function submissions(db, since, status) {
+  let sql =
+    "SELECT id, received_at AS receivedAt, channel, client, content_type AS contentType, size, sha256, " +
+    "archive_key AS archiveKey, status, error, report FROM submissions WHERE received_at >= ?";
+  const args = [since];
+  if (status) {
+    sql += " AND status = ?";
+    args.push(status);
+  }
+  sql += " ORDER BY id";
+  const rows = await db.prepare(sql).bind(...args).all();
+  return { submissions: rows.results };
+}
