@@ -36,6 +36,7 @@ from mtasts.model import worker
 from mtasts.model.config import Deployment, Domain
 from mtasts.model.delegation import DelegationSettings, OperatorRecord
 from mtasts.model.rollout import LiveGate
+from mtasts.model.vocabulary import RecordRole, Reports
 from mtasts.probes.live import Served, look
 from mtasts.probes.options import ProbeOptions
 from mtasts.probes.prober import PolicyFetch, Prober
@@ -64,6 +65,9 @@ class DelegatedHostingArgs:
     records: Sequence[OperatorRecord]
     """The records to create in the zone (``Deployment.operator_records``)."""
     live_gate: LiveGate
+    reporting: Sequence[pulumi.Resource] = ()
+    """The built-in receiver's answering resources: a ``_smtp._tls`` TXT a ``reports: builtin``
+    customer reads waits for them, as a domain's own does (``components.dns``)."""
     options: ProbeOptions | None = None
     """How the gate fetches (tests: loopback servers); None: as a sender on the internet."""
 
@@ -131,10 +135,13 @@ class DelegatedHosting(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=serving),
             )
         gate = delegated_gate(args.live_gate, {r.record.name: r.customers for r in txt}, args.options)
+        builtin = {c.name for c in args.customers if c.reports is Reports.BUILTIN}
         for record in txt:
             waits = list(serving)
             if len(record.customers) == 1 and not record.record.name.startswith("*."):
                 waits.append(self.custom_hostnames[record.customers[0]])
+            if record.record.role is RecordRole.TLSRPT and builtin.intersection(record.customers):
+                waits += args.reporting
             hooks = gate if record.record.role == "sts" else None
             self.records[record.key] = self._record(record, zone_id, waits, hooks)
         self.register_outputs({"scriptName": self.script.script_name, "customHostnames": len(args.customers)})
@@ -235,7 +242,9 @@ def delegated_gate(
     )
 
 
-def delegated_hosting(deployment: Deployment, stack: str) -> DelegatedHosting:
+def delegated_hosting(
+    deployment: Deployment, stack: str, reporting: Sequence[pulumi.Resource] = ()
+) -> DelegatedHosting:
     """The program's hook: the stack's customer domains, when it has any."""
     assert deployment.delegation is not None and deployment.cloudflare_account_id is not None  # the loader
     return DelegatedHosting(
@@ -247,5 +256,6 @@ def delegated_hosting(deployment: Deployment, stack: str) -> DelegatedHosting:
             customers=deployment.delegated_domains,
             records=deployment.operator_records,
             live_gate=deployment.live_gate,
+            reporting=reporting,
         ),
     )

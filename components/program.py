@@ -99,14 +99,14 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
         )
         serving.update(pages.serving)
         built["pages"] = pages
-    if deployment.delegated_domains:
-        from components.delegated import delegated_hosting  # customer domains: docs/delegation.md
-
-        built["delegated"] = delegated_hosting(deployment, stack)
     reporting: list[pulumi.Resource] = []
     if deployment.reports_domains:
         built["reports"] = _receiver(deployment, stack)
         reporting = built["reports"].answering
+    if deployment.delegated_domains:
+        from components.delegated import delegated_hosting  # customer domains: docs/delegation.md
+
+        built["delegated"] = delegated_hosting(deployment, stack, reporting)
     managed = [d for d in deployment.domains if d.managed_dns]
     # dns: external domains have no record to gate: `mtasts wait-live` is their gate.
     gate = live_gate(deployment.live_gate) if managed else None

@@ -196,3 +196,17 @@ def test_the_graph_passes_the_policy_pack(run: ProgramRun) -> None:
         ]
     )
     assert any(f[0] == "mta-sts-txt-record-valid" for f in _pack_findings(broken))
+
+
+def test_a_builtin_customers_tlsrpt_record_waits_for_the_receiver() -> None:
+    """reports: builtin customers: the _smtp._tls TXT they read waits for the receiver to answer."""
+    raw = config({"alpha.customer.example": {"reports": "builtin"}, "bravo.customer.example": {}})
+    found = run_program({**raw, "mta-sts:reports": {"host": "tlsrpt.provider.example"}})
+    assert found.error is None, repr(found.error)
+    receiver = next(r for r in found.of_type(SCRIPT) if r.name.startswith("reports"))
+    records = {r.inputs["name"]: r for r in found.of_type(DNS)}
+    own = records[f"{customer_label('alpha.customer.example')}._smtp._tls.{SAAS_ZONE}"]
+    assert "https://tlsrpt.provider.example/v1/tlsrpt" in own.inputs["content"]
+    assert receiver.urn in own.options.depends_on
+    shared = records[f"*._smtp._tls.{SAAS_ZONE}"]
+    assert receiver.urn not in shared.options.depends_on  # only bravo reads it, not builtin
