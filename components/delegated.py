@@ -142,7 +142,7 @@ class DelegatedHosting(pulumi.ComponentResource):
                 waits.append(self.custom_hostnames[record.customers[0]])
             if record.record.role is RecordRole.TLSRPT and builtin.intersection(record.customers):
                 waits += args.reporting
-            hooks = gate if record.record.role == "sts" else None
+            hooks = gate if record.record.role is RecordRole.STS else None
             self.records[record.key] = self._record(record, zone_id, waits, hooks)
         self.register_outputs({"scriptName": self.script.script_name, "customHostnames": len(args.customers)})
 
