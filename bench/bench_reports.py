@@ -30,7 +30,7 @@ from tempfile import TemporaryDirectory
 import httpx
 
 from bench.machine import machine_line
-from mtasts.commands.reports import fetch_summary
+from mtasts.commands.shared.receiver import fetch_summary
 from mtasts.model.config import load_config
 from mtasts.runtime.miniflare import LocalWorker, receiver_worker, run_miniflare
 
@@ -167,7 +167,7 @@ def summary() -> None:
         load = post_all(running.url, bodies, 8)
         print(f"  loading them (8 at once): {load:.1f} s, {SUMMARY_REPORTS / load:,.0f} reports/s")
         first = fetch_summary(running.url, TOKEN)
-        stored = sum(sum(f["sessions"] for f in d["failures"]) for d in first["domains"].values())
+        stored = sum(sum(f.sessions for f in d.failures) for d in first.domains.values())
         expected = sum(1 + k % 3 for k in range(DETAILS)) * SUMMARY_REPORTS
         assert stored == expected, (stored, expected)
         times = []

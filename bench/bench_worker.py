@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bench.machine import machine_line
 from mtasts.model.config import Domain, load_config
-from mtasts.model.worker import policy_data, template, worker_script
+from mtasts.model.policy_worker import policy_data, template, worker_script
 from mtasts.runtime.workerd import run_worker, workerd_binary
 
 ROOT = Path(__file__).resolve().parent.parent

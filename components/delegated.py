@@ -31,8 +31,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_cloudflare as cloudflare
 
+from components import retry
 from components.dns import COMMENT
-from mtasts.model import worker
+from mtasts.model import policy_worker
+from mtasts.model.cloudflare import WORKER_NAME, derived_name
 from mtasts.model.config import Deployment, Domain
 from mtasts.model.delegation import DelegationSettings, OperatorRecord
 from mtasts.model.rollout import LiveGate
@@ -47,8 +49,12 @@ HOOK_NAME = "mta-sts-delegated-live-gate"
 
 
 def script_name(stack: str) -> str:
-    """The customers' policy Worker: beside the stack's own, so its routes never mix with theirs."""
-    return f"{worker.script_name(stack)}-customers"
+    """The customers' policy Worker: beside the stack's own, so its routes never mix with theirs.
+
+    ``mta-sts-<stack>-customers`` whenever Cloudflare takes it, else a stable derived name
+    (``mtasts.model.cloudflare.derived_name``: at most 63 of ``[a-z0-9_-]``).
+    """
+    return derived_name(policy_worker.SCRIPT_PREFIX, f"{stack}-customers", WORKER_NAME)
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,9 @@ class DelegatedHostingArgs:
     records: Sequence[OperatorRecord]
     """The records to create in the zone (``Deployment.operator_records``)."""
     live_gate: LiveGate
+    zone_id: pulumi.Input[str]
+    """The delegation zone's id, from the program's one ``components.dns.Zones`` (looked up once,
+    in the stack's account)."""
     reporting: Sequence[pulumi.Resource] = ()
     """The built-in receiver's answering resources: a ``_smtp._tls`` TXT a ``reports: builtin``
     customer reads waits for them, as a domain's own does (``components.dns``)."""
@@ -85,22 +94,16 @@ class DelegatedHosting(pulumi.ComponentResource):
         self, name: str, args: DelegatedHostingArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mta-sts:index:DelegatedHosting", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions(parent=self, hooks=retry.binding())
         settings = args.settings
-        zone_id: pulumi.Input[str]
-        if settings.zone_id is not None:
-            zone_id = settings.zone_id
-        else:
-            zone_id = cloudflare.get_zone_output(filter={"name": settings.zone, "match": "all"}).apply(
-                lambda z: z.id
-            )
+        zone_id = args.zone_id
         self.script = cloudflare.WorkersScript(
             f"{name}-script",
             account_id=args.account_id,
             script_name=args.script_name,
-            content=worker.worker_script(args.customers),
-            main_module=worker.MAIN_MODULE,
-            compatibility_date=worker.COMPATIBILITY_DATE,
+            content=policy_worker.worker_script(args.customers),
+            main_module=policy_worker.MAIN_MODULE,
+            compatibility_date=policy_worker.COMPATIBILITY_DATE,
             opts=child,
         )
         fallback, *txt = args.records
@@ -111,7 +114,9 @@ class DelegatedHosting(pulumi.ComponentResource):
             f"{name}-fallback-origin",
             zone_id=zone_id,
             origin=settings.target,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.records[fallback.key]]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.records[fallback.key]], hooks=retry.binding()
+            ),
         )
         # One route for every custom hostname: */* matches all traffic entering the zone.
         self.route = cloudflare.WorkersRoute(
@@ -132,7 +137,7 @@ class DelegatedHosting(pulumi.ComponentResource):
                 zone_id=zone_id,
                 hostname=customer.policy_host,
                 ssl=ssl,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=serving),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=serving, hooks=retry.binding()),
             )
         gate = delegated_gate(args.live_gate, {r.record.name: r.customers for r in txt}, args.options)
         builtin = {c.name for c in args.customers if c.reports is Reports.BUILTIN}
@@ -153,7 +158,9 @@ class DelegatedHosting(pulumi.ComponentResource):
         depends_on: list[pulumi.Resource],
         gate: pulumi.ResourceHook | None,
     ) -> cloudflare.DnsRecord:
-        hooks = pulumi.ResourceHookBinding(before_create=[gate], before_update=[gate]) if gate else None
+        hooks = retry.with_retry(
+            pulumi.ResourceHookBinding(before_create=[gate], before_update=[gate]) if gate else None
+        )
         data = record.record
         return cloudflare.DnsRecord(
             record.key,
@@ -243,7 +250,10 @@ def delegated_gate(
 
 
 def delegated_hosting(
-    deployment: Deployment, stack: str, reporting: Sequence[pulumi.Resource] = ()
+    deployment: Deployment,
+    stack: str,
+    zone_id: pulumi.Input[str],
+    reporting: Sequence[pulumi.Resource] = (),
 ) -> DelegatedHosting:
     """The program's hook: the stack's customer domains, when it has any."""
     assert deployment.delegation is not None and deployment.cloudflare_account_id is not None  # the loader
@@ -256,6 +266,7 @@ def delegated_hosting(
             customers=deployment.delegated_domains,
             records=deployment.operator_records,
             live_gate=deployment.live_gate,
+            zone_id=zone_id,
             reporting=reporting,
         ),
     )

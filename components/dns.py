@@ -8,14 +8,15 @@ second ``v=STSv1`` record next to the old one (two such records mean "no policy"
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_cloudflare as cloudflare
 
+from components import retry
 from components.live_gate import binding as live_gate_binding
-from mtasts.model.config import Domain
+from mtasts.model.config import Deployment, Domain
 from mtasts.model.vocabulary import Hosting, RecordRole
 
 COMMENT = "MTA-STS / TLS-RPT, managed by Pulumi (mta-sts)"
@@ -26,26 +27,60 @@ def needs_zone(domain: Domain) -> bool:
     return domain.managed_dns or domain.hosting is Hosting.CLOUDFLARE_WORKER
 
 
-def zone_ids(domains: Iterable[Domain]) -> dict[str, pulumi.Input[str]]:
-    """Domain name → Cloudflare zone id, looking each zone name up once.
+class Zones:
+    """Zone name → Cloudflare zone id for one program: each zone looked up at most once.
 
-    A domain with ``zoneId`` set costs no lookup; domains sharing a zone (``dev.example.com``
-    in ``example.com``) share one lookup, never one per record.
+    A zone whose id the stack gives (``zoneId`` on a domain of that zone, or on
+    ``mta-sts:reports``) costs no lookup at all; every other zone costs one ``getZone`` call,
+    which the provider makes as two API requests (a list filtered by name, then a get:
+    terraform-provider-cloudflare ``internal/services/zone/data_source.go``) on every preview and
+    up. The filter names the stack's account (``account.id``, ``data_source_schema.go``), so a
+    same-named zone in another account the token can see never answers.
     """
-    looked_up: dict[str, pulumi.Output[str]] = {}
-    ids: dict[str, pulumi.Input[str]] = {}
-    for domain in domains:
-        if not needs_zone(domain):
-            continue
+
+    def __init__(self, account_id: str | None, known: Mapping[str, str] | None = None) -> None:
+        self.account_id = account_id
+        self._ids: dict[str, pulumi.Input[str]] = dict(known or {})
+
+    def id(self, zone: str) -> pulumi.Input[str]:
+        """The id of ``zone``: given, or looked up (once) in the stack's account."""
+        if zone not in self._ids:
+            if self.account_id is None:  # the loader requires the account for a lookup
+                raise ValueError(f"zone {zone} has no id and the stack names no cloudflareAccountId")
+            found = cloudflare.get_zone_output(
+                filter={"name": zone, "account": {"id": self.account_id}, "match": "all"}
+            )
+            self._ids[zone] = found.apply(lambda z: z.id)
+        return self._ids[zone]
+
+
+def zones_for(deployment: Deployment) -> Zones:
+    """The program's one ``Zones``, knowing every zone id the stack file gives."""
+    known: dict[str, str] = {}
+    for domain in deployment.domains:
         if domain.zone_id is not None:
-            ids[domain.name] = domain.zone_id
-            continue
-        zone = domain.zone or domain.name
-        if zone not in looked_up:
-            result = cloudflare.get_zone_output(filter={"name": zone, "match": "all"})
-            looked_up[zone] = result.apply(lambda z: z.id)
-        ids[domain.name] = looked_up[zone]
-    return ids
+            known.setdefault(domain.zone or domain.name, domain.zone_id)
+    for zone, zone_id in (
+        (settings.zone, settings.zone_id)
+        for settings in (deployment.receiver, deployment.delegation)
+        if settings is not None
+    ):
+        if zone_id is not None:
+            known.setdefault(zone, zone_id)
+    return Zones(deployment.cloudflare_account_id, known)
+
+
+def zone_ids(domains: Iterable[Domain], zones: Zones) -> dict[str, pulumi.Input[str]]:
+    """Domain name → the id of the zone its records (and route or custom domain) go in.
+
+    A domain's own ``zoneId`` is its zone's id; domains sharing a zone (``dev.example.com`` in
+    ``example.com``) share one lookup, never one per domain or record.
+    """
+    return {
+        domain.name: domain.zone_id if domain.zone_id is not None else zones.id(domain.zone or domain.name)
+        for domain in domains
+        if needs_zone(domain)
+    }
 
 
 @dataclass(frozen=True)
@@ -66,6 +101,9 @@ class DomainRecordsArgs:
     live_gate: pulumi.ResourceHook | None = None
     """Bound to the ``_mta-sts`` TXT alone: it is created or updated only once the policy its id
     names is served (``components.live_gate``)."""
+    first_gate: pulumi.ResourceHook | None = None
+    """Bound before the ``_mta-sts`` TXT is created, instead of ``live_gate``, when the first
+    serving takes longer (a new GitHub Pages host waits for its certificate)."""
 
 
 class DomainRecords(pulumi.ComponentResource):
@@ -88,7 +126,8 @@ class DomainRecords(pulumi.ComponentResource):
         for record in args.domain.records:
             hooks = None
             if record.role is RecordRole.STS:
-                hooks = live_gate_binding(args.live_gate) if args.live_gate is not None else None
+                if args.live_gate is not None:
+                    hooks = live_gate_binding(args.live_gate, args.first_gate)
                 # The id is bumped only once the policy it names is served, including the
                 # name senders fetch it from.
                 host = self.resources.get(RecordRole.POLICY_HOST)
@@ -111,7 +150,10 @@ class DomainRecords(pulumi.ComponentResource):
                 proxied=record.proxied,
                 comment=COMMENT,
                 opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=depends_on, delete_before_replace=True, hooks=hooks
+                    parent=self,
+                    depends_on=depends_on,
+                    delete_before_replace=True,
+                    hooks=retry.with_retry(hooks),
                 ),
             )
         self.records = pulumi.Output.from_input([r.as_json() for r in args.domain.records])

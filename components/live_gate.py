@@ -28,6 +28,7 @@ from mtasts.rfc.names import normalize_name
 from mtasts.rfc.records import STS_LABEL, RecordError, parse_sts_record
 
 HOOK_NAME = "mta-sts-live-gate"
+FIRST_PAGES_HOOK_NAME = "mta-sts-live-gate-first-pages"
 STS_PREFIX = f"{STS_LABEL}."
 
 
@@ -84,6 +85,21 @@ def live_gate(settings: LiveGate, options: ProbeOptions | None = None) -> pulumi
     )
 
 
-def binding(gate: pulumi.ResourceHook) -> pulumi.ResourceHookBinding:
-    """Before create and before update: every time the record's id can change."""
-    return pulumi.ResourceHookBinding(before_create=[gate], before_update=[gate])
+def binding(
+    gate: pulumi.ResourceHook, first: pulumi.ResourceHook | None = None
+) -> pulumi.ResourceHookBinding:
+    """Before create and before update: every time the record's id can change; ``first`` (if
+    given) instead of ``gate`` before create."""
+    return pulumi.ResourceHookBinding(before_create=[first or gate], before_update=[gate])
+
+
+def first_pages_gate(settings: LiveGate, options: ProbeOptions | None = None) -> pulumi.ResourceHook:
+    """The gate before a GitHub Pages domain's first ``_mta-sts`` TXT: GitHub issues the site's
+    certificate only once ``mta-sts.<d>`` resolves to it, which usually takes longer than a policy
+    change does (minutes, up to about an hour), so this wait is ``liveGate.firstPagesTimeout``."""
+    longer = LiveGate(timeout=settings.first_pages_timeout, interval=settings.interval)
+    return pulumi.ResourceHook(
+        FIRST_PAGES_HOOK_NAME,
+        gate_function(longer, options),
+        pulumi.ResourceHookOptions(on_dry_run=False),
+    )

@@ -16,6 +16,9 @@ BRANCH = "main"
 setting for new repositories is."""
 POLICY_FILE = POLICY_PATH.lstrip("/")
 NOJEKYLL = ".nojekyll"
+NOJEKYLL_BODY = "GitHub Pages serves this site as is: Jekyll would drop the .well-known folder.\n"
+"""Not empty: an empty ``content`` is an empty commit body the contents API and the provider's
+diff treat unreliably, and the file says why it is there."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,11 @@ class PagesHosting(pulumi.ComponentResource):
                 repository=repository.name,
                 branch=BRANCH,
                 rename=True,
+                # GitHub renames the default branch eventually: without the wait the files below
+                # can be committed to a branch GitHub still calls by its old name
+                # (integrations/terraform-provider-github github/resource_github_branch_default.go,
+                # waitForDefaultBranch).
+                wait_for_rename=True,
                 opts=child,
             )
             after_branch = pulumi.ResourceOptions(parent=self, depends_on=[branch])
@@ -86,7 +94,7 @@ class PagesHosting(pulumi.ComponentResource):
                 repository=repository.name,
                 branch=BRANCH,
                 file=NOJEKYLL,
-                content="",
+                content=NOJEKYLL_BODY,
                 commit_message="Serve .well-known as is: Jekyll drops dot-folders",
                 overwrite_on_create=True,
                 opts=after_branch,
@@ -97,10 +105,20 @@ class PagesHosting(pulumi.ComponentResource):
                 build_type="legacy",
                 source=github.RepositoryPagesSourceArgs(branch=BRANCH, path="/"),
                 cname=domain.policy_host,
-                # GitHub refuses to enforce HTTPS before it has issued the certificate, so a
-                # domain's first deploy leaves it unset and `httpsEnforced: true` turns it on.
+                # GitHub refuses to enforce HTTPS before it has issued the certificate ("404 The
+                # certificate does not exist yet": integrations/terraform-provider-github
+                # github/resource_github_repository_pages.go), so a domain's first deploy leaves it
+                # unset and `httpsEnforced: true` turns it on. Senders fetch only over HTTPS, so
+                # the policy is as safe without it.
                 https_enforced=True if domain.https_enforced else None,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[policy_file, nojekyll]),
             )
             self.serving[domain.name] = [policy_file, nojekyll, site]
+            if not domain.https_enforced:
+                pulumi.log.info(
+                    f"{domain.policy_host}: HTTPS is not enforced on GitHub Pages; once Settings → Pages "
+                    f"shows the certificate, set domains.{domain.name}.httpsEnforced: true and run "
+                    "pulumi up again",
+                    resource=site,
+                )
         self.register_outputs({})

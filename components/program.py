@@ -13,7 +13,7 @@ from typing import Any
 
 import pulumi
 
-from mtasts.model import worker
+from mtasts.model.cloudflare import check_stack
 from mtasts.model.config import NAMESPACE, ConfigError, Deployment, load_config
 from mtasts.model.outputs import stack_outputs
 from mtasts.model.vocabulary import Hosting, Reports
@@ -56,8 +56,13 @@ class Settings:
 
 
 def load() -> Settings:
-    """Read and validate the config; on a broken rule fail with one line naming the key."""
+    """Read and validate the config; on a broken rule fail with one line naming the key.
+
+    The stack name too: it names the Workers, the database and the bucket
+    (``mtasts.model.cloudflare``), so a name none of them could take fails here.
+    """
     try:
+        check_stack(pulumi.get_stack())
         deployment = load_config(read_config())
         settings = Settings(deployment)
     except ConfigError as exc:
@@ -70,13 +75,14 @@ def load() -> Settings:
 def deploy(settings: Settings, stack: str) -> dict[str, Any]:
     """Register every resource; returns the components by role (for tests and outputs)."""
     # Imported here so a config error is reported before the provider SDKs load.
-    from components.dns import DomainRecords, DomainRecordsArgs, zone_ids
-    from components.live_gate import live_gate
+    from components.dns import DomainRecords, DomainRecordsArgs, zone_ids, zones_for
+    from components.live_gate import first_pages_gate, live_gate
     from components.pages import PagesHosting, PagesHostingArgs
-    from components.worker import WorkerHosting, WorkerHostingArgs
+    from components.policy_worker import WorkerHosting, WorkerHostingArgs
 
     deployment = settings.deployment
-    zones = zone_ids(deployment.domains)
+    lookups = zones_for(deployment)
+    zones = zone_ids(deployment.domains, lookups)
     serving: dict[str, list[pulumi.Resource]] = {}
     built: dict[str, Any] = {"records": {}}
     if deployment.worker_domains:
@@ -85,8 +91,9 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
             Hosting.CLOUDFLARE_WORKER.value,
             WorkerHostingArgs(
                 account_id=deployment.cloudflare_account_id,
-                script_name=worker.script_name(stack),
-                domains=deployment.worker_domains,
+                stack=stack,
+                shards=deployment.shards,
+                shard_count=deployment.worker_shards,
                 zone_ids=zones,
             ),
         )
@@ -101,15 +108,20 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
         built["pages"] = pages
     reporting: list[pulumi.Resource] = []
     if deployment.reports_domains:
-        built["reports"] = _receiver(deployment, stack)
+        assert deployment.receiver is not None  # the loader requires it
+        built["reports"] = _receiver(deployment, stack, lookups.id(deployment.receiver.zone))
         reporting = built["reports"].answering
     if deployment.delegated_domains:
         from components.delegated import delegated_hosting  # customer domains: docs/delegation.md
 
-        built["delegated"] = delegated_hosting(deployment, stack, reporting)
+        assert deployment.delegation is not None  # the loader requires it
+        zone_id = lookups.id(deployment.delegation.zone)
+        built["delegated"] = delegated_hosting(deployment, stack, zone_id, reporting)
     managed = [d for d in deployment.domains if d.managed_dns]
     # dns: external domains have no record to gate: `mtasts wait-live` is their gate.
     gate = live_gate(deployment.live_gate) if managed else None
+    pages_managed = [d for d in managed if d.hosting is Hosting.GITHUB_PAGES]
+    first_pages = first_pages_gate(deployment.live_gate) if pages_managed else None
     for domain in managed:
         built["records"][domain.name] = DomainRecords(
             domain.name,
@@ -120,14 +132,15 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
                 # A builtin domain's _smtp._tls TXT lists the receiver only once it answers.
                 reporting=reporting if domain.reports is Reports.BUILTIN else (),
                 live_gate=gate,
+                first_gate=first_pages if domain.hosting is Hosting.GITHUB_PAGES else None,
             ),
         )
     return built
 
 
-def _receiver(deployment: Deployment, stack: str) -> Any:
+def _receiver(deployment: Deployment, stack: str, zone_id: pulumi.Input[str]) -> Any:
     """The stack's TLS report receiver, with its secrets from Pulumi config (never from files)."""
-    from components.reports import ReceiverArgs, ReportReceiver, zone_id
+    from components.receiver import ReceiverArgs, ReportReceiver
 
     assert deployment.receiver is not None and deployment.cloudflare_account_id is not None  # the loader
     secrets = pulumi.Config(NAMESPACE)
@@ -144,7 +157,7 @@ def _receiver(deployment: Deployment, stack: str) -> Any:
             stack=stack,
             settings=deployment.receiver,
             domains=deployment.domains,
-            zone_id=zone_id(deployment.receiver),
+            zone_id=zone_id,
             read_token=token,
             webhook=secrets.get_secret("reportsWebhook"),
         ),

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Generation speed depends on how loaded the machine is, not on the code: on a shared 2-core
+# machine the too_slow health check fails runs whose properties all hold. Every property keeps
+# its example count and its assertions; only that timing check is off, and no deadline per example.
+settings.register_profile("mtasts", suppress_health_check=[HealthCheck.too_slow], deadline=None)
+settings.load_profile("mtasts")
+
+if TYPE_CHECKING:
+    from tests.servers import Lab
 
 ROOT = Path(__file__).resolve().parent.parent
 """The checkout: Pulumi.yaml, the stack files, the package."""
@@ -34,3 +45,16 @@ def write_stack(project: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """The run's shared lab: one test CA (``lab.pki``), Knot DNS servers shared by zone set
+    (``lab.dns``), and any other server a module starts through it (``lab.start``)."""
+    from tests.servers import Lab
+
+    shared = Lab(tmp_path_factory.mktemp("lab"))
+    try:
+        yield shared
+    finally:
+        shared.close()

@@ -17,7 +17,7 @@ from mtasts.model.config import Deployment, load_stack
 from mtasts.probes.options import ProbeOptions
 from mtasts.rfc.policy import Policy
 from tests.conftest import ACCOUNT, ROOT
-from tests.servers import HttpsServer, KnotDns, Pki, Route, free_port, zone_text
+from tests.servers import HttpsServer, KnotDns, Lab, Pki, Route, free_port, zone_text
 
 ZONE = "live.test"
 
@@ -35,8 +35,14 @@ class PolicyHost:
     """Knot DNS and an HTTPS server for ``domains`` (names under ``live.test``)."""
 
     def __init__(
-        self, tmp: Path, domains: dict[str, dict[str, Any]], extra: list[tuple[str, str, str]] | None = None
+        self,
+        tmp: Path,
+        domains: dict[str, dict[str, Any]],
+        extra: list[tuple[str, str, str]] | None = None,
+        lab: Lab | None = None,
     ) -> None:
+        """With ``lab``, the CA and the Knot DNS (the same zone for every test of a module) are the
+        shared lab's; the HTTPS servers, whose routes and counters a test changes, are its own."""
         self.project = tmp / "project"
         self.project.mkdir()
         shutil.copy(ROOT / "Pulumi.yaml", self.project / "Pulumi.yaml")
@@ -49,9 +55,11 @@ class PolicyHost:
         }
         (self.project / "Pulumi.t.yaml").write_text(yaml.safe_dump(stack), encoding="utf-8")
         self.stack: Deployment = load_stack(self.project, "t")
-        self.pki = Pki(tmp)
+        self.lab = lab
+        self.pki = lab.pki if lab is not None else Pki(tmp)
         records = [(f"mta-sts.{d.name}.", "A", "127.0.0.1") for d in self.stack.domains]
-        self.knot = KnotDns({ZONE: zone_text(ZONE, records + (extra or []))})
+        zones = {ZONE: zone_text(ZONE, records + (extra or []))}
+        self.knot = lab.dns(zones) if lab is not None else KnotDns(zones)
         contexts = {d.policy_host: self.pki.context(d.policy_host) for d in self.stack.domains}
         port = free_port("127.0.0.1", ["127.0.0.2"])
         self.https = HttpsServer(contexts, self.pki.context("default.invalid"), {}, port=port)
@@ -87,7 +95,8 @@ class PolicyHost:
         ]  # fmt: skip
 
     def __enter__(self) -> PolicyHost:
-        self.knot.__enter__()
+        if self.lab is None:
+            self.knot.__enter__()
         self.https.__enter__()
         self.second.__enter__()
         return self
@@ -95,4 +104,5 @@ class PolicyHost:
     def __exit__(self, *exc: object) -> None:
         self.second.__exit__(*exc)
         self.https.__exit__(*exc)
-        self.knot.__exit__(*exc)
+        if self.lab is None:
+            self.knot.__exit__(*exc)

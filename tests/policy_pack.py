@@ -13,7 +13,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from mtasts.model.worker import COMPATIBILITY_DATE, MAIN_MODULE, render
+from mtasts.model.policy_worker import COMPATIBILITY_DATE, MAIN_MODULE, render
 from mtasts.rfc.policy import policy_id
 from mtasts.rfc.served import (
     encode_served,
@@ -84,7 +84,7 @@ def script(content: str, **extra: Any) -> dict[str, Any]:
 
 
 def data_worker(by_host: dict[str, str]) -> dict[str, Any]:
-    """Props of a Worker serving ``by_host`` from its script's data region, as mtasts.model.worker does."""
+    """Props of a Worker serving ``by_host`` from its data region, as mtasts.model.policy_worker writes it."""
     return script(render(encode_served(by_host)))
 
 

@@ -81,6 +81,10 @@ class Options:
     provider: str | None
     hooks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Resource hook names by kind (``before_create``, ``before_update``…), as registered."""
+    error_hooks: tuple[str, ...] = ()
+    """Error hook names (``on_error``): the engine asks them whether to retry a failed operation."""
+    replace_on_changes: tuple[str, ...] = ()
+    """Input names whose change replaces the resource instead of updating it."""
 
 
 @dataclass(frozen=True)
@@ -235,6 +239,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 for kind in HOOK_KINDS
                 if request.HasField("hooks") and getattr(request.hooks, kind)
             },
+            error_hooks=tuple(request.hooks.on_error) if request.HasField("hooks") else (),
+            replace_on_changes=tuple(request.replaceOnChanges),
         )
         self.run.resources.append(
             Resource(

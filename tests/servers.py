@@ -25,9 +25,10 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import dns.asyncquery
 import dns.exception
@@ -760,3 +761,41 @@ class TinyDns:
     def __exit__(self, *exc: object) -> None:
         self._transport.close()
         self._loop.stop()
+
+
+# --------------------------------------------------------------------------- the shared lab
+
+
+_T = TypeVar("_T")
+
+
+class Lab:
+    """The servers of a test run, shared: one test CA, and each Knot DNS started once per distinct
+    set of zones, kept until the session ends (``tests/conftest.py``'s ``lab`` fixture).
+
+    ``start(server)`` runs any other server (HTTPS, SMTP, a stub) for the rest of the session, so a
+    module asks for what it needs instead of owning a stack of context managers.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.pki = Pki(directory)
+        self._dns: dict[tuple[tuple[str, str], ...], KnotDns] = {}
+        self._running: list[Any] = []
+
+    def dns(self, zones: dict[str, str], signed: Iterable[str] = ()) -> KnotDns:
+        """A Knot DNS serving exactly ``zones``; the same zones (and signing) get the same server."""
+        key = (*sorted(zones.items()), *(("signed", name) for name in sorted(signed)))
+        if key not in self._dns:
+            self._dns[key] = self.start(KnotDns(zones, signed=signed))
+        return self._dns[key]
+
+    def start(self, server: AbstractContextManager[_T]) -> _T:
+        """Enter ``server`` (a context manager) now; it is exited when the session ends."""
+        entered = server.__enter__()
+        self._running.append(server)
+        return entered
+
+    def close(self) -> None:
+        """Exit every server, the last started first."""
+        while self._running:
+            self._running.pop().__exit__(None, None, None)

@@ -15,6 +15,7 @@ import pytest
 
 from mtasts.commands.reports import explanations, render_text
 from mtasts.commands.shared.diagnosis import diagnose
+from mtasts.model.receiver_summary import parse_summary
 from mtasts.probes import ProbeOptions
 from mtasts.rfc.policy import Policy
 from mtasts.rfc.tlsrpt_results import explain, result_types
@@ -61,7 +62,9 @@ def entry(*failures: dict[str, Any]) -> dict[str, Any]:
 
 def test_explanations_cover_the_summary_and_unknown_types() -> None:
     """Each failure type of a summary gets its meaning; an unknown one says it is not RFC 8460's."""
-    summary = {"domains": {"a.example": entry(failure("sts-policy-fetch-error"), failure("x-vendor"))}}
+    summary = parse_summary(
+        {"domains": {"a.example": entry(failure("sts-policy-fetch-error"), failure("x-vendor"))}}
+    )
     found = explanations(summary)
     assert found["sts-policy-fetch-error"]["section"] == "4.3.2.2"
     assert found["x-vendor"]["meaning"] == "not an RFC 8460 result type"
@@ -97,16 +100,18 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProbeOptions]:
 @pytest.mark.timeout(120)
 def test_diagnosis_says_what_a_sender_finds_now(lab: ProbeOptions) -> None:
     """A challenge page, a redirect, an expired MX certificate, and a policy that is fine now."""
-    summary = {
-        "domains": {
-            f"challenged.{ZONE}": entry(failure("sts-policy-fetch-error")),
-            f"redirected.{ZONE}": entry(failure("sts-policy-fetch-error")),
-            f"fine.{ZONE}": entry(
-                failure("sts-webpki-invalid"), failure("certificate-expired", f"old.mx.{ZONE}")
-            ),
-            f"quiet.{ZONE}": entry(),
+    summary = parse_summary(
+        {
+            "domains": {
+                f"challenged.{ZONE}": entry(failure("sts-policy-fetch-error")),
+                f"redirected.{ZONE}": entry(failure("sts-policy-fetch-error")),
+                f"fine.{ZONE}": entry(
+                    failure("sts-webpki-invalid"), failure("certificate-expired", f"old.mx.{ZONE}")
+                ),
+                f"quiet.{ZONE}": entry(),
+            }
         }
-    }
+    )
     found = diagnose(summary, lab)
     assert f"quiet.{ZONE}" not in found  # no failure, nothing probed
     [challenged] = found[f"challenged.{ZONE}"]
@@ -126,7 +131,8 @@ def test_diagnosis_says_what_a_sender_finds_now(lab: ProbeOptions) -> None:
 @pytest.mark.timeout(120)
 def test_diagnosis_of_the_domains_mx_when_the_report_names_none(lab: ProbeOptions) -> None:
     """certificate-* without receivingMx: every MX of the domain is probed, days left included."""
-    found = diagnose({"domains": {f"fine.{ZONE}": entry(failure("certificate-not-trusted"))}}, lab)
+    summary = parse_summary({"domains": {f"fine.{ZONE}": entry(failure("certificate-not-trusted"))}})
+    found = diagnose(summary, lab)
     lines = found[f"fine.{ZONE}"]
     assert lines[0].startswith(f"ok.mx.{ZONE}: now: ok.mx.{ZONE}: STARTTLS with TLS")
     assert "certificate expires in 5.0 days" in lines[1]

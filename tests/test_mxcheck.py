@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import yaml
 
 from mtasts.commands.cli import main
 from tests.conftest import ACCOUNT, ROOT
-from tests.servers import KnotDns, SilentDns, TinyDns, zone_text
+from tests.servers import KnotDns, Lab, SilentDns, TinyDns, zone_text
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -49,9 +48,8 @@ DOMAIN_COVERED = DOMAINS[fq("covered")]
 
 
 @pytest.fixture(scope="module")
-def knot() -> Iterator[KnotDns]:
-    with KnotDns({ZONE: zone_text(ZONE, RECORDS)}) as server:
-        yield server
+def knot(lab: Lab) -> KnotDns:
+    return lab.dns({ZONE: zone_text(ZONE, RECORDS)})
 
 
 def project(tmp_path: Path, domains: dict[str, dict[str, object]]) -> Path:

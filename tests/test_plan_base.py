@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import yaml
 from mtasts.commands.review import review
 from mtasts.model.config import Deployment
 from mtasts.model.findings import Finding, Severity
-from tests.servers import KnotDns, zone_text
+from tests.servers import KnotDns, Lab, zone_text
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "0123456789abcdef0123456789abcdef"
@@ -371,10 +370,9 @@ ZONE = "base.test"
 
 
 @pytest.fixture(scope="module")
-def knot() -> Iterator[KnotDns]:
+def knot(lab: Lab) -> KnotDns:
     records = [("live", "MX", "10 mx1.base.test."), ("live", "MX", "20 mx2.base.test.")]
-    with KnotDns({ZONE: zone_text(ZONE, records)}) as server:
-        yield server
+    return lab.dns({ZONE: zone_text(ZONE, records)})
 
 
 @pytest.mark.integration

@@ -32,7 +32,7 @@ from tests.policy_pack import (
 def test_policy_names_are_unique_kebab_case() -> None:
     """Every policy has a unique kebab-case name."""
     names = [policy.name for policy in POLICIES]
-    assert len(names) == len(set(names)) == 13
+    assert len(names) == len(set(names)) == 14
     assert all(re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", name) for name in names), names
 
 

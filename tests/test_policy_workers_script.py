@@ -11,7 +11,7 @@ from pulumi_policy import (
 )
 
 from mtasts.model.config import load_stack
-from mtasts.model.worker import render, worker_script
+from mtasts.model.policy_worker import render, worker_script
 from mtasts.rfc.served import (
     DATA_BEGIN,
     DATA_END,
@@ -175,7 +175,7 @@ def _receiver(
     mailto: bool = True,
     others: tuple[str, ...] = ("by-hand.example",),
 ) -> PolicyResource:
-    """The receiver Worker as components/reports.py declares it: the model's script, with ``domains``
+    """The receiver Worker as components/receiver.py declares it: the model's script, with ``domains``
     builtin (``external`` among them dns: external) and ``others`` in the stack with reports: none."""
     from mtasts.model.config import load_config
     from mtasts.model.receiver import receiver_script

@@ -6,7 +6,6 @@ import errno
 import ssl
 import subprocess
 import sys
-from pathlib import Path
 
 import dns.message
 import dns.rcode
@@ -16,7 +15,7 @@ from cryptography import x509
 from mtasts.probes import DnsFailure
 from mtasts.probes.dns import dns_error
 from mtasts.probes.tls import client_context
-from tests.servers import Pki
+from tests.servers import Lab
 
 
 def no_nameservers(cause: object, rcode: int | None = None) -> dns.resolver.NoNameservers:
@@ -64,13 +63,13 @@ def test_closed_port_is_refused() -> None:
     assert found.failure is DnsFailure.REFUSED
 
 
-def test_test_certificates_carry_key_identifiers(tmp_path: Path) -> None:
+def test_test_certificates_carry_key_identifiers(lab: Lab) -> None:
     """Every certificate the test PKI makes has an Authority Key Identifier (3.13 checks it)."""
-    pki = Pki(tmp_path)
+    pki = lab.pki
     leaf = pki.ca.issue_cert("a.example")
     pems = [leaf.cert_chain_pems[0].bytes()]
     pki.self_signed_context("b.example")
-    pems.append((tmp_path / "self-signed-b.example.pem").read_bytes())
+    pems.append((pki.directory / "self-signed-b.example.pem").read_bytes())
     for pem in pems:
         cert = x509.load_pem_x509_certificate(pem)
         cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)

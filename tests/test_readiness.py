@@ -17,6 +17,7 @@ from mtasts.checks.readiness import VerifyEvidence, evaluate
 from mtasts.commands.shared.evidence import assess
 from mtasts.model.config import ConfigError, Domain, load_config, project_defaults
 from mtasts.model.findings import Finding, Severity
+from mtasts.model.receiver_summary import ReceiverSummary, parse_summary
 from mtasts.model.rollout import LiveGate, Readiness, defaults_json
 from mtasts.probes import DnsError, DnsFailure, DnsStatus, MxAnswer
 
@@ -54,7 +55,7 @@ def days_ago(days: float) -> str:
     return (NOW - datetime.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def summary(**entry: Any) -> dict[str, Any]:
+def summary(**entry: Any) -> ReceiverSummary:
     """A reports receiver's answer with one domain entry (good evidence unless changed)."""
     base = {
         "reports": 60,
@@ -65,7 +66,7 @@ def summary(**entry: Any) -> dict[str, Any]:
         "firstReport": days_ago(30),
         "lastReport": days_ago(1),
     }
-    return {"domains": {NAME: {**base, **entry}}, "unparsed": 0}
+    return parse_summary({"domains": {NAME: {**base, **entry}}, "unparsed": 0})
 
 
 def blockers(verdict: Any) -> list[str]:
@@ -92,10 +93,10 @@ def test_no_receiver_is_not_ready_said_plainly() -> None:
 
 @pytest.mark.parametrize(
     "summaries",
-    [{"domains": {}, "unparsed": 0}, summary(reports=0, organizations=[], successful=0)],
+    [parse_summary({"domains": {}, "unparsed": 0}), summary(reports=0, organizations=[], successful=0)],
     ids=["domain absent", "zero reports"],
 )
-def test_no_reports_at_all_is_not_ready(summaries: dict[str, Any]) -> None:
+def test_no_reports_at_all_is_not_ready(summaries: ReceiverSummary) -> None:
     """A receiver that has no report for the domain: not ready, "no TLS reports at all"."""
     verdict = evaluate(DOMAIN, clean_verify(), summaries, THRESHOLDS, NOW)
     assert not verdict.ready
@@ -121,8 +122,8 @@ def test_too_few_days_or_organizations_is_not_ready() -> None:
 
 def test_a_summary_without_first_report_is_not_evidence_of_days() -> None:
     """A receiver summary lacking firstReport (an older receiver): days unknown, not ready, said so."""
-    entry = {k: v for k, v in summary()["domains"][NAME].items() if k != "firstReport"}
-    verdict = evaluate(DOMAIN, clean_verify(), {"domains": {NAME: entry}}, THRESHOLDS, NOW)
+    entry = {k: v for k, v in summary().domains[NAME].as_json().items() if k != "firstReport"}
+    verdict = evaluate(DOMAIN, clean_verify(), parse_summary({"domains": {NAME: entry}}), THRESHOLDS, NOW)
     assert not verdict.ready and blockers(verdict) == ["report-days"]
     assert "no firstReport" in verdict.findings[-1].reason
 
@@ -368,3 +369,39 @@ def test_a_stack_without_a_receiver_gives_no_summaries() -> None:
 
     deployment = load_config({"cloudflareAccountId": ACCOUNT, "domains": {NAME: {"mx": ["mx1.example.org"]}}})
     assert receiver_summaries(deployment) is None
+
+
+def test_evidence_asks_each_mx_question_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One prober for verify and readiness: each domain's MX, and each MX host's A/AAAA, asked once."""
+    import asyncio
+
+    from mtasts.commands.shared import evidence
+    from mtasts.probes import DnsAnswer, ProbeOptions, prober
+
+    asked: list[tuple[str, str]] = []
+
+    async def fake_query(resolver: Any, name: str, rdtype: str) -> DnsAnswer:
+        asked.append((name.lower(), rdtype))
+        if rdtype == "MX" and name == NAME:
+            return DnsAnswer(name, rdtype, DnsStatus.OK, ("10 mx1.example.org.", "20 a.mx.example.net."))
+        if rdtype == "A" and name in ("mx1.example.org", "a.mx.example.net"):
+            return DnsAnswer(name, rdtype, DnsStatus.OK, ("192.0.2.10",))
+        return DnsAnswer(name, rdtype, DnsStatus.NXDOMAIN)
+
+    async def no_smtp(*args: Any) -> Any:
+        from mtasts.probes.errors import SmtpConnectError
+        from mtasts.probes.smtp import StarttlsAtAddress
+
+        return StarttlsAtAddress(args[1], error=SmtpConnectError(args[0], args[1], "no network in this test"))
+
+    monkeypatch.setattr(prober, "query", fake_query)
+    monkeypatch.setattr(prober.smtp, "starttls_at", no_smtp)
+    options = ProbeOptions(nameserver=("127.0.0.1", 9), timeout=0.5, max_sockets=8)
+    found = asyncio.run(evidence.verify_evidence_async([NAME], options))
+    assert asked.count((NAME, "MX")) == 1
+    assert asked.count(("mx1.example.org", "A")) == 1 and asked.count(("a.mx.example.net", "AAAA")) == 1
+    assert found[NAME].mx is not None and found[NAME].mx.hosts == ("mx1.example.org", "a.mx.example.net")
+    assert found[NAME].mx_addresses == {
+        "mx1.example.org": ("192.0.2.10",),
+        "a.mx.example.net": ("192.0.2.10",),
+    }

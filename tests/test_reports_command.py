@@ -36,7 +36,16 @@ STACK = """config:
     example.com: {}
     example.org: {}
 """
-DOMAIN_KEYS = {"reports", "organizations", "successful", "failed", "failures", "firstReport", "lastReport"}
+DOMAIN_KEYS = {
+    "reports",
+    "organizations",
+    "successful",
+    "failed",
+    "failures",
+    "firstReport",
+    "lastReport",
+    "byOrganization",
+}
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +85,15 @@ def test_json_is_the_documented_shape(
         88,
         14,
     )
+    assert org["byOrganization"] == [
+        {
+            "organization": "Microsoft Corporation",
+            "reports": 1,
+            "successful": 88,
+            "failed": 14,
+            "lastReport": org["lastReport"],
+        }
+    ]
     assert org["failures"] == [
         {
             "resultType": "certificate-expired",
@@ -124,7 +142,7 @@ def test_since_limits_to_recent_reports(
     recent = json.loads(capsys.readouterr().out)
     assert recent["domains"]["example.org"]["reports"] == 1
     later = fetch_summary(filled.url, TOKEN, datetime.now(UTC) + timedelta(hours=1))
-    assert later["domains"]["example.org"]["reports"] == 0 and later["unparsed"] == 0
+    assert later.domains["example.org"].reports == 0 and later.unparsed == 0
 
 
 @pytest.mark.parametrize("text, seconds", [("30m", 1800), ("24h", 86400), ("7d", 604800), ("2w", 1209600)])
@@ -133,10 +151,19 @@ def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text).total_seconds() == seconds
 
 
+@pytest.mark.parametrize("text", ["1000000w", "3651d", "99999999999999999999999s", "87601h"])
+def test_durations_past_the_longest_retention_are_refused(text: str) -> None:
+    """A --since beyond 3650 days is a ValueError naming the bound, never an OverflowError."""
+    with pytest.raises(ValueError, match="must be at most 3650d"):
+        parse_duration(text)
+    assert parse_duration("3650d").days == 3650
+
+
 @pytest.mark.parametrize(
     "argv, env, code, line",
     [
         (["--since", "soon"], TOKEN, 2, "error: --since: must be a positive whole number"),
+        (["--since", "1000000w"], TOKEN, 2, "error: --since: must be at most 3650d"),
         ([], None, 2, "error: MTASTS_REPORTS_TOKEN: not set"),
         ([], "wrong", 2, "error: MTASTS_REPORTS_TOKEN: the receiver refused it (401"),
     ],

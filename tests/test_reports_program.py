@@ -315,20 +315,35 @@ def changed_lines(before: str, after: str) -> list[str]:
     return [line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))]
 
 
+def receiver_content(domains: dict[str, Any]) -> str:
+    """The receiver script the model writes for a stack with these domains (no program run)."""
+    deployment = load_config(config(RECEIVER, **domains))
+    assert deployment.receiver is not None
+    return receiver_model.receiver_script(deployment.receiver, deployment.domains)
+
+
 def test_a_one_domain_change_is_a_few_line_diff_of_the_receiver() -> None:
     """Among 300 domains, adding one or turning one to builtin changes a line or two of the
-    receiver's content, all inside its settings region, and nothing else of the script."""
+    receiver's content, all inside its settings region (the model's script; the program uploads
+    exactly it, as the next test shows)."""
     domains: dict[str, Any] = {f"d{i:03}.example": {"reports": "builtin"} for i in range(300)}
+    before = receiver_content(domains)
+    assert len(before.splitlines()) > 300
+    added = receiver_content({**domains, "d150x.example": {"reports": "builtin"}})
+    assert changed_lines(before, added) == ['+"d150x.example":{"builtin":true},']
+    switched = receiver_content({**domains, "d150.example": {}})
+    assert changed_lines(before, switched) == ['-"d150.example":{"builtin":true},', '+"d150.example":{},']
+
+
+def test_a_one_domain_change_changes_only_the_receiver_content() -> None:
+    """In the program, the receiver's content is the model's script, and adding a domain or turning
+    one to builtin changes that content and no other input of the script."""
+    domains: dict[str, Any] = {f"d{i}.example": {"reports": "builtin"} for i in range(3)}
     before = receiver_inputs(domains)
-    assert len(before["content"].splitlines()) > 300
-    added = receiver_inputs({**domains, "d150x.example": {"reports": "builtin"}})
-    assert changed_lines(before["content"], added["content"]) == ['+"d150x.example":{"builtin":true},']
-    switched = receiver_inputs({**domains, "d150.example": {}})
-    assert changed_lines(before["content"], switched["content"]) == [
-        '-"d150.example":{"builtin":true},',
-        '+"d150.example":{},',
-    ]
-    for after in (added, switched):
+    assert before["content"] == receiver_content(domains)
+    for changed in ({**domains, "d1x.example": {"reports": "builtin"}}, {**domains, "d1.example": {}}):
+        after = receiver_inputs(changed)
+        assert after["content"] == receiver_content(changed) != before["content"]
         assert {k: v for k, v in after.items() if k != "content"} == {
             k: v for k, v in before.items() if k != "content"
         }

@@ -26,7 +26,7 @@ from mtasts.commands import cli
 from mtasts.commands.verify import Report, verify
 from mtasts.model.config import Deployment, load_stack
 from mtasts.model.findings import Severity
-from mtasts.model.worker import worker_script
+from mtasts.model.policy_worker import worker_script
 from mtasts.probes import ProbeOptions as Options
 from mtasts.rfc.policy import Policy
 from mtasts.runtime.workerd import run_worker

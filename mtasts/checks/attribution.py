@@ -14,8 +14,8 @@ Every class counts against readiness: a failure the tool cannot place elsewhere 
 senders saw delivering this domain's mail, and under ``enforce`` such a session is mail that is
 not delivered. The classes only say how sure the placement is.
 
-The functions take one summary entry (a domain's, or one organization's of it: the shape is the
-same), so per-organization evidence is the same call on a smaller entry.
+The functions take one domain's entry of the receiver's summary (``DomainSummary``), parsed
+where the summary was read.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mtasts.model.receiver_summary import DomainSummary, FailureGroup
 from mtasts.rfc.mx import mx_matches
 
 
@@ -104,19 +105,6 @@ class FailureEvidence:
         }
 
 
-def _count(value: Any) -> int:
-    """A session count from the summary; anything that is not a whole number ≥ 0 is 0."""
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, int):
-        return max(0, value)
-    if isinstance(value, float) and value.is_integer():
-        return max(0, int(value))
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return 0
-
-
 def _address(text: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if not isinstance(text, str) or not text.strip():
         return None
@@ -134,18 +122,16 @@ def _name(value: Any) -> str | None:
 
 
 def place(
-    failure: Mapping[str, Any], patterns: Sequence[str], mx_addresses: Mapping[str, Iterable[str]] | None
+    failure: FailureGroup, patterns: Sequence[str], mx_addresses: Mapping[str, Iterable[str]] | None
 ) -> PlacedFailure:
-    """One failure detail of the receiver's summary (``resultType``, ``receivingMx``, ``receivingIp``,
-    ``sessions``) placed against the planned ``patterns`` and the live MX hosts' addresses."""
-    mx = _name(failure.get("receivingMx"))
-    raw_ip = failure.get("receivingIp")
-    ip = raw_ip.strip() if isinstance(raw_ip, str) and raw_ip.strip() else None
-    result = failure.get("resultType")
-    sessions = _count(failure.get("sessions"))
+    """One failure group of the receiver's summary placed against the planned ``patterns`` and
+    the live MX hosts' addresses."""
+    mx = _name(failure.receiving_mx)
+    raw_ip = failure.receiving_ip
+    ip = raw_ip.strip() if raw_ip is not None and raw_ip.strip() else None
 
     def placed(attribution: Attribution, why: str) -> PlacedFailure:
-        return PlacedFailure(result if isinstance(result, str) else None, mx, ip, sessions, attribution, why)
+        return PlacedFailure(failure.result_type, mx, ip, failure.sessions, attribution, why)
 
     if mx is not None:
         pattern = next((p for p in patterns if mx_matches(p, mx)), None)
@@ -166,18 +152,17 @@ def place(
 
 
 def failure_evidence(
-    entry: Mapping[str, Any], patterns: Sequence[str], mx_addresses: Mapping[str, Iterable[str]] | None
+    entry: DomainSummary, patterns: Sequence[str], mx_addresses: Mapping[str, Iterable[str]] | None
 ) -> FailureEvidence:
     """Every failed session of a summary entry, placed; sessions beyond the details are unattributed.
 
-    ``entry["failed"]`` is the sum of the reports' ``total-failure-session-count``; when the
+    ``entry.failed`` is the sum of the reports' ``total-failure-session-count``; when the
     details cover fewer sessions, the rest is one unattributed failure (RFC 8460 §4.2: details are
     optional). Details covering more than the total (a sender's arithmetic) count as given.
     """
-    details = entry.get("failures") or []
-    placed = [place(f, patterns, mx_addresses) for f in details if isinstance(f, Mapping)]
+    placed = [place(f, patterns, mx_addresses) for f in entry.failures]
     detailed = sum(p.sessions for p in placed)
-    rest = _count(entry.get("failed")) - detailed
+    rest = entry.failed - detailed
     if rest > 0:
         placed.append(
             PlacedFailure(
@@ -189,4 +174,4 @@ def failure_evidence(
                 "total-failure-session-count beyond the failure details",
             )  # fmt: skip
         )
-    return FailureEvidence(_count(entry.get("successful")), tuple(placed))
+    return FailureEvidence(entry.successful, tuple(placed))

@@ -9,30 +9,25 @@ lists each one's evidence either way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from mtasts.model.findings import Finding, Severity
+from mtasts.model.receiver_summary import DomainSummary
 from mtasts.model.vocabulary import Check
 
 
-def organization_findings(summary: Mapping[str, Any], max_failure_rate: float, key: str) -> list[Finding]:
+def organization_findings(summary: DomainSummary, max_failure_rate: float, key: str) -> list[Finding]:
     """One finding per reporting organization (worst first); an info when the summary has none."""
-    rows = summary.get("byOrganization")
-    if not isinstance(rows, list):
+    rows = summary.by_organization
+    if rows is None:
         reason = "the receiver's summary has no per-organization counts (deploy the receiver again)"
         return [Finding(Check.REPORT_ORGANIZATION, Severity.INFO, reason, key)]
     found = []
     for row in rows:
-        if not isinstance(row, Mapping):
-            continue
-        name = str(row.get("organization", "?"))
-        failed, successful = int(row.get("failed") or 0), int(row.get("successful") or 0)
+        name, failed, successful = row.organization, row.failed, row.successful
         total = failed + successful
         rate = failed / total if total else 0.0
         head = (
-            f"{name}: {row.get('reports', 0)} report(s), {failed} of {total} sessions failed ({rate:.2%}), "
-            f"last {row.get('lastReport') or 'never'}"
+            f"{name}: {row.reports} report(s), {failed} of {total} sessions failed ({rate:.2%}), "
+            f"last {row.last_report or 'never'}"
         )
         if total and rate > max_failure_rate:
             reason = f"{head}; readiness allows {max_failure_rate:.2%} for each organization"

@@ -23,7 +23,8 @@ from mtasts.checks.mx import live_mx
 from mtasts.checks.organizations import organization_findings
 from mtasts.model.domain import Domain
 from mtasts.model.findings import Finding, Severity
-from mtasts.model.rollout import Readiness, format_time, parse_time
+from mtasts.model.receiver_summary import DomainSummary, ReceiverSummary
+from mtasts.model.rollout import Readiness, format_time
 from mtasts.model.vocabulary import Check, Mode
 from mtasts.probes.dns import MxAnswer
 
@@ -64,7 +65,7 @@ class ReportsUnavailable:
     reason: str
 
 
-Summaries = Mapping[str, Any] | ReportsUnavailable | None
+Summaries = ReceiverSummary | ReportsUnavailable | None
 """The receiver's summary; ReportsUnavailable when it could not be read; None: no receiver."""
 
 
@@ -122,12 +123,11 @@ def verify_findings(domain: Domain, verify: VerifyEvidence | None) -> list[Findi
     return found
 
 
-def domain_entry(summaries: Summaries, name: str) -> Mapping[str, Any] | None:
+def domain_entry(summaries: Summaries, name: str) -> DomainSummary | None:
     """The summary entry of domain ``name``; None when there is none (or no summary)."""
     if summaries is None or isinstance(summaries, ReportsUnavailable):
         return None
-    entry = (summaries.get("domains") or {}).get(name)
-    return entry if isinstance(entry, Mapping) else None
+    return summaries.domain(name)
 
 
 def report_findings(
@@ -152,19 +152,18 @@ def report_findings(
         reason = f"TLS reports unavailable ({summaries.reason}): no evidence, so not ready"
         return [no(Check.REPORTS, reason)], None
     summary = domain_entry(summaries, domain.name)
-    if not summary or not summary.get("reports"):
+    if summary is None or not summary.reports:
         return [
             no(Check.REPORTS, f"no TLS reports at all for {domain.name}: no evidence, so not ready")
         ], None
-    if not summary.get("firstReport"):
+    if summary.first_at is None or summary.last_at is None:
         reason = (
             "the receiver's summary has no firstReport (a receiver older than this command: "
             "deploy it again): days of reports unknown, so not ready"
         )
         return [no(Check.REPORT_DAYS, reason)], None
     found: list[Finding] = []
-    last = parse_time(summary["lastReport"], "lastReport")
-    first = parse_time(summary["firstReport"], "firstReport")
+    last, first = summary.last_at, summary.first_at
     days = (now - first).days
     span = f"{days} day(s) of reports since {format_time(first)}"
     if days < thresholds.min_days:
@@ -173,7 +172,7 @@ def report_findings(
         found.append(yes(Check.REPORT_DAYS, span))
     if now - last > STALE_AFTER:
         found.append(no(Check.REPORT_AGE, f"last report {format_time(last)}: reports stopped arriving"))
-    organizations = sorted({str(o) for o in summary.get("organizations") or []})
+    organizations = sorted(set(summary.organizations))
     if len(organizations) < thresholds.min_organizations:
         listed = ", ".join(organizations) or "none"
         found.append(

@@ -58,8 +58,9 @@ def _reason(error: SmtpError | None) -> str:
 
 def _failed(host: str, reason: str, mode: Mode | None) -> Finding:
     if mode is Mode.ENFORCE:
-        reason = f"{host}: {reason}: senders will refuse to deliver here"
-        return Finding(STARTTLS, Severity.ERROR, reason, subject=host)
+        return Finding(
+            STARTTLS, Severity.ERROR, f"{host}: {reason}: senders will refuse to deliver here", subject=host
+        )
     if mode is Mode.NONE:
         return Finding(STARTTLS, Severity.INFO, f"{host}: {reason} (mode none: not enforced)", subject=host)
     return Finding(STARTTLS, Severity.WARNING, f"{host}: {reason}: fix this before enforce", subject=host)

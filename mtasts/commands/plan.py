@@ -6,6 +6,7 @@ import json
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
+from mtasts.model.budget import budget_json, budget_lines, shards_json
 from mtasts.model.config import Deployment
 from mtasts.model.delegation import usage
 from mtasts.model.outputs import domain_json, stack_delegation_json
@@ -14,7 +15,12 @@ from mtasts.model.stackfile import gc_paused
 
 def plan_json(stack: str, deployment: Deployment) -> dict[str, Any]:
     """The plan as one JSON-ready object (``delegation`` only when the stack has customer domains)."""
-    plan = {"stack": stack, "domains": {d.name: domain_json(deployment, d) for d in deployment.domains}}
+    plan = {
+        "stack": stack,
+        "domains": {d.name: domain_json(deployment, d) for d in deployment.domains},
+        "workers": shards_json(deployment, stack),
+        "budget": budget_json(deployment, stack),
+    }
     delegation = stack_delegation_json(deployment)
     if delegation is not None:
         plan["delegation"] = delegation
@@ -51,6 +57,9 @@ def plan_text(stack: str, deployment: Deployment) -> str:
         )
         out += ["", f"== delegation zone {deployment.delegation.zone}: {found.line()}"]
         out += ["  " + r.record.zone_line() for r in deployment.operator_records]
+    out.append("")
+    out += budget_lines(deployment, stack)
+    out += [f.line() for f in deployment.findings if f.key is not None and not f.key.startswith("domains.")]
     return "\n".join(out) + "\n"
 
 

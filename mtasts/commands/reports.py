@@ -27,25 +27,29 @@ from mtasts.commands.shared.receiver import (
 )
 from mtasts.model import receiver as receiver_model
 from mtasts.model.config import load_stack
+from mtasts.model.receiver_summary import ReceiverSummary
 from mtasts.rfc.tlsrpt_results import explain
 
 _DURATION = re.compile(r"(\d+)([smhdw])\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+MAX_SINCE = timedelta(days=3650)
+"""Longest ``--since``: the longest retention a receiver may have (``retentionDays`` ≤ 3650)."""
+
+
 def parse_duration(text: str) -> timedelta:
-    """``30m``, ``24h``, ``7d``, ``2w`` (also ``s``): a positive whole number and one unit."""
+    """``30m``, ``24h``, ``7d``, ``2w`` (also ``s``): a positive whole number and one unit, at most
+    ``MAX_SINCE`` (a larger one would be older than anything stored, or than ``datetime`` allows)."""
     match = _DURATION.match(text.strip())
     if match is None or int(match.group(1)) == 0:
         raise ValueError(
             f"must be a positive whole number and a unit s, m, h, d or w (e.g. 7d), got {text!r}"
         )
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
-
-
-def failure_rate(entry: dict[str, Any]) -> float | None:
-    total = int(entry["successful"]) + int(entry["failed"])
-    return None if total == 0 else int(entry["failed"]) / total
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_SINCE.total_seconds():
+        raise ValueError(f"must be at most {MAX_SINCE.days}d (the longest retention), got {text!r}")
+    return timedelta(seconds=seconds)
 
 
 def _table(rows: list[list[str]], right: set[int]) -> list[str]:
@@ -59,12 +63,12 @@ def _table(rows: list[list[str]], right: set[int]) -> list[str]:
     return out
 
 
-def explanations(summary: dict[str, Any]) -> dict[str, dict[str, str]]:
+def explanations(summary: ReceiverSummary) -> dict[str, dict[str, str]]:
     """What each failure result type of the summary means and what to do (RFC 8460 §4.3)."""
     found: dict[str, dict[str, str]] = {}
-    for entry in summary.get("domains", {}).values():
-        for failure in entry.get("failures") or []:
-            name = str(failure.get("resultType", ""))
+    for entry in summary.domains.values():
+        for failure in entry.failures:
+            name = failure.result_type or ""
             kind = explain(name)
             if kind is not None and name not in found:
                 found[name] = {"section": kind.section, "meaning": kind.meaning, "action": kind.action}
@@ -75,7 +79,7 @@ def explanations(summary: dict[str, Any]) -> dict[str, dict[str, str]]:
 
 
 def render_text(
-    summary: dict[str, Any],
+    summary: ReceiverSummary,
     stack: str,
     endpoint: str,
     since: datetime | None,
@@ -87,37 +91,32 @@ def render_text(
     rows = [
         ["domain", "reports", "orgs", "successful", "failed", "failure rate", "first report", "last report"]
     ]
-    for name, entry in summary["domains"].items():
-        rate = failure_rate(entry)
+    for name, entry in summary.domains.items():
+        rate = entry.failure_rate()
         rows.append(
             [
                 name,
-                str(entry["reports"]),
-                str(len(entry["organizations"])),
-                str(entry["successful"]),
-                str(entry["failed"]),
+                str(entry.reports),
+                str(len(entry.organizations)),
+                str(entry.successful),
+                str(entry.failed),
                 "-" if rate is None else f"{rate:.2%}",
-                entry.get("firstReport") or "-",
-                entry["lastReport"] or "never",
+                entry.first_report or "-",
+                entry.last_report or "never",
             ]
         )
     lines += _table(rows, right={1, 2, 3, 4, 5})
-    for name, entry in summary["domains"].items():
-        if entry["organizations"]:
-            lines += ["", f"{name}: reported by {', '.join(entry['organizations'])}"]
-        if entry["failures"]:
+    for name, entry in summary.domains.items():
+        if entry.organizations:
+            lines += ["", f"{name}: reported by {', '.join(entry.organizations)}"]
+        if entry.failures:
             failures = [["  result type", "receiving MX", "receiving IP", "sessions"]]
             failures += [
-                [
-                    "  " + f["resultType"],
-                    f["receivingMx"] or "-",
-                    f["receivingIp"] or "-",
-                    str(f["sessions"]),
-                ]
-                for f in entry["failures"]
+                ["  " + (f.result_type or "-"), f.receiving_mx or "-", f.receiving_ip or "-", str(f.sessions)]
+                for f in entry.failures
             ]
             lines += _table(failures, right={3})
-            explained = explanations({"domains": {name: entry}})
+            explained = explanations(ReceiverSummary({name: entry}, 0, 0, (), None))
             for kind, text in explained.items():
                 section = f" (RFC 8460 §{text['section']})" if text["section"] else ""
                 lines.append(f"  {kind}{section}: {text['meaning']}; {text['action']}")
@@ -125,12 +124,11 @@ def render_text(
             lines.append(f"  {name} as a sender sees it now:")
             lines += [f"    {line}" for line in diagnosis[name]]
     lines.append("")
-    silent = summary.get("silent") or []
-    if silent:
-        lines.append(f"silent (no report lately): {', '.join(silent)}")
-    lines.append(f"unparsed submissions: {summary.get('unparsed', 0)}")
-    if summary.get("foreign"):
-        lines.append(f"about other domains (not counted): {summary['foreign']}")
+    if summary.silent:
+        lines.append(f"silent (no report lately): {', '.join(summary.silent)}")
+    lines.append(f"unparsed submissions: {summary.unparsed}")
+    if summary.foreign:
+        lines.append(f"about other domains (not counted): {summary.foreign}")
     return "\n".join(lines) + "\n"
 
 
@@ -168,7 +166,7 @@ def run(args: Any) -> int:
     if args.diagnose:
         diagnosis = diagnose(summary, options_from_args(args))
     if args.json:
-        document = {**summary, "explanations": explanations(summary)}
+        document: dict[str, Any] = {**summary.as_json(), "explanations": explanations(summary)}
         if diagnosis is not None:
             document["diagnosis"] = diagnosis
         sys.stdout.write(json.dumps(document, indent=2) + "\n")

@@ -30,11 +30,13 @@ from typing import Any
 
 from mtasts.checks.readiness import plan_findings
 from mtasts.checks.retirement import StackVersion, removal_findings, retirement
+from mtasts.checks.routing import routing_change
 from mtasts.commands.shared.args import UsageError, options_from_args
 from mtasts.commands.shared.evidence import assess, reports_source, verify_evidence
+from mtasts.model import budget
 from mtasts.model.config import ConfigError, Deployment, Domain, load_stack
 from mtasts.model.findings import Finding, Severity
-from mtasts.model.vocabulary import Mode
+from mtasts.model.vocabulary import Hosting, Mode
 
 HISTORY_LIMIT = 500
 """Commits of the stack file read back at most, looking for when ``mode: none`` began."""
@@ -86,6 +88,8 @@ class DomainChange:
             out.append(f"max_age: {base.max_age} → {head.max_age}")
         if base.hosting != head.hosting:
             out.append(f"hosting: {base.hosting} → {head.hosting}")
+        if base.routing != head.routing and Hosting.CLOUDFLARE_WORKER in (base.hosting, head.hosting):
+            out.append(f"routing: {base.routing} → {head.routing}")
         if base.dns != head.dns:
             out.append(f"dns: {base.dns} → {head.dns}")
         old = {r.zone_line() for r in base.records}
@@ -206,6 +210,9 @@ class Review:
     base_ref: str
     changes: tuple[DomainChange, ...]
     findings: tuple[Finding, ...]
+    cost: tuple[str, ...] = ()
+    """The change's API writes and every shard move (``mtasts.model.budget.change_lines``)."""
+    cost_json: dict[str, Any] | None = None
 
     @property
     def failed(self) -> bool:
@@ -228,6 +235,7 @@ class Review:
             out += ["  " + f.line() for f in self.findings if f.key == prefix]
         others = [f for f in self.findings if f.key is None or not f.key.startswith("domains.")]
         out += [""] + [f.line() for f in others] if others else []
+        out += ["", *self.cost] if self.cost else []
         out.append("")
         bad = [f for f in self.findings if f.severity == Severity.ERROR]
         out.append(f"FAIL: {len(bad)} change(s) can lose mail or strand cached policies" if bad else "OK")
@@ -239,6 +247,7 @@ class Review:
             "base": self.base_ref,
             "domains": {c.name: c.as_json() for c in self.changes},
             "findings": [f.as_json() for f in self.findings],
+            "cost": self.cost_json,
             "ok": not self.failed,
         }
 
@@ -296,10 +305,15 @@ def review(
                 versions, complete = history(project_dir, commit, stack)
                 retired = retirement(versions, change.name, complete)
             findings += removal_findings(change.base, retired, now)
+        elif change.kind == "changed" and change.base is not None and change.head is not None:
+            findings += routing_change(change.base, change.head)
     becoming = [c.name for c in changes if c.becomes_enforce]
     if becoming and readiness is not None:
         findings += readiness(head, becoming)
-    return Review(stack, base_ref, tuple(changes), tuple(findings))
+    cost = budget.change_json(base, head, stack)
+    return Review(
+        stack, base_ref, tuple(changes), tuple(findings), tuple(budget.change_lines(base, head, stack)), cost
+    )
 
 
 def readiness_from_args(args: Any) -> Readiness:

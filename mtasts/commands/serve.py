@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from mtasts.model import receiver as receiver_model
+from mtasts.model import shards as sharding
 from mtasts.model.config import Deployment, load_stack
-from mtasts.model.worker import COMPATIBILITY_DATE, MAIN_MODULE, script_name, worker_script
+from mtasts.model.policy_worker import COMPATIBILITY_DATE, MAIN_MODULE, worker_script
 from mtasts.rfc.policy import POLICY_PATH
 from mtasts.runtime.miniflare import LocalWorker, receiver_worker, run_miniflare
 from mtasts.runtime.workerd import WorkerdFailed, WorkerdNotFound
@@ -35,14 +36,22 @@ def _stop(signum: int, frame: object) -> None:
     raise _Stop(signum)
 
 
-def policy_worker(stack: str, deployment: Deployment) -> LocalWorker:
-    """The policy Worker as ``pulumi up`` uploads it: its script and its bindings, from one place."""
-    return LocalWorker(
-        name=script_name(stack),
-        script=worker_script(deployment.worker_domains),
-        main_module=MAIN_MODULE,
-        compatibility_date=COMPATIBILITY_DATE,
-    )
+def policy_workers(stack: str, deployment: Deployment) -> list[LocalWorker]:
+    """The policy Workers as ``pulumi up`` uploads them, one per shard, each with only its own
+    policies and, when there are several, a route ``mta-sts.<d>/*`` per domain it serves (the
+    first also answers every other host, with a 404, as a lone script does)."""
+    count = deployment.worker_shards
+    shards = deployment.shards or {0: ()}
+    return [
+        LocalWorker(
+            name=sharding.script_name(stack, shard, count),
+            script=worker_script(domains),
+            main_module=MAIN_MODULE,
+            compatibility_date=COMPATIBILITY_DATE,
+            routes=tuple(f"{d.policy_host}/*" for d in domains) if count > 1 else (),
+        )
+        for shard, domains in shards.items()
+    ]
 
 
 def state_dir(args: Any) -> Path:
@@ -53,9 +62,15 @@ def state_dir(args: Any) -> Path:
     return Path(args.project_dir) / ".mtasts" / "serve" / str(args.stack)
 
 
-def _banner(args: Any, deployment: Deployment, url: str, policy: LocalWorker, token: str | None) -> str:
+def _banner(
+    args: Any, deployment: Deployment, url: str, policies: list[LocalWorker], token: str | None
+) -> str:
     domains = deployment.worker_domains
-    lines = [f"serving the {args.stack} stack's Worker ({len(policy.script)} bytes) at {url}"]
+    if len(policies) == 1:
+        lines = [f"serving the {args.stack} stack's Worker ({len(policies[0].script)} bytes) at {url}"]
+    else:
+        lines = [f"serving the {args.stack} stack's {len(policies)} policy Workers at {url}"]
+        lines += [f"  {p.name}: {len(p.routes)} domain(s), {len(p.script)} bytes" for p in policies]
     lines += [f"  {d.policy_host}  mode={d.mode}  id={d.policy_id}" for d in domains]
     if domains:
         lines.append(f"try: curl -H 'Host: {domains[0].policy_host}' {url}{POLICY_PATH}")
@@ -85,8 +100,8 @@ def _banner(args: Any, deployment: Deployment, url: str, policy: LocalWorker, to
 def run(args: Any) -> int:
     """Serve ``args.stack``'s Workers on ``127.0.0.1:args.port`` until interrupted."""
     deployment = load_stack(args.project_dir, args.stack)
-    policy = policy_worker(args.stack, deployment)
-    workers = [policy]
+    policies = policy_workers(args.stack, deployment)
+    workers = list(policies)
     token: str | None = None
     if deployment.receiver is not None and deployment.reports_domains:
         token = os.environ.get(receiver_model.TOKEN_ENV) or secrets.token_urlsafe(24)
@@ -105,7 +120,7 @@ def run(args: Any) -> int:
     try:
         with run_miniflare(workers, args.port, state_dir(args)) as running:
             # One write: whoever waits for the last line sees the whole banner.
-            sys.stdout.write(_banner(args, deployment, running.url, policy, token))
+            sys.stdout.write(_banner(args, deployment, running.url, policies, token))
             sys.stdout.flush()
             code = running.process.wait()
             print(f"error: the local runtime exited with {code}: {running.tail(500)}", file=sys.stderr)

@@ -19,17 +19,33 @@ import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from mtasts.model import shards as sharding
 from mtasts.model.domain import Deployment
 from mtasts.model.limits import API_REQUESTS, API_WINDOW_SECONDS
 from mtasts.model.vocabulary import Hosting, Routing
 
-__all__ = ["Budget", "Change", "Item", "budget", "change", "inventory", "zone_lookups"]
+__all__ = [
+    "Budget",
+    "Change",
+    "Item",
+    "budget",
+    "budget_json",
+    "budget_lines",
+    "change",
+    "change_json",
+    "change_lines",
+    "inventory",
+    "moves",
+    "shards_json",
+    "zone_lookups",
+]
 
 WORKER_COMPONENT = "cloudflare-worker"
 PAGES_COMPONENT = "github-pages"
 RECEIVER_COMPONENT = "reports"
+DELEGATED_COMPONENT = "delegated"
 CLOUDFLARE = "cloudflare"
 GITHUB = "github"
 
@@ -53,7 +69,7 @@ def _digest(text: str) -> str:
 
 def inventory(deployment: Deployment, stack: str) -> dict[str, Item]:
     """Every provider resource the program registers for this stack, by Pulumi resource name."""
-    from mtasts.model.worker import policy_data  # the script content, less the fixed template
+    from mtasts.model.policy_worker import policy_data  # the script content, less the fixed template
 
     items: dict[str, Item] = {}
     count = deployment.worker_shards
@@ -126,7 +142,7 @@ def _delegated(deployment: Deployment, stack: str) -> dict[str, Item]:
     settings = deployment.delegation
     if settings is None or not deployment.delegated_domains:
         return {}
-    from mtasts.model.worker import policy_data
+    from mtasts.model.policy_worker import policy_data
 
     zone, customers = settings.zone, deployment.delegated_domains
     script = f"mta-sts-{stack}-customers"  # components.delegated.script_name
@@ -192,20 +208,29 @@ class Budget:
         """The share of the limit a preview with no change spends (its lookups alone)."""
         return self.lookups / self.requests_per_window * API_WINDOW_SECONDS
 
-    def parallelism(self, up_seconds: float = 2.0) -> int:
-        """Pulumi ``--parallel`` that stays under the limit when one write takes ``up_seconds``."""
+    def parallelism(self, up_seconds: float = 1.0) -> int:
+        """Pulumi ``--parallel`` that stays under the limit when one write takes ``up_seconds``
+        (an assumption, not a measurement: a 429 is retried by the provider in any case)."""
         per_second = self.requests_per_window / API_WINDOW_SECONDS
         return max(1, math.floor(per_second * up_seconds))
 
 
 def budget(deployment: Deployment, stack: str, items: Mapping[str, Item] | None = None) -> Budget:
-    """The budget of a first ``up`` of this stack."""
-    items = inventory(deployment, stack) if items is None else items
-    cloudflare = sum(1 for item in items.values() if item.api == CLOUDFLARE)
+    """The budget of a first ``up`` of this stack (counted, unless ``items`` gives the inventory)."""
+    if items is None:
+        from mtasts.model.preflight import resource_count
+
+        total = resource_count(deployment)
+        github = 5 * len(deployment.pages_domains)  # components/pages.py: five resources a domain
+        cloudflare = total - github
+    else:
+        total = len(items)
+        cloudflare = sum(1 for item in items.values() if item.api == CLOUDFLARE)
+        github = total - cloudflare
     return Budget(
-        resources=len(items),
+        resources=total,
         cloudflare_writes=cloudflare,
-        github_writes=len(items) - cloudflare,
+        github_writes=github,
         lookups=zone_lookups(deployment),
         requests_per_window=deployment.limits.of(API_REQUESTS),
     )
@@ -243,3 +268,114 @@ def change(base: Mapping[str, Item], head: Mapping[str, Item]) -> Change:
             deleted.append(name)
             writes[item.api] += 1
     return Change(tuple(created), tuple(updated), tuple(replaced), tuple(deleted), writes)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{math.ceil(seconds)} s"
+    minutes = math.ceil(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def shards_json(deployment: Deployment, stack: str) -> dict[str, dict[str, int]]:
+    """Script name → how many domains and zones it serves."""
+    count = deployment.worker_shards
+    return {
+        sharding.script_name(stack, shard, count): {
+            "domains": len(domains),
+            "zones": len({sharding.zone_of(d) for d in domains}),
+        }
+        for shard, domains in deployment.shards.items()
+    }
+
+
+def budget_json(deployment: Deployment, stack: str) -> dict[str, Any]:
+    """The first ``up``'s budget as ``plan --json`` prints it."""
+    planned = budget(deployment, stack)
+    return {
+        "resources": planned.resources,
+        "cloudflareWrites": planned.cloudflare_writes,
+        "githubWrites": planned.github_writes,
+        "zoneLookups": planned.lookups,
+        "requestsPer5Minutes": planned.requests_per_window,
+        "minimumSeconds": round(planned.minimum_seconds),
+        "previewSeconds": round(planned.preview_seconds),
+        "parallel": planned.parallelism(),
+    }
+
+
+def budget_lines(deployment: Deployment, stack: str) -> list[str]:
+    """The policy Workers and the first ``up``'s API budget, as ``plan`` prints them."""
+    out = []
+    scripts = shards_json(deployment, stack)
+    if scripts:
+        out.append(
+            f"policy Workers: {len(scripts)} script(s), mta-sts:workerShards {deployment.worker_shards}"
+        )
+        out += [
+            f"  {name}: {s['domains']:,} domain(s) in {s['zones']:,} zone(s)" for name, s in scripts.items()
+        ]
+    planned = budget(deployment, stack)
+    limit = planned.requests_per_window
+    out.append(
+        f"API budget of a first pulumi up: {planned.resources:,} resources; "
+        f"{planned.cloudflare_writes:,} Cloudflare writes + {planned.lookups:,} zone lookups = "
+        f"{planned.cloudflare_calls:,} calls, at least "
+        f"{_duration(planned.minimum_seconds)} at {limit:,} requests per 5 minutes; "
+        f"{planned.github_writes:,} GitHub writes"
+    )
+    hint = "" if planned.lookups == 0 else " (record mta-sts:zoneIds to make it none)"
+    out.append(
+        f"  a preview with no change: {planned.lookups:,} zone lookups, "
+        f"{_duration(planned.preview_seconds) if planned.lookups else 'no time'} of the limit{hint}"
+    )
+    out.append(f"  pulumi up --parallel {planned.parallelism()} stays under the limit")
+    return out
+
+
+def moves(base: Deployment, head: Deployment, stack: str) -> list[tuple[str, str, str]]:
+    """Worker-hosted domains in both versions whose script changes: (domain, from, to)."""
+    old = {d.name for d in base.worker_domains}
+    found = []
+    for domain in head.worker_domains:
+        if domain.name not in old:
+            continue
+        before = sharding.script_name(stack, base.shard_for(domain.name), base.worker_shards)
+        after = sharding.script_name(stack, head.shard_for(domain.name), head.worker_shards)
+        if before != after:
+            found.append((domain.name, before, after))
+    return found
+
+
+def change_json(base: Deployment | None, head: Deployment, stack: str) -> dict[str, Any]:
+    """The writes of the change and each shard move, as ``plan --base --json`` prints them."""
+    diff = change(inventory(base, stack) if base is not None else {}, inventory(head, stack))
+    moved = moves(base, head, stack) if base is not None else []
+    return {
+        "writes": dict(diff.writes),
+        "created": len(diff.created),
+        "updated": len(diff.updated),
+        "replaced": len(diff.replaced),
+        "deleted": len(diff.deleted),
+        "minimumSeconds": round(diff.writes[CLOUDFLARE] / head.limits.of(API_REQUESTS) * API_WINDOW_SECONDS),
+        "moves": [{"domain": d, "from": a, "to": b} for d, a, b in moved],
+    }
+
+
+def change_lines(base: Deployment | None, head: Deployment, stack: str) -> list[str]:
+    """The writes of the change and each shard move, as ``plan --base`` prints them."""
+    cost = change_json(base, head, stack)
+    writes = cost["writes"]
+    out = [
+        f"API writes of this change: {writes[CLOUDFLARE]:,} Cloudflare, {writes[GITHUB]:,} GitHub "
+        f"({cost['created']:,} created, {cost['updated']:,} updated, {cost['replaced']:,} replaced, "
+        f"{cost['deleted']:,} deleted), at least {_duration(cost['minimumSeconds'])} at the API limit"
+    ]
+    for move in cost["moves"]:
+        out.append(
+            f"  moves {move['domain']}: {move['from']} -> {move['to']} "
+            "(its route or custom domain is updated or replaced; the policy host may be away for a moment)"
+        )
+    return out

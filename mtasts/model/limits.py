@@ -50,7 +50,7 @@ class Limit:
     key: str
     """The camelCase name under ``mta-sts:limits`` that overrides it."""
     what: str
-    """What is counted, as the error names it ("Worker routes in one zone")."""
+    """What is counted, as the error names it: "zone example.com would have 1,001 <what>"."""
     scope: LimitScope
     numbers: Mapping[str, int]
     """Plan (a ``WorkersPlan`` or ``ZonePlan`` value) → the number; ``"*"`` for every plan."""
@@ -72,7 +72,7 @@ def _row(key: str, what: str, scope: LimitScope, numbers: dict[str, int], source
 
 ROUTED_ZONES_PER_WORKER = _row(
     "routedZonesPerWorker",
-    "zones whose routes or custom domains reference one Worker script",
+    "zones routed to it (by routes or custom domains)",
     LimitScope.SCRIPT,
     {"*": 1_000},
     WORKERS_LIMITS + "#number-of-routed-zones-per-worker",
@@ -80,7 +80,7 @@ ROUTED_ZONES_PER_WORKER = _row(
 )
 ROUTES_PER_ZONE = _row(
     "routesPerZone",
-    "Worker routes in one zone",
+    "Worker routes",
     LimitScope.ZONE,
     {"*": 1_000},
     WORKERS_LIMITS + "#number-of-routes-per-zone",
@@ -89,7 +89,7 @@ ROUTES_PER_ZONE = _row(
 )
 CUSTOM_DOMAINS_PER_ZONE = _row(
     "customDomainsPerZone",
-    "Workers custom domains in one zone",
+    "Workers custom domains",
     LimitScope.ZONE,
     {"*": 100},
     WORKERS_LIMITS + "#number-of-custom-domains-per-zone",
@@ -98,7 +98,7 @@ CUSTOM_DOMAINS_PER_ZONE = _row(
 )
 WORKERS_PER_ACCOUNT = _row(
     "workersPerAccount",
-    "Worker scripts in the account",
+    "Worker scripts",
     LimitScope.ACCOUNT,
     {WorkersPlan.FREE: 100, WorkersPlan.PAID: 500},
     WORKERS_LIMITS + "#account-plan-limits",
@@ -106,7 +106,7 @@ WORKERS_PER_ACCOUNT = _row(
 )
 CRON_TRIGGERS_PER_ACCOUNT = _row(
     "cronTriggersPerAccount",
-    "Cron Triggers in the account",
+    "Cron Triggers",
     LimitScope.ACCOUNT,
     {WorkersPlan.FREE: 5, WorkersPlan.PAID: 250},
     WORKERS_LIMITS + "#account-plan-limits",
@@ -114,7 +114,7 @@ CRON_TRIGGERS_PER_ACCOUNT = _row(
 )
 WORKER_SIZE = _row(
     "workerSize",
-    "bytes of one Worker script (uncompressed)",
+    "bytes of script (uncompressed)",
     LimitScope.SCRIPT,
     # 2026: one 64 MiB uncompressed limit on every plan replaced 3 MB Free / 10 MB Paid compressed
     # (cloudflare-docs PRs #31002 and #31067, "Removing compressed Worker size limits").
@@ -124,7 +124,7 @@ WORKER_SIZE = _row(
 )
 DNS_RECORDS_PER_ZONE = _row(
     "dnsRecordsPerZone",
-    "DNS records in one zone",
+    "DNS records",
     LimitScope.ZONE,
     {
         ZonePlan.FREE: 200,
@@ -139,7 +139,7 @@ DNS_RECORDS_PER_ZONE = _row(
 )
 CUSTOM_HOSTNAMES_INCLUDED = _row(
     "customHostnamesIncluded",
-    "Cloudflare for SaaS custom hostnames included in a zone's plan (more are billed)",
+    "Cloudflare for SaaS custom hostnames (more than the included ones are billed)",
     LimitScope.ZONE,
     {"*": 100},
     SAAS_PLANS,
@@ -148,7 +148,7 @@ CUSTOM_HOSTNAMES_INCLUDED = _row(
 )
 CUSTOM_HOSTNAMES_PER_ZONE = _row(
     "customHostnamesPerZone",
-    "Cloudflare for SaaS custom hostnames in one zone",
+    "Cloudflare for SaaS custom hostnames",
     LimitScope.ZONE,
     {"*": 50_000},  # the most a non-Enterprise zone may have
     SAAS_PLANS,
@@ -165,7 +165,7 @@ API_REQUESTS = _row(
 )
 RESOURCES_PER_STACK = _row(
     "resourcesPerStack",
-    "Pulumi resources in one stack",
+    "Pulumi resources",
     LimitScope.STACK,
     # Not Cloudflare's: how large a stack stays practical. Users report previews of minutes and
     # expired update tokens from ~1,300 resources (pulumi/pulumi#7682) and 30-minute step

@@ -35,6 +35,7 @@ from mtasts.model.rules import (
     Draft,
     Stack,
     stack_warnings,
+    zone_lookups_in_account,
 )
 from mtasts.model.stackfile import MAX_DEPTH, NAMESPACE, gc_paused, stack_config
 from mtasts.model.validators import (
@@ -192,6 +193,7 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
     ordered = tuple(domains[n] for n in sorted(domains))
     for rule in STACK_RULES:
         rule(ordered)
+    zone_lookups_in_account(ordered, stack.cloudflare_account_id)
     if stack.receiver is not None:
         receiver_model.check_against_domains(stack.receiver, ordered)
     deployment = Deployment(

@@ -211,7 +211,7 @@ def _counts(deployment: Deployment) -> _Counts:
 
 def _script_size_over(domains: tuple[Domain, ...], allowed: int) -> int | None:
     """The script's size when it is over ``allowed`` bytes, else None (a cheap bound first)."""
-    from mtasts.model.worker import template, worker_script
+    from mtasts.model.policy_worker import template, worker_script
 
     texts = {d.policy_text for d in domains}
     bound = (
@@ -267,6 +267,8 @@ def resource_count(deployment: Deployment) -> int:
     """How many provider resources the program registers (``mtasts.model.budget.inventory`` lists them)."""
     count = len(deployment.shards) + len(deployment.worker_domains) + 5 * len(deployment.pages_domains)
     count += sum(len(d.records) for d in deployment.domains if d.managed_dns)
+    if deployment.delegation is not None and deployment.delegated_domains:
+        count += 3 + len(deployment.delegated_domains) + len(deployment.operator_records)
     receiver = deployment.receiver
     if receiver is not None and deployment.reports_domains:
         count += 5 + (2 if receiver.mailto else 0)
@@ -294,7 +296,7 @@ def check_fleet(stacks: Iterable[tuple[str, Deployment]]) -> list[Problem]:
     stack deployed to it; the first stack's plans and overrides apply to the sums.
     """
     owner: dict[str, str] = {}
-    total = _Counts(Counter(), Counter(), Counter(), {}, 0, 0)
+    total = _Counts(Counter(), Counter(), Counter(), {}, 0, 0, Counter())
     by_account: dict[str, list[int]] = {}
     limits: Limits | None = None
     for name, deployment in stacks:

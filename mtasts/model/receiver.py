@@ -3,7 +3,7 @@
 ``mta-sts:reports`` holds the receiver's settings; a domain (or ``mta-sts:defaults``) turns
 it on with ``reports: builtin``. Each function here raises ``ConfigError`` naming the key.
 
-Interface (``config.py``, ``plan``, ``serve``, ``reports`` and ``components/reports.py`` use it):
+Interface (``config.py``, ``plan``, ``serve``, ``reports`` and ``components/receiver.py`` use it):
 
 - ``REPORT_PATH``: where the receiver takes reports over HTTPS (RFC 8460 §5.3).
 - ``ReceiverSettings``: the validated ``mta-sts:reports`` object; ``https_uri`` and
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from mtasts.model import receiver_contract as contract
+from mtasts.model.cloudflare import BUCKET_NAME, WORKER_NAME, derived_name
 from mtasts.model.errors import ConfigError
 from mtasts.model.vocabulary import Reports, values
 from mtasts.rfc.names import hostname_problem, normalize_name
@@ -218,14 +219,24 @@ def receiver_uris(settings: ReceiverSettings) -> tuple[str, ...]:
     return (settings.https_uri,) if mailto is None else (settings.https_uri, mailto)
 
 
+RECEIVER_PREFIX = "mta-sts-reports-"
+
+
 def script_name(stack: str) -> str:
-    """The receiver Worker's script name: one per stack, apart from the policy Worker."""
-    return f"mta-sts-reports-{stack}"
+    """The receiver Worker's script name: one per stack, apart from the policy Worker.
+
+    ``mta-sts-reports-<stack>`` whenever Cloudflare takes it, else a stable derived name.
+    """
+    return derived_name(RECEIVER_PREFIX, stack, WORKER_NAME)
 
 
 def storage_name(stack: str) -> str:
-    """The D1 database and R2 bucket name of a stack's receiver."""
-    return f"mta-sts-reports-{stack}"
+    """The D1 database and R2 bucket name of a stack's receiver (R2's rule, the stricter).
+
+    A rename would start both empty (Pulumi replaces them; see docs/provider.md), so a name
+    Cloudflare takes today is kept as it is.
+    """
+    return derived_name(RECEIVER_PREFIX, stack, BUCKET_NAME)
 
 
 def message_cap(settings: ReceiverSettings) -> int:

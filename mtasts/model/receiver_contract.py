@@ -40,8 +40,10 @@ PATHS: Mapping[str, str] = {
     "summary": "/v1/summary",
     "submissions": "/v1/submissions",
     "raw": "/v1/raw/",
+    "metrics": "/v1/metrics",
 }
-"""The receiver's HTTP paths: intake (RFC 8460 §5.3), the read API; ``raw`` is a prefix."""
+"""The receiver's HTTP paths: intake (RFC 8460 §5.3), the read API; ``raw`` is a prefix;
+``metrics`` is the summary as OpenMetrics text (bearer token, as every read)."""
 
 MAX_SESSIONS = 10**12
 """Largest session count a report may state in one field. A report covers a day (RFC 8460

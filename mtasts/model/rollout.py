@@ -4,9 +4,11 @@ Three stack-config keys, each validated here and called from the one loader
 (``mtasts.model.loader``; ``noneSince`` through the validator table), so ``plan``, the
 program, ``wait-live`` and ``readiness`` read the same values:
 
-- ``mta-sts:liveGate: {timeout, interval, rounds, span}``: how long ``pulumi up`` (and
-  ``wait-live``) waits for a new policy to be served before it gives up, how often it looks, and
-  how steadily it must be served (``rounds`` good looks in a row over at least ``span`` seconds);
+- ``mta-sts:liveGate: {timeout, interval, rounds, span, firstPagesTimeout}``: how long
+  ``pulumi up`` (and ``wait-live``) waits for a new policy to be served before it gives up, how
+  often it looks, how steadily it must be served (``rounds`` good looks in a row over at least
+  ``span`` seconds), and how long before a new GitHub Pages domain's first ``_mta-sts`` TXT (its
+  certificate comes first);
 - ``mta-sts:readiness: {minDays, minOrganizations, maxFailureRate}``: the evidence
   ``readiness`` wants before ``testing → enforce``;
 - ``domains.<d>.noneSince``: the moment a domain's ``mode: none`` policy went live, which
@@ -41,6 +43,9 @@ class LiveGate:
     span: float = 30.0
     """Seconds at least from the first to the last of those looks (a flapping host never passes);
     when not given, half the timeout if that is shorter."""
+    first_pages_timeout: float = 3600.0
+    """Seconds the gate waits before a GitHub Pages domain's first ``_mta-sts`` TXT: GitHub issues
+    the site's certificate only once ``mta-sts.<d>`` points at it (minutes, up to about an hour)."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,13 @@ class Readiness:
     """Largest share of sessions failing at the domain's own MX hosts (0.0: none may fail)."""
 
 
-LIVE_GATE_KEYS = {"timeout": "timeout", "interval": "interval", "rounds": "rounds", "span": "span"}
+LIVE_GATE_KEYS = {
+    "timeout": "timeout",
+    "interval": "interval",
+    "rounds": "rounds",
+    "span": "span",
+    "firstPagesTimeout": "first_pages_timeout",
+}
 READINESS_KEYS = {
     "minDays": "min_days",
     "minOrganizations": "min_organizations",
@@ -109,7 +120,17 @@ def parse_live_gate(raw: Any, key: str = "liveGate") -> LiveGate:
             _fail(f"{key}.span", f"must be less than timeout ({timeout:g} s), or the wait never passes")
     else:
         span = default_span(timeout, base.span)
-    return LiveGate(timeout=timeout, interval=interval, rounds=rounds, span=span)
+    first = float(
+        _number(
+            given.get("firstPagesTimeout", max(base.first_pages_timeout, timeout)),
+            f"{key}.firstPagesTimeout",
+            1,
+            MAX_GATE_SECONDS,
+        )
+    )
+    if first < timeout:
+        _fail(f"{key}.firstPagesTimeout", f"must be at least timeout ({timeout:g} s), got {first:g}")
+    return LiveGate(timeout=timeout, interval=interval, rounds=rounds, span=span, first_pages_timeout=first)
 
 
 def default_span(timeout: float, span: float = LiveGate.span) -> float:

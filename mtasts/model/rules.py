@@ -15,6 +15,7 @@ from typing import Any
 
 from mtasts.model import delegation as delegation_model
 from mtasts.model import receiver as receiver_model
+from mtasts.model.cloudflare import universal_ssl_covers
 from mtasts.model.domain import Domain
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.validators import fail, shown
@@ -121,6 +122,28 @@ def _hosting_needs(d: Draft) -> None:
         )
 
 
+def _policy_host_certificate(d: Draft) -> None:
+    """A proxied ``mta-sts.<d>`` is served with the zone's Universal SSL certificate, which covers
+    only the apex and first-level names (``mtasts.model.cloudflare.universal_ssl_covers``): a
+    domain below its zone (``dev.example.com`` in ``example.com``) would serve no valid
+    certificate, and the live gate would time out on every ``up``. A Workers custom domain gets a
+    certificate of its own, so such a domain takes ``custom-domain`` unless it asks for ``route``
+    itself, which is refused."""
+    if d.values["hosting"] is not Hosting.CLOUDFLARE_WORKER or d.values["routing"] is not Routing.ROUTE:
+        return
+    host, zone = policy_host(d.name), d.values["zone"]
+    if universal_ssl_covers(host, zone):
+        return
+    if "routing" in d.own:
+        fail(
+            f"{d.key}.routing",
+            f"route serves {host} with zone {zone}'s Universal SSL certificate, which covers only "
+            f"{zone} and *.{zone} (Cloudflare: Universal SSL limitations); use routing: custom-domain, "
+            "which gets a certificate of its own",
+        )
+    d.values["routing"] = Routing.CUSTOM_DOMAIN
+
+
 def _receiver_for_builtin(d: Draft) -> None:
     """``reports: builtin`` needs the receiver (and the account it runs in); its URIs join ``tlsrpt``."""
     if d.values["reports"] is not Reports.BUILTIN:
@@ -149,6 +172,7 @@ DOMAIN_RULES: tuple[Callable[[Draft], None], ...] = (
     _pages_only,
     _delegated_needs,
     _hosting_needs,
+    _policy_host_certificate,
 )
 """Rules relating a domain's settings, in order; each raises ``ConfigError`` naming the key."""
 
@@ -224,6 +248,23 @@ STACK_RULES: tuple[Callable[[tuple[Domain, ...]], None], ...] = (
 """Rules over the whole stack (all domains built, sorted); each raises ``ConfigError``."""
 
 
+def zone_lookups_in_account(domains: tuple[Domain, ...], account_id: str | None) -> None:
+    """A zone looked up by name is looked up in ``cloudflareAccountId`` alone: a token that sees
+    several accounts may see a same-named zone in another (the zone data source's filter takes
+    ``account.id``: terraform-provider-cloudflare ``internal/services/zone/data_source_schema.go``).
+    The loader checks it after ``STACK_RULES``, so every other rule speaks first."""
+    if account_id is not None:
+        return
+    for domain in domains:
+        needs_zone = domain.managed_dns or domain.hosting is Hosting.CLOUDFLARE_WORKER
+        if needs_zone and domain.zone_id is None:
+            fail(
+                "cloudflareAccountId",
+                f"is required to look up zone {domain.zone or domain.name} of {domain.name} in that "
+                f"account; or set domains.{domain.name}.zoneId",
+            )
+
+
 def _warning(check: Check, key: str, reason: str) -> Finding:
     return Finding(check=check, severity=Severity.WARNING, reason=reason, key=key)
 
@@ -234,6 +275,15 @@ def stack_warnings(domains: tuple[Domain, ...]) -> list[Finding]:
     found = []
     for domain in domains:
         key = f"domains.{domain.name}"
+        if domain.hosting is Hosting.CLOUDFLARE_WORKER and domain.routing is Routing.NONE:
+            found.append(
+                _warning(
+                    Check.POLICY_HOST_UNSERVED,
+                    f"{key}.routing",
+                    f"none: nothing serves {domain.policy_host}, so senders find no new policy (cached "
+                    "ones still apply); keep it for the one pulumi up between two routings",
+                )
+            )
         short = short_max_age_problem(domain.mode, domain.max_age)
         if short is not None:
             found.append(_warning(Check.SHORT_MAX_AGE, f"{key}.maxAge", short))

@@ -23,6 +23,8 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from mtasts.model.cloudflare import WORKER_NAME, derived_name
+
 if TYPE_CHECKING:
     from mtasts.model.domain import Domain
 
@@ -83,9 +85,12 @@ def assign(domains: Iterable[Domain], shards: int) -> Mapping[int, tuple[Domain,
 
 
 def script_name(stack: str, shard: int, shards: int) -> str:
-    """The Worker script name of one shard: ``mta-sts-<stack>`` alone, else ``mta-sts-<stack>-s<k>``."""
-    base = f"mta-sts-{stack}"
-    return base if shards == 1 else f"{base}-s{shard}"
+    """The Worker script name of one shard: the stack's (``mtasts.model.policy_worker.script_name``)
+    with one shard, else ``mta-sts-<stack>-s<k>`` (or its stable derived form when Cloudflare would
+    refuse that name: ``mtasts.model.cloudflare.derived_name``)."""
+    if shards == 1:
+        return derived_name("mta-sts-", stack, WORKER_NAME)
+    return derived_name("mta-sts-", f"{stack}-s{shard}", WORKER_NAME)
 
 
 def resource_name(component: str, shard: int, shards: int) -> str:

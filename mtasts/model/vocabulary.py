@@ -57,6 +57,9 @@ class Routing(enum.StrEnum):
     """A Worker route ``mta-sts.<d>/*`` plus a proxied AAAA ``100::``."""
     CUSTOM_DOMAIN = "custom-domain"
     """A Workers custom domain, which carries its own certificate."""
+    NONE = "none"
+    """Nothing routes ``mta-sts.<d>`` to the Worker: the one ``pulumi up`` between ``route`` (or
+    Pages) and ``custom-domain``, which Cloudflare cannot hold on one name at once."""
 
 
 class Reports(enum.StrEnum):
@@ -128,7 +131,6 @@ class Check(enum.StrEnum):
     REPORT_AGE = "report-age"
     REPORT_ORGANIZATIONS = "report-organizations"
     REPORT_FAILURES = "report-failures"
-    REPORT_FAILURES_ELSEWHERE = "report-failures-elsewhere"
     REPORT_ORGANIZATION = "report-organization"
     # plan --base
     REMOVAL = "removal"
@@ -142,6 +144,9 @@ class Check(enum.StrEnum):
     NO_TLSRPT = "no-tlsrpt"
     TLSRPT_ON_ENFORCED_DOMAIN = "tlsrpt-on-enforced-domain"
     STACK_SIZE = "stack-size"
+    POLICY_HOST_UNSERVED = "policy-host-unserved"
+    # plan --base
+    ROUTING_CHANGE = "routing-change"
 
 
 class WorkersPlan(enum.StrEnum):

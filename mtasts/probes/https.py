@@ -10,9 +10,10 @@ keep-alive is off: every fetch is its own connection and no answer is reused for
 httpcore's ``trace`` extension tells which step a timeout or failure happened in (TCP connect, TLS
 handshake, response head), so a stalled handshake is a timeout and not "broke off".
 
-The whole fetch at one address (connect, handshake, head, body) has one deadline, ``timeout``
-seconds, kept by ``asyncio.timeout`` around it: httpx's own timeouts restart on every read, so a
-server that drips a byte a second would otherwise hold a fetch for as long as it likes.
+Each step has ``timeout`` seconds (httpx's timeouts), and the whole fetch at one address (connect,
+handshake, head, body) has one deadline of ``LOOK_STEPS`` steps, kept by ``asyncio.timeout``
+around it: httpx's read timeout restarts on every read, so a server that drips a byte a second
+would otherwise hold a fetch for as long as it likes.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ from mtasts.rfc.policy import MAX_POLICY_BYTES, POLICY_PATH
 HEAD_LIMIT = 100 * 1024
 """Largest response head httpcore lets h11 (httpx's HTTP/1.1 parser) buffer."""
 USER_AGENT = "mtasts-verify/0.2"
+LOOK_STEPS = 3
+"""The whole fetch at one address ends within this many per-step time limits."""
 
 
 @dataclass(frozen=True)
@@ -102,20 +105,21 @@ async def fetch_at(
     def step_started(name: str) -> bool:
         return f"connection.{name}.started" in steps
 
+    whole = LOOK_STEPS * timeout
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(whole):
             return await _exchange(client, request, host, address, url, where, timeout, steps)
     except TimeoutError:
         if not step_started("start_tls"):
             raise PolicyConnectTimeoutError(
-                host, f"{where} did not answer within {timeout:g} s", address, "connect"
+                host, f"{where} did not answer within {whole:g} s", address, "connect"
             ) from None
         if "connection.start_tls.complete" not in steps:
             raise PolicyTimeoutError(
-                host, f"{where} did not finish the TLS handshake within {timeout:g} s", address, "tls"
+                host, f"{where} did not finish the TLS handshake within {whole:g} s", address, "tls"
             ) from None
         raise PolicyTimeoutError(
-            host, f"no complete answer from {url} ({where}) within {timeout:g} s", address
+            host, f"no complete answer from {url} ({where}) within {whole:g} s, however it paced it", address
         ) from None
 
 

@@ -1,7 +1,7 @@
 """The data regions of the stack's Worker scripts: what each Worker holds, between fixed markers.
 
 Two Workers, one mechanism, two marker pairs (``Markers``): the policy Worker's data
-(``POLICY_DATA``, written by ``mtasts.model.worker`` into ``mtasts/worker/worker.js``) and the
+(``POLICY_DATA``, written by ``mtasts.model.policy_worker`` into ``mtasts/worker/worker.js``) and the
 TLS report receiver's settings (``RECEIVER_SETTINGS``, written by ``mtasts.model.receiver`` into
 ``mtasts/worker/reports.bundle.js``). Each Worker reads its region as a JavaScript object literal;
 the policy pack (which may import only this layer) reads it as JSON. The pairs differ, so a

@@ -1,7 +1,7 @@
 """Run a Worker script in workerd, Cloudflare's open-source Workers runtime, on 127.0.0.1.
 
 ``serve``, ``verify`` and the tests use it to answer with the very script ``pulumi up``
-uploads (``mtasts.model.worker.worker_script``; the policies are inside it). The binary comes
+uploads (``mtasts.model.policy_worker.worker_script``; the policies are inside it). The binary comes
 from the npm package pinned in ``package.json`` (``npm ci`` installs it under ``node_modules/``),
 or from ``$WORKERD``.
 """
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mtasts.model.config import find_project_dir
-from mtasts.model.worker import COMPATIBILITY_DATE, MAIN_MODULE
+from mtasts.model.policy_worker import COMPATIBILITY_DATE, MAIN_MODULE
 
 _CHECKOUT = find_project_dir(Path(__file__).resolve().parent)
 PROJECT_DIR = _CHECKOUT if (_CHECKOUT / "Pulumi.yaml").is_file() else find_project_dir()

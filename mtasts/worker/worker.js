@@ -2,7 +2,7 @@
 //
 // This file is a template that runs as is. Its one data region, between the two mta-sts:data
 // marker comments below, holds the policies as plain JSON (mtasts/rfc/served.py has the format,
-// mtasts/model/worker.py writes it for a stack):
+// mtasts/model/policy_worker.py writes it for a stack):
 //   {"hosts": {"mta-sts.<domain>": "<policy id>", ...}, "policies": {"<policy id>": "<text>", ...}}
 // one host a line and one policy a line, sorted, host names lower-cased, each distinct policy text
 // stored once. JSON is a JavaScript expression; the region is ASCII, every "/" escaped, so it

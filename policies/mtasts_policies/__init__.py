@@ -7,7 +7,7 @@ re-implements RFC 8461 §3 or RFC 8460 §3.
 
 One module per resource kind, as pulumi/compliance-policies lays a pack out, each rule a named
 constant beside its validator: ``dns_record``, ``workers_script``, ``workers_route``,
-``repository_file``, and ``served_policy`` for the rules on policy texts whichever resource
+``repository_file``, ``worker_limits``, and ``served_policy`` for the rules on policy texts whichever resource
 serves them; ``_shared`` holds the type tokens, name and TXT helpers and the type filter. The
 modules import each other relatively, so the pack imports the same as ``mtasts_policies`` (from
 ``policies/``, as Pulumi runs ``__main__.py``) and as ``policies.mtasts_policies`` (from the
@@ -31,6 +31,7 @@ from .dns_record import (
 )
 from .repository_file import PAGES_POLICY_FILE_VALID
 from .served_policy import ENFORCE_DOMAIN_HAS_TLS_RPT, ENFORCE_MAX_AGE_AT_LEAST_ONE_DAY
+from .worker_limits import WORKER_ROUTING_WITHIN_LIMITS
 from .workers_route import WORKER_ROUTED_POLICY_HOST_PROXIED
 from .workers_script import (
     TLS_REPORT_RECEIVER_IN_RUA,
@@ -52,6 +53,7 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     ONE_MTA_STS_TXT_RECORD_PER_NAME,
     ONE_TLS_RPT_TXT_RECORD_PER_NAME,
     WORKER_ROUTED_POLICY_HOST_PROXIED,
+    WORKER_ROUTING_WITHIN_LIMITS,
     TLS_REPORT_RECEIVER_IN_RUA,
     ENFORCE_MAX_AGE_AT_LEAST_ONE_DAY,
     ENFORCE_DOMAIN_HAS_TLS_RPT,

@@ -54,7 +54,7 @@ async function call(path, { method = "GET", token = "secret", auth = "Bearer sec
 test("each route is one entry of the table; unknown paths are 404, wrong methods 405 with Allow", async () => {
   assert.deepEqual(
     routes(settings()).map((r) => `${r.method} ${r.path ?? r.prefix + "*"}`),
-    ["POST /v1/tlsrpt", "GET /v1/summary", "GET /v1/submissions", "GET /v1/raw/*"],
+    ["POST /v1/tlsrpt", "GET /v1/summary", "GET /v1/metrics", "GET /v1/submissions", "GET /v1/raw/*"],
   );
   assert.equal((await call("/nope")).status, 404);
   const wrong = await call("/v1/tlsrpt");
@@ -108,4 +108,14 @@ test("without its settings region the receiver answers 500 naming what is missin
   const response = await call("/v1/summary", { s: bare });
   assert.equal(response.status, 500);
   assert.match((await response.json()).error, /limits\.maxCompressedBytes must be a positive whole number/);
+});
+
+test("metrics need the bearer token and answer OpenMetrics text ending in # EOF", async () => {
+  assert.equal((await call("/v1/metrics", { auth: null })).status, 401);
+  const ok = await call("/v1/metrics");
+  assert.equal(ok.status, 200);
+  assert.equal(ok.headers.get("Content-Type"), "application/openmetrics-text; version=1.0.0; charset=utf-8");
+  const text = await ok.text();
+  assert.ok(text.endsWith("# EOF\n"));
+  assert.match(text, /^mtasts_tlsrpt_reports\{domain="example.com"\} 0$/m);
 });

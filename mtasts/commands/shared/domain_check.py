@@ -86,7 +86,6 @@ class Report:
         return out
 
 
-
 async def check_domain(
     prober: Prober,
     domain: str,

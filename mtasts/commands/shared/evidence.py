@@ -21,6 +21,7 @@ from mtasts.commands.shared.domain_check import check_domain
 from mtasts.commands.shared.receiver import ReportsError, ReportsRefused, endpoint_for, fetch_summary
 from mtasts.model.config import Deployment
 from mtasts.model.receiver import TOKEN_ENV
+from mtasts.model.receiver_summary import ReceiverSummary, parse_summary
 from mtasts.probes import ProbeOptions, Prober
 from mtasts.probes.custom_hostnames import Api
 
@@ -98,12 +99,10 @@ def receiver_summaries(deployment: Deployment) -> Summaries:
 def reports_file(path: str) -> GatherReports:
     """Summaries from a JSON file in the receiver's shape (``{"domains": {...}, "unparsed": N}``)."""
 
-    def gather(deployment: Deployment) -> Mapping[str, Any]:
+    def gather(deployment: Deployment) -> ReceiverSummary:
         with open(path, encoding="utf-8") as handle:
             document = json.load(handle)
-        if not isinstance(document, dict) or not isinstance(document.get("domains"), dict):
-            raise ValueError(f"{path}: not a reports summary (no 'domains' object)")
-        return document
+        return parse_summary(document, path)
 
     return gather
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 
 from mtasts.model import receiver as receiver_model
 from mtasts.model.config import Deployment
+from mtasts.model.receiver_summary import ReceiverSummary, SummaryError, parse_summary
 
 
 class ReportsError(Exception):
@@ -38,8 +38,8 @@ def rfc3339(moment: datetime) -> str:
 
 def fetch_summary(
     endpoint: str, token: str, since: datetime | None = None, timeout: float = 30.0
-) -> dict[str, Any]:
-    """The receiver's summary: ``{"domains": {...}, "unparsed": N, "foreign": N, "silent": [...]}``.
+) -> ReceiverSummary:
+    """The receiver's summary (``GET /v1/summary``), parsed into ``ReceiverSummary``.
 
     Per domain ``firstReport`` is the earliest date-range start of its reports (their receive time
     when later or not a time), ``lastReport`` the last receive time; both RFC 3339, null without reports.
@@ -68,9 +68,10 @@ def fetch_summary(
         summary = response.json()
     except ValueError:
         raise ReportsBadAnswer(f"{url} answered 200 with a body that is not JSON") from None
-    if not isinstance(summary, dict) or not isinstance(summary.get("domains"), dict):
-        raise ReportsBadAnswer(f"{url} answered 200 without a summary")
-    return summary
+    try:
+        return parse_summary(summary)
+    except SummaryError as exc:
+        raise ReportsBadAnswer(f"{url} answered 200 without a summary: {exc}") from None
 
 
 def _reason(response: httpx.Response) -> str:

@@ -1,7 +1,17 @@
 // The daily digest to a Slack-compatible webhook: new failures since the last digest, and the
 // builtin domains silent for silentAfterDays, each named once a UTC day at most.
 
+import RESULT_TYPES from "../../rfc/tlsrpt_results.json" with { type: "json" };
 import { LAST_REPORTS, silentDomains } from "./summary.js";
+
+export function explanations(types) {
+  // One line per distinct result type: what it means and what to do (RFC 8460 §4.3), from the
+  // table `mtasts reports` uses too.
+  return [...new Set(types)].sort().map((type) => {
+    const known = RESULT_TYPES[type];
+    return known ? `  ${type}: ${known.meaning}; ${known.action}` : `  ${type}: not an RFC 8460 result type`;
+  });
+}
 
 export async function digest(db, webhook, settings, now, post = fetch) {
   const last = await db.prepare("SELECT value FROM state WHERE key = 'digest'").first();
@@ -33,6 +43,10 @@ export async function digest(db, webhook, settings, now, post = fetch) {
     if (rows.length > 0) lines.push(`TLS report failures since ${from || "the first report"}:`);
     for (const row of rows) {
       lines.push(`• ${row.domain}: ${row.sessions} failed session(s), ${row.result_type} at ${row.receiving_mx || "unknown MX"}`);
+    }
+    if (rows.length > 0) {
+      lines.push("What they mean:");
+      lines.push(...explanations(rows.map((row) => row.result_type)));
     }
     if (silent.length > 0) lines.push(`No TLS report for ${settings.silentAfterDays} day(s) or more:`);
     for (const s of silent) lines.push(`• ${s.domain}: last report ${s.last || "never"}`);

@@ -7,6 +7,7 @@ import { Rejected } from "./errors.js";
 import { ingest } from "./ingest.js";
 import { parseDateTime } from "./normalize.js";
 import { archive, rateLimited } from "./storage.js";
+import { METRICS_TYPE, renderMetrics } from "./metrics.js";
 import { submissions, summary } from "./summary.js";
 
 const REPORT_TYPES = new Set(["application/tlsrpt+gzip", "application/tlsrpt+json"]);
@@ -20,6 +21,7 @@ export function routes(settings) {
   return [
     { method: "POST", path: p.report, handle: intake },
     { method: "GET", path: p.summary, token: "READ_TOKEN", handle: readSummary },
+    { method: "GET", path: p.metrics, token: "READ_TOKEN", handle: readMetrics },
     { method: "GET", path: p.submissions, token: "READ_TOKEN", handle: readSubmissions },
     { method: "GET", prefix: p.raw, token: "READ_TOKEN", handle: readRaw },
   ];
@@ -144,6 +146,13 @@ async function intake(request, url, env, settings, now, client) {
 
 async function readSummary(request, url, env, settings, now) {
   return json(200, await summary(env.DB, settings, sinceOf(url, now), now));
+}
+
+async function readMetrics(request, url, env, settings, now) {
+  const text = renderMetrics(await summary(env.DB, settings, sinceOf(url, now), now), now);
+  return new Response(encoder.encode(text), {
+    headers: { "Content-Type": METRICS_TYPE, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" },
+  });
 }
 
 async function readSubmissions(request, url, env, settings, now) {

@@ -39,7 +39,7 @@ const FIELDS = [
   "sending-mta-ip",
   "start-datetime",
 ];
-const PATHS = ["raw", "report", "submissions", "summary"];
+const PATHS = ["metrics", "raw", "report", "submissions", "summary"];
 
 function isObject(value) {
   return value !== null && typeof value === "object" && !Array.isArray(value);

@@ -28,7 +28,7 @@ export function silentDomains(settings, lastRows, now) {
 }
 
 export async function summary(db, settings, since, now) {
-  const [totals, orgs, failures, unparsed, foreign, last] = await db.batch([
+  const [totals, orgs, failures, unparsed, foreign, last, byOrg] = await db.batch([
     db
       .prepare(
         "SELECT p.domain AS domain, COUNT(DISTINCT p.report) AS reports, TOTAL(p.successful) AS successful, " +
@@ -52,6 +52,14 @@ export async function summary(db, settings, since, now) {
     db.prepare("SELECT COUNT(*) AS n FROM submissions WHERE status = 'unparsed' AND received_at >= ?").bind(since),
     db.prepare("SELECT COUNT(*) AS n FROM submissions WHERE status = 'foreign' AND received_at >= ?").bind(since),
     db.prepare(LAST_REPORTS),
+    db
+      .prepare(
+        "SELECT p.domain AS domain, r.organization AS organization, COUNT(DISTINCT p.report) AS reports, " +
+          "TOTAL(p.successful) AS successful, TOTAL(p.failed) AS failed, MAX(p.received_at) AS last " +
+          "FROM policies p JOIN reports r ON r.id = p.report WHERE p.received_at >= ? " +
+          "GROUP BY p.domain, r.organization ORDER BY 1, 2",
+      )
+      .bind(since),
   ]);
   const domains = {};
   const entry = (name) =>
@@ -63,6 +71,7 @@ export async function summary(db, settings, since, now) {
       failures: [],
       firstReport: null,
       lastReport: null,
+      byOrganization: [],
     });
   // Every builtin domain, silent or not; any other domain of the stack once it has reports.
   const counted = (row) => settings.domainSet.has(row.domain);
@@ -83,6 +92,15 @@ export async function summary(db, settings, since, now) {
       receivingMx: row.receiving_mx,
       receivingIp: row.receiving_ip,
       sessions: row.sessions,
+    });
+  }
+  for (const row of byOrg.results.filter(counted)) {
+    entry(row.domain).byOrganization.push({
+      organization: row.organization,
+      reports: row.reports,
+      successful: row.successful,
+      failed: row.failed,
+      lastReport: row.last,
     });
   }
   const silent = silentDomains(settings, last.results, now).map((s) => s.domain);

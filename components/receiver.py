@@ -1,6 +1,6 @@
 """The built-in TLS report receiver: a second Worker per stack with its own storage.
 
-Separate from the policy Worker (``components/worker.py``), so nothing the receiver does can break
+Separate from the policy Worker (``components/policy_worker.py``), so nothing the receiver does can break
 policy serving: its own script ``mta-sts-reports-<stack>``, a D1 database for parsed reports, an R2
 bucket for the raw bytes, a Workers custom domain for ``mta-sts:reports.host``, a daily Cron
 Trigger for the digest, and, when ``mailto`` is set, Email Routing on the address's subdomain with
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_cloudflare as cloudflare
 
+from components import retry
 from mtasts.model import receiver as receiver_model
 from mtasts.model.config import Domain
 
@@ -36,19 +37,12 @@ class ReceiverArgs:
     """Every domain of the stack: the receiver counts reports for each (others are ``foreign``),
     and lists the ``reports: builtin`` ones in its summary even when silent."""
     zone_id: pulumi.Input[str]
-    """Zone of ``settings.host`` (and of the mailto address)."""
+    """Zone of ``settings.host`` (and of the mailto address), from the program's one ``Zones``
+    (``components.dns``): looked up once even when a domain is in the same zone."""
     read_token: pulumi.Input[str] | None = None
     """Pulumi secret ``mta-sts:reportsToken``; without it the Worker refuses every read."""
     webhook: pulumi.Input[str] | None = None
     """Pulumi secret ``mta-sts:reportsWebhook``; without it there is no digest."""
-
-
-def zone_id(settings: receiver_model.ReceiverSettings) -> pulumi.Input[str]:
-    """The receiver zone's id: ``zoneId`` when given, else one lookup of ``zone``."""
-    if settings.zone_id is not None:
-        return settings.zone_id
-    found = cloudflare.get_zone_output(filter={"name": settings.zone, "match": "all"})
-    return found.apply(lambda z: z.id)
 
 
 class ReportReceiver(pulumi.ComponentResource):
@@ -66,14 +60,22 @@ class ReportReceiver(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ReceiverArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mta-sts:index:ReportReceiver", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions(parent=self, hooks=retry.binding())
         settings = args.settings
         storage = receiver_model.storage_name(args.stack)
+        # The stored reports outlive the stack: Pulumi never deletes the database or the bucket.
+        # D1's delete drops the database and every report at once, and R2 refuses to delete a
+        # bucket that holds objects, so a `pulumi destroy` would fail halfway once reports exist
+        # (terraform-provider-cloudflare internal/services/d1_database/resource.go and
+        # r2_bucket/resource.go, Delete). retain_on_delete rather than protect: destroy, and
+        # removing mta-sts:reports, then succeed and leave both in the account, to be deleted by
+        # hand (docs/provider.md, "Retiring the receiver"); protect would fail both instead.
+        kept = pulumi.ResourceOptions(parent=self, retain_on_delete=True, hooks=retry.binding())
         self.database = cloudflare.D1Database(
-            f"{name}-database", account_id=args.account_id, name=storage, opts=child
+            f"{name}-database", account_id=args.account_id, name=storage, opts=kept
         )
         self.bucket = cloudflare.R2Bucket(
-            f"{name}-bucket", account_id=args.account_id, name=storage, opts=child
+            f"{name}-bucket", account_id=args.account_id, name=storage, opts=kept
         )
         # Reports are kept retentionDays; the Worker's daily run prunes D1 and R2 alike. The
         # stack's domains and the caps are data in the script (its settings region), not a json
@@ -112,7 +114,9 @@ class ReportReceiver(pulumi.ComponentResource):
             hostname=settings.host,
             service=self.script.script_name,
             zone_id=args.zone_id,
-            opts=child,
+            # An upsert by hostname, deleted by id: replaced create-first it would end with none
+            # (components/worker.py says why).
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, hooks=retry.binding()),
         )
         self.cron = cloudflare.WorkersCronTrigger(
             f"{name}-digest",
@@ -125,8 +129,20 @@ class ReportReceiver(pulumi.ComponentResource):
         if settings.mailto is not None:
             # Email Routing's MX and SPF records on the reports subdomain (it has no mail of its own),
             # then a rule for exactly the reports address; every other address there is not routed.
+            # Its provider id is the zone id, and its delete is DELETE /zones/{id}/email/routing/dns,
+            # which disables Email Routing for the whole zone, apex included; a name change is an
+            # in-place PATCH, the "unlock MX" call, which never enables the new subdomain
+            # (terraform-provider-cloudflare internal/services/email_routing_dns/resource.go,
+            # Delete and Update; schema.go: only zone_id forces a replacement). So Pulumi never
+            # deletes it, and a new name is a replacement: a create (POST, which enables the new
+            # subdomain) and a retained delete. Turning it off is by hand (docs/provider.md).
             dns = cloudflare.EmailRoutingDns(
-                f"{name}-mail-dns", zone_id=args.zone_id, name=settings.mail_domain, opts=child
+                f"{name}-mail-dns",
+                zone_id=args.zone_id,
+                name=settings.mail_domain,
+                opts=pulumi.ResourceOptions(
+                    parent=self, retain_on_delete=True, replace_on_changes=["name"], hooks=retry.binding()
+                ),
             )
             rule = cloudflare.EmailRoutingRule(
                 f"{name}-mail-rule",
@@ -139,7 +155,7 @@ class ReportReceiver(pulumi.ComponentResource):
                 actions=[
                     cloudflare.EmailRoutingRuleActionArgs(type="worker", values=[self.script.script_name])
                 ],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[dns]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[dns], hooks=retry.binding()),
             )
             self.mail = [dns, rule]
         self.answering = [self.script, self.custom_domain, *self.mail]
