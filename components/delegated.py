@@ -38,7 +38,7 @@ from mtasts.model.cloudflare import WORKER_NAME, derived_name
 from mtasts.model.config import Deployment, Domain
 from mtasts.model.delegation import DelegationSettings, OperatorRecord
 from mtasts.model.rollout import LiveGate
-from mtasts.model.vocabulary import RecordRole
+from mtasts.model.vocabulary import RecordRole, Reports
 from mtasts.probes.live import Served, look
 from mtasts.probes.options import ProbeOptions
 from mtasts.probes.prober import PolicyFetch, Prober
@@ -74,6 +74,9 @@ class DelegatedHostingArgs:
     zone_id: pulumi.Input[str]
     """The delegation zone's id, from the program's one ``components.dns.Zones`` (looked up once,
     in the stack's account)."""
+    reporting: Sequence[pulumi.Resource] = ()
+    """The built-in receiver's answering resources: a ``_smtp._tls`` TXT a ``reports: builtin``
+    customer reads waits for them, as a domain's own does (``components.dns``)."""
     options: ProbeOptions | None = None
     """How the gate fetches (tests: loopback servers); None: as a sender on the internet."""
 
@@ -137,10 +140,13 @@ class DelegatedHosting(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=serving, hooks=retry.binding()),
             )
         gate = delegated_gate(args.live_gate, {r.record.name: r.customers for r in txt}, args.options)
+        builtin = {c.name for c in args.customers if c.reports is Reports.BUILTIN}
         for record in txt:
             waits = list(serving)
             if len(record.customers) == 1 and not record.record.name.startswith("*."):
                 waits.append(self.custom_hostnames[record.customers[0]])
+            if record.record.role is RecordRole.TLSRPT and builtin.intersection(record.customers):
+                waits += args.reporting
             hooks = gate if record.record.role is RecordRole.STS else None
             self.records[record.key] = self._record(record, zone_id, waits, hooks)
         self.register_outputs({"scriptName": self.script.script_name, "customHostnames": len(args.customers)})
@@ -243,7 +249,12 @@ def delegated_gate(
     )
 
 
-def delegated_hosting(deployment: Deployment, stack: str, zone_id: pulumi.Input[str]) -> DelegatedHosting:
+def delegated_hosting(
+    deployment: Deployment,
+    stack: str,
+    zone_id: pulumi.Input[str],
+    reporting: Sequence[pulumi.Resource] = (),
+) -> DelegatedHosting:
     """The program's hook: the stack's customer domains, when it has any."""
     assert deployment.delegation is not None and deployment.cloudflare_account_id is not None  # the loader
     return DelegatedHosting(
@@ -256,5 +267,6 @@ def delegated_hosting(deployment: Deployment, stack: str, zone_id: pulumi.Input[
             records=deployment.operator_records,
             live_gate=deployment.live_gate,
             zone_id=zone_id,
+            reporting=reporting,
         ),
     )

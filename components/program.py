@@ -115,16 +115,17 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
         )
         serving.update(pages.serving)
         built["pages"] = pages
-    if deployment.delegated_domains:
-        from components.delegated import delegated_hosting  # customer domains: docs/delegation.md
-
-        assert deployment.delegation is not None  # the loader requires it
-        built["delegated"] = delegated_hosting(deployment, stack, lookups.id(deployment.delegation.zone))
     reporting: list[pulumi.Resource] = []
     if deployment.reports_domains:
         assert deployment.receiver is not None  # the loader requires it
         built["reports"] = _receiver(deployment, stack, lookups.id(deployment.receiver.zone))
         reporting = built["reports"].answering
+    if deployment.delegated_domains:
+        from components.delegated import delegated_hosting  # customer domains: docs/delegation.md
+
+        assert deployment.delegation is not None  # the loader requires it
+        zone_id = lookups.id(deployment.delegation.zone)
+        built["delegated"] = delegated_hosting(deployment, stack, zone_id, reporting)
     # dns: external domains have no record to gate: `mtasts wait-live` is their gate.
     gate = live_gate(deployment.live_gate) if managed else None
     pages_managed = [d for d in managed if d.hosting is Hosting.GITHUB_PAGES]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -176,3 +177,36 @@ def test_mixed_stack_keeps_worker_domains_apart() -> None:
     assert patterns == ["*/*", "mta-sts.own.example/*"]
     scripts = sorted(r.inputs["scriptName"] for r in found.of_type(SCRIPT))
     assert scripts == ["mta-sts-dev", "mta-sts-dev-customers"]
+
+
+def test_the_graph_passes_the_policy_pack(run: ProgramRun) -> None:
+    """The policy pack checks the delegation zone's TXT records too, and finds no mandatory violation."""
+    from pulumi_policy import EnforcementLevel
+
+    from tests.test_policy_pack import _pack_findings
+
+    findings = _pack_findings(run)
+    assert [f for f in findings if f[1] is EnforcementLevel.MANDATORY] == []
+    broken = ProgramRun(
+        resources=[
+            r
+            if r.name != "delegation-sts"
+            else dataclasses.replace(r, inputs={**r.inputs, "content": '"v=STSv1; id=!"'})
+            for r in run.resources
+        ]
+    )
+    assert any(f[0] == "mta-sts-txt-record-valid" for f in _pack_findings(broken))
+
+
+def test_a_builtin_customers_tlsrpt_record_waits_for_the_receiver() -> None:
+    """reports: builtin customers: the _smtp._tls TXT they read waits for the receiver to answer."""
+    raw = config({"alpha.customer.example": {"reports": "builtin"}, "bravo.customer.example": {}})
+    found = run_program({**raw, "mta-sts:reports": {"host": "tlsrpt.provider.example"}})
+    assert found.error is None, repr(found.error)
+    receiver = next(r for r in found.of_type(SCRIPT) if r.name.startswith("reports"))
+    records = {r.inputs["name"]: r for r in found.of_type(DNS)}
+    own = records[f"{customer_label('alpha.customer.example')}._smtp._tls.{SAAS_ZONE}"]
+    assert "https://tlsrpt.provider.example/v1/tlsrpt" in own.inputs["content"]
+    assert receiver.urn in own.options.depends_on
+    shared = records[f"*._smtp._tls.{SAAS_ZONE}"]
+    assert receiver.urn not in shared.options.depends_on  # only bravo reads it, not builtin

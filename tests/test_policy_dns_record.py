@@ -136,7 +136,6 @@ def test_engine_request_delete_before_replace_is_seen() -> None:
     assert _engine_analyze(props, {"deleteBeforeReplace": True, "deleteBeforeReplaceDefined": True}) == []
 
 
-
 # --- pages-cname-not-proxied ---------------------------------------------------------------------
 
 
@@ -165,7 +164,6 @@ def test_pages_cname_ignores_other_targets() -> None:
 
 
 # --- one-mta-sts-txt-record-per-name / one-tls-rpt-txt-record-per-name ----------------------------
-
 
 
 def test_one_record_per_name_compliant() -> None:
@@ -202,3 +200,27 @@ def test_two_tlsrpt_records_at_one_name_violation() -> None:
     )
     assert len(violations("one-tls-rpt-txt-record-per-name", args)) == 2
 
+
+# --- the TXT records customers' CNAMEs reach (hosting: delegated) --------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["*._mta-sts.mtasts.provider.example", "shop-example-1a2b3c4d._mta-sts.provider.example"]
+)
+def test_delegated_sts_records_are_held_to_the_same_rules(name: str) -> None:
+    """A delegation zone's _mta-sts TXT (wildcard or a customer's) must be valid and replaced delete-first."""
+    assert (
+        violations("mta-sts-txt-record-valid", resource(DNS, txt(name, f'"v=STSv1; id={STS_ID}"'), dbr=True))
+        == []
+    )
+    [(bad, _)] = violations("mta-sts-txt-record-valid", resource(DNS, txt(name, '"v=STSv1; id=not-hex!"')))
+    assert "id must be 1 to 32" in bad
+    assert violations("mta-sts-txt-records-delete-before-replace", resource(DNS, txt(name, "x"), dbr=None))
+
+
+def test_delegated_tlsrpt_wildcard_is_checked() -> None:
+    """*._smtp._tls.<zone> is a TLS-RPT record like any other."""
+    found = violations(
+        "tls-rpt-txt-record-valid", resource(DNS, txt("*._smtp._tls.provider.example", '"v=TLSRPTv1;"'))
+    )
+    assert len(found) == 1

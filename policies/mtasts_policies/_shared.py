@@ -103,8 +103,10 @@ def txt_text(content: str) -> str:
 
 
 def is_txt_at(props: Mapping[str, Any], label: str) -> bool:
-    """Whether a DNS record's props are a TXT record at ``label`` (or ``label.<zone>``)."""
-    return record_type(props) == "TXT" and is_under(normalize(props.get("name")), label)
+    """Whether a DNS record's props are a TXT record at ``label`` (or ``label.<zone>``), or one a
+    customer's CNAME reaches (``<customer>.<label>.<zone>``, ``*.<label>.<zone>``: docs/delegation.md)."""
+    name = normalize(props.get("name"))
+    return record_type(props) == "TXT" and (is_under(name, label) or f".{label}." in f".{name}.")
 
 
 def txt_resources(resources: list[PolicyResource], label: str) -> Iterator[PolicyResource]:
