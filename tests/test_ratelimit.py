@@ -114,13 +114,14 @@ def test_the_error_hook_retries_a_429_once_the_local_api_lets_calls_through(
 
 
 def test_every_cloudflare_resource_carries_the_error_hook_under_mocks() -> None:
-    """The dev stack: each Cloudflare resource has the rate-limit error hook, the live gate kept."""
+    """The dev stack: each Cloudflare resource has the rate-limit error hook, the create guard and
+    the live gate kept in their order."""
     run = run_stack("dev")
     assert run.error is None, repr(run.error)
     cloudflare = [r for r in run.resources if r.custom and r.type.startswith("cloudflare:")]
     assert cloudflare
     assert all(r.options.error_hooks == (retry.HOOK_NAME,) for r in cloudflare)
     gated = run.by_name("example.com-sts").options.hooks
-    assert gated["before_create"] == ("mta-sts-live-gate",)
+    assert gated["before_create"] == ("mta-sts-foreign-sts", "mta-sts-live-gate")
     github = [r for r in run.resources if r.custom and r.type.startswith("github:")]
     assert github and all(r.options.error_hooks == () for r in github)
