@@ -27,8 +27,6 @@ from ``b.com._mta-sts`` through the empty non-terminal ``com._mta-sts``).
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,8 +35,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from mtasts.model.errors import ConfigError
 from mtasts.model.limits import CUSTOM_HOSTNAMES_INCLUDED, DNS_RECORDS_PER_ZONE, Limits
+from mtasts.model.objects import host_name, settings_object
+from mtasts.model.objects import zone_id as checked_zone_id
 from mtasts.model.vocabulary import RecordRole
-from mtasts.rfc.names import MAX_NAME_LENGTH, hostname_problem, normalize_name
+from mtasts.rfc.names import MAX_NAME_LENGTH
 from mtasts.rfc.records import STS_LABEL, StsRecord, quote_txt
 
 if TYPE_CHECKING:
@@ -63,7 +63,6 @@ TLSRPT_LABEL = "_smtp._tls"
 FALLBACK_ORIGIN = "100::"
 """The originless fallback origin: "Workers as your fallback origin" (developers.cloudflare.com/
 cloudflare-for-platforms/cloudflare-for-saas/start/advanced-settings/worker-as-origin/)."""
-_ZONE_ID = re.compile(r"[0-9a-f]{32}\Z")
 _LABEL_PREFIX = 48
 
 
@@ -101,35 +100,18 @@ class DelegationSettings:
 
 
 def _host(value: Any, key: str) -> str:
-    if not isinstance(value, str):
-        _fail(key, f"must be a host name such as customers.example.net, got {value!r}")
-    name = normalize_name(value.strip())
-    problem = hostname_problem(name, min_labels=2)
-    if problem:
-        _fail(key, f"host name {value!r} {problem}")
-    return name
+    return host_name(value, key, "customers.example.net")
 
 
 def load_delegation(raw: Any, key: str = KEY) -> DelegationSettings | None:
     """Validate the ``mta-sts:delegation`` object; None when it is absent or empty."""
-    if raw is None or raw == {}:
+    raw = settings_object(raw, key, KEYS, "delegation settings")
+    if raw is None:
         return None
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            _fail(key, "must be a mapping (or its JSON text), got a string that is not JSON")
-    if not isinstance(raw, Mapping):
-        _fail(key, f"must be a mapping of delegation settings, got {raw!r}")
-    for name in raw:
-        if name not in KEYS:
-            _fail(f"{key}.{name}", f"unknown key; known keys: {', '.join(KEYS)}")
     if "zone" not in raw:
         _fail(f"{key}.zone", "is required: the Cloudflare zone holding the custom hostnames")
     zone = _host(raw["zone"], f"{key}.zone")
-    zone_id = raw.get("zoneId")
-    if zone_id is not None and (not isinstance(zone_id, str) or not _ZONE_ID.match(zone_id)):
-        _fail(f"{key}.zoneId", "must be 32 lower-case hex digits (the Cloudflare zone id)")
+    zone_id = checked_zone_id(raw.get("zoneId"), f"{key}.zoneId")
     target = _host(raw.get("target", f"mta-sts-fallback.{zone}"), f"{key}.target")
     if not target.endswith("." + zone):
         _fail(f"{key}.target", f"{target} must be a name inside the zone {zone} (the fallback origin)")

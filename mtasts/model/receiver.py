@@ -19,9 +19,8 @@ Interface (``config.py``, ``plan``, ``serve``, ``reports`` and ``components/rece
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -29,8 +28,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from mtasts.model import receiver_contract as contract
 from mtasts.model.cloudflare import BUCKET_NAME, WORKER_NAME, derived_name
 from mtasts.model.errors import ConfigError
+from mtasts.model.objects import host_name, settings_object
+from mtasts.model.objects import zone_id as checked_zone_id
 from mtasts.model.vocabulary import Reports, values
-from mtasts.rfc.names import hostname_problem, normalize_name
+from mtasts.rfc.names import normalize_name
 from mtasts.rfc.served import RECEIVER_SETTINGS, ReceiverData, encode_receiver, insert_data
 
 if TYPE_CHECKING:
@@ -50,7 +51,6 @@ TOKEN_ENV = "MTASTS_REPORTS_TOKEN"
 SETTINGS_DEFAULTS: dict[str, int] = {s.name: s.default for s in contract.SETTINGS}
 """Numeric receiver settings and their defaults (``receiver_contract.SETTINGS``)."""
 KEYS = ("host", "zone", "zoneId", "mailto", *SETTINGS_DEFAULTS)
-_ZONE_ID = re.compile(r"[0-9a-f]{32}\Z")
 _LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}\Z")
 
 
@@ -106,13 +106,7 @@ def _whole(value: Any, key: str, low: int, high: int) -> int:
 
 
 def _host(value: Any, key: str) -> str:
-    if not isinstance(value, str):
-        _fail(key, f"must be a host name such as tlsrpt.example.net, got {value!r}")
-    name = normalize_name(value.strip())
-    problem = hostname_problem(name, min_labels=2)
-    if problem:
-        _fail(key, f"host name {value!r} {problem}")
-    return name
+    return host_name(value, key, "tlsrpt.example.net")
 
 
 def _mailto(value: Any, key: str) -> str:
@@ -126,27 +120,16 @@ def _mailto(value: Any, key: str) -> str:
 
 def load_receiver(raw: Any, key: str = KEY) -> ReceiverSettings | None:
     """Validate the ``mta-sts:reports`` object; None when it is absent or empty."""
-    if raw is None or raw == {}:
+    raw = settings_object(raw, key, KEYS, "receiver settings")
+    if raw is None:
         return None
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            _fail(key, "must be a mapping (or its JSON text), got a string that is not JSON")
-    if not isinstance(raw, Mapping):
-        _fail(key, f"must be a mapping of receiver settings, got {raw!r}")
-    for name in raw:
-        if name not in KEYS:
-            _fail(f"{key}.{name}", f"unknown key; known keys: {', '.join(KEYS)}")
     if "host" not in raw:
         _fail(f"{key}.host", "is required: the receiver's host name, e.g. tlsrpt.example.net")
     host = _host(raw["host"], f"{key}.host")
     zone = _host(raw.get("zone", host.partition(".")[2]), f"{key}.zone")
     if host != zone and not host.endswith("." + zone):
         _fail(f"{key}.zone", f"zone {zone!r} does not contain {host!r}")
-    zone_id = raw.get("zoneId")
-    if zone_id is not None and (not isinstance(zone_id, str) or not _ZONE_ID.match(zone_id)):
-        _fail(f"{key}.zoneId", "must be 32 lower-case hex digits (the Cloudflare zone id)")
+    zone_id = checked_zone_id(raw.get("zoneId"), f"{key}.zoneId")
     mailto = None
     if raw.get("mailto") not in (None, ""):
         mailto = _mailto(raw["mailto"], f"{key}.mailto")
