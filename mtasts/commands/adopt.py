@@ -27,11 +27,12 @@ import dns.resolver
 import yaml
 
 from mtasts.checks.adopt import LiveDomain, lookup_problem, sender_changes, stack_entry
+from mtasts.commands.shared.args import options_from_args
 from mtasts.model.config import ConfigError, Deployment, Domain, load_config, read_yaml, stack_config
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.imports import Adoption, import_file, record_adoption, route_adoption
+from mtasts.model.policy_worker import script_name
 from mtasts.model.vocabulary import Check, Hosting, RecordRole, Routing
-from mtasts.model.worker import script_name
 from mtasts.probes import ProbeOptions, Prober
 from mtasts.probes.cloudflare_api import CloudflareApi, CloudflareApiError, DnsRecord, NoTokenError
 from mtasts.rfc.records import STS_VERSION, TLSRPT_VERSION, declares, sts_name, tlsrpt_name
@@ -239,9 +240,7 @@ async def adopt(
 
 
 def run(args: argparse.Namespace) -> int:
-    options = ProbeOptions(
-        nameserver=args.nameserver, ca_bundle=args.ca_bundle, https_port=args.https_port, timeout=args.timeout
-    )
+    options = options_from_args(args)
     try:
         adopted, document = asyncio.run(adopt(args, options))
     except NoTokenError as exc:
