@@ -310,6 +310,15 @@ class _LoopThread:
     def run(self, coro: Any, timeout: float = 10) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
+    def close(self, server: asyncio.base_events.Server) -> None:
+        """Close ``server`` on the loop's own thread: ``Server.close`` is not thread-safe, and
+        called from the test's thread it races the loop detaching the last connection."""
+
+        async def close() -> None:
+            server.close()
+
+        self.run(close(), timeout=5)
+
     def stop(self) -> None:
         async def cancel_all() -> None:
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
@@ -530,8 +539,10 @@ class HttpsServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.close()
-        self._loop.stop()
+        try:
+            self._loop.close(self._server)
+        finally:
+            self._loop.stop()
 
 
 def _response(
@@ -671,8 +682,10 @@ class ScriptedSmtp:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.close()
-        self._loop.stop()
+        try:
+            self._loop.close(self._server)
+        finally:
+            self._loop.stop()
 
 
 class SilentServer(ScriptedSmtp):
