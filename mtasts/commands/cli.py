@@ -9,10 +9,8 @@ that are no domain are usage errors (one ``error:`` line, exit 2) before anythin
 from __future__ import annotations
 
 import argparse
-import difflib
+import importlib
 import sys
-from importlib import metadata
-from typing import NoReturn
 
 from mtasts.commands.shared.argtypes import (
     count,
@@ -27,33 +25,13 @@ from mtasts.commands.shared.argtypes import (
     span_seconds,
     url,
 )
+from mtasts.commands.shared.parser import Help, Parser, command_problem, version
 from mtasts.model.config import ConfigError, find_project_dir, load_stack
 
 
-class _Help(argparse.HelpFormatter):
-    """Each option's help ends with its default, unless it has none or already names it."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        if (
-            not action.option_strings
-            or "default" in text
-            or action.default in (None, False, argparse.SUPPRESS)
-        ):
-            return text
-        return f"{text} (default: {action.default})"
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is the project's one line: ``error: <key>: <rule>``, exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message.removeprefix('argument ')}\n")
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="mtasts", description="MTA-STS and TLS-RPT as code.")
-    parser.add_argument("--version", action="version", version=f"mtasts {_version()}")
+    parser = Parser(prog="mtasts", description="MTA-STS and TLS-RPT as code.")
+    parser.add_argument("--version", action="version", version=f"mtasts {version()}")
     parser.add_argument(
         "--project-dir",
         type=existing_dir,
@@ -61,14 +39,14 @@ def _parser() -> argparse.ArgumentParser:
         help="directory holding Pulumi.yaml and the stack files "
         "(default: the nearest one at or above the working directory, as pulumi finds it)",
     )
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     add_parser = sub.add_parser
 
     def described(name: str, **kwargs: object) -> argparse.ArgumentParser:
         """Every command's --help opens with its one sentence and shows each default."""
         summary = str(kwargs.get("help", ""))
         kwargs.setdefault("description", summary[:1].upper() + summary[1:] + ".")
-        return add_parser(name, formatter_class=_Help, **kwargs)  # type: ignore[arg-type]
+        return add_parser(name, formatter_class=Help, **kwargs)  # type: ignore[arg-type]
 
     sub.add_parser = described  # type: ignore[assignment,method-assign]
 
@@ -231,7 +209,14 @@ def _parser() -> argparse.ArgumentParser:
     ready.add_argument("--timeout", type=seconds, default=10.0, help="seconds per network step")
     ready.add_argument("--concurrency", type=count, default=32, help=argparse.SUPPRESS)
     _rollout_options(ready)
+    for name in PLUGGED:
+        importlib.import_module(f"mtasts.commands.{name}").add_parser(sub)
     return parser
+
+
+# Commands whose module holds both halves: ``add_parser(sub)`` (argparse only: the module imports
+# nothing heavy at its top) and ``run(args) -> int``. A new command goes here, not into main().
+PLUGGED: tuple[str, ...] = ()
 
 
 def _verify_options(parser: argparse.ArgumentParser) -> None:
@@ -300,33 +285,9 @@ def _lab_options(parser: argparse.ArgumentParser, smtp: bool = True) -> None:
         parser.add_argument("--smtp-port", type=port, default=25, help="port of the MX hosts' SMTP")
 
 
-def _version() -> str:
-    try:
-        return metadata.version("mta-sts")
-    except metadata.PackageNotFoundError:
-        return "unknown (not installed)"
-
-
-def _command_problem(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
-    """A mistyped command, named with the nearest one ("did you mean"), before argparse says less."""
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-    rest = list(argv)
-    while rest:
-        word = rest.pop(0)
-        if word == "--project-dir":
-            rest = rest[1:]
-        elif not word.startswith("-"):
-            if word in commands:
-                return None
-            near = difflib.get_close_matches(word, list(commands), n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else f"; commands: {', '.join(commands)}"
-            return f"{word!r} is not a command{hint}"
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    problem = _command_problem(parser, sys.argv[1:] if argv is None else argv)
+    problem = command_problem(parser, sys.argv[1:] if argv is None else argv)
     if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -336,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
         return done.code if isinstance(done.code, int) else 2
     args.project_dir = args.project_dir or find_project_dir()
     try:
+        if args.command in PLUGGED:
+            return int(importlib.import_module(f"mtasts.commands.{args.command}").run(args))
         if args.command == "plan" and args.base is not None:
             from mtasts.commands.check_mx import live_check
             from mtasts.commands.review import run as review
