@@ -128,11 +128,18 @@ def test_verify_text_names_failing_domains_and_can_show_problems_only() -> None:
 
 
 def test_verify_progress_goes_to_stderr_only_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
-    """The progress line rewrites itself on stderr; piped output never gets it (see command.run)."""
-    from mtasts.commands.verify.command import _progress
+    """The progress line rewrites itself on stderr and ends with a newline; piped output never
+    gets it."""
+    import sys
 
-    _progress(3, 40)
-    assert capsys.readouterr().err == "\rverify: 3/40 domains checked"
+    from mtasts.commands.shared.progress import Meter, meter
+
+    progress = Meter("verify", "domains checked")
+    progress(3, 40)
+    progress.end()
+    progress.end()  # once only
+    assert capsys.readouterr().err == "\rverify: 3/40 domains checked\n"
+    assert not sys.stderr.isatty() and meter("verify", "domains checked") is None
 
 
 def test_readiness_says_already_enforce_and_offers_no_flag_it_lacks() -> None:

@@ -10,6 +10,7 @@ import dns.resolver
 
 from mtasts.commands.shared.args import UsageError, names_and_stack, options_from_args, thresholds_from_args
 from mtasts.commands.shared.domain_check import verify
+from mtasts.commands.shared.progress import meter
 from mtasts.commands.verify.metrics import render_openmetrics
 from mtasts.commands.verify.report import render_json, render_text
 
@@ -20,10 +21,12 @@ def run(args: argparse.Namespace) -> int:
         options = options_from_args(args)  # raises UsageError for a bad trust anchor
         names, expected = names_and_stack(args)
         started = time.monotonic()
-        progress = _progress if sys.stderr.isatty() else None
-        reports = verify(names, options, expected, args.concurrency, thresholds_from_args(args), progress)
-        if progress is not None:
-            print(file=sys.stderr)
+        progress = meter("verify", "domains checked")
+        try:
+            reports = verify(names, options, expected, args.concurrency, thresholds_from_args(args), progress)
+        finally:
+            if progress is not None:
+                progress.end()
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -40,7 +43,3 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(render_text(reports, elapsed, problems_only=getattr(args, "problems", False)))
     return 1 if any(r.errors for r in reports) else 0
 
-
-def _progress(done: int, total: int) -> None:
-    """One stderr line rewritten in place (only on a terminal): how many domains are done."""
-    print(f"\rverify: {done}/{total} domains checked", end="", file=sys.stderr, flush=True)
