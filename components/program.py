@@ -9,14 +9,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
 
 from mtasts.model.cloudflare import check_stack
 from mtasts.model.config import NAMESPACE, ConfigError, Deployment, load_config
+from mtasts.model.errors import every
 from mtasts.model.outputs import stack_outputs
-from mtasts.model.stackfile import near_miss_error, near_miss_namespace
+from mtasts.model.stackfile import near_miss_error, near_miss_namespace, place
 from mtasts.model.vocabulary import Hosting, Reports, Routing
 
 
@@ -69,7 +71,9 @@ def load() -> Settings:
         deployment = load_config(read_config())
         settings = Settings(deployment)
     except ConfigError as exc:
-        raise pulumi.RunError(str(exc)) from None
+        # pulumi runs the program in the project directory: place each error in the stack file.
+        place(exc, Path.cwd(), pulumi.get_stack())
+        raise pulumi.RunError("\n".join(e.line() for e in every(exc))) from None
     for warning in deployment.warnings:
         pulumi.log.warn(warning)
     return settings

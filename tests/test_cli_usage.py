@@ -170,7 +170,8 @@ def test_a_near_miss_namespace_is_an_error_with_the_right_one(
     write_stack(STACK.replace("mta-sts:domains", f"{namespace}:domains"))
     assert cli.main(["--project-dir", str(project), "plan", "--stack", "t"]) == 2
     assert capsys.readouterr().err == (
-        f"error: {namespace}:domains: unknown namespace {namespace!r}; did you mean 'mta-sts:domains'?\n"
+        f"error: {namespace}:domains: unknown namespace {namespace!r}; did you mean 'mta-sts:domains'? "
+        "(Pulumi.t.yaml:3)\n"
     )
     from tests.program_mocks import run_program
 

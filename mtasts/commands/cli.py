@@ -27,6 +27,7 @@ from mtasts.commands.shared.argtypes import (
 )
 from mtasts.commands.shared.parser import Help, Parser, command_problem, version
 from mtasts.model.config import ConfigError, find_project_dir, load_stack
+from mtasts.model.errors import error_lines
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -355,5 +356,5 @@ def main(argv: list[str] | None = None) -> int:
 
         return verify(args)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print("\n".join(error_lines(exc)), file=sys.stderr)
         return 2

@@ -47,7 +47,10 @@ def plan_text(stack: str, deployment: Deployment) -> str:
             receiver = domain.receiver
             out.append(f"reports: built-in receiver {receiver.https_uri}")
             out.append(f"  mail intake: {receiver.mailto or 'off (HTTPS only)'}")
-        out += [finding.line() for finding in deployment.findings_for(domain.name)]
+        # A warning folded onto defaults.<setting> is printed once, below, not under each domain.
+        out += [
+            f.line() for f in deployment.findings_for(domain.name) if (f.key or "").startswith("domains.")
+        ]
     if deployment.delegation is not None and deployment.delegated_domains:
         found = usage(
             deployment.delegation,

@@ -36,6 +36,7 @@ from mtasts.commands.shared.args import UsageError, options_from_args
 from mtasts.commands.shared.evidence import assess, reports_source, verify_evidence
 from mtasts.model import budget
 from mtasts.model.config import ConfigError, Deployment, Domain, load_stack
+from mtasts.model.errors import ConfigErrors, every
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.vocabulary import Hosting, Mode
 
@@ -321,7 +322,8 @@ def review(
     try:
         base = load_at(project_dir, commit, stack)
     except ConfigError as exc:
-        raise ConfigError(f"{base_ref}:Pulumi.{stack}.yaml: {exc.key}", exc.rule) from None
+        named = tuple(ConfigError(f"{base_ref}:Pulumi.{stack}.yaml: {e.key}", e.rule) for e in every(exc))
+        raise (named[0] if len(named) == 1 else ConfigErrors(named)) from None
     changes = compare(base, head)
     findings: list[Finding] = []
     for change in changes:

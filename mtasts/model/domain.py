@@ -238,6 +238,11 @@ class Deployment:
         index: dict[str, list[Finding]] = {}
         names = self._by_name
         for finding in self.findings:
+            # A warning folded onto defaults.<setting> is about each domain that inherits it.
+            folded = finding.key is not None and finding.key.startswith("defaults.")
+            for name in dict(finding.facts).get("domains", ()) if folded else ():
+                if name in names:
+                    index.setdefault(name, []).append(finding)
             rest = (
                 finding.key[len("domains.") :] if finding.key and finding.key.startswith("domains.") else ""
             )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from mtasts.model import delegation as delegation_model
 from mtasts.model import preflight, rollout
 from mtasts.model import receiver as receiver_model
 from mtasts.model.domain import Deployment, Domain
-from mtasts.model.errors import ConfigError
+from mtasts.model.errors import Collector, ConfigError
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.rules import (
     BUILT_RULES,
@@ -37,7 +37,7 @@ from mtasts.model.rules import (
     stack_warnings,
     zone_lookups_in_account,
 )
-from mtasts.model.stackfile import MAX_DEPTH, NAMESPACE, gc_paused, stack_config
+from mtasts.model.stackfile import MAX_DEPTH, NAMESPACE, gc_paused, place, stack_config
 from mtasts.model.validators import (
     DEFAULTS,
     GITHUB_OWNER,
@@ -98,14 +98,23 @@ class Defaults:
 
 def build_domain(name: str, key: str, raw_settings: Any, defaults: Defaults, stack: Stack) -> Domain:
     """One domain: its own settings over ``defaults``, each validated, then ``DOMAIN_RULES``,
-    then ``BUILT_RULES`` over the ``Domain``."""
-    own = _settings(raw_settings, key, tuple(SETTINGS))
+    then ``BUILT_RULES`` over the ``Domain``.
+
+    Every setting is checked before the first error is raised (a ``ConfigErrors`` of all of
+    them); the rules that relate settings run only over settings that are each valid.
+    """
+    errors = Collector()
+    own = _settings(raw_settings, key, tuple(SETTINGS), errors)
     values: dict[str, Any] = {}
     for setting, spec in SETTINGS.items():
-        if setting in own:
-            values[setting] = spec.check(own[setting], f"{key}.{setting}")
-        elif spec.inheritable:
-            values[setting] = defaults[setting]
+        try:
+            if setting in own:
+                values[setting] = spec.check(own[setting], f"{key}.{setting}")
+            elif spec.inheritable:
+                values[setting] = defaults[setting]
+        except ConfigError as exc:
+            errors.add(exc)
+    errors.raise_any()
     draft = Draft(name, key, own, values, stack)
     for rule in DOMAIN_RULES:
         rule(draft)
@@ -135,75 +144,109 @@ def load_config(config: Mapping[str, Any]) -> Deployment:
     ``config`` holds the stack's keys as ``Pulumi.<stack>.yaml`` has them
     (``mta-sts:domains``, ``github:owner``; bare ``domains`` works too), or as
     ``pulumi.Config`` holds them, objects as JSON text.
-    Raises ``ConfigError`` on the first rule broken.
+    Raises ``ConfigError`` for a config that breaks one rule, ``ConfigErrors`` (a ``ConfigError``
+    that behaves as its first) with every rule broken when there are several.
     """
     with gc_paused():
         return _load_config(config)
 
 
 def _load_config(config: Mapping[str, Any]) -> Deployment:
+    errors = Collector()
     given: dict[str, str] = {}
     for name in config:
         namespace, colon, bare = str(name).rpartition(":")
         if colon and namespace != NAMESPACE:
             continue
         if bare not in TOP_KEYS:
-            raise _unknown_key(bare, TOP_KEYS, "")
-        if bare in given:
-            fail(bare, f"is given twice, as {given[bare]!r} and {str(name)!r}")
-        given[bare] = str(name)
-    defaults = Defaults(_settings(_object(config, "defaults"), "defaults", tuple(DEFAULTS)))
-    domains_raw = _object(config, "domains")
-    if domains_raw is None or domains_raw == {}:
-        fail("domains", "declare at least one mail domain")
-    if not isinstance(domains_raw, Mapping):
-        fail("domains", f"must be a mapping of domain name to settings, got {shown(domains_raw)}")
+            errors.add(_unknown_key(bare, TOP_KEYS, ""))
+        elif bare in given:
+            errors.add(ConfigError(bare, f"is given twice, as {given[bare]!r} and {str(name)!r}"))
+        else:
+            given[bare] = str(name)
+
+    def attempt(parse: Any, *args: Any, fallback: Any = None) -> Any:
+        try:
+            return parse(*args)
+        except ConfigError as exc:
+            errors.add(exc)
+            return fallback
+
+    defaults = Defaults(attempt(_defaults_settings, config, errors, fallback={}))
+    unreadable = object()
+    domains_raw = attempt(_object, config, "domains", fallback=unreadable)
+    if domains_raw is unreadable:
+        domains_raw = None
+    elif domains_raw is None or domains_raw == {}:
+        errors.add(ConfigError("domains", "declare at least one mail domain"))
+    elif not isinstance(domains_raw, Mapping):
+        errors.add(
+            ConfigError("domains", f"must be a mapping of domain name to settings, got {shown(domains_raw)}")
+        )
+        domains_raw = None
+    # The stack-wide objects domains build on: an error in one would make every domain that uses
+    # it fail for the same cause, so their domains are checked once these load.
+    before = len(errors.errors)
     stack = Stack(
-        cloudflare_account_id=_account(config),
-        github_owner=_owner(config),
-        receiver=receiver_model.load_receiver(_object(config, receiver_model.KEY)),
-        zone_ids=preflight.parse_zone_ids(_object(config, "zoneIds")),
-        delegation=delegation_model.load_delegation(_object(config, delegation_model.KEY)),
+        cloudflare_account_id=attempt(_account, config),
+        github_owner=attempt(_owner, config),
+        receiver=attempt(lambda: receiver_model.load_receiver(_object(config, receiver_model.KEY))),
+        zone_ids=attempt(lambda: preflight.parse_zone_ids(_object(config, "zoneIds")), fallback={}),
+        delegation=attempt(lambda: delegation_model.load_delegation(_object(config, delegation_model.KEY))),
     )
+    foundations_failed = len(errors.errors) > before
     delegation = stack.delegation
     if delegation is not None and delegation.zone_id is None and delegation.zone in stack.zone_ids:
         stack = dataclasses.replace(
             stack, delegation=dataclasses.replace(delegation, zone_id=stack.zone_ids[delegation.zone])
         )
-    limits = preflight.parse_limits(
-        _get(config, "cloudflarePlan"),
-        _get(config, "zonePlan"),
-        _object(config, "zonePlans"),
-        _object(config, "limits"),
+    limits = attempt(
+        lambda: preflight.parse_limits(
+            _get(config, "cloudflarePlan"),
+            _get(config, "zonePlan"),
+            _object(config, "zonePlans"),
+            _object(config, "limits"),
+        )
     )
-    worker_shards = preflight.parse_shards(_get(config, "workerShards"))
+    worker_shards = attempt(lambda: preflight.parse_shards(_get(config, "workerShards")), fallback=1)
+    live_gate = attempt(lambda: rollout.parse_live_gate(_object(config, "liveGate")))
+    readiness = attempt(lambda: rollout.parse_readiness(_object(config, "readiness")))
 
     domains: dict[str, Domain] = {}
-    for raw_name, raw_settings in domains_raw.items():
+    own: dict[str, Collection[str]] = {}  # the settings each domain sets itself, for the warnings
+    failed_domains = False
+    for raw_name, raw_settings in (domains_raw or {}).items() if not foundations_failed else ():
         key = f"domains.{raw_name}"
-        if not isinstance(raw_name, str):
-            fail(key, "a domain name must be a string")
-        name = normalize_name(raw_name.strip())
-        problem = hostname_problem(name, min_labels=2)
-        if problem:
-            fail(key, f"domain name {shown(raw_name)} {problem}")
-        if name in domains:
-            fail(key, f"domain {name!r} is declared twice (names compare lower-case, without a trailing dot)")
-        domains[name] = build_domain(name, key, raw_settings, defaults, stack)
+        try:
+            if not isinstance(raw_name, str):
+                fail(key, "a domain name must be a string")
+            name = normalize_name(raw_name.strip())
+            problem = hostname_problem(name, min_labels=2)
+            if problem:
+                fail(key, f"domain name {shown(raw_name)} {problem}")
+            if name in domains:
+                twice = "is declared twice (names compare lower-case, without a trailing dot)"
+                fail(key, f"domain {name!r} {twice}")
+            domains[name] = build_domain(name, key, raw_settings, defaults, stack)
+            own[name] = raw_settings if isinstance(raw_settings, Mapping) else ()
+        except ConfigError as exc:
+            errors.add(exc)
+            failed_domains = True
     ordered = tuple(domains[n] for n in sorted(domains))
     for rule in STACK_RULES:
-        rule(ordered)
-    zone_lookups_in_account(ordered, stack.cloudflare_account_id)
-    if stack.receiver is not None:
-        receiver_model.check_against_domains(stack.receiver, ordered)
+        attempt(rule, ordered)
+    attempt(zone_lookups_in_account, ordered, stack.cloudflare_account_id)
+    if stack.receiver is not None and not failed_domains:
+        attempt(receiver_model.check_against_domains, stack.receiver, ordered)
+    errors.raise_any()
     deployment = Deployment(
         domains=ordered,
         cloudflare_account_id=stack.cloudflare_account_id,
         github_owner=stack.github_owner,
-        findings=tuple(stack_warnings(ordered)),
+        findings=tuple(stack_warnings(ordered, own)),
         receiver=stack.receiver,
-        live_gate=rollout.parse_live_gate(_object(config, "liveGate")),
-        readiness=rollout.parse_readiness(_object(config, "readiness")),
+        live_gate=live_gate,
+        readiness=readiness,
         limits=limits,
         worker_shards=worker_shards,
         delegation=stack.delegation,
@@ -221,6 +264,10 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
         )
         deployment = dataclasses.replace(deployment, findings=(*deployment.findings, extra))
     return deployment
+
+
+def _defaults_settings(config: Mapping[str, Any], errors: Collector) -> dict[str, Any]:
+    return _settings(_object(config, "defaults"), "defaults", tuple(DEFAULTS), errors)
 
 
 def _account(config: Mapping[str, Any]) -> str | None:
@@ -249,15 +296,24 @@ def _unknown_key(key: str, allowed: tuple[str, ...], where: str) -> ConfigError:
     return ConfigError(f"{where}.{key}" if where else key, f"unknown key{hint}")
 
 
-def _settings(raw: Any, key: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+def _settings(
+    raw: Any, key: str, allowed: tuple[str, ...], errors: Collector | None = None
+) -> dict[str, Any]:
+    """``raw`` as a mapping of known settings; every unknown key is an error (gathered into
+    ``errors`` when given, which then also drops it, else the first raised)."""
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
         fail(key, f"must be a mapping of settings, got {shown(raw)}")
-    for name in raw:
-        if not isinstance(name, str) or name not in allowed:
+    known = {}
+    for name, value in raw.items():
+        if isinstance(name, str) and name in allowed:
+            known[name] = value
+        elif errors is None:
             raise _unknown_key(str(name), allowed, key)
-    return dict(raw)
+        else:
+            errors.add(_unknown_key(str(name), allowed, key))
+    return known
 
 
 def _get(config: Mapping[str, Any], key: str) -> Any:
@@ -316,7 +372,14 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def load_stack(project_dir: str | Path, stack: str) -> Deployment:
-    """Load ``Pulumi.<stack>.yaml`` (with ``Pulumi.yaml``'s defaults) as a ``Deployment``."""
-    values = stack_config(Path(project_dir), stack)
-    ours = {k: v for k, v in values.items() if ":" not in k or k == "github:owner"}
-    return load_config(ours)
+    """Load ``Pulumi.<stack>.yaml`` (with ``Pulumi.yaml``'s defaults) as a ``Deployment``.
+
+    Every error is placed at its file and line (``ConfigError.where``) where the YAML has one.
+    """
+    try:
+        values = stack_config(Path(project_dir), stack)
+        ours = {k: v for k, v in values.items() if ":" not in k or k == "github:owner"}
+        return load_config(ours)
+    except ConfigError as exc:
+        place(exc, Path(project_dir), stack)
+        raise

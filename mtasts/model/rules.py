@@ -9,7 +9,7 @@ order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -277,44 +277,87 @@ def _warning(check: Check, key: str, reason: str) -> Finding:
     return Finding(check=check, severity=Severity.WARNING, reason=reason, key=key)
 
 
-def stack_warnings(domains: tuple[Domain, ...]) -> list[Finding]:
-    """Choices that are legal but likely to lose reports or mail, as ``Severity.WARNING`` findings."""
+def stack_warnings(
+    domains: tuple[Domain, ...], own: Mapping[str, Collection[str]] | None = None
+) -> list[Finding]:
+    """Choices that are legal but likely to lose reports or mail, as ``Severity.WARNING`` findings.
+
+    ``own`` maps a domain to the settings it sets itself (the rest it inherits from
+    ``defaults``); with it, a warning that two or more domains get from one inherited value is
+    reported once, on ``defaults.<setting>``, with the domains in its ``domains`` fact: the value
+    to edit is there, not on each domain.
+    """
+    found = _domain_warnings(domains)
+    if own is None:
+        return [finding for _, finding in found]
+    return _fold_inherited(found, own)
+
+
+_SHARED_REASON = {
+    Check.POLICY_HOST_UNSERVED: "none: nothing serves these domains' policy hosts, so senders find no new "
+    "policy (cached ones still apply); keep it for the one pulumi up between two routings",
+}
+"""A folded warning's text where each domain's names its own host."""
+
+
+def _fold_inherited(found: list[tuple[str, Finding]], own: Mapping[str, Collection[str]]) -> list[Finding]:
+    groups: dict[tuple[Check, str], list[tuple[str, Finding]]] = {}
+    for name, finding in found:
+        setting = (finding.key or "").rpartition(".")[2]
+        if setting not in own.get(name, ()):
+            groups.setdefault((finding.check, setting), []).append((name, finding))
+    folded = {id(f) for group in groups.values() if len(group) > 1 for _, f in group}
+    out = [finding for _, finding in found if id(finding) not in folded]
+    for (check, setting), group in groups.items():
+        if len(group) < 2:
+            continue
+        names = tuple(name for name, _ in group)
+        reasons = {finding.reason for _, finding in group}
+        reason = reasons.pop() if len(reasons) == 1 else _SHARED_REASON.get(check, group[0][1].reason)
+        listed = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        out.append(
+            Finding(
+                check=check,
+                severity=Severity.WARNING,
+                reason=f"{reason} ({len(names)} domains inherit it: {listed})",
+                key=f"defaults.{setting}",
+                facts=(("domains", names),),
+            )
+        )
+    return out
+
+
+def _domain_warnings(domains: tuple[Domain, ...]) -> list[tuple[str, Finding]]:
+    """Each domain's warnings, with the domain they are about."""
     enforced = {d.name for d in domains if d.mode is Mode.ENFORCE}
-    found = []
+    found: list[tuple[str, Finding]] = []
     for domain in domains:
-        key = f"domains.{domain.name}"
+
+        def warn(check: Check, setting: str, reason: str, name: str = domain.name) -> None:
+            found.append((name, _warning(check, f"domains.{name}.{setting}", reason)))
+
         if domain.hosting is Hosting.CLOUDFLARE_WORKER and domain.routing is Routing.NONE:
-            found.append(
-                _warning(
-                    Check.POLICY_HOST_UNSERVED,
-                    f"{key}.routing",
-                    f"none: nothing serves {domain.policy_host}, so senders find no new policy (cached "
-                    "ones still apply); keep it for the one pulumi up between two routings",
-                )
+            warn(
+                Check.POLICY_HOST_UNSERVED,
+                "routing",
+                f"none: nothing serves {domain.policy_host}, so senders find no new policy (cached "
+                "ones still apply); keep it for the one pulumi up between two routings",
             )
         short = short_max_age_problem(domain.mode, domain.max_age)
         if short is not None:
-            found.append(_warning(Check.SHORT_MAX_AGE, f"{key}.maxAge", short))
+            warn(Check.SHORT_MAX_AGE, "maxAge", short)
         if not domain.tlsrpt:
-            found.append(
-                _warning(
-                    Check.NO_TLSRPT,
-                    f"{key}.tlsrpt",
-                    "no TLS-RPT URI, so senders cannot report failures (RFC 8460)",
-                )
-            )
+            warn(Check.NO_TLSRPT, "tlsrpt", "no TLS-RPT URI, so senders cannot report failures (RFC 8460)")
         for uri in domain.tlsrpt:
             if not uri.lower().startswith("mailto:"):
                 continue
             mailbox_domain = normalize_name(uri.split("?", 1)[0].rpartition("@")[2])
             # MTA-STS applies to the exact recipient domain, not its subdomains.
             if mailbox_domain in enforced:
-                found.append(
-                    _warning(
-                        Check.TLSRPT_ON_ENFORCED_DOMAIN,
-                        f"{key}.tlsrpt",
-                        f"reports go to {uri}, on {mailbox_domain}, which is in enforce; if its "
-                        "MTA-STS breaks, the reports about it cannot be delivered",
-                    )
+                warn(
+                    Check.TLSRPT_ON_ENFORCED_DOMAIN,
+                    "tlsrpt",
+                    f"reports go to {uri}, on {mailbox_domain}, which is in enforce; if its "
+                    "MTA-STS breaks, the reports about it cannot be delivered",
                 )
     return found
