@@ -345,6 +345,13 @@ def test_the_command_says_not_ready_and_exits_1(tmp_path: Path) -> None:
     assert document["domains"][NAME]["ready"] is False
     result = subprocess.run([*argv, "nope.example"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and result.stderr == "error: nope.example not in stack t\n"
+    # On a terminal, stderr gets the meter (and only there): piped above, it got none.
+    assert "readiness:" not in result.stderr
+    from tests.terminal import run_with_terminal_stderr
+
+    code, out, err = run_with_terminal_stderr(argv, timeout=60)
+    assert code == 1 and out.startswith(f"{NAME}: NOT READY for enforce")
+    assert "\rreadiness: 1/1 domains checked" in err and "\r" not in out
 
 
 def test_the_live_policys_coverage_gives_way_to_the_planned_patterns() -> None:

@@ -178,3 +178,24 @@ def test_an_address_not_reachable_from_here_does_not_hold_the_gate(host: PolicyH
     seen = asyncio.run(wait_live(expected, host.options(), 5, INTERVAL, rounds=ROUNDS, span=SPAN))
     assert seen[V6].live and len(seen[V6].unreachable) == 1
     assert "not reachable from here" in seen[V6].describe()
+
+
+def test_progress_meter_on_a_terminal_only(host: PolicyHost) -> None:
+    """stderr a terminal: a meter of the domains live, rewritten in place and ended by a newline,
+    with each change still its own line; stdout (a pipe) never gets it."""
+    from tests.terminal import run_with_terminal_stderr
+
+    host.serve_new(A)
+    host.serve_new(B)
+    argv = [
+        sys.executable,
+        "-m",
+        "mtasts",
+        *host.argv(A, B, "--timeout", "20", "--rounds", "1", "--span", "0"),
+    ]
+    code, out, err = run_with_terminal_stderr(argv, timeout=40)
+    assert code == 0, out + err
+    assert "\rwait-live: 2/2 domains serve the planned policy" in err
+    assert f"] {A}: serves id {host.stack.domain(A).policy_id}" in err  # the change lines stay
+    assert err.replace("\r\n", "\n").endswith("\n")  # the meter's line is ended
+    assert "\r" not in out and "wait-live:" not in out

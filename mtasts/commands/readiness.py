@@ -15,6 +15,7 @@ from typing import Any
 from mtasts.checks.readiness import Verdict
 from mtasts.commands.shared.args import UsageError, options_from_args
 from mtasts.commands.shared.evidence import assess, reports_source, verify_evidence
+from mtasts.commands.shared.progress import meter
 from mtasts.model.config import load_stack
 from mtasts.model.vocabulary import Mode
 
@@ -49,8 +50,13 @@ def run(args: Any) -> int:
         if unknown:
             raise UsageError(f"{', '.join(unknown)} not in stack {args.stack}")
         options = options_from_args(args)
-        gather = verify_evidence(options, args.concurrency, deployment)
-        verdicts = assess(deployment, names, gather, reports_source(args))
+        progress = meter("readiness", "domains checked")
+        gather = verify_evidence(options, args.concurrency, deployment, progress)
+        try:
+            verdicts = assess(deployment, names, gather, reports_source(args))
+        finally:
+            if progress is not None:
+                progress.end()
     except (OSError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

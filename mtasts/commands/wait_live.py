@@ -18,6 +18,7 @@ from typing import Any
 import dns.resolver
 
 from mtasts.commands.shared.args import UsageError
+from mtasts.commands.shared.progress import meter as progress_meter
 from mtasts.model.config import load_stack
 from mtasts.model.rollout import default_span
 from mtasts.probes.live import NotLiveError, Served, wait_live
@@ -56,17 +57,29 @@ def run(args: Any) -> int:
     started = time.monotonic()
     last: dict[str, str] = {}
 
+    live: set[str] = set()
+    meter = progress_meter("wait-live", "domains serve the planned policy")
+
     def progress(served: Served) -> None:
         line = served.describe()
+        (live.add if served.live else live.discard)(served.domain)
         if last.get(served.domain) != line:
             last[served.domain] = line
-            print(f"[{time.monotonic() - started:6.1f} s] {line}", file=sys.stderr)
+            stamped = f"[{time.monotonic() - started:6.1f} s] {line}"
+            if meter is None:
+                print(stamped, file=sys.stderr)
+            else:
+                meter.note(stamped)
+        if meter is not None:
+            meter(len(live), len(expected))
 
     try:
         seen = asyncio.run(
             wait_live(expected, options, timeout, interval, on_look=progress, rounds=rounds, span=span)
         )
     except NotLiveError as exc:
+        if meter is not None:
+            meter.end()  # before the verdict lines on stdout
         for name, served in exc.waiting.items():
             steady = f" (only {exc.streaks.get(name, 0)} good look(s) in a row)" if served.live else ""
             print(f"not live: {served.describe()}{steady}")
@@ -75,6 +88,9 @@ def run(args: Any) -> int:
     except dns.resolver.NoResolverConfiguration:
         print("error: no system DNS resolver configured; pass --nameserver", file=sys.stderr)
         return 2
+    finally:
+        if meter is not None:
+            meter.end()
     for served in seen.values():
         print(f"live: {served.describe()}")
     print(f"{len(seen)} domain(s) live after {time.monotonic() - started:.1f} s")

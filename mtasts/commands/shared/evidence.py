@@ -18,6 +18,7 @@ from typing import Any
 from mtasts.checks.readiness import ReportsUnavailable, Summaries, Verdict, VerifyEvidence, evaluate
 from mtasts.commands.shared.delegated import ApiView, ask_api
 from mtasts.commands.shared.domain_check import check_domain
+from mtasts.commands.shared.progress import Progress
 from mtasts.commands.shared.receiver import ReportsError, ReportsRefused, endpoint_for, fetch_summary
 from mtasts.model.config import Deployment
 from mtasts.model.receiver import TOKEN_ENV
@@ -30,9 +31,14 @@ GatherReports = Callable[[Deployment], Summaries]
 
 
 async def verify_evidence_async(
-    names: Sequence[str], options: ProbeOptions, concurrency: int = 32, deployment: Deployment | None = None
+    names: Sequence[str],
+    options: ProbeOptions,
+    concurrency: int = 32,
+    deployment: Deployment | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, VerifyEvidence]:
-    """Per domain: verify's findings, its MX answer and each MX host's addresses, one prober.
+    """Per domain: verify's findings, its MX answer and each MX host's addresses, one prober;
+    ``progress(done, total)`` as each domain is done.
 
     A customer domain of ``deployment`` (``hosting: delegated``) is judged on its onboarding
     first: while pending, its findings are the onboarding's (and it is not ready).
@@ -40,27 +46,35 @@ async def verify_evidence_async(
     limit = asyncio.Semaphore(max(1, concurrency))
     customers = {d.name: d for d in deployment.delegated_domains} if deployment is not None else {}
     api = await ask_api(deployment, Api.from_environment(timeout=options.timeout)) if customers else ApiView()
+    done = 0
     async with Prober(options) as prober:
 
         async def one(name: str) -> VerifyEvidence:
+            nonlocal done
             async with limit:
                 report = await check_domain(prober, name, api=api, customer=customers.get(name))
                 mx = await prober.mx(name)  # the answer check_domain used: asked once per prober
                 found = await asyncio.gather(*(prober.addresses(h) for h in mx.hosts))
                 addresses = {a.host: a.all for a in found}
-                return VerifyEvidence(report.findings, mx, addresses)
+            done += 1
+            if progress is not None:
+                progress(done, len(names))
+            return VerifyEvidence(report.findings, mx, addresses)
 
         evidence = await asyncio.gather(*(one(n) for n in names))
     return dict(zip(names, evidence, strict=True))
 
 
 def verify_evidence(
-    options: ProbeOptions, concurrency: int = 32, deployment: Deployment | None = None
+    options: ProbeOptions,
+    concurrency: int = 32,
+    deployment: Deployment | None = None,
+    progress: Progress | None = None,
 ) -> GatherVerify:
     """Evidence from a live ``verify`` run (without drift), per domain; ``deployment`` for its customers."""
 
     def gather(names: Sequence[str]) -> Mapping[str, VerifyEvidence]:
-        return asyncio.run(verify_evidence_async(list(names), options, concurrency, deployment))
+        return asyncio.run(verify_evidence_async(list(names), options, concurrency, deployment, progress))
 
     return gather
 

@@ -23,13 +23,23 @@ class Meter:
         self._shown = False
 
     def __call__(self, done: int, total: int) -> None:
-        print(f"\r{self._command}: {done}/{total} {self._what}", end="", file=self._stream, flush=True)
+        self._last = f"{self._command}: {done}/{total} {self._what}"
+        print(f"\r{self._last}", end="", file=self._stream, flush=True)
         self._shown = True
+
+    def note(self, text: str) -> None:
+        """Print ``text`` as a line of its own above the meter, then draw the meter again."""
+        if self._shown:
+            print("\r\x1b[K", end="", file=self._stream)  # erase the meter's line
+        print(text, file=self._stream, flush=True)
+        if self._shown:
+            print(self._last, end="", file=self._stream, flush=True)
 
     def end(self) -> None:
         if self._shown:
             print(file=self._stream)
             self._shown = False
+        self._last = ""
 
 
 def meter(command: str, what: str) -> Meter | None:
