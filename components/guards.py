@@ -10,8 +10,12 @@ hand-made ``v=STSv1`` record leaves two, which senders read as "no policy" (RFC 
   authoritative and immediate; without a token, in DNS. A lookup that fails refuses too (fail
   closed): "could not look" is not "nothing there".
 - on each Worker route: a route of the zone with the same pattern ``mta-sts.<d>/*``, whatever
-  script it runs. Routes are only visible through the API; without a token the guard logs a
-  warning and lets the provider try.
+  script it runs. Routes are only visible through the API; without a token (a provider
+  authenticated by global API key and e-mail) the guard logs a warning and lets the provider
+  try. That is safe for mail, unlike a second TXT: a zone's route patterns are unique and one
+  pattern cannot point at two Workers (cloudflare-docs PR #8400, "Routes": "route uniqueness"),
+  so Cloudflare refuses the create, the ``up`` stops at that route with the API's error, and the
+  hand-made route keeps serving its policy until it is adopted.
 
 Run on ``pulumi preview`` too (``on_dry_run=True``): the guards only read, and a preview is
 where an operator should first hear of the hand-made record.
@@ -107,7 +111,8 @@ def route_guard_function(stack: str, api: ApiFactory = CloudflareApi) -> pulumi.
         token = _token()
         if not token or not zone_id:
             pulumi.log.warn(
-                f"route {pattern}: no API token here, so a hand-made route there was not looked for"
+                f"route {pattern}: no API token here, so a hand-made route there was not looked for; "
+                "if there is one, Cloudflare refuses ours (one Worker per pattern) and it keeps serving"
             )
             return
         try:
