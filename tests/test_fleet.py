@@ -460,3 +460,28 @@ def test_the_pack_refuses_a_worker_routed_from_over_1000_zones_and_full_zones() 
     ]
     (found,) = violations(name, StackValidationArgs(crowded))
     assert "has 101 Workers custom domains, over the 100" in found[0]
+
+
+def test_verify_names_the_shard_the_program_routes_a_failing_domain_to() -> None:
+    """verify --stack: a Worker-hosted domain whose policy fails gets an info finding naming the
+    script that serves it; the name is the one the program's route or custom domain points at."""
+    from mtasts.checks.drift import serving_worker
+    from mtasts.model.findings import Finding, Severity
+    from mtasts.model.vocabulary import Check
+
+    domains = {**zones(12), **{f"c{i}.example": {"routing": "custom-domain"} for i in range(4)}}
+    cfg = config(domains, workerShards=3)
+    run = run_program(cfg)
+    assert run.error is None, repr(run.error)
+    routed = {r.inputs["pattern"].removesuffix("/*"): r.inputs["script"] for r in run.of_type(ROUTE)}
+    routed |= {c.inputs["hostname"]: c.inputs["service"] for c in run.of_type(CUSTOM_DOMAIN)}
+    deployment = load_config(cfg)
+    failed = [Finding(Check.POLICY_FETCH, Severity.ERROR, "NXDOMAIN")]
+    passed = [Finding(Check.POLICY, Severity.OK, "fine")]
+    for domain in deployment.domains:
+        note = serving_worker(deployment, "dev", domain.name, failed)
+        assert note is not None and note.severity is Severity.INFO
+        assert dict(note.facts)["script"] == routed[domain.policy_host], domain.name
+        assert routed[domain.policy_host] in note.reason
+        assert serving_worker(deployment, "dev", domain.name, passed) is None
+    assert len(set(routed.values())) > 1  # the stack really is sharded

@@ -631,6 +631,10 @@ def test_cli_stack_json_and_exit_status(lab: Lab, capsys: pytest.CaptureFixture[
     assert document["domains"][fq("served")]["errors"] == 0
     checks = {f["check"] for f in document["domains"][fq("drifted")]["findings"]}
     assert {"drift-policy", "drift-id"} <= checks
+    # The policy failed: verify names the stack's Worker script that serves it (one shard here).
+    [worker] = [f for f in document["domains"][fq("drifted")]["findings"] if f["check"] == "drift-worker"]
+    assert worker["severity"] == "info" and "Worker script mta-sts-lab," in worker["message"]
+    assert "drift-worker" not in {f["check"] for f in document["domains"][fq("served")]["findings"]}
     assert document["errors"] == sum(d["errors"] for d in document["domains"].values())
 
 

@@ -8,11 +8,13 @@ wording ``adopt`` uses too), not by byte counts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mtasts.model.config import Domain
+from mtasts.model.config import Deployment, Domain
 from mtasts.model.findings import Finding, Severity
-from mtasts.model.vocabulary import Check, Mode
+from mtasts.model.shards import script_name, shard_of, zone_of
+from mtasts.model.vocabulary import Check, Hosting, Mode, Routing
 from mtasts.probes.dns import DnsAnswer, DnsStatus
 from mtasts.rfc.names import normalize_name
 from mtasts.rfc.policy import Policy, PolicyError, parse_policy
@@ -152,3 +154,55 @@ def _rpt_key(text: str | None) -> tuple[str, ...] | None:
     except RecordError:
         return (unquote_txt(text),)
     return record.rua + tuple(f"{n}={v}" for n, v in record.extensions)
+
+
+POLICY_CHECKS = frozenset(
+    {
+        Check.POLICY,
+        Check.POLICY_FETCH,
+        Check.POLICY_SYNTAX,
+        Check.POLICY_TIMEOUT,
+        Check.POLICY_TLS,
+        Check.POLICY_REDIRECT,
+        Check.POLICY_STATUS,
+        Check.POLICY_CONTENT_TYPE,
+        Check.POLICY_ENCODING,
+        Check.POLICY_SIZE,
+        Check.DRIFT_POLICY,
+    }
+)
+"""The checks whose failure means the policy host does not serve the planned policy."""
+
+
+def serving_worker(
+    deployment: Deployment, stack: str, name: str, findings: Sequence[Finding]
+) -> Finding | None:
+    """For a Worker-hosted domain of ``deployment`` whose policy checks failed: an info finding
+    naming the script (shard) that should serve it and how it is routed, so the operator looks
+    at that one of the stack's Workers. None otherwise."""
+    failed = any(
+        f.check in POLICY_CHECKS and f.severity in (Severity.ERROR, Severity.WARNING) for f in findings
+    )
+    if not failed:
+        return None
+    try:
+        domain = deployment.domain(name)
+    except KeyError:
+        return None
+    if domain.hosting is not Hosting.CLOUDFLARE_WORKER:
+        return None
+    count = deployment.worker_shards
+    shard = shard_of(zone_of(domain), count)
+    script = script_name(stack, shard, count)
+    how = {
+        Routing.ROUTE: f"through the route {domain.policy_host}/* in zone {zone_of(domain)}",
+        Routing.CUSTOM_DOMAIN: f"as its custom domain {domain.policy_host}",
+        Routing.NONE: "but routing: none routes nothing to it",
+    }[domain.routing]
+    where = f" (shard {shard} of {count})" if count > 1 else ""
+    return Finding(
+        Check.DRIFT_WORKER,
+        Severity.INFO,
+        f"the stack serves this policy from Worker script {script}{where}, {how}",
+        facts=(("script", script), ("shard", shard), ("shards", count)),
+    )

@@ -121,6 +121,8 @@ class Check(enum.StrEnum):
     DRIFT_POLICY = "drift-policy"
     DRIFT_ID = "drift-id"
     DRIFT_TLSRPT = "drift-tlsrpt"
+    DRIFT_WORKER = "drift-worker"
+    """Which of the stack's policy Worker scripts (shards) should serve a domain whose policy fails."""
     VERIFY = "verify"
     # adopt: live vs planned, as senders see it
     ADOPT_POLICY = "adopt-policy"

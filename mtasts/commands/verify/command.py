@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 
 import dns.resolver
 
+from mtasts.checks.drift import serving_worker
 from mtasts.commands.shared.args import UsageError, names_and_stack, options_from_args, thresholds_from_args
-from mtasts.commands.shared.domain_check import verify
+from mtasts.commands.shared.domain_check import Report, verify
 from mtasts.commands.shared.progress import meter
 from mtasts.commands.verify.metrics import render_openmetrics
 from mtasts.commands.verify.report import render_json, render_text
+from mtasts.model.config import Deployment
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if progress is not None:
                 progress.end()
+        if expected is not None:
+            reports = [_with_worker(r, expected, args.stack) for r in reports]
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -43,3 +48,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(render_text(reports, elapsed, problems_only=getattr(args, "problems", False)))
     return 1 if any(r.errors for r in reports) else 0
 
+
+def _with_worker(report: Report, expected: Deployment, stack: str) -> Report:
+    """A report whose policy failed, with the stack's Worker script (shard) that should serve it."""
+    note = serving_worker(expected, stack, report.domain, report.findings)
+    return report if note is None else dataclasses.replace(report, findings=(*report.findings, note))
