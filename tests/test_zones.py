@@ -92,7 +92,9 @@ def project(tmp_path: Path, stack: str = "dev", text: str | None = None) -> Path
     return tmp_path
 
 
-def zones(capsys: pytest.CaptureFixture[str], where: Path, *extra: str, stack: str = "dev") -> tuple[int, str, str]:
+def zones(
+    capsys: pytest.CaptureFixture[str], where: Path, *extra: str, stack: str = "dev"
+) -> tuple[int, str, str]:
     status = cli.main(["--project-dir", str(where), "zones", "--stack", stack, *extra])
     out = capsys.readouterr()
     return status, out.out, out.err
@@ -207,8 +209,9 @@ def test_a_recorded_id_that_differs_is_an_error_naming_both(
         assert status == 1
         assert out == ""
         assert err.splitlines()[1:] == [
-            "error: zoneIds.a.example: recorded 22222222222222222222222222222222 but Cloudflare's zone "
-            "a.example is 11111111111111111111111111111111; remove the entry and run mtasts zones --write again"
+            "error: zoneIds.a.example: recorded 22222222222222222222222222222222 but Cloudflare's "
+            "zone a.example is 11111111111111111111111111111111; remove the entry and run "
+            "mtasts zones --write again"
         ]
     assert (where / "Pulumi.hand.yaml").read_bytes() == text.encode()
 
@@ -248,7 +251,8 @@ def test_no_token_is_a_usage_error_before_any_call(
 
 def many(count: int, prefix: str = "z") -> dict[str, str]:
     """``count`` zones with made-up ids (``prefix`` keeps two sets apart)."""
-    return {f"{prefix}{i:04}.example": f"{i:08x}".rjust(32, "a" if prefix == "z" else "b") for i in range(count)}
+    fill = "a" if prefix == "z" else "b"
+    return {f"{prefix}{i:04}.example": f"{i:08x}".rjust(32, fill) for i in range(count)}
 
 
 def fleet_stack(names: list[str]) -> str:
@@ -398,8 +402,11 @@ def test_after_write_the_program_looks_no_zone_up(
     receiver = {"reports.example": "0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c"}
     holds(api, {**DEV_IDS, **receiver})
     text = (ROOT / "Pulumi.dev.yaml").read_text()
-    for old, new in (("host: tlsrpt.example.net", "host: tlsrpt.reports.example"),
-                     ("mailto: tlsrpt@reports.example.net", "mailto: tlsrpt@mail.reports.example")):  # fmt: skip
+    moved = [
+        ("host: tlsrpt.example.net", "host: tlsrpt.reports.example"),
+        ("mailto: tlsrpt@reports.example.net", "mailto: tlsrpt@mail.reports.example"),
+    ]
+    for old, new in moved:
         assert old in text
         text = text.replace(old, new)
     where = project(tmp_path, text=text)

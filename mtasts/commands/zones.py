@@ -113,31 +113,31 @@ class _Plan:
 def _plan(project_dir: Any, stack: str, account: str | None) -> _Plan:
     from mtasts.commands.shared.args import UsageError
     from mtasts.model.config import ConfigError
-    from mtasts.model.loader import load_config, stack_values, without_zone_ids
+    from mtasts.model.loader import load_config, recorded_zone_ids, stack_values, without_zone_ids
     from mtasts.model.zones import looked_up_zones
 
     values = stack_values(project_dir, stack)
-    deployment = load_config(values)  # the stack as it is must load: nothing is asked otherwise
+    recorded_zone_ids(values)  # checked as the loader checks it, before anything is asked
+    bare = without_zone_ids(values)
+    try:
+        deployment = load_config(bare)
+    except ConfigError as exc:
+        if exc.key != "cloudflareAccountId" or not exc.rule.startswith("is required"):
+            raise
+        if account is None:
+            raise UsageError(
+                "cloudflareAccountId: is required to look zones up by name in the account the program "
+                "uses; set mta-sts:cloudflareAccountId or pass --account-id"
+            ) from None
+        deployment = load_config({**bare, "cloudflareAccountId": account})
     given = deployment.cloudflare_account_id
     if account is not None and given is not None and account != given:
         raise UsageError(
             f"--account-id: is {account} but the stack's cloudflareAccountId is {given}; "
             "the program looks its zones up in the stack's account"
         )
-    bare = without_zone_ids(values)
-    if given is None and account is not None:
-        bare["cloudflareAccountId"] = account
-    try:
-        unrecorded = load_config(bare)
-    except ConfigError as exc:
-        if exc.key != "cloudflareAccountId":
-            raise
-        raise UsageError(
-            "cloudflareAccountId: is required to look zones up by name in the account the program "
-            "uses; set mta-sts:cloudflareAccountId or pass --account-id"
-        ) from None
-    wanted = looked_up_zones(unrecorded)
-    chosen = unrecorded.cloudflare_account_id
+    wanted = looked_up_zones(deployment)  # with mta-sts:zoneIds left out: what it must cover
+    chosen = given or account
     if wanted and chosen is None:  # the loader requires the account for every lookup
         raise UsageError("cloudflareAccountId: is required to look zones up; pass --account-id")
     names = [d.name for d in deployment.domains]

@@ -318,7 +318,7 @@ def budget_lines(deployment: Deployment, stack: str) -> list[str]:
         f"{_duration(planned.minimum_seconds)} at {limit:,} requests per 5 minutes; "
         f"{planned.github_writes:,} GitHub writes"
     )
-    hint = "" if planned.lookups == 0 else " (record mta-sts:zoneIds to make it none)"
+    hint = "" if planned.lookups == 0 else " (none once mtasts zones --write records mta-sts:zoneIds)"
     out.append(
         f"  a preview with no change: {planned.lookups:,} zone lookups, "
         f"{_duration(planned.preview_seconds) if planned.lookups else 'no time'} of the limit{hint}"

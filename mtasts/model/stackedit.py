@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
 
 from mtasts.model.errors import ConfigError
 from mtasts.model.stackfile import NAMESPACE, parse_yaml
@@ -38,12 +39,16 @@ def _lines(text: str) -> list[str]:
     return lines
 
 
+_HOST = re.compile(r"[a-z0-9][a-z0-9.-]*")
+_RESOLVER = Resolver()
+
+
 def _plain(name: str) -> str:
-    """``name`` as a YAML key: plain when YAML reads it back as that string, else double-quoted."""
-    try:
-        plain = yaml.safe_load(f"{name}: x") == {name: "x"}
-    except yaml.YAMLError:
-        plain = False
+    """``name`` as a YAML key: plain when it is a host name YAML reads as a string (not ``1.5``,
+    ``null.``…), else double-quoted."""
+    tag = _RESOLVER.resolve(ScalarNode, name, (True, False))  # type: ignore[no-untyped-call]
+    host = _HOST.fullmatch(name) is not None and not name.replace(".", "").isdigit()
+    plain = host and tag == Resolver.DEFAULT_SCALAR_TAG
     return name if plain else json.dumps(name)
 
 

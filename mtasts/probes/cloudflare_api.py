@@ -1,7 +1,9 @@
-"""The few Cloudflare API v4 reads ``adopt`` and the create guards need, over httpx.
+"""The few Cloudflare API v4 reads ``adopt``, ``zones`` and the create guards need, over httpx.
 
-Read-only: list zones by name, list a zone's DNS records by name and type, list a zone's Worker
-routes. The token is ``CLOUDFLARE_API_TOKEN`` and the base URL ``CLOUDFLARE_BASE_URL`` (default
+Read-only: look zones up by name, list an account's zones a page at a time (``find_zones``
+picks the cheaper of the two), list a zone's DNS records by name and type, list a zone's Worker
+routes. ``CloudflareApi.calls`` counts the requests sent, each one against the API limit. The
+token is ``CLOUDFLARE_API_TOKEN`` and the base URL ``CLOUDFLARE_BASE_URL`` (default
 ``https://api.cloudflare.com/client/v4``), the two variables Cloudflare's own SDKs read
 (cloudflare-python ``_client.py``: ``base_url = os.environ.get("CLOUDFLARE_BASE_URL")``), so tests
 point it at a local fake (``tests/fake_cloudflare.py``).
