@@ -124,7 +124,7 @@ def test_prints_the_block_of_every_zone_the_program_looks_up(
     assert out == DEV_BLOCK
     assert yaml.safe_load(out) == {"mta-sts:zoneIds": DEV_IDS}
     assert err.splitlines() == [
-        "4 zone(s) the program looks up, 4 found, 0 already recorded; "
+        "4 zone(s) to record, 4 found, 0 already recorded; "
         "1 Cloudflare API call(s): 1 page(s) of the account's zones"
     ]
     assert snapshot(where / "Pulumi.dev.yaml") == before
@@ -189,7 +189,7 @@ def test_a_second_run_finds_nothing_to_do(
     status, out, err = zones(capsys, where, "--write")
     assert status == 0, err
     assert err.splitlines() == [
-        "4 zone(s) the program looks up, 4 found, 4 already recorded; "
+        "4 zone(s) to record, 4 found, 4 already recorded; "
         "1 Cloudflare API call(s): 1 page(s) of the account's zones",
         "Pulumi.dev.yaml: mta-sts:zoneIds already holds these 4 zone(s); not written",
     ]
@@ -232,6 +232,41 @@ def test_a_zone_the_account_does_not_have_is_an_error(
     ]
     assert {"name": "b.example", "per_page": "50", "account.id": ACCOUNT} in api.queries
     assert (where / "Pulumi.hand.yaml").read_bytes() == "".join(HAND).encode()
+
+
+def test_recorded_zones_no_longer_used_are_left_out(
+    api: FakeCloudflare, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An entry for a zone no domain uses any more is not carried over, and the summary names it."""
+    holds(api, HAND_IDS)
+    stale = '"11111111111111111111111111111111", old.example: "44444444444444444444444444444444"}'
+    text = "".join(HAND).replace('"11111111111111111111111111111111"}', stale)
+    assert text != "".join(HAND)
+    where = project(tmp_path, "hand", text)
+    status, _, err = zones(capsys, where, "--write", stack="hand")
+    assert status == 0, err
+    assert err.splitlines()[0].endswith("; 1 recorded zone(s) no longer used, left out: old.example")
+    assert (where / "Pulumi.hand.yaml").read_bytes() == "".join([*HAND[:4], *HAND_BLOCK, *HAND[5:]]).encode()
+
+
+def test_a_stack_that_looks_no_zone_up_needs_no_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only dns: external Pages domains: an empty block, no call, no token wanted."""
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN", raising=False)
+    text = (
+        "config:\n  github:owner: example-org\n  mta-sts:defaults: {mx: [mx.mail.example]}\n"
+        "  mta-sts:domains:\n    a.example: {hosting: github-pages, dns: external}\n"
+    )
+    where = project(tmp_path, "pages", text)
+    status, out, err = zones(capsys, where, "--write", stack="pages")
+    assert (status, out) == (0, "")
+    assert err.splitlines() == [
+        "0 zone(s) to record, 0 found, 0 already recorded; no Cloudflare API call",
+        "Pulumi.pages.yaml: mta-sts:zoneIds already holds these 0 zone(s); not written",
+    ]
+    assert zones(capsys, where, stack="pages")[1] == "  mta-sts:zoneIds: {}\n"
+    assert (where / "Pulumi.pages.yaml").read_bytes() == text.encode()
 
 
 def test_no_token_is_a_usage_error_before_any_call(

@@ -156,7 +156,7 @@ def _summary(plan: _Plan, ids: dict[str, str], lookup: Any) -> str:
     else:
         spent = f"{lookup.calls:,} Cloudflare API call(s), one a zone by name"
     line = (
-        f"{len(plan.wanted):,} zone(s) the program looks up, {len(ids):,} found, "
+        f"{len(plan.wanted):,} zone(s) to record, {len(ids):,} found, "
         f"{recorded:,} already recorded; {spent}"
     )
     if unused:
@@ -201,16 +201,15 @@ def _write(plan: _Plan, ids: dict[str, str]) -> int:
         held = f"mta-sts:zoneIds already holds these {len(ids):,} zone(s)"
         print(f"{plan.path.name}: {held}; not written", file=sys.stderr)
         return 0
-    data = path.read_bytes()
+    text = path.read_bytes().decode("utf-8")  # the loader has read it as UTF-8 already
     try:
-        text = data.decode("utf-8")
         edited = set_config_mapping(text, "zoneIds", ids, plan.path.name)
         # The edited file differs from the old in this key alone (set_config_mapping checks),
         # so this is what load_stack will read from it.
         after = load_config({**without_zone_ids(plan.values), "zoneIds": ids})
         if [d.name for d in after.domains] != plan.domains:
             raise ConfigError(plan.path.name, "would give other domains once edited; edit it by hand")
-    except (ConfigError, UnicodeDecodeError) as exc:
+    except ConfigError as exc:
         print(f"error: {exc} (nothing written)", file=sys.stderr)
         return 2
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

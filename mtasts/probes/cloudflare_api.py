@@ -183,8 +183,14 @@ class CloudflareApi:
         params = {"name": name, "per_page": str(ZONES_PER_PAGE)}
         if account_id is not None:
             params["account.id"] = account_id
-        body = await self._get(f"look up zone {name}", "/zones", params)
-        return [z for z in _zones(body, f"look up zone {name}") if z.name == name.lower()]
+        call = f"look up zone {name}"
+        body = await self._get(call, "/zones", params)
+        info = body.get("result_info")
+        if isinstance(info, dict) and isinstance(info.get("total_pages"), int) and info["total_pages"] > 1:
+            # One name, one account: one zone at most. More pages mean the filter was not applied,
+            # and the zone could be on a page not read: that is "could not ask", not "absent".
+            raise CloudflareApiError(call, f"the name filter was not applied ({info['total_pages']} pages)")
+        return [z for z in _zones(body, call) if z.name == name.lower()]
 
     async def zones_page(self, page: int, account_id: str | None = None) -> tuple[list[Zone], int]:
         """One page of the zones the token can see (in ``account_id`` when given), ``ZONES_PER_PAGE``
