@@ -17,14 +17,10 @@ import pulumi_cloudflare as cloudflare
 from components import retry
 from components.live_gate import binding as live_gate_binding
 from mtasts.model.config import Deployment, Domain
-from mtasts.model.vocabulary import Hosting, RecordRole
+from mtasts.model.vocabulary import RecordRole
+from mtasts.model.zones import known_zone_ids, needs_zone
 
 COMMENT = "MTA-STS / TLS-RPT, managed by Pulumi (mta-sts)"
-
-
-def needs_zone(domain: Domain) -> bool:
-    """Whether any Cloudflare resource of this domain needs its zone id."""
-    return domain.managed_dns or domain.hosting is Hosting.CLOUDFLARE_WORKER
 
 
 class Zones:
@@ -55,19 +51,9 @@ class Zones:
 
 
 def zones_for(deployment: Deployment) -> Zones:
-    """The program's one ``Zones``, knowing every zone id the stack file gives."""
-    known: dict[str, str] = {}
-    for domain in deployment.domains:
-        if domain.zone_id is not None:
-            known.setdefault(domain.zone or domain.name, domain.zone_id)
-    for zone, zone_id in (
-        (settings.zone, settings.zone_id)
-        for settings in (deployment.receiver, deployment.delegation)
-        if settings is not None
-    ):
-        if zone_id is not None:
-            known.setdefault(zone, zone_id)
-    return Zones(deployment.cloudflare_account_id, known)
+    """The program's one ``Zones``, knowing every zone id the stack file gives
+    (``mtasts.model.zones``: what ``plan`` counts as lookups is what is left)."""
+    return Zones(deployment.cloudflare_account_id, known_zone_ids(deployment))
 
 
 def zone_ids(domains: Iterable[Domain], zones: Zones) -> dict[str, pulumi.Input[str]]:

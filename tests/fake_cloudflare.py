@@ -5,14 +5,19 @@ Shaped from Cloudflare's API reference: every answer is the envelope
 (https://developers.cloudflare.com/fundamentals/api/how-to/make-api-calls/), lists are paged by
 ``page``/``per_page``, a bad token is ``403`` with error code ``9109`` ("Invalid access token").
 
-- ``GET /zones?name=`` (https://developers.cloudflare.com/api/resources/zones/methods/list/)
+- ``GET /zones?name=&account.id=&page=&per_page=``
+  (https://developers.cloudflare.com/api/resources/zones/methods/list/): ``name`` and
+  ``account.id`` filter (exact), pages of ``per_page`` (5 to 50, default 20; outside that a
+  ``400``), ``result_info.total_pages``; each zone with its ``account``
 - ``GET /zones/{zone_id}/dns_records?name.exact=&type=``
   (https://developers.cloudflare.com/api/resources/dns/subresources/records/methods/list/)
 - ``GET /zones/{zone_id}/workers/routes``
   (https://developers.cloudflare.com/api/resources/workers/subresources/routes/methods/list/)
 
 ``FakeCloudflare(token)`` is a context manager; ``base_url`` is what ``CLOUDFLARE_BASE_URL`` takes.
-``fail`` (path prefix → HTTP status) makes calls fail, ``requests`` records every path asked.
+``fail`` (path prefix → HTTP status) makes calls fail, ``requests`` records every path asked and
+``queries`` its query; ``allow`` (a number of requests) answers every request past it with
+``429`` and code ``10000`` (Cloudflare's rate limit: https://developers.cloudflare.com/fundamentals/api/reference/limits/).
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+ACCOUNT = "0123456789abcdef0123456789abcdef"
+"""The account every fake zone is in unless told otherwise (the tests' stacks name it too)."""
+RATE_LIMITED = "Rate limited. Please wait and consider throttling your request speed"
 
 
 def fake_id(*parts: str) -> str:
@@ -37,6 +46,7 @@ class FakeZone:
     records: list[dict[str, Any]] = field(default_factory=list)
     routes: list[dict[str, Any]] = field(default_factory=list)
     given_id: str | None = None
+    account_id: str = ACCOUNT
 
     @property
     def id(self) -> str:
@@ -74,11 +84,13 @@ class FakeCloudflare:
         self.zones: dict[str, FakeZone] = {}
         self.fail: dict[str, int] = {}
         self.requests: list[str] = []
+        self.queries: list[dict[str, str]] = []
+        self.allow: int | None = None
         self.port = 0
 
-    def zone(self, name: str, zone_id: str | None = None) -> FakeZone:
-        """The zone ``name`` (made on first use, with ``zone_id`` if given)."""
-        return self.zones.setdefault(name, FakeZone(name, given_id=zone_id))
+    def zone(self, name: str, zone_id: str | None = None, account_id: str = ACCOUNT) -> FakeZone:
+        """The zone ``name`` (made on first use, with ``zone_id`` and ``account_id`` if given)."""
+        return self.zones.setdefault(name, FakeZone(name, given_id=zone_id, account_id=account_id))
 
     @property
     def base_url(self) -> str:
@@ -115,15 +127,28 @@ class FakeCloudflare:
         path = url.path.removeprefix("/client/v4")
         self.requests.append(path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        self.queries.append(query)
         if authorization != f"Bearer {self.token}":
             return 403, _envelope(None, [{"code": 9109, "message": "Invalid access token"}])
+        if self.allow is not None and len(self.requests) > self.allow:
+            return 429, _envelope(None, [{"code": 10000, "message": RATE_LIMITED}])
         for prefix, status in self.fail.items():
             if path.startswith(prefix):
                 return status, _envelope(None, [{"code": 10000, "message": "Internal error"}])
         parts = path.strip("/").split("/")
         if parts == ["zones"]:
-            found = [z for z in self.zones.values() if "name" not in query or z.name == query["name"]]
-            return 200, _page([{"id": z.id, "name": z.name, "status": "active"} for z in found], query)
+            if not 5 <= int(query.get("per_page", "20")) <= 50:
+                return 400, _envelope(None, [{"code": 1001, "message": "per_page must be from 5 to 50"}])
+            found = [
+                z for z in self.zones.values()
+                if query.get("name", z.name) == z.name
+                and query.get("account.id", z.account_id) == z.account_id
+            ]  # fmt: skip
+            items = [
+                {"id": z.id, "name": z.name, "status": "active", "account": {"id": z.account_id}}
+                for z in found
+            ]
+            return 200, _page(items, query)
         zone = next((z for z in self.zones.values() if len(parts) > 1 and z.id == parts[1]), None)
         if parts[0] != "zones" or zone is None:
             return 404, _envelope(None, [{"code": 7003, "message": "Could not route to " + path}])

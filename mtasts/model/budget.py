@@ -18,13 +18,14 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mtasts.model import shards as sharding
 from mtasts.model.domain import Deployment
 from mtasts.model.limits import API_REQUESTS, API_WINDOW_SECONDS
-from mtasts.model.vocabulary import Hosting, Routing
+from mtasts.model.vocabulary import Routing
+from mtasts.model.zones import looked_up_zones
 
 __all__ = [
     "Budget",
@@ -108,7 +109,8 @@ def inventory(deployment: Deployment, stack: str) -> dict[str, Item]:
         for role, kind, signature in (
             ("database", "D1Database", ()),
             ("bucket", "R2Bucket", ()),
-            ("script", "WorkersScript", (_digest(repr((receiver, builtin))),)),
+            # The script carries the settings, not the zone id (which only says where it is).
+            ("script", "WorkersScript", (_digest(repr((replace(receiver, zone_id=None), builtin))),)),
             ("custom-domain", "WorkersCustomDomain", (receiver.host,)),
             ("digest", "WorkersCronTrigger", ()),
         ):
@@ -166,19 +168,9 @@ def _delegated(deployment: Deployment, stack: str) -> dict[str, Item]:
 
 
 def zone_lookups(deployment: Deployment) -> int:
-    """Zone-id lookups every preview and ``up`` makes: one per zone whose id the stack does not give."""
-    zones = {
-        sharding.zone_of(d)
-        for d in deployment.domains
-        if d.zone_id is None and (d.managed_dns or d.hosting is Hosting.CLOUDFLARE_WORKER)
-    }
-    receiver = deployment.receiver
-    if receiver is not None and deployment.reports_domains and receiver.zone_id is None:
-        zones.add(receiver.zone)
-    delegation = deployment.delegation
-    if delegation is not None and deployment.delegated_domains and delegation.zone_id is None:
-        zones.add(delegation.zone)
-    return len(zones)
+    """Zone-id lookups every preview and ``up`` makes: one per zone whose id the stack does not give
+    (``mtasts.model.zones``, the program's own reckoning)."""
+    return len(looked_up_zones(deployment))
 
 
 @dataclass(frozen=True)
@@ -326,7 +318,7 @@ def budget_lines(deployment: Deployment, stack: str) -> list[str]:
         f"{_duration(planned.minimum_seconds)} at {limit:,} requests per 5 minutes; "
         f"{planned.github_writes:,} GitHub writes"
     )
-    hint = "" if planned.lookups == 0 else " (record mta-sts:zoneIds to make it none)"
+    hint = "" if planned.lookups == 0 else " (none once mtasts zones --write records mta-sts:zoneIds)"
     out.append(
         f"  a preview with no change: {planned.lookups:,} zone lookups, "
         f"{_duration(planned.preview_seconds) if planned.lookups else 'no time'} of the limit{hint}"

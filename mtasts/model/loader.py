@@ -62,7 +62,10 @@ __all__ = [
     "build_domain",
     "load_config",
     "load_stack",
+    "recorded_zone_ids",
+    "stack_values",
     "stack_warnings",
+    "without_zone_ids",
 ]
 
 TOP_KEYS = (
@@ -195,10 +198,16 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
         delegation=attempt(lambda: delegation_model.load_delegation(_object(config, delegation_model.KEY))),
     )
     foundations_failed = len(errors.errors) > before
-    delegation = stack.delegation
+    # A zone listed in mta-sts:zoneIds gives its id to the receiver and the delegation as to any
+    # domain of the zone (rules._known_zone_id), so no run looks it up.
+    delegation, receiver = stack.delegation, stack.receiver
     if delegation is not None and delegation.zone_id is None and delegation.zone in stack.zone_ids:
         stack = dataclasses.replace(
             stack, delegation=dataclasses.replace(delegation, zone_id=stack.zone_ids[delegation.zone])
+        )
+    if receiver is not None and receiver.zone_id is None and receiver.zone in stack.zone_ids:
+        stack = dataclasses.replace(
+            stack, receiver=dataclasses.replace(receiver, zone_id=stack.zone_ids[receiver.zone])
         )
     limits = attempt(
         lambda: preflight.parse_limits(
@@ -371,15 +380,30 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def stack_values(project_dir: str | Path, stack: str) -> dict[str, Any]:
+    """The config ``load_stack`` loads: ``Pulumi.<stack>.yaml`` over ``Pulumi.yaml``'s defaults,
+    the project's keys (bare) and ``github:owner``."""
+    values = stack_config(Path(project_dir), stack)
+    return {k: v for k, v in values.items() if ":" not in k or k == "github:owner"}
+
+
 def load_stack(project_dir: str | Path, stack: str) -> Deployment:
     """Load ``Pulumi.<stack>.yaml`` (with ``Pulumi.yaml``'s defaults) as a ``Deployment``.
 
     Every error is placed at its file and line (``ConfigError.where``) where the YAML has one.
     """
     try:
-        values = stack_config(Path(project_dir), stack)
-        ours = {k: v for k, v in values.items() if ":" not in k or k == "github:owner"}
-        return load_config(ours)
+        return load_config(stack_values(project_dir, stack))
     except ConfigError as exc:
         place(exc, Path(project_dir), stack)
         raise
+
+
+def recorded_zone_ids(config: Mapping[str, Any]) -> dict[str, str]:
+    """``mta-sts:zoneIds`` of a config mapping, checked as ``load_config`` checks it."""
+    return preflight.parse_zone_ids(_object(config, "zoneIds"))
+
+
+def without_zone_ids(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The config as if ``mta-sts:zoneIds`` were not there (written either way)."""
+    return {k: v for k, v in config.items() if k not in ("zoneIds", f"{NAMESPACE}:zoneIds")}

@@ -15,6 +15,7 @@ from typing import Any
 
 from mtasts.model import delegation as delegation_model
 from mtasts.model import receiver as receiver_model
+from mtasts.model import zones as zones_model
 from mtasts.model.cloudflare import universal_ssl_covers
 from mtasts.model.domain import Domain
 from mtasts.model.findings import Finding, Severity
@@ -264,8 +265,7 @@ def zone_lookups_in_account(domains: tuple[Domain, ...], account_id: str | None)
     if account_id is not None:
         return
     for domain in domains:
-        needs_zone = domain.managed_dns or domain.hosting is Hosting.CLOUDFLARE_WORKER
-        if needs_zone and domain.zone_id is None:
+        if zones_model.needs_zone(domain) and domain.zone_id is None:
             fail(
                 "cloudflareAccountId",
                 f"is required to look up zone {domain.zone or domain.name} of {domain.name} in that "

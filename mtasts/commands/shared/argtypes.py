@@ -126,3 +126,12 @@ def existing_file(text: str) -> str:
     if not os.path.isfile(text):
         raise argparse.ArgumentTypeError(f"{text!r}: no such file")
     return text
+
+
+def account_id(text: str) -> str:
+    """A Cloudflare account id: 32 lower-case hex digits, as ``mta-sts:cloudflareAccountId``."""
+    if len(text) != 32 or any(c not in "0123456789abcdef" for c in text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: must be 32 lower-case hex digits (the Cloudflare account id)"
+        )
+    return text
