@@ -210,3 +210,26 @@ def test_a_u_label_gets_its_a_label(
         "must be ASCII (write internationalized names as A-labels: xn--bcher-kva.example)"
         in capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize("command", ["verify", "wait-live", "adopt", "plan --check-mx"])
+def test_no_system_resolver_is_one_usage_line(
+    command: str,
+    monkeypatch: pytest.MonkeyPatch,
+    write_stack: Callable[..., Path],
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A machine without /etc/resolv.conf: every command that resolves says pass --nameserver, exit 2."""
+    import dns.resolver
+
+    def no_resolver(self: object, *args: object, **kwargs: object) -> None:
+        raise dns.resolver.NoResolverConfiguration("no nameservers")
+
+    monkeypatch.setattr(dns.resolver.BaseResolver, "read_resolv_conf", no_resolver)
+    write_stack(STACK)
+    argv = ["--project-dir", str(project), *command.split(), "--stack", "t"]
+    if command == "wait-live":
+        argv += ["--timeout", "5"]
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err.endswith("error: no system DNS resolver configured; pass --nameserver\n")

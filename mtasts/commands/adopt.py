@@ -23,7 +23,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import dns.resolver
 import yaml
 
 from mtasts.checks.adopt import LiveDomain, lookup_problem, sender_changes, stack_entry
@@ -245,9 +244,6 @@ def run(args: argparse.Namespace) -> int:
         adopted, document = asyncio.run(adopt(args, options))
     except NoTokenError as exc:
         print(f"error: --import-file: {exc.reason} (the API token that `pulumi up` uses)", file=sys.stderr)
-        return 2
-    except dns.resolver.NoResolverConfiguration:
-        print("error: no system DNS resolver configured; pass --nameserver", file=sys.stderr)
         return 2
     sys.stdout.write(render_entries(adopted, args.stack))
     sys.stderr.write(render_changes(adopted))

@@ -18,8 +18,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-import dns.resolver
-
 from mtasts.checks import live_mx
 from mtasts.commands.shared.mx import lookup_mx_async
 from mtasts.model.config import Deployment
@@ -44,11 +42,7 @@ def check_deployment(
 def run(deployment: Deployment, args: argparse.Namespace) -> int:
     """Print live-MX findings on stderr; 1 when any is an error (an uncovered or unknown MX)."""
     options = ProbeOptions(nameserver=args.nameserver, timeout=args.timeout)
-    try:
-        findings = check_deployment(deployment, options, args.concurrency, args.allow_unknown_mx)
-    except dns.resolver.NoResolverConfiguration:
-        print("error: no system DNS resolver configured; pass --nameserver", file=sys.stderr)
-        return 2
+    findings = check_deployment(deployment, options, args.concurrency, args.allow_unknown_mx)
     for finding in findings:
         print(finding.line(), file=sys.stderr)
     return 1 if any(f.severity is Severity.ERROR for f in findings) else 0
@@ -68,11 +62,7 @@ def run_json(document: dict[str, Any], deployment: Deployment, args: argparse.Na
     """``plan --check-mx --json``: the plan's ``document`` with ``"checkMx"``, the findings in the
     one finding shape; exit 1 when any is an error, as without ``--json``."""
     options = ProbeOptions(nameserver=args.nameserver, timeout=args.timeout)
-    try:
-        findings = check_deployment(deployment, options, args.concurrency, args.allow_unknown_mx)
-    except dns.resolver.NoResolverConfiguration:
-        print("error: no system DNS resolver configured; pass --nameserver", file=sys.stderr)
-        return 2
+    findings = check_deployment(deployment, options, args.concurrency, args.allow_unknown_mx)
     document["checkMx"] = [f.as_json() for f in findings]
     sys.stdout.write(json.dumps(document, indent=2) + "\n")
     return 1 if any(f.severity is Severity.ERROR for f in findings) else 0

@@ -358,3 +358,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print("\n".join(error_lines(exc)), file=sys.stderr)
         return 2
+    except Exception as exc:
+        # Every command that resolves names stops the same way on a machine without a resolver.
+        # dns.resolver is imported by then (it raised), and only then: plan alone never needs it.
+        resolver = sys.modules.get("dns.resolver")
+        if resolver is not None and isinstance(exc, resolver.NoResolverConfiguration):
+            print("error: no system DNS resolver configured; pass --nameserver", file=sys.stderr)
+            return 2
+        raise

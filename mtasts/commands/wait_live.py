@@ -15,8 +15,6 @@ import sys
 import time
 from typing import Any
 
-import dns.resolver
-
 from mtasts.commands.shared.args import UsageError
 from mtasts.commands.shared.progress import meter as progress_meter
 from mtasts.model.config import load_stack
@@ -85,9 +83,6 @@ def run(args: Any) -> int:
             print(f"not live: {served.describe()}{steady}")
         print(f"timed out after {timeout:g} s: {len(exc.waiting)} of {len(expected)} domain(s) not live")
         return 1
-    except dns.resolver.NoResolverConfiguration:
-        print("error: no system DNS resolver configured; pass --nameserver", file=sys.stderr)
-        return 2
     finally:
         if meter is not None:
             meter.end()
