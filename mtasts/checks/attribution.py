@@ -47,16 +47,31 @@ LABELS = {
 
 @dataclass(frozen=True)
 class PlacedFailure:
-    """One failure detail (or the sessions a report counts without details), placed."""
+    """One failure group of the receiver's summary (or the sessions a report counts without
+    details), placed against the policy."""
 
-    result_type: str | None
-    """RFC 8460 ``result-type``; None for failed sessions the report gives no details of."""
-    receiving_mx: str | None
-    receiving_ip: str | None
-    sessions: int
+    failure: FailureGroup
+    """The group as placed: its MX name lower-case without the root's dot, its IP stripped."""
     attribution: Attribution
     why: str
     """How it was placed: the pattern or MX host it matched, or why nothing matched."""
+
+    @property
+    def result_type(self) -> str | None:
+        """RFC 8460 ``result-type``; None for failed sessions the report gives no details of."""
+        return self.failure.result_type
+
+    @property
+    def receiving_mx(self) -> str | None:
+        return self.failure.receiving_mx
+
+    @property
+    def receiving_ip(self) -> str | None:
+        return self.failure.receiving_ip
+
+    @property
+    def sessions(self) -> int:
+        return self.failure.sessions
 
     def describe(self) -> str:
         what = self.result_type or "failures without details"
@@ -64,14 +79,7 @@ class PlacedFailure:
         return f"{what} at {where} ({self.sessions} sessions; {LABELS[self.attribution]}: {self.why})"
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "resultType": self.result_type,
-            "receivingMx": self.receiving_mx,
-            "receivingIp": self.receiving_ip,
-            "sessions": self.sessions,
-            "attribution": str(self.attribution),
-            "why": self.why,
-        }
+        return {**self.failure.as_json(), "attribution": str(self.attribution), "why": self.why}
 
 
 @dataclass(frozen=True)
@@ -130,8 +138,10 @@ def place(
     raw_ip = failure.receiving_ip
     ip = raw_ip.strip() if raw_ip is not None and raw_ip.strip() else None
 
+    as_placed = FailureGroup(failure.result_type, mx, ip, failure.sessions)
+
     def placed(attribution: Attribution, why: str) -> PlacedFailure:
-        return PlacedFailure(failure.result_type, mx, ip, failure.sessions, attribution, why)
+        return PlacedFailure(as_placed, attribution, why)
 
     if mx is not None:
         pattern = next((p for p in patterns if mx_matches(p, mx)), None)
@@ -166,12 +176,9 @@ def failure_evidence(
     if rest > 0:
         placed.append(
             PlacedFailure(
-                None,
-                None,
-                None,
-                rest,
+                FailureGroup(None, None, None, rest),
                 Attribution.UNATTRIBUTED,
                 "total-failure-session-count beyond the failure details",
-            )  # fmt: skip
+            )
         )
     return FailureEvidence(entry.successful, tuple(placed))
