@@ -44,11 +44,11 @@ from mtasts.model.validators import (
     HEX_ID,
     SETTINGS,
     fail,
+    key_name,
     matching,
     shown,
 )
 from mtasts.model.vocabulary import Check, Hosting, Reports
-from mtasts.rfc.names import hostname_problem, normalize_name
 
 __all__ = [
     "BUILT_RULES",
@@ -227,12 +227,7 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
     for raw_name, raw_settings in (domains_raw or {}).items() if not foundations_failed else ():
         key = f"domains.{raw_name}"
         try:
-            if not isinstance(raw_name, str):
-                fail(key, "a domain name must be a string")
-            name = normalize_name(raw_name.strip())
-            problem = hostname_problem(name, min_labels=2)
-            if problem:
-                fail(key, f"domain name {shown(raw_name)} {problem}")
+            name = key_name(raw_name, key, "domain")
             if name in domains:
                 twice = "is declared twice (names compare lower-case, without a trailing dot)"
                 fail(key, f"domain {name!r} {twice}")

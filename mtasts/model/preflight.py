@@ -35,9 +35,8 @@ from mtasts.model.limits import (
     Limit,
     Limits,
 )
-from mtasts.model.validators import HEX_ID, fail, shown
+from mtasts.model.validators import HEX_ID, fail, key_name, shown
 from mtasts.model.vocabulary import Routing, WorkersPlan, ZonePlan, values
-from mtasts.rfc.names import hostname_problem, normalize_name
 
 __all__ = [
     "KEYS",
@@ -103,13 +102,7 @@ def _positive(value: Any, key: str, most: int | None = None) -> int:
 
 
 def _zone_name(raw: Any, key: str) -> str:
-    if not isinstance(raw, str):
-        fail(key, "a zone name must be a string")
-    name = normalize_name(raw.strip())
-    problem = hostname_problem(name, min_labels=2)
-    if problem:
-        fail(key, f"zone name {shown(raw)} {problem}")
-    return name
+    return key_name(raw, key, "zone")
 
 
 def _mapping(value: Any, key: str) -> Mapping[Any, Any]:

@@ -162,6 +162,17 @@ def matching(pattern: str, rule: str) -> Validator:
     return check
 
 
+def key_name(raw: Any, key: str, what: str) -> str:
+    """A mapping key that names a domain or zone (``what``), normalized: lower-case, no root dot."""
+    if not isinstance(raw, str):
+        fail(key, f"a {what} name must be a string")
+    name = normalize_name(raw.strip())
+    problem = hostname_problem(name, min_labels=2)
+    if problem:
+        fail(key, f"{what} name {shown(raw)} {problem}")
+    return name
+
+
 def zone_name(value: Any, key: str) -> str:
     if not isinstance(value, str) or hostname_problem(normalize_name(value), min_labels=2):
         fail(key, f"must be a zone name such as example.com, got {shown(value)}")
