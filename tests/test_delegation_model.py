@@ -328,3 +328,20 @@ def test_plan_base_refuses_removing_a_customer_before_the_none_period(repo: Path
     assert severity is Severity.ERROR and "removed too early" in reason
     [(severity, reason)] = removal(repo, now + 6 * day)  # the old max_age, 7 days, has passed
     assert severity is Severity.OK and "retired properly" in reason
+
+
+def test_the_stack_size_counts_each_delegated_resource_once() -> None:
+    """The resource count behind the resourcesPerStack warning equals the budget's inventory of
+    what the program registers, with customer domains beside Worker-hosted ones."""
+    from mtasts.model.budget import inventory
+    from mtasts.model.preflight import resource_count
+
+    deployment = load(
+        {
+            "a.customer.example": {},
+            "b.customer.example": {"mode": "testing"},
+            "own.example": {"hosting": "cloudflare-worker"},
+        }
+    )
+    assert deployment.delegated_domains and deployment.worker_domains
+    assert resource_count(deployment) == len(inventory(deployment, "dev"))

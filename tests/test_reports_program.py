@@ -148,7 +148,7 @@ def test_plan_exits_2_with_one_line(
     )
     assert main(["--project-dir", str(project), "plan", "--stack", "t"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["error: reports.retentionDays: must be between 1 and 3650, got -1"]
+    assert err == ["error: reports.retentionDays: must be between 1 and 3650, got -1 (Pulumi.t.yaml:3)"]
 
 
 def test_plan_json_shows_the_receiver_per_domain(capsys: pytest.CaptureFixture[str]) -> None:

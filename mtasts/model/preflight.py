@@ -260,8 +260,6 @@ def resource_count(deployment: Deployment) -> int:
     """How many provider resources the program registers (``mtasts.model.budget.inventory`` lists them)."""
     count = len(deployment.shards) + len(deployment.worker_domains) + 5 * len(deployment.pages_domains)
     count += sum(len(d.records) for d in deployment.domains if d.managed_dns)
-    if deployment.delegation is not None and deployment.delegated_domains:
-        count += 3 + len(deployment.delegated_domains) + len(deployment.operator_records)
     receiver = deployment.receiver
     if receiver is not None and deployment.reports_domains:
         count += 5 + (2 if receiver.mailto else 0)
