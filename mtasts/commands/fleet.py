@@ -127,27 +127,39 @@ def _generated(project: Path, prefix: str) -> tuple[list[StackFile], list[str]]:
 
 def _split(project: Path) -> int:
     from mtasts.model.config import ConfigError, project_defaults
-    from mtasts.model.fleet import load_declaration, split, stack_file_name
+    from mtasts.model.fleet import load_declaration, load_generated, split, stack_file_name
 
     try:
         declaration = _declaration(project)
         found, problems = _generated(project, declaration.prefix)
         if problems:
-            raise ConfigError(*problems[0].split(": ", 1))
-        whole = load_declaration(declaration, project_defaults(project))
+            for problem in problems:
+                print(f"error: {problem}", file=sys.stderr)
+            return 2
+        defaults = project_defaults(project)
+        whole = load_declaration(declaration, defaults)
         result = split(declaration, whole, found)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if result.duplicates:
-        for name, keeper, other in result.duplicates:
-            print(
-                f"error: domains.{name}: is in {stack_file_name(keeper)} and in {stack_file_name(other)}; "
-                "remove it by hand from the file of the stack that has not deployed it, then split again",
-                file=sys.stderr,
-            )
-        return 2
+    for name, keeper, other in result.duplicates:
+        problems.append(
+            f"domains.{name}: is in {stack_file_name(keeper)} and in {stack_file_name(other)}; "
+            "remove it by hand from the file of the stack that has not deployed it, then split again"
+        )
     before = {f.stack: f.text for f in found}
+    # Each new text through the loader, as pulumi up will load it (per-script limits, say), before
+    # any file is written: all or nothing.
+    for stack, text in result.files.items():
+        if before.get(stack) != text:
+            try:
+                load_generated(text, stack_file_name(stack), defaults)
+            except ConfigError as exc:
+                problems.append(f"{stack_file_name(stack)}: {exc}")
+    if problems:
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
     written = 0
     for stack, text in result.files.items():
         if before.get(stack) != text:
@@ -227,7 +239,8 @@ def _check(project: Path, also: list[str]) -> int:
                 f"{stack_file_name(stack)}: has no domain of {declaration.name} left; run mtasts fleet split"
             )
     loaded: list[tuple[str, Deployment]] = []
-    for stack in [f.stack for f in found] + also:
+    generated = [f.stack for f in found]
+    for stack in generated + [s for s in also if s not in generated]:
         try:
             loaded.append((stack, load_stack(project, stack)))
         except ConfigError as exc:

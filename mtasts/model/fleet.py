@@ -52,6 +52,7 @@ __all__ = [
     "Split",
     "StackFile",
     "load_declaration",
+    "load_generated",
     "parse_declaration",
     "read_generated",
     "shared_part",
@@ -219,6 +220,13 @@ def load_declaration(declaration: Declaration, project_defaults: Mapping[str, An
     values["limits"] = {**limits, **_LIFTED}
     values["domains"] = dict(declaration.domains)
     return load_config(values)
+
+
+def load_generated(text: str, name: str, project_defaults: Mapping[str, Any]) -> Deployment:
+    """A generated stack file's text through the one loader, as ``load_stack`` would load the file."""
+    document = parse_yaml(text, name)
+    config = _mapping(document.get("config") if isinstance(document, Mapping) else None, name)
+    return load_config({**project_defaults, **_bare({str(k): v for k, v in config.items()})})
 
 
 def _weight(domain: Domain, whole: Deployment) -> int:
@@ -492,7 +500,8 @@ def is_shared_path(path: str) -> bool:
 
 def stack_of(path: str) -> str | None:
     """The stack a project-relative path is the file of (``Pulumi.<stack>.yaml``), else None."""
-    found = re.fullmatch(r"Pulumi\.(.+)\.yaml", path)
+    # Pulumi's stack names: letters, digits, '-', '_' and '.'; anything else is no stack of ours.
+    found = re.fullmatch(r"Pulumi\.([A-Za-z0-9_.-]+)\.yaml", path)
     return found[1] if found else None
 
 
