@@ -433,3 +433,20 @@ def test_fleet_help_opens_with_a_sentence(capsys: pytest.CaptureFixture[str]) ->
             cli._parser().parse_args([*argv, "--help"])
         description = capsys.readouterr().out.split("\n\n")[1].strip()
         assert description[0].isupper() and description.endswith("."), argv
+
+
+def test_split_writes_nothing_when_a_generated_stack_would_not_load(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each new file goes through the loader before any is written: a per-script limit of 5 zones
+    (checked per stack, not over the declaration) refuses the 11-zone stack, in one line."""
+    declare(project, fleet_domains(range(12), big=set(), size=1), maxResources=50)
+    document = yaml.safe_load((project / "fleet.yaml").read_text())
+    document["config"]["mta-sts:limits"] = {"routedZonesPerWorker": 5}
+    (project / "fleet.yaml").write_text(yaml.safe_dump(document))
+    assert fleet(project, "split") == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(
+        "error: Pulumi.mail-00.yaml: limits.routedZonesPerWorker: the policy Worker would have 11 "
+    )
+    assert list(project.glob("Pulumi.mail-*.yaml")) == []
