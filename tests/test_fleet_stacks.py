@@ -298,14 +298,27 @@ def test_split_never_overwrites_a_stack_file_it_did_not_write(
     assert (project / "Pulumi.mail-00.yaml").read_text() == before
 
 
-def test_a_stack_left_without_domains_is_removed_and_named(
+def test_a_stack_left_without_domains_goes_only_after_mode_none(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Its file goes, and split prints how to destroy the stack; the other stack is untouched."""
+    """Not while its domains are in enforce (no plan --base would judge the removal): one line
+    each, nothing written. Once they publish mode none, its file goes, split prints how to destroy
+    the stack, and the other stack is untouched."""
     declare(project, fleet_domains(range(20), big=set(), size=1), maxResources=50)
     assert fleet(project, "split") == 0
     assert sorted(generated(project)) == ["mail-00", "mail-01"]
     kept = (project / "Pulumi.mail-00.yaml").read_text()
+    declare(project, fleet_domains(range(11), big=set(), size=1), maxResources=50)
+    capsys.readouterr()
+    assert fleet(project, "split") == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 9 and lines[0].startswith(
+        "error: domains.z0011.example: is the last of stack mail-01, whose file would go with it"
+    )
+    assert sorted(generated(project)) == ["mail-00", "mail-01"]
+    retiring = {zone_name(i): {"mode": "none", "mx": []} for i in range(11, 20)}
+    declare(project, fleet_domains(range(11), big=set(), size=1) | retiring, maxResources=50)
+    assert fleet(project, "split") == 0
     declare(project, fleet_domains(range(11), big=set(), size=1), maxResources=50)
     capsys.readouterr()
     assert fleet(project, "split") == 0

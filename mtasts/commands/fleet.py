@@ -128,6 +128,7 @@ def _generated(project: Path, prefix: str) -> tuple[list[StackFile], list[str]]:
 def _split(project: Path) -> int:
     from mtasts.model.config import ConfigError, project_defaults
     from mtasts.model.fleet import load_declaration, load_generated, split, stack_file_name
+    from mtasts.model.vocabulary import Mode
 
     try:
         declaration = _declaration(project)
@@ -156,6 +157,16 @@ def _split(project: Path) -> int:
                 load_generated(text, stack_file_name(stack), defaults)
             except ConfigError as exc:
                 problems.append(f"{stack_file_name(stack)}: {exc}")
+    # An emptied stack loses its file, so no plan --base will judge its last removals: they must
+    # have published mode none first (RFC 8461 §8.3; then wait out the old max_age, then destroy).
+    for stack in result.emptied:
+        for domain in load_generated(before[stack], stack_file_name(stack), defaults).domains:
+            if domain.mode is not Mode.NONE:
+                problems.append(
+                    f"domains.{domain.name}: is the last of stack {stack}, whose file would go with it "
+                    "(and with it the plan --base check of the removal); publish mode: none first and "
+                    "remove it once senders' cached policies have expired (RFC 8461 §8.3)"
+                )
     if problems:
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
