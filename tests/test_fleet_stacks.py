@@ -463,3 +463,23 @@ def test_split_writes_nothing_when_a_generated_stack_would_not_load(
         "error: Pulumi.mail-00.yaml: limits.routedZonesPerWorker: the policy Worker would have 11 "
     )
     assert list(project.glob("Pulumi.mail-*.yaml")) == []
+
+
+def test_the_prefix_cannot_change_under_existing_stacks(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new fleet.prefix would place every domain again in new stacks (a move of each): split
+    refuses, naming each file generated for the old prefix, and writes nothing."""
+    declare(project, fleet_domains(range(3), big=set(), size=1))
+    assert fleet(project, "split") == 0
+    document = yaml.safe_load((project / "fleet.yaml").read_text())
+    document["fleet"]["prefix"] = "post"
+    (project / "fleet.yaml").write_text(yaml.safe_dump(document))
+    capsys.readouterr()
+    assert fleet(project, "split") == 2
+    assert capsys.readouterr().err == (
+        "error: Pulumi.mail-00.yaml: was generated for fleet mail, not post; fleet.prefix names the "
+        "stacks and cannot change while they exist\n"
+    )
+    assert [p.name for p in project.glob("Pulumi.*.yaml")] == ["Pulumi.mail-00.yaml"]
+    assert fleet(project, "check") == 2

@@ -112,9 +112,17 @@ def _generated(project: Path, prefix: str) -> tuple[list[StackFile], list[str]]:
     from mtasts.model.fleet import generated_number, read_generated
 
     found, problems = [], []
-    for path in sorted(project.glob(f"Pulumi.{prefix}-*.yaml")):
+    for path in sorted(project.glob("Pulumi.*.yaml")):
+        other = generated_by(path)
+        if other is not None and other != prefix:
+            # A new prefix would place every domain again, in new stacks: a move of each.
+            problems.append(
+                f"{path.name}: was generated for fleet {other}, not {prefix}; fleet.prefix names "
+                "the stacks and cannot change while they exist"
+            )
+            continue
         if generated_number(prefix, path.name) is None:
-            continue  # another stack whose name starts alike (Pulumi.<prefix>-dev.yaml)
+            continue  # another stack, maybe one whose name starts alike (Pulumi.<prefix>-dev.yaml)
         try:
             text = path.read_bytes().decode("utf-8")
             found.append(read_generated(prefix, path.name, text))
@@ -123,6 +131,18 @@ def _generated(project: Path, prefix: str) -> tuple[list[StackFile], list[str]]:
         except ConfigError as exc:
             problems.append(str(exc))
     return found, problems
+
+
+def generated_by(path: Path) -> str | None:
+    """The fleet prefix a stack file's header names, or None for a file not generated."""
+    from mtasts.model.fleet import HEADER, header_prefix
+
+    try:
+        with path.open("rb") as handle:
+            first = handle.readline(1024).decode("utf-8", "replace")
+    except OSError:
+        return None
+    return header_prefix(first) if first.startswith(HEADER) else None
 
 
 def _split(project: Path) -> int:

@@ -52,6 +52,7 @@ __all__ = [
     "Split",
     "StackFile",
     "generated_number",
+    "header_prefix",
     "is_shared_path",
     "load_declaration",
     "load_generated",
@@ -486,6 +487,15 @@ class _Dumper(yaml.SafeDumper):
 
 
 _Dumper.add_representer(str, _Dumper.represent_str)
+
+
+_HEADER_FLEET = re.compile(r"\(fleet ([^,\s]+), stack ")
+
+
+def header_prefix(line: str) -> str | None:
+    """The fleet prefix a generated file's first line names (``render`` writes it)."""
+    found = _HEADER_FLEET.search(line)
+    return found[1] if found else None
 
 
 def shared_part(document: Mapping[str, Any]) -> dict[str, Any]:
