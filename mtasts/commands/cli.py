@@ -217,7 +217,7 @@ def _parser() -> argparse.ArgumentParser:
 
 # Commands whose module holds both halves: ``add_parser(sub)`` (argparse only: the module imports
 # nothing heavy at its top) and ``run(args) -> int``. A new command goes here, not into main().
-PLUGGED: tuple[str, ...] = ("zones",)
+PLUGGED: tuple[str, ...] = ("zones", "fleet")
 
 
 def _verify_options(parser: argparse.ArgumentParser) -> None:
