@@ -40,7 +40,13 @@ def test_a_mistyped_command_names_the_nearest(
 
 def test_every_help_opens_with_a_sentence_and_shows_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     """Each command's --help has a one-sentence description and its options' defaults."""
-    for command in ("plan", "verify", "adopt", "readiness", "wait-live", "serve", "reports"):
+    import argparse
+
+    parser = cli._parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert {"plan", "verify", "watch", "adopt", "readiness", "wait-live", "serve", "reports"} <= set(commands)
+    assert {"zones", "fleet"} <= set(commands)
+    for command in commands:
         with pytest.raises(SystemExit):
             cli._parser().parse_args([command, "--help"])
         text = capsys.readouterr().out

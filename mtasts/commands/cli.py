@@ -1,5 +1,5 @@
-"""Command line: ``mtasts {plan,serve,verify,watch,reports,wait-live,readiness,adopt}`` (also
-``python -m mtasts``).
+"""Command line: ``mtasts {plan,serve,verify,watch,reports,wait-live,readiness,adopt,zones,fleet}``
+(also ``python -m mtasts``).
 
 Every numeric flag and every DOMAIN goes through one of the argument types of
 ``mtasts.commands.shared.argtypes``, so nan, inf, negatives, zero, out-of-range ports and names
