@@ -38,7 +38,7 @@ from mtasts.model.errors import ConfigError
 from mtasts.model.limits import ROUTED_ZONES_PER_WORKER, WORKER_SIZE
 from mtasts.model.loader import load_config
 from mtasts.model.shards import zone_of
-from mtasts.model.stackfile import NAMESPACE, near_miss_error, near_miss_namespace, parse_yaml
+from mtasts.model.stackfile import NAMESPACE, config_values, near_miss_error, near_miss_namespace, parse_yaml
 from mtasts.model.validators import fail, shown
 from mtasts.model.vocabulary import Hosting
 from mtasts.rfc.names import normalize_name
@@ -231,7 +231,8 @@ def load_generated(text: str, name: str, project_defaults: Mapping[str, Any]) ->
     """A generated stack file's text through the one loader, as ``load_stack`` would load the file."""
     document = parse_yaml(text, name)
     config = _mapping(document.get("config") if isinstance(document, Mapping) else None, name)
-    return load_config({**project_defaults, **_bare({str(k): v for k, v in config.items()})})
+    values = config_values(config, name, project_defaults)
+    return load_config({k: v for k, v in values.items() if ":" not in k or k == "github:owner"})
 
 
 def _weight(domain: Domain, whole: Deployment) -> int:

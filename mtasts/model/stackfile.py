@@ -347,9 +347,17 @@ def stack_config(project_dir: Path, stack: str) -> dict[str, Any]:
         raise ConfigError(path.name, f"cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
     if missing:
         raise ConfigError(path.name, "no such stack file")
-    values: dict[str, Any] = dict(project_defaults(project_dir))
+    defaults = project_defaults(project_dir)  # Pulumi.yaml's errors first, as pulumi reads it first
+    return config_values(config_section(read_yaml(path), path.name), path.name, defaults)
+
+
+def config_values(section: Mapping[Any, Any], file_name: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """A stack file's ``config:`` mapping over ``defaults``: project keys bare, other namespaces'
+    keys as written, secrets of other namespaces dropped; a near-miss namespace, a secret setting
+    and a key given twice (namespaced and bare) are errors. ``file_name`` names the file in them."""
+    values: dict[str, Any] = dict(defaults)
     given: dict[str, str] = {}
-    for name, value in config_section(read_yaml(path), path.name).items():
+    for name, value in section.items():
         namespace, colon, bare = str(name).rpartition(":")
         if _is_secret(value):
             if colon and namespace != NAMESPACE or bare in SECRET_KEYS:
@@ -357,7 +365,7 @@ def stack_config(project_dir: Path, stack: str) -> dict[str, Any]:
             # Dropped, a secret setting would leave plan showing the defaults instead of it.
             raise ConfigError(
                 bare,
-                f"is a secret (secure:) in {path.name}, which cannot be read offline; only "
+                f"is a secret (secure:) in {file_name}, which cannot be read offline; only "
                 f"{', '.join(SECRET_KEYS)} may be secrets: set it in plain text",
             )
         if colon and near_miss_namespace(namespace):
@@ -366,7 +374,7 @@ def stack_config(project_dir: Path, stack: str) -> dict[str, Any]:
             values[name] = value
             continue
         if bare in given:
-            raise ConfigError(bare, f"is given twice in {path.name}, as {given[bare]!r} and {str(name)!r}")
+            raise ConfigError(bare, f"is given twice in {file_name}, as {given[bare]!r} and {str(name)!r}")
         given[bare] = str(name)
         values[bare] = value
     return values
