@@ -25,8 +25,8 @@ Both tools run as subprocesses over the same domains, at the same concurrency:
   resolves ``*.bench.test`` host names through the same delaying DNS proxy (a patched
   ``socket.getaddrinfo``; one A query per name, as a stub resolver asks).
 
-Reported: machine; per run each tool's wall time, CPU seconds and peak RSS (``os.wait4``'s
-rusage of its process), the CPU the servers used meanwhile (this process's threads: the DNS
+Reported: machine; per run each tool's wall time, CPU seconds and peak RSS (GNU time's figures
+for its process), the CPU the servers used meanwhile (this process's threads: the DNS
 proxy, HTTPS and SMTP servers; Knot apart) and the ratio; the medians of ``--runs`` with their
 range; that ``verify``'s progress meter runs on a terminal (the broken domains' run has a pty
 as its stderr); per broken domain which tool reports the defect (an error or warning of ours;
@@ -67,6 +67,8 @@ RUA = "mailto:tlsrpt@bench.test"
 CERT_NAMES = 50
 """Policy host names per SAN certificate."""
 CONCURRENCY = 32
+TIME = "/usr/bin/time"
+"""GNU time (Debian package ``time``)."""
 
 # name: (defect, check names of ours that report it, words in checkdmarc's message about it)
 BROKEN = {
@@ -220,16 +222,25 @@ class Run:
 
 
 def spawn(argv: list[str], env: dict[str, str] | None = None, terminal: bool = False) -> Run:
-    """Run ``argv`` to its end; its own rusage comes from ``os.wait4``, not the children's total."""
+    """Run ``argv`` to its end under GNU time, which reports the process's own CPU and peak RSS.
+
+    Not ``os.wait4`` on our own child: Linux keeps a process's peak RSS across ``exec``, so a
+    child forked from this process, with every server's memory, would report this process's size.
+    """
     before = resource.getrusage(resource.RUSAGE_SELF)
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile() as use,
+    ):
         master = slave = -1
         if terminal:
             master, slave = pty.openpty()
         started = time.perf_counter()
         process = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=slave if terminal else err
-        )
+            [TIME, "-f", "%U %S %M", "-o", use.name, *argv],
+            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=slave if terminal else err,
+        )  # fmt: skip
         shown = b""
         if terminal:
             os.close(slave)
@@ -243,19 +254,19 @@ def spawn(argv: list[str], env: dict[str, str] | None = None, terminal: bool = F
                     break
                 shown += chunk
             os.close(master)
-        _, status, usage = os.wait4(process.pid, 0)
+        process.wait()
         took = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
         after = resource.getrusage(resource.RUSAGE_SELF)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(), err.read().decode()
+        user, system, rss = Path(use.name).read_text().split()[-3:]
     if process.returncode not in (0, 1):
         raise RuntimeError(f"{argv[:4]} exited {process.returncode}: {stderr[-2000:]}")
     return Run(
         seconds=took,
-        cpu=usage.ru_utime + usage.ru_stime,
-        rss_mib=usage.ru_maxrss / 1024,
+        cpu=float(user) + float(system),
+        rss_mib=int(rss) / 1024,
         servers_cpu=(after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
         stdout=stdout,
         terminal=shown.decode(errors="replace"),
@@ -436,6 +447,9 @@ def main() -> int:
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("error: run as root: checkdmarc fetches policies from port 443 only", file=sys.stderr)
+        return 2
+    if not os.access(TIME, os.X_OK):
+        print(f"error: {TIME} missing: install GNU time (apt-get install time)", file=sys.stderr)
         return 2
 
     print(machine())
