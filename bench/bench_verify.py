@@ -1,7 +1,7 @@
 """Benchmark: ``mtasts verify`` against checkdmarc's MTA-STS check, same servers, same run.
 
 Usage (as root: checkdmarc fetches policies only from port 443, so the HTTPS server listens
-on 127.0.80.1:443 and the SMTP servers on 127.0.81.x:25)::
+on 127.0.80.1:443 and the SMTP servers on 127.0.81.x:25; GNU time measures each tool)::
 
     .venv/bin/python -m bench.bench_verify [--domains 200] [--runs 3] [--serial-max 200]
 

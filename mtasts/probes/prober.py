@@ -1,7 +1,9 @@
 """``Prober``: the network access of one run, every answer shared and every socket counted.
 
 Each DNS question, policy fetch and STARTTLS probe runs once per prober however many domains or
-checks ask for it (a slow or dead host costs its time limit once). Every socket-opening step holds
+checks ask for it (a slow or dead host costs its time limit once). ``verify`` forgets what only one
+domain asks (its TXT records, MX and policy fetch) once that domain's report is made, so over
+many domains the memo grows with the MX hosts, not with the domains. Every socket-opening step holds
 one slot of a semaphore sized from the open-file limit (``socket_budget``), so no concurrency
 setting can make the process run out of file descriptors and report EMFILE as the domains' fault.
 """
@@ -119,8 +121,8 @@ class Prober:
         return task
 
     def _settle(self, key: tuple[str, ...], task: asyncio.Future[Any]) -> None:
-        """Keep a finished answer as a plain future: a done task keeps its coroutine, its name
-        and its place in asyncio's set of tasks, three times the answer's own size."""
+        """Keep a finished answer as a plain future: a done task also keeps its coroutine, its
+        name and its place in asyncio's set of all tasks, for as long as the memo keeps it."""
         if self._tasks.get(key) is not task or task.cancelled() or task.exception() is not None:
             return
         settled: asyncio.Future[Any] = task.get_loop().create_future()
