@@ -1,29 +1,36 @@
 """Benchmark: ``mtasts verify`` against checkdmarc's MTA-STS check, same servers, same run.
 
 Usage (as root: checkdmarc fetches policies only from port 443, so the HTTPS server listens
-on 127.0.80.1:443 and the SMTP servers on 127.0.81.x:25)::
+on 127.0.80.1:443 and the SMTP servers on 127.0.81.x:25; GNU time measures each tool)::
 
-    .venv/bin/python -m bench.bench_verify [--domains 200] [--runs 3]
+    .venv/bin/python -m bench.bench_verify [--domains 200] [--runs 3] [--serial-max 200]
 
 Set-up, all on 127.0.0.0/8: Knot DNS serving one zone with N correct domains and a set of
 broken ones (one defect each); a DNS proxy in front of Knot that holds every answer for 20 ms;
-an HTTPS server (SNI certificates from a trustme CA) and SMTP servers (aiosmtpd, STARTTLS)
-that wait 80 ms before their TLS handshake or SMTP greeting. Loopback has no round-trip time,
-so without these delays a benchmark would measure only CPU.
+an HTTPS server and SMTP servers (aiosmtpd, STARTTLS) that wait 80 ms before their TLS
+handshake or SMTP greeting. Loopback has no round-trip time, so without these delays a
+benchmark would measure only CPU. Certificates come from a trustme CA (ECDSA P-256): the
+policy hosts share SAN certificates of ``CERT_NAMES`` names each, picked by SNI (one
+certificate per host costs minutes at 10,000 domains; one for all would be 300 KB), every MX
+host the one ``*.bench.test`` certificate; both tools see the same ones.
 
-Both tools run as subprocesses over the same domains:
+Both tools run as subprocesses over the same domains, at the same concurrency:
 
 - ours: ``python -m mtasts verify --json`` (TXT, policy, MX coverage, STARTTLS on every MX,
-  TLS-RPT), concurrency 32;
-- checkdmarc ≥ 6.0.4: ``checkdmarc.mta_sts.check_mta_sts`` per domain (TXT and policy only),
-  serially as its CLI runs, and again in a pool of 32 threads. It has no option for a policy
+  TLS-RPT, certificate days left, TLSA), 32 domains at once (``--concurrency 32``);
+- checkdmarc ≥ 6.0.4: ``checkdmarc.mta_sts.check_mta_sts`` per domain (TXT and policy only)
+  in a pool of 32 threads, and serially as its CLI runs up to ``--serial-max`` domains (one
+  domain costs it about 150 ms, so 10,000 would take 25 minutes). It has no option for a policy
   host's address or CA, so its process trusts the test CA through ``REQUESTS_CA_BUNDLE`` and
   resolves ``*.bench.test`` host names through the same delaying DNS proxy (a patched
   ``socket.getaddrinfo``; one A query per name, as a stub resolver asks).
 
-Reported: machine, wall times (median of ``--runs``), the ratio, and per broken domain which
-tool reports the defect (an error or warning of ours; ``valid: false`` or a warning from
-checkdmarc).
+Reported: machine; per run each tool's wall time, CPU seconds and peak RSS (GNU time's figures
+for its process), the CPU the servers used meanwhile (this process's threads: the DNS
+proxy, HTTPS and SMTP servers; Knot apart) and the ratio; the medians of ``--runs`` with their
+range; that ``verify``'s progress meter runs on a terminal (the broken domains' run has a pty
+as its stderr); per broken domain which tool reports the defect (an error or warning of ours;
+``valid: false`` or a warning from checkdmarc).
 """
 
 from __future__ import annotations
@@ -32,11 +39,17 @@ import argparse
 import json
 import logging
 import os
+import pty
+import resource
+import select
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.machine import machine_line
@@ -51,6 +64,11 @@ GREETING_DELAY = 0.080
 TIMEOUT = 2.0
 """Seconds per network step for ours; checkdmarc's fixed HTTP and DNS timeouts are 2 s too."""
 RUA = "mailto:tlsrpt@bench.test"
+CERT_NAMES = 50
+"""Policy host names per SAN certificate."""
+CONCURRENCY = 32
+TIME = "/usr/bin/time"
+"""GNU time (Debian package ``time``)."""
 
 # name: (defect, check names of ours that report it, words in checkdmarc's message about it)
 BROKEN = {
@@ -95,7 +113,8 @@ def build(n: int):  # noqa: ANN201 - returns the lab's parts
 
     records: list[tuple[str, str, str]] = []
     routes: dict[str, bytes | dict[str, object]] = {}
-    good = [f"d{i:03}" for i in range(n)]
+    width = max(3, len(str(n - 1)))
+    good = [f"d{i:0{width}}" for i in range(n)]
 
     def add(label: str, policy: Policy, mx: str, mx_addr: str | None = SMTP_GOOD, **skip: bool) -> None:
         if not skip.get("no_txt"):
@@ -185,47 +204,206 @@ def checkdmarc_worker(argv: list[str]) -> int:
     return 0
 
 
-def run_ours(domains: list[str], ns: str, ca: str) -> tuple[float, dict]:
-    started = time.perf_counter()
-    done = subprocess.run(
+@dataclass(frozen=True)
+class Run:
+    """One tool's process over the domains: what it printed and what it cost."""
+
+    seconds: float
+    """Wall time of the process, interpreter start and imports included."""
+    cpu: float
+    """User and system CPU seconds of the process."""
+    rss_mib: float
+    """Peak resident set size of the process."""
+    servers_cpu: float
+    """CPU seconds this process's server threads used meanwhile."""
+    stdout: str
+    terminal: str = ""
+    """What the process wrote to the terminal given as its stderr, when it had one."""
+
+
+def spawn(argv: list[str], env: dict[str, str] | None = None, terminal: bool = False) -> Run:
+    """Run ``argv`` to its end under GNU time, which reports the process's own CPU and peak RSS.
+
+    Not ``os.wait4`` on our own child: Linux keeps a process's peak RSS across ``exec``, so a
+    child forked from this process, with every server's memory, would report this process's size.
+    """
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile() as use,
+    ):
+        master = slave = -1
+        if terminal:
+            master, slave = pty.openpty()
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [TIME, "-f", "%U %S %M", "-o", use.name, *argv],
+            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=slave if terminal else err,
+        )  # fmt: skip
+        shown = b""
+        if terminal:
+            os.close(slave)
+            while True:  # read the terminal as it is written, or the process blocks on a full pty
+                ready, _, _ = select.select([master], [], [], 1.0)
+                try:
+                    chunk = os.read(master, 65536) if ready else b""
+                except OSError:  # EIO: every writer has closed the terminal
+                    break
+                if ready and not chunk:
+                    break
+                shown += chunk
+            os.close(master)
+        process.wait()
+        took = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+        user, system, rss = Path(use.name).read_text().split()[-3:]
+    if process.returncode not in (0, 1):
+        raise RuntimeError(f"{argv[:4]} exited {process.returncode}: {stderr[-2000:]}")
+    return Run(
+        seconds=took,
+        cpu=float(user) + float(system),
+        rss_mib=int(rss) / 1024,
+        servers_cpu=(after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+        stdout=stdout,
+        terminal=shown.decode(errors="replace"),
+    )
+
+
+def run_ours(domains: list[str], ns: str, ca: str, terminal: bool = False) -> tuple[Run, dict]:
+    run = spawn(
         [sys.executable, "-m", "mtasts", "verify", "--json", "--nameserver", ns, "--ca-bundle", ca,
-         "--timeout", str(TIMEOUT), "--concurrency", "32", *domains],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+         "--timeout", str(TIMEOUT), "--concurrency", str(CONCURRENCY), *domains],
+        terminal=terminal,
     )  # fmt: skip
-    took = time.perf_counter() - started
-    if done.returncode not in (0, 1):
-        raise RuntimeError(done.stderr)
-    return took, json.loads(done.stdout)["domains"]
+    return run, json.loads(run.stdout)["domains"]
 
 
-def run_checkdmarc(domains: list[str], ns: str, ca: str, threads: int) -> tuple[float, dict]:
+def run_checkdmarc(domains: list[str], ns: str, ca: str, threads: int) -> tuple[Run, dict]:
     env = {**os.environ, "REQUESTS_CA_BUNDLE": ca, "SSL_CERT_FILE": ca}
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.bench_verify", "--checkdmarc-worker", ns, str(threads), *domains],
-        cwd=ROOT, capture_output=True, text=True, timeout=900, env=env,
-    )  # fmt: skip
-    took = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr)
-    return took, json.loads(done.stdout)["results"]
+    run = spawn(
+        [sys.executable, "-m", "bench.bench_verify", "--checkdmarc-worker", ns, str(threads), *domains], env
+    )
+    return run, json.loads(run.stdout)["results"]
 
 
-def report_times(times: dict[str, list[float]], n: int, runs: int, ours: dict, theirs: dict) -> None:
-    med = {k: statistics.median(v) for k, v in times.items()}
+@dataclass
+class Lab:
+    """The running servers: the delaying DNS proxy's address and the CA file both tools trust."""
+
+    ns: str
+    ca: str
+
+
+@contextmanager
+def lab(bodies: dict[str, bytes], zone: str) -> Iterator[Lab]:
+    """Knot behind the delaying proxy, the HTTPS server and the SMTP servers, for ``bodies``."""
+    from tests.servers import DelayingDns, HttpsServer, KnotDns, Pki, Route, SmtpServer
+
+    # aiosmtpd logs every client that rejects a certificate; here that is the point.
+    logging.getLogger("mail.log").setLevel(logging.CRITICAL)
+    b = f".{ZONE}"
+    with tempfile.TemporaryDirectory(prefix="bench-verify-") as tmp:
+        pki = Pki(Path(tmp))
+        special = {
+            f"mta-sts.https-expired{b}": pki.context(f"mta-sts.https-expired{b}", expired=True),
+            f"mta-sts.https-wrongname{b}": pki.context("mta-sts.elsewhere.invalid"),
+            f"mta-sts.https-selfsigned{b}": pki.self_signed_context(f"mta-sts.https-selfsigned{b}"),
+        }
+        plain = [h for h in bodies if h not in special]
+        contexts = dict(special)
+        for start in range(0, len(plain), CERT_NAMES):
+            group = plain[start : start + CERT_NAMES]
+            shared = pki.context(*group)
+            contexts.update((h, shared) for h in group)
+        # A name missing from the table gets a certificate for no policy host: a TLS error.
+        default = pki.context(f"mta-sts{b}")
+        routes = {h: Route(body=body) for h, body in bodies.items()}
+        routes[f"mta-sts.redirect{b}"] = Route(
+            status=301, headers=(("Location", "https://example.invalid/"),)
+        )
+        routes[f"mta-sts.notfound{b}"] = Route(status=404, body=b"no")
+        routes[f"mta-sts.html{b}"] = Route(body=bodies[f"mta-sts.html{b}"], content_type="text/html")
+        routes[f"mta-sts.big{b}"] = Route(body=bodies[f"mta-sts.big{b}"] + b"x: y\r\n" * 12000)
+        routes[f"mta-sts.slow{b}"] = Route(body=bodies[f"mta-sts.slow{b}"], delay=3.0)
+        routes[f"mta-sts.bad-policy{b}"] = Route(
+            body=b"version: STSv1\r\nmode: enforced\r\nmx: a.b\r\nmax_age: 1\r\n"
+        )
+        wild = f"*.{ZONE}"
+        d = GREETING_DELAY
+        smtp = [
+            SmtpServer(SMTP_GOOD, 25, pki.context(wild), "mx.bench.test", greeting_delay=d),
+            SmtpServer(SMTP_EXPIRED, 25, pki.context(wild, expired=True), "mx.bench.test", greeting_delay=d),
+            SmtpServer(
+                SMTP_WRONG, 25, pki.context("mx.elsewhere.invalid"), "mx.bench.test", greeting_delay=d
+            ),
+            SmtpServer(SMTP_PLAIN, 25, None, "mx.bench.test", greeting_delay=d),
+        ]
+        with (
+            KnotDns({ZONE: zone}) as knot,
+            DelayingDns((knot.host, knot.port), DNS_DELAY) as proxy,
+            HttpsServer(contexts, default, routes, host=HTTPS_ADDR, port=443, greeting_delay=d),
+        ):
+            for server in smtp:
+                server.__enter__()
+            try:
+                yield Lab(proxy.address, str(pki.ca_file))
+            finally:
+                for server in smtp:
+                    server.__exit__(None, None, None)
+
+
+def spread(values: list[float], unit: str = " s", digits: int = 2) -> str:
+    """``median (min-max)``."""
+    med = statistics.median(values)
+    return f"{med:.{digits}f}{unit} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
+def describe(run: Run) -> str:
+    return (
+        f"{run.seconds:6.2f} s, CPU {run.cpu:5.2f} s, peak RSS {run.rss_mib:5.0f} MiB, "
+        f"servers' CPU {run.servers_cpu:5.2f} s"
+    )
+
+
+def report_times(runs: dict[str, list[Run]], n: int, ours: dict, theirs: dict) -> None:
+    count = len(runs["ours"])
     flagged_ours = sum(1 for r in ours.values() if r["errors"] or r["warnings"])
     flagged_theirs = sum(1 for r in theirs.values() if not r["valid"] or r["warnings"])
-    print(f"\n{n} correct domains; wall time of each tool's process, median of {runs} runs:")
-    rows = [
-        ("ours, 32 domains at once (TXT, policy, MX coverage, STARTTLS, TLS-RPT)", med["ours"]),
-        ("checkdmarc check_mta_sts, serial as its CLI runs (TXT, policy)", med["checkdmarc"]),
-        ("checkdmarc check_mta_sts, 32 threads (not how checkdmarc runs)", med["checkdmarc-32"]),
-    ]
-    for label, seconds in rows:
-        print(f"  {label:<72} {seconds:6.2f} s")
-    print(f"  ratio checkdmarc serial / ours:     {med['checkdmarc'] / med['ours']:5.1f}x")
-    print(f"  ratio checkdmarc 32 threads / ours: {med['checkdmarc-32'] / med['ours']:5.1f}x")
+    print(f"\n{n} correct domains, {count} runs; median (range) of each tool's process:")
+    labels = {
+        "ours": f"ours, {CONCURRENCY} domains at once (TXT, policy, MX coverage, STARTTLS, TLS-RPT)",
+        "checkdmarc-32": f"checkdmarc check_mta_sts, {CONCURRENCY} threads (TXT, policy)",
+        "checkdmarc": "checkdmarc check_mta_sts, serial as its CLI runs (TXT, policy)",
+    }
+    for key, label in labels.items():
+        done = runs.get(key) or []
+        if not done:
+            print(f"  {label}: not run (more domains than --serial-max)")
+            continue
+        print(f"  {label}")
+        print(f"    wall {spread([r.seconds for r in done])}; CPU {spread([r.cpu for r in done])}; "
+              f"peak RSS {spread([r.rss_mib for r in done], ' MiB', 0)}; "
+              f"servers' CPU {spread([r.servers_cpu for r in done])}")  # fmt: skip
+    ratios = [t.seconds / o.seconds for o, t in zip(runs["ours"], runs["checkdmarc-32"], strict=True)]
+    print(f"  ratio checkdmarc {CONCURRENCY} threads / ours, per run: "
+          f"{', '.join(f'{r:.2f}x' for r in ratios)}; median {statistics.median(ratios):.2f}x")  # fmt: skip
+    if runs.get("checkdmarc"):
+        serial = [t.seconds / o.seconds for o, t in zip(runs["ours"], runs["checkdmarc"], strict=True)]
+        print(f"  ratio checkdmarc serial / ours, median: {statistics.median(serial):.1f}x")
     print(f"  correct domains flagged (should be 0): ours {flagged_ours}, checkdmarc {flagged_theirs}")
+
+
+def report_progress(run: Run, total: int) -> None:
+    """What ``verify`` showed on its terminal: the meter's updates and its last line."""
+    updates = [u for u in run.terminal.replace("\n", "\r").split("\r") if u.strip()]
+    want = f"verify: {total}/{total} domains checked"
+    print(f"\nprogress on a terminal (a pty as verify's stderr, {total} broken domains): "
+          f"{len(updates)} updates, the last {updates[-1] if updates else 'none'!r}; "
+          f"ends at {want!r}: {bool(updates) and updates[-1] == want}")  # fmt: skip
 
 
 def report_defects(broken: list[str], ours: dict, theirs: dict) -> None:
@@ -263,15 +441,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--domains", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--serial-max", type=int, default=200, help="run checkdmarc serially too up to this many domains"
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("error: run as root: checkdmarc fetches policies from port 443 only", file=sys.stderr)
         return 2
-
-    from tests.servers import DelayingDns, HttpsServer, KnotDns, Pki, Route, SmtpServer
-
-    # aiosmtpd logs every client that rejects a certificate; here that is the point.
-    logging.getLogger("mail.log").setLevel(logging.CRITICAL)
+    if not os.access(TIME, os.X_OK):
+        print(f"error: {TIME} missing: install GNU time (apt-get install time)", file=sys.stderr)
+        return 2
 
     print(machine())
     print(
@@ -281,64 +460,29 @@ def main() -> int:
     good, zone, bodies = build(args.domains)
     broken = list(BROKEN)
     fqdn = [f"{label}.{ZONE}" for label in good]
-    with tempfile.TemporaryDirectory(prefix="bench-verify-") as tmp:
-        pki = Pki(Path(tmp))
-        ca = str(pki.ca_file)
-        hosts = [h for h in bodies]
-        default = pki.context(*hosts)
-        special = {
-            f"mta-sts.https-expired.{ZONE}": pki.context(f"mta-sts.https-expired.{ZONE}", expired=True),
-            f"mta-sts.https-wrongname.{ZONE}": pki.context("mta-sts.elsewhere.invalid"),
-            f"mta-sts.https-selfsigned.{ZONE}": pki.self_signed_context(f"mta-sts.https-selfsigned.{ZONE}"),
-        }
-        routes = {h: Route(body=b) for h, b in bodies.items()}
-        b = f".{ZONE}"
-        routes[f"mta-sts.redirect{b}"] = Route(
-            status=301, headers=(("Location", "https://example.invalid/"),)
-        )
-        routes[f"mta-sts.notfound{b}"] = Route(status=404, body=b"no")
-        routes[f"mta-sts.html{b}"] = Route(body=bodies[f"mta-sts.html{b}"], content_type="text/html")
-        routes[f"mta-sts.big{b}"] = Route(body=bodies[f"mta-sts.big{b}"] + b"x: y\r\n" * 12000)
-        routes[f"mta-sts.slow{b}"] = Route(body=bodies[f"mta-sts.slow{b}"], delay=3.0)
-        routes[f"mta-sts.bad-policy{b}"] = Route(
-            body=b"version: STSv1\r\nmode: enforced\r\nmx: a.b\r\nmax_age: 1\r\n"
-        )
-        wild = f"*.{ZONE}"
-        d = GREETING_DELAY
-        smtp = [
-            SmtpServer(SMTP_GOOD, 25, pki.context(wild), "mx.bench.test", greeting_delay=d),
-            SmtpServer(SMTP_EXPIRED, 25, pki.context(wild, expired=True), "mx.bench.test", greeting_delay=d),
-            SmtpServer(
-                SMTP_WRONG, 25, pki.context("mx.elsewhere.invalid"), "mx.bench.test", greeting_delay=d
-            ),
-            SmtpServer(SMTP_PLAIN, 25, None, "mx.bench.test", greeting_delay=d),
-        ]
-        with (
-            KnotDns({ZONE: zone}) as knot,
-            DelayingDns((knot.host, knot.port), DNS_DELAY) as proxy,
-            HttpsServer(special, default, routes, host=HTTPS_ADDR, port=443, greeting_delay=d),
-        ):
-            for server in smtp:
-                server.__enter__()
-            try:
-                ns = proxy.address
-                times: dict[str, list[float]] = {"ours": [], "checkdmarc": [], "checkdmarc-32": []}
-                for run in range(args.runs):
-                    t, ours = run_ours(fqdn, ns, ca)
-                    times["ours"].append(t)
-                    t, theirs = run_checkdmarc(fqdn, ns, ca, 1)
-                    times["checkdmarc"].append(t)
-                    t, _ = run_checkdmarc(fqdn, ns, ca, 32)
-                    times["checkdmarc-32"].append(t)
-                    shown = ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items())
-                    print(f"run {run + 1}: {shown}", flush=True)
-                names = [f"{label}.{ZONE}" for label in broken]
-                _, ours_b = run_ours(names, ns, ca)
-                _, theirs_b = run_checkdmarc(names, ns, ca, 1)
-            finally:
-                for server in smtp:
-                    server.__exit__(None, None, None)
-    report_times(times, len(fqdn), args.runs, ours, theirs)
+    serial = len(fqdn) <= args.serial_max
+    started = time.perf_counter()
+    with lab(bodies, zone) as servers:
+        print(f"lab ready in {time.perf_counter() - started:.1f} s", flush=True)
+        ns, ca = servers.ns, servers.ca
+        runs: dict[str, list[Run]] = {"ours": [], "checkdmarc-32": [], "checkdmarc": []}
+        for run in range(args.runs):
+            mine, ours = run_ours(fqdn, ns, ca)
+            runs["ours"].append(mine)
+            print(f"run {run + 1}: ours          {describe(mine)}", flush=True)
+            threaded, theirs = run_checkdmarc(fqdn, ns, ca, CONCURRENCY)
+            runs["checkdmarc-32"].append(threaded)
+            print(f"       checkdmarc-{CONCURRENCY} {describe(threaded)}; "
+                  f"ratio {threaded.seconds / mine.seconds:.2f}x", flush=True)  # fmt: skip
+            if serial:
+                alone, theirs = run_checkdmarc(fqdn, ns, ca, 1)
+                runs["checkdmarc"].append(alone)
+                print(f"       checkdmarc    {describe(alone)}", flush=True)
+        names = [f"{label}.{ZONE}" for label in broken]
+        shown, ours_b = run_ours(names, ns, ca, terminal=True)
+        _, theirs_b = run_checkdmarc(names, ns, ca, 1)
+    report_times(runs, len(fqdn), ours, theirs)
+    report_progress(shown, len(names))
     report_defects(broken, ours_b, theirs_b)
     return 0
 

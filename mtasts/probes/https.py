@@ -19,7 +19,9 @@ would otherwise hold a fetch for as long as it likes.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import ssl
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +51,14 @@ HEAD_LIMIT = 100 * 1024
 USER_AGENT = "mtasts-verify/0.2"
 LOOK_STEPS = 3
 """The whole fetch at one address ends within this many per-step time limits."""
+
+# httpcore asks ``import sniffio`` each time it makes a lock or semaphore, several times a fetch
+# (httpcore/_synchronization.py, ``current_async_library``), and falls back to asyncio when the
+# import fails; anyio 4 no longer installs sniffio, and a failed import is not remembered, so each
+# of those asks searched every directory of sys.path again: a millisecond a fetch, a quarter of it.
+# Where sniffio is absent, mark it so in sys.modules: the import then fails at once, as before.
+if importlib.util.find_spec("sniffio") is None:
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

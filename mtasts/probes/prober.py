@@ -1,7 +1,9 @@
 """``Prober``: the network access of one run, every answer shared and every socket counted.
 
 Each DNS question, policy fetch and STARTTLS probe runs once per prober however many domains or
-checks ask for it (a slow or dead host costs its time limit once). Every socket-opening step holds
+checks ask for it (a slow or dead host costs its time limit once). ``verify`` forgets what only one
+domain asks (its TXT records, MX and policy fetch) once that domain's report is made, so over
+many domains the memo grows with the MX hosts, not with the domains. Every socket-opening step holds
 one slot of a semaphore sized from the open-file limit (``socket_budget``), so no concurrency
 setting can make the process run out of file descriptors and report EMFILE as the domains' fault.
 """
@@ -9,7 +11,7 @@ setting can make the process run out of file descriptors and report EMFILE as th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
@@ -115,7 +117,34 @@ class Prober:
         if task is None:
             task = asyncio.ensure_future(make())
             self._tasks[key] = task
+            task.add_done_callback(lambda done: self._settle(key, done))
         return task
+
+    def _settle(self, key: tuple[str, ...], task: asyncio.Future[Any]) -> None:
+        """Keep a finished answer as a plain future: a done task also keeps its coroutine, its
+        name and its place in asyncio's set of all tasks, for as long as the memo keeps it."""
+        if self._tasks.get(key) is not task or task.cancelled() or task.exception() is not None:
+            return
+        settled: asyncio.Future[Any] = task.get_loop().create_future()
+        settled.set_result(task.result())
+        self._tasks[key] = settled
+
+    def forget(self, questions: Iterable[tuple[str, str]] = (), policy_hosts: Iterable[str] = ()) -> None:
+        """Drop the finished answers to ``questions`` (name, type) and the finished policy fetches
+        of ``policy_hosts`` (their A and AAAA answers too); asked again, they are asked anew.
+
+        For a run over many domains: what only one domain's checks ask (its ``_mta-sts`` TXT, its
+        MX, its policy) is forgotten once its report is made, so the memo does not grow with the
+        domain count. Anything still running stays.
+        """
+        keys: list[tuple[str, ...]] = [("dns", name.lower(), rdtype) for name, rdtype in questions]
+        for host in policy_hosts:
+            name = host.lower()
+            keys += [("https", name), ("dns", name, "A"), ("dns", name, "AAAA")]
+        for key in keys:
+            task = self._tasks.get(key)
+            if task is not None and task.done():
+                del self._tasks[key]
 
     # DNS ---------------------------------------------------------------------
 

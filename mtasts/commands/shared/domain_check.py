@@ -202,25 +202,30 @@ async def verify_async(
     Sockets are bounded separately by the prober (``ProbeOptions.max_sockets``, by default what
     the open-file limit allows), so a large ``concurrency`` queues instead of failing.
     """
-    limit = asyncio.Semaphore(max(1, concurrency))
     stack = {d.name: d for d in expected.domains} if expected else {}
     api = await ask_api(expected, Api.from_environment(timeout=options.timeout))
     now = datetime.datetime.now(datetime.UTC)
+    names = list(domains)
+    reports: list[Report | None] = [None] * len(names)
+    # ``concurrency`` workers take the domains in turn: only that many checks exist at any time,
+    # not one waiting task per domain (10,000 domains made 10,000 tasks up front).
+    todo = iter(enumerate(names))
+    done = 0
     async with Prober(options) as prober:
 
-        names = list(domains)
-        done = 0
-
-        async def one(name: str) -> Report:
+        async def worker() -> None:
             nonlocal done
-            async with limit:
-                report = await check_domain(prober, name, stack.get(name), thresholds, now, api)
-            done += 1
-            if progress is not None:
-                progress(done, len(names))
-            return report
+            for index, name in todo:
+                reports[index] = await check_domain(prober, name, stack.get(name), thresholds, now, api)
+                prober.forget(
+                    [(sts_name(name), "TXT"), (tlsrpt_name(name), "TXT"), (name, "MX")], [policy_host(name)]
+                )
+                done += 1
+                if progress is not None:
+                    progress(done, len(names))
 
-        return list(await asyncio.gather(*(one(d) for d in names)))
+        await asyncio.gather(*(worker() for _ in range(min(max(1, concurrency), len(names)))))
+    return [r for r in reports if r is not None]
 
 
 def verify(

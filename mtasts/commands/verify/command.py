@@ -12,7 +12,7 @@ from mtasts.commands.shared.args import UsageError, names_and_stack, options_fro
 from mtasts.commands.shared.domain_check import Report, verify
 from mtasts.commands.shared.progress import meter
 from mtasts.commands.verify.metrics import render_openmetrics
-from mtasts.commands.verify.report import render_json, render_text
+from mtasts.commands.verify.report import json_chunks, render_text
 from mtasts.model.config import Deployment
 
 
@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     if form == "openmetrics":
         sys.stdout.write(render_openmetrics(reports))
     elif form == "json":
-        sys.stdout.write(render_json(reports))
+        for chunk in json_chunks(reports):
+            sys.stdout.write(chunk)
     else:
         sys.stdout.write(render_text(reports, elapsed, problems_only=getattr(args, "problems", False)))
     return 1 if any(r.errors for r in reports) else 0
