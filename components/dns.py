@@ -103,7 +103,7 @@ class DomainRecords(pulumi.ComponentResource):
     (an AAAA → CNAME move is a replacement), and a second ``v=STSv1`` TXT voids the policy.
     """
 
-    records: pulumi.Output[list[dict[str, str]]]
+    records: list[dict[str, str]]
     """The records as ``plan --json`` shows them (name, type, content)."""
 
     def __init__(
@@ -145,5 +145,8 @@ class DomainRecords(pulumi.ComponentResource):
                     hooks=retry.with_retry(hooks),
                 ),
             )
-        self.records = pulumi.Output.from_input([r.as_json() for r in args.domain.records])
+        # Plain values, registered as they are: ``Output.from_input`` would wrap every record,
+        # key and value in an Output of its own (about 35 a domain, each with its futures and
+        # tasks), which a fleet pays for in memory and time and nothing ever awaits.
+        self.records = [r.as_json() for r in args.domain.records]
         self.register_outputs({"records": self.records})

@@ -482,3 +482,28 @@ def test_no_deprecated_provider_classes(stack: str) -> None:
     assert run.resources
     assert not [w for w in run.warnings if "deprecated" in w.lower()]
     assert all("pages" not in r.inputs for r in run.of_type("github:index/repository:Repository"))
+
+
+def test_no_full_collection_while_the_program_runs_and_thresholds_restored_after() -> None:
+    """While the program's loop runs the collector makes young collections only; the first one
+    after the loop stops puts back the thresholds the process had."""
+    import gc
+
+    gc.collect(0)  # an earlier program's thresholds come back at the first collection after it
+    before = gc.get_threshold()
+    seen: list[tuple[int, int, int]] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            seen.append(gc.get_threshold())
+
+    gc.callbacks.append(record)
+    try:
+        run = ok(stack_config(dict.fromkeys(("alpha.example", "bravo.example"), {})))
+    finally:
+        gc.callbacks.remove(record)
+    gc.collect(0)
+    assert run.resources
+    assert any(third > 10**9 for _, _, third in seen), seen[:5]
+    assert all(first == before[0] and second == before[1] for first, second, _ in seen)
+    assert gc.get_threshold() == before

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from mtasts.model import delegation as delegation_model
 from mtasts.model.delegation import DelegationSettings, OperatorRecord
@@ -56,6 +56,36 @@ class Record:
 
     def as_json(self) -> dict[str, str]:
         return {"name": self.name, "type": self.type, "content": self.content}
+
+
+@dataclass(frozen=True)
+class _Published:
+    """What a policy (mode, max_age, mx) publishes, whichever domain serves it."""
+
+    policy: Policy
+    text: str
+    id: str
+    sts_record: str
+    sts_quoted: str
+
+
+@lru_cache(maxsize=4096)
+def _published(mode: Mode, max_age: int, mx: tuple[str, ...]) -> _Published:
+    """One rendering, hash and ``_mta-sts`` TXT per distinct policy, shared by every domain that
+    serves it: a fleet has a few policies over thousands of domains, and each text, id and record
+    would otherwise be built, and kept, once per domain."""
+    policy = Policy(mode=mode, max_age=max_age, mx=mx)
+    text = policy.render()
+    ident = policy_id(text)
+    sts = StsRecord(id=ident).render()
+    return _Published(policy, text, ident, sts, quote_txt(sts))
+
+
+@lru_cache(maxsize=4096)
+def _tlsrpt(rua: tuple[str, ...]) -> tuple[str, str]:
+    """``_smtp._tls`` TXT data for ``rua``, unquoted and quoted; shared as ``_published`` is."""
+    record = TlsRptRecord(rua=rua).render()
+    return record, quote_txt(record)
 
 
 _VOCABULARY = (
@@ -106,7 +136,9 @@ class Domain:
         # The vocabulary fields always hold members, whoever built the Domain (the loader passes
         # members; tests and tools may pass the plain values), so ``is`` comparisons hold.
         for name, kind in _VOCABULARY:
-            object.__setattr__(self, name, kind(getattr(self, name)))
+            value = getattr(self, name)
+            if type(value) is not kind:
+                object.__setattr__(self, name, kind(value))
 
     @property
     def reports_json(self) -> dict[str, str | None] | None:
@@ -116,18 +148,22 @@ class Domain:
         return {"https": self.receiver.https_uri, "mailto": self.receiver.mailto}
 
     @cached_property
-    def policy(self) -> Policy:
-        return Policy(mode=self.mode, max_age=self.max_age, mx=self.mx)
+    def _shared(self) -> _Published:
+        return _published(self.mode, self.max_age, self.mx)
 
-    @cached_property
+    @property
+    def policy(self) -> Policy:
+        return self._shared.policy
+
+    @property
     def policy_text(self) -> str:
         """The exact bytes served at the policy URL (CRLF line ends)."""
-        return self.policy.render()
+        return self._shared.text
 
-    @cached_property
+    @property
     def policy_id(self) -> str:
         """``Policy.id``, hashed from the text already rendered."""
-        return policy_id(self.policy_text)
+        return self._shared.id
 
     @property
     def policy_host(self) -> str:
@@ -137,15 +173,15 @@ class Domain:
     def policy_url(self) -> str:
         return f"https://{self.policy_host}{POLICY_PATH}"
 
-    @cached_property
+    @property
     def sts_record(self) -> str:
         """``_mta-sts`` TXT data, unquoted."""
-        return StsRecord(id=self.policy_id).render()
+        return self._shared.sts_record
 
-    @cached_property
+    @property
     def tlsrpt_record(self) -> str | None:
         """``_smtp._tls`` TXT data, unquoted, or None when there are no URIs."""
-        return TlsRptRecord(rua=self.tlsrpt).render() if self.tlsrpt else None
+        return _tlsrpt(self.tlsrpt)[0] if self.tlsrpt else None
 
     @property
     def managed_dns(self) -> bool:
@@ -172,10 +208,10 @@ class Domain:
             records.append(Record(role, host, "CNAME", f"{host}.cdn.cloudflare.net", HOST_TTL))
         elif self.routing is Routing.ROUTE:
             records.append(Record(role, host, "AAAA", WORKER_ORIGIN, AUTO_TTL, proxied=True))
-        sts = quote_txt(self.sts_record)
+        sts = self._shared.sts_quoted
         records.append(Record(RecordRole.STS, sts_name(self.name), "TXT", sts, TXT_TTL))
-        if self.tlsrpt_record is not None:
-            tlsrpt = quote_txt(self.tlsrpt_record)
+        if self.tlsrpt:
+            tlsrpt = _tlsrpt(self.tlsrpt)[1]
             records.append(Record(RecordRole.TLSRPT, tlsrpt_name(self.name), "TXT", tlsrpt, TXT_TTL))
         return tuple(records)
 

@@ -173,10 +173,24 @@ def key_name(raw: Any, key: str, what: str) -> str:
     return name
 
 
+_ZONES: dict[str, str | None] = {}
+"""raw zone -> its normalized name, or None when it is not one: every domain of a zone names it."""
+
+
+def _zone(raw: str) -> str | None:
+    if raw not in _ZONES:
+        if len(_ZONES) >= _MEMO_LIMIT:
+            _ZONES.clear()
+        name = normalize_name(raw)
+        _ZONES[raw] = None if hostname_problem(name, min_labels=2) else name
+    return _ZONES[raw]
+
+
 def zone_name(value: Any, key: str) -> str:
-    if not isinstance(value, str) or hostname_problem(normalize_name(value), min_labels=2):
+    zone = _zone(value) if isinstance(value, str) else None
+    if zone is None:
         fail(key, f"must be a zone name such as example.com, got {shown(value)}")
-    return normalize_name(value)
+    return zone
 
 
 def repository_name(value: Any, key: str) -> str:
