@@ -6,6 +6,7 @@ computed once and cannot go stale.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -240,6 +241,16 @@ class Deployment:
     def shards(self) -> Mapping[int, tuple[Domain, ...]]:
         """Shard → the Worker-hosted domains its script serves (``mtasts.model.shards``); only used shards."""
         return assign(self.worker_domains, self.worker_shards)
+
+    def with_findings(self, extra: tuple[Finding, ...]) -> Deployment:
+        """This deployment with ``extra`` findings appended. What it computed once from its
+        domains (the shards, the delegation zone's records, the index by name) carries over
+        instead of being computed again: none of it depends on the findings."""
+        new = dataclasses.replace(self, findings=(*self.findings, *extra))
+        for name in ("shards", "operator_records", "operator_records_by_customer", "_by_name"):
+            if name in self.__dict__:
+                new.__dict__[name] = self.__dict__[name]
+        return new
 
     def shard_for(self, name: str) -> int:
         """The shard whose script serves Worker-hosted domain ``name``."""

@@ -266,7 +266,7 @@ def _load_config(config: Mapping[str, Any]) -> Deployment:
             reason=oversized,
             key="limits.resourcesPerStack",
         )
-        deployment = dataclasses.replace(deployment, findings=(*deployment.findings, extra))
+        deployment = deployment.with_findings((extra,))
     return deployment
 
 
