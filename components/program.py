@@ -20,7 +20,8 @@ from mtasts.model.cloudflare import check_stack
 from mtasts.model.config import NAMESPACE, ConfigError, Deployment, load_config
 from mtasts.model.errors import every
 from mtasts.model.outputs import stack_outputs
-from mtasts.model.stackfile import near_miss_error, near_miss_namespace, place
+from mtasts.model.placement import place
+from mtasts.model.stackfile import near_miss_error, near_miss_namespace
 from mtasts.model.vocabulary import Hosting, Reports, Routing
 
 

@@ -136,3 +136,20 @@ def test_the_readme_layout_draws_every_layer() -> None:
     layout = readme.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
     missing = [layer for layer in (*ALLOWED, "mtasts/worker") if f"\n{layer}/ " not in layout]
     assert missing == []
+
+
+def test_no_module_of_the_project_is_over_400_lines() -> None:
+    """Every module of the program, the CLI, the pack and the Workers stays at 400 lines or fewer
+    (tests, benchmarks and the generated receiver bundle aside)."""
+    sources = [
+        path
+        for folder in ("mtasts", "components", "policies")
+        for path in sorted((ROOT / folder).rglob("*"))
+        if path.suffix in (".py", ".js", ".mjs")
+        and path.name != "reports.bundle.js"
+        and not any(part in ("venv", "node_modules", "__pycache__") for part in path.parts)
+    ]
+    sources.append(ROOT / "__main__.py")
+    assert len(sources) > 50
+    long = {str(p.relative_to(ROOT)): n for p in sources if (n := len(p.read_text().splitlines())) > 400}
+    assert long == {}

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,12 @@ from typing import Any
 from mtasts.model import delegation as delegation_model
 from mtasts.model import preflight, rollout
 from mtasts.model import receiver as receiver_model
+from mtasts.model.config_keys import get_key as _get
+from mtasts.model.config_keys import object_key as _object
 from mtasts.model.domain import Deployment, Domain
 from mtasts.model.errors import Collector, ConfigError
 from mtasts.model.findings import Finding, Severity
+from mtasts.model.placement import place
 from mtasts.model.rules import (
     BUILT_RULES,
     DOMAIN_RULES,
@@ -37,7 +39,7 @@ from mtasts.model.rules import (
     stack_warnings,
     zone_lookups_in_account,
 )
-from mtasts.model.stackfile import MAX_DEPTH, NAMESPACE, gc_paused, place, stack_config
+from mtasts.model.stackfile import NAMESPACE, gc_paused, stack_config
 from mtasts.model.validators import (
     DEFAULTS,
     GITHUB_OWNER,
@@ -318,61 +320,6 @@ def _settings(
         else:
             errors.add(_unknown_key(str(name), allowed, key))
     return known
-
-
-def _get(config: Mapping[str, Any], key: str) -> Any:
-    """A project key, written either namespaced (``mta-sts:domains``) or bare."""
-    if f"{NAMESPACE}:{key}" in config:
-        return config[f"{NAMESPACE}:{key}"]
-    return config.get(key)
-
-
-def _object(config: Mapping[str, Any], key: str) -> Any:
-    """An object-valued key; ``pulumi.Config`` hands objects over as JSON text."""
-    value = _get(config, key)
-    if not isinstance(value, str):
-        return value
-    try:
-        parsed = json.loads(value, object_pairs_hook=_unique_pairs)
-    except _DuplicateKey as exc:
-        fail(key, f"duplicate key {shown(exc.args[0])} in its JSON text; JSON would keep only the last")
-    except RecursionError:
-        fail(key, "its JSON text nests too deeply")
-    except ValueError as exc:
-        if "digits" in str(exc):  # Python's limit on integer length (4,300 digits)
-            fail(key, "its JSON text holds an integer too long to read")
-        fail(key, "must be a mapping (or its JSON text), got a string that is not JSON")
-    # Newer Pythons parse deeper JSON without a RecursionError: the same limit as for YAML, always.
-    if _nests_deeper(parsed, MAX_DEPTH):
-        fail(key, "its JSON text nests too deeply")
-    return parsed
-
-
-def _nests_deeper(value: Any, limit: int) -> bool:
-    """Whether ``value`` goes more than ``limit`` mappings and lists deep, without recursion;
-    it stops at the first container over the limit."""
-    stack = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict | list):
-            if level > limit:
-                return True
-            stack += [(child, level + 1) for child in (item.values() if isinstance(item, dict) else item)]
-    return False
-
-
-class _DuplicateKey(Exception):
-    pass
-
-
-def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """``object_pairs_hook`` that refuses a key given twice in one JSON object."""
-    out: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in out:
-            raise _DuplicateKey(name)
-        out[name] = value
-    return out
 
 
 def stack_values(project_dir: str | Path, stack: str) -> dict[str, Any]:
