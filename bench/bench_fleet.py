@@ -42,8 +42,8 @@ PLAN_SIZES = tuple(int(n) for n in os.environ.get("BENCH_PLAN_SIZES", "10000,500
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 
 
-def fleet_config(size: int) -> dict:
-    """``size`` domains over zones of 1 to 8 domains (cycling), every zone id recorded."""
+def zones_of_1_to_8(size: int) -> tuple[dict[str, dict], dict[str, str]]:
+    """``size`` domains over zones of 1 to 8 domains (cycling), and every zone's id."""
     domains: dict[str, dict] = {}
     zone_ids: dict[str, str] = {}
     zone = 0
@@ -53,6 +53,13 @@ def fleet_config(size: int) -> dict:
         for i in range(min(1 + zone % 8, size - len(domains))):
             domains[name if i == 0 else f"d{i}.{name}"] = {} if i == 0 else {"zone": name}
         zone += 1
+    return domains, zone_ids
+
+
+def fleet_config(size: int) -> dict:
+    """``size`` domains over zones of 1 to 8 domains (cycling), every zone id recorded."""
+    domains, zone_ids = zones_of_1_to_8(size)
+    zone = len(zone_ids)
     shards = max(1, -(-zone // 800))  # at most ~800 zones a script on average, under the 1,000
     return {
         "mta-sts:cloudflareAccountId": ACCOUNT,

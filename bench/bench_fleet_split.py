@@ -25,6 +25,7 @@ from pathlib import Path
 
 import yaml
 
+from bench.bench_fleet import zones_of_1_to_8
 from bench.machine import machine_line
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,15 +50,7 @@ print(json.dumps({"code": code, "seconds": elapsed, "peak_kib": peak, "last": la
 
 
 def declaration(size: int) -> dict:
-    domains: dict[str, dict] = {}
-    zone_ids: dict[str, str] = {}
-    zone = 0
-    while len(domains) < size:
-        name = f"zone{zone:06}.example"
-        zone_ids[name] = f"{zone:032x}"
-        for i in range(min(1 + zone % 8, size - len(domains))):
-            domains[name if i == 0 else f"d{i}.{name}"] = {} if i == 0 else {"zone": name}
-        zone += 1
+    domains, zone_ids = zones_of_1_to_8(size)
     config = {
         "mta-sts:cloudflareAccountId": ACCOUNT,
         "mta-sts:cloudflarePlan": "paid",
