@@ -15,13 +15,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mtasts.commands.shared.git import GitError, git, resolve, show
 from mtasts.commands.shared.parser import Help, Parser
 
 if TYPE_CHECKING:
     from mtasts.model.fleet import Declaration, StackFile
-
-GIT_TIMEOUT = 60.0
-"""Seconds one git command may take."""
 
 
 def add_parser(sub: Any) -> None:
@@ -74,29 +72,6 @@ def run(args: argparse.Namespace) -> int:
     if args.fleet_command == "split":
         return _split(project)
     return _check(project, list(dict.fromkeys(args.also)))
-
-
-class GitError(ValueError):
-    """``git`` could not answer; one ``error:`` line, exit 2."""
-
-
-def _git(project: Path, *args: str) -> str:
-    import subprocess
-
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(project), *args],
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise GitError("git is not installed") from None
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines()
-        raise GitError(lines[-1] if lines else f"git {args[0]} failed")
-    return done.stdout
 
 
 def _declaration(project: Path) -> Declaration:
@@ -327,24 +302,14 @@ def _touched(project: Path, base: str, as_json: bool) -> int:
     from mtasts.model.stackfile import parse_yaml
 
     try:
-        if base.startswith("-"):
-            raise GitError(f"--base {base!r}: not a git revision")
-        try:
-            commit = _git(project, "rev-parse", "--verify", "--quiet", f"{base}^{{commit}}").strip()
-        except GitError:
-            raise GitError(f"--base {base!r}: no such git revision in {project}") from None
+        commit = resolve(project, base)
         # Against the working tree, renames as a deletion and an addition, and new untracked files.
-        changed = _git(
-            project, "diff", "--name-only", "--no-renames", "--relative", commit, "--"
-        ).splitlines()
-        changed += _git(project, "ls-files", "--others", "--exclude-standard").splitlines()
+        changed = git(project, "diff", "--name-only", "--no-renames", "--relative", commit, "--").splitlines()
+        changed += git(project, "ls-files", "--others", "--exclude-standard").splitlines()
         shared = False
         why = ""
         if DECLARATION in changed:
-            try:
-                old: str | None = _git(project, "show", f"{commit}:./{DECLARATION}")
-            except GitError:
-                old = None
+            old = show(project, commit, DECLARATION)
             path = project / DECLARATION
             new = path.read_text(encoding="utf-8") if path.is_file() else None
             if old is None or new is None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime
 import json
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from mtasts.checks.retirement import StackVersion, removal_findings, retirement
 from mtasts.checks.routing import routing_change
 from mtasts.commands.shared.args import UsageError, options_from_args
 from mtasts.commands.shared.evidence import assess, reports_source, verify_evidence
+from mtasts.commands.shared.git import GitError, git, resolve, show
 from mtasts.model import budget
 from mtasts.model.config import ConfigError, Deployment, Domain, load_stack
 from mtasts.model.errors import ConfigErrors, every
@@ -42,10 +42,6 @@ from mtasts.model.vocabulary import Hosting, Mode
 
 HISTORY_LIMIT = 500
 """Commits of the stack file read back at most, looking for when ``mode: none`` began."""
-
-
-class GitError(ValueError):
-    """``git`` could not answer (not a repository, unknown revision); the CLI exits 2."""
 
 
 @dataclass(frozen=True)
@@ -118,48 +114,16 @@ class DomainChange:
         }
 
 
-def _git(project_dir: Path, *args: str) -> str:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(project_dir), *args], capture_output=True, text=True, timeout=60, check=False
-        )
-    except FileNotFoundError:
-        raise GitError("git is not installed") from None
-    if done.returncode != 0:
-        raise GitError(
-            done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"git {args[0]} failed"
-        )
-    return done.stdout
-
-
-def _show(project_dir: Path, commit: str, name: str) -> str | None:
-    """``name`` (relative to ``project_dir``) at ``commit``, or None when it did not exist there."""
-    try:
-        return _git(project_dir, "show", f"{commit}:./{name}")
-    except GitError:
-        return None
-
-
-def resolve(project_dir: Path, ref: str) -> str:
-    """The commit ``ref`` names; ``GitError`` saying so when it names none."""
-    if ref.startswith("-"):
-        raise GitError(f"--base {ref!r}: not a git revision")
-    try:
-        return _git(project_dir, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").strip()
-    except GitError:
-        raise GitError(f"--base {ref!r}: no such git revision in {project_dir}") from None
-
-
 def load_at(project_dir: Path, commit: str, stack: str) -> Deployment | None:
     """The stack as committed at ``commit``, by the one loader; None when the file did not exist.
 
     ``Pulumi.yaml`` comes from the same commit (the working tree's when it had none), so defaults
     are the base's own.
     """
-    text = _show(project_dir, commit, f"Pulumi.{stack}.yaml")
+    text = show(project_dir, commit, f"Pulumi.{stack}.yaml")
     if text is None:
         return None
-    project = _show(project_dir, commit, "Pulumi.yaml")
+    project = show(project_dir, commit, "Pulumi.yaml")
     with tempfile.TemporaryDirectory(prefix="mtasts-base-") as tmp:
         where = Path(tmp)
         (where / f"Pulumi.{stack}.yaml").write_text(text, encoding="utf-8")
@@ -177,7 +141,7 @@ def history(project_dir: Path, commit: str, stack: str) -> tuple[Iterator[StackV
     ``git log`` without ``--first-parent`` would walk it by date. The flag says whether the walk
     reaches the start of history (False for a shallow clone or a history past ``HISTORY_LIMIT``).
     """
-    log = _git(
+    log = git(
         project_dir,
         "log",
         "--first-parent",
@@ -187,7 +151,7 @@ def history(project_dir: Path, commit: str, stack: str) -> tuple[Iterator[StackV
         "--",
         f"Pulumi.{stack}.yaml",
     ).splitlines()
-    shallow = _git(project_dir, "rev-parse", "--is-shallow-repository").strip() == "true"
+    shallow = git(project_dir, "rev-parse", "--is-shallow-repository").strip() == "true"
     complete = len(log) <= HISTORY_LIMIT and not shallow
 
     def versions() -> Iterator[StackVersion]:
