@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mtasts.commands.shared.files import write_atomically
 from mtasts.commands.shared.git import GitError, git, resolve, show
 from mtasts.commands.shared.parser import Help, Parser
 
@@ -169,7 +170,7 @@ def _split(project: Path) -> int:
     written = 0
     for stack, text in result.files.items():
         if before.get(stack) != text:
-            (project / stack_file_name(stack)).write_text(text, encoding="utf-8")
+            write_atomically(project / stack_file_name(stack), text)
             written += 1
         change = ""
         new, gone = result.added.get(stack, ()), result.removed.get(stack, ())

@@ -156,8 +156,7 @@ def _summary(plan: _Plan, ids: dict[str, str], lookup: Any) -> str:
     else:
         spent = f"{lookup.calls:,} Cloudflare API call(s), one a zone by name"
     line = (
-        f"{len(plan.wanted):,} zone(s) to record, {len(ids):,} found, "
-        f"{recorded:,} already recorded; {spent}"
+        f"{len(plan.wanted):,} zone(s) to record, {len(ids):,} found, {recorded:,} already recorded; {spent}"
     )
     if unused:
         line += f"; {len(unused):,} recorded zone(s) no longer used, left out: {', '.join(unused)}"
@@ -188,10 +187,9 @@ def _block(ids: dict[str, str]) -> str:
 
 
 def _write(plan: _Plan, ids: dict[str, str]) -> int:
-    import os
     import sys
-    import tempfile
 
+    from mtasts.commands.shared.files import write_atomically
     from mtasts.model.config import ConfigError
     from mtasts.model.loader import load_config, without_zone_ids
     from mtasts.model.stackedit import set_config_mapping
@@ -212,16 +210,6 @@ def _write(plan: _Plan, ids: dict[str, str]) -> int:
     except ConfigError as exc:
         print(f"error: {exc} (nothing written)", file=sys.stderr)
         return 2
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(edited.encode("utf-8"))
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, os.stat(path).st_mode & 0o7777)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    write_atomically(path, edited)
     print(f"wrote mta-sts:zoneIds ({len(ids):,} zone(s)) to {plan.path.name}", file=sys.stderr)
     return 0

@@ -29,6 +29,7 @@ import httpx
 from mtasts.checks.alerts import StateError, compare, current, dump_state, load_state, message
 from mtasts.commands.shared.args import UsageError, names_and_stack, options_from_args, thresholds_from_args
 from mtasts.commands.shared.domain_check import verify
+from mtasts.commands.shared.files import write_atomically
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.vocabulary import Check
 
@@ -93,7 +94,5 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"(${args.webhook_env} is not set: nothing posted)")
     state_path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = state_path.with_name(state_path.name + ".tmp")
-    temporary.write_text(json.dumps(dump_state(state, when), indent=1) + "\n", encoding="utf-8")
-    temporary.replace(state_path)
+    write_atomically(state_path, json.dumps(dump_state(state, when), indent=1) + "\n")
     return 0
