@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from mtasts.model.config import Deployment, Domain
 from mtasts.model.findings import Finding, Severity
-from mtasts.model.shards import script_name, shard_of, zone_of
+from mtasts.model.shards import script_name, zone_of
 from mtasts.model.vocabulary import Check, Hosting, Mode, Routing
 from mtasts.probes.dns import DnsAnswer, DnsStatus
 from mtasts.rfc.names import normalize_name
@@ -192,7 +192,7 @@ def serving_worker(
     if domain.hosting is not Hosting.CLOUDFLARE_WORKER:
         return None
     count = deployment.worker_shards
-    shard = shard_of(zone_of(domain), count)
+    shard = deployment.shard_for(name)
     script = script_name(stack, shard, count)
     how = {
         Routing.ROUTE: f"through the route {domain.policy_host}/* in zone {zone_of(domain)}",

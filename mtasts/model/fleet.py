@@ -46,7 +46,14 @@ from mtasts.model.fleet_touched import SHARED_PATHS, is_shared_path, shared_part
 from mtasts.model.limits import ROUTED_ZONES_PER_WORKER, WORKER_SIZE
 from mtasts.model.loader import load_config
 from mtasts.model.shards import zone_of
-from mtasts.model.stackfile import NAMESPACE, config_values, near_miss_error, near_miss_namespace, parse_yaml
+from mtasts.model.stackfile import (
+    NAMESPACE,
+    config_values,
+    near_miss_error,
+    near_miss_namespace,
+    parse_yaml,
+    project_keys,
+)
 from mtasts.model.validators import fail, shown
 from mtasts.model.vocabulary import Hosting
 from mtasts.rfc.names import normalize_name
@@ -178,19 +185,6 @@ def parse_declaration(document: Mapping[str, Any], name: str = DECLARATION) -> D
     return Declaration(name, prefix, int(bound), shared, zone_maps, domains)
 
 
-def _bare(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Stack config keys as ``mtasts.model.stackfile.stack_config`` hands them to the loader:
-    ``mta-sts:x`` as ``x``, ``github:owner`` as it is, other namespaces dropped."""
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        namespace, colon, bare = key.rpartition(":")
-        if not colon or namespace == NAMESPACE:
-            out[bare] = value
-        elif key == "github:owner":
-            out[key] = value
-    return out
-
-
 def load_declaration(declaration: Declaration, project_defaults: Mapping[str, Any]) -> Deployment:
     """Every declared domain through the one loader, as one stack over ``Pulumi.yaml``'s defaults.
 
@@ -199,7 +193,7 @@ def load_declaration(declaration: Declaration, project_defaults: Mapping[str, An
     over the fleet. The per-script limits are lifted (each generated stack has its own scripts,
     checked when it loads); the per-account ones are ``check_fleet``'s.
     """
-    values = {**project_defaults, **_bare(declaration.config)}
+    values = project_keys(config_values(declaration.config, declaration.name, project_defaults))
     for key, mapping in declaration.zone_maps.items():
         values[key.rpartition(":")[2]] = mapping
     limits = dict(mapping_at(values.get("limits"), "config.mta-sts:limits"))
@@ -212,8 +206,7 @@ def load_generated(text: str, name: str, project_defaults: Mapping[str, Any]) ->
     """A generated stack file's text through the one loader, as ``load_stack`` would load the file."""
     document = parse_yaml(text, name)
     config = mapping_at(document.get("config") if isinstance(document, Mapping) else None, name)
-    values = config_values(config, name, project_defaults)
-    return load_config({k: v for k, v in values.items() if ":" not in k or k == "github:owner"})
+    return load_config(project_keys(config_values(config, name, project_defaults)))
 
 
 def _weight(domain: Domain, whole: Deployment) -> int:

@@ -39,7 +39,7 @@ from mtasts.model.rules import (
     stack_warnings,
     zone_lookups_in_account,
 )
-from mtasts.model.stackfile import NAMESPACE, gc_paused, stack_config
+from mtasts.model.stackfile import NAMESPACE, gc_paused, project_keys, stack_config
 from mtasts.model.validators import (
     DEFAULTS,
     GITHUB_OWNER,
@@ -325,8 +325,7 @@ def _settings(
 def stack_values(project_dir: str | Path, stack: str) -> dict[str, Any]:
     """The config ``load_stack`` loads: ``Pulumi.<stack>.yaml`` over ``Pulumi.yaml``'s defaults,
     the project's keys (bare) and ``github:owner``."""
-    values = stack_config(Path(project_dir), stack)
-    return {k: v for k, v in values.items() if ":" not in k or k == "github:owner"}
+    return project_keys(stack_config(Path(project_dir), stack))
 
 
 def load_stack(project_dir: str | Path, stack: str) -> Deployment:

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from mtasts.model.errors import ConfigError, every
-from mtasts.model.stackfile import MAX_DEPTH, NAMESPACE, gc_paused, nesting_bound, too_deep
+from mtasts.model.stackfile import NAMESPACE, gc_paused, nests_too_deeply
 
 
 def key_lines(text: str, *, project: bool = False) -> dict[str, int]:
@@ -20,8 +20,7 @@ def key_lines(text: str, *, project: bool = False) -> dict[str, int]:
     name, ``mta-sts:domains``). ``project``: ``Pulumi.yaml``, whose ``value:`` or ``default:``
     level under a key is skipped. Read only when an error is to be placed: a second parse."""
     try:
-        bound = nesting_bound(text)
-        if (bound is None or bound > MAX_DEPTH) and too_deep(text):
+        if nests_too_deeply(text):
             return {}  # libyaml's composer would crash on it (see parse_yaml)
         with gc_paused():
             root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
@@ -35,10 +34,9 @@ def key_lines(text: str, *, project: bool = False) -> dict[str, int]:
     for key_node, value_node in config.value:
         name = str(key_node.value)
         namespace, colon, bare = name.rpartition(":")
-        if colon and namespace != NAMESPACE:
-            lines.setdefault(name, key_node.start_mark.line + 1)
-            continue
         lines.setdefault(name, key_node.start_mark.line + 1)
+        if colon and namespace != NAMESPACE:
+            continue
         lines.setdefault(bare, key_node.start_mark.line + 1)
         if project and isinstance(value_node, yaml.MappingNode):
             value_node = _child(value_node, "value") or _child(value_node, "default") or value_node

@@ -154,7 +154,14 @@ _OPEN = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
 _CLOSE = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
 
-def too_deep(text: str) -> bool:
+def nests_too_deeply(text: str) -> bool:
+    """Whether ``text`` nests more than ``MAX_DEPTH`` levels: the cheap bound first, the parser's
+    events only when the bound cannot rule it out. libyaml's composer must never see such text."""
+    bound = nesting_bound(text)
+    return (bound is None or bound > MAX_DEPTH) and _too_deep(text)
+
+
+def _too_deep(text: str) -> bool:
     """Whether ``text`` nests mappings and lists more than ``MAX_DEPTH`` levels deep, from the
     parser's events (no recursion); it stops at the first event over the limit, so a hostile file
     costs the events up to there, not all of them."""
@@ -228,8 +235,7 @@ def parse_yaml(text: str, name: str) -> Any:
     ``nesting_bound`` cannot rule it out.
     """
     try:
-        bound = nesting_bound(text)
-        if (bound is None or bound > MAX_DEPTH) and too_deep(text):
+        if nests_too_deeply(text):
             raise ConfigError(name, f"nests mappings and lists more than {MAX_DEPTH} levels deep")
         with gc_paused():
             return yaml.load(text, Loader=LOADER)
@@ -298,6 +304,12 @@ def config_section(document: Mapping[str, Any], name: str) -> Mapping[Any, Any]:
     if not isinstance(section, Mapping):
         raise ConfigError(name, f"config must be a mapping of keys to values, not {_kind(section)}")
     return section
+
+
+def project_keys(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Of ``config_values``'s result, what the loader reads: the project's keys (bare) and
+    ``github:owner``; other providers' keys left out."""
+    return {k: v for k, v in values.items() if ":" not in k or k == "github:owner"}
 
 
 def project_defaults(project_dir: Path) -> dict[str, Any]:

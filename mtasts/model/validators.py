@@ -20,6 +20,7 @@ A rule that relates two settings (say, "only applies to hosting: github-pages") 
 from __future__ import annotations
 
 import enum
+import functools
 import re
 import reprlib
 from collections.abc import Callable
@@ -173,17 +174,12 @@ def key_name(raw: Any, key: str, what: str) -> str:
     return name
 
 
-_ZONES: dict[str, str | None] = {}
-"""raw zone -> its normalized name, or None when it is not one: every domain of a zone names it."""
-
-
+@functools.lru_cache(maxsize=_MEMO_LIMIT)
 def _zone(raw: str) -> str | None:
-    if raw not in _ZONES:
-        if len(_ZONES) >= _MEMO_LIMIT:
-            _ZONES.clear()
-        name = normalize_name(raw)
-        _ZONES[raw] = None if hostname_problem(name, min_labels=2) else name
-    return _ZONES[raw]
+    """``raw`` as a normalized zone name, or None when it is not one: once per distinct zone,
+    which every domain of the zone names."""
+    name = normalize_name(raw)
+    return None if hostname_problem(name, min_labels=2) else name
 
 
 def zone_name(value: Any, key: str) -> str:
