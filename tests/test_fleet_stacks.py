@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,8 @@ from mtasts.commands import cli
 from mtasts.model.budget import inventory
 from mtasts.model.config import load_stack
 from mtasts.model.fleet import DEFAULT_BOUND, HEADER
-from tests.conftest import ACCOUNT, ROOT
+from tests.conftest import ACCOUNT
+from tests.git_repo import GitProject
 
 DEFAULTS = {"mode": "enforce", "mx": ["mx.mail.example"], "tlsrpt": ["mailto:tls@reports.example"]}
 
@@ -348,24 +347,11 @@ def test_zone_ids_go_to_their_zones_stack_quoted_for_yaml_1_2(project: Path) -> 
 # --- touched ----------------------------------------------------------------------------------
 
 
-class Repo:
+class Repo(GitProject):
     """A git repository holding a Pulumi project."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        shutil.copy(ROOT / "Pulumi.yaml", path / "Pulumi.yaml")
-        self.git("init", "-q", "-b", "main")
-        self.git("config", "user.email", "ops@example.com")
-        self.git("config", "user.name", "ops")
-
-    def git(self, *args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=self.path, capture_output=True, text=True, check=True)
-        return done.stdout
-
     def commit(self) -> str:
-        self.git("add", "-A")
-        self.git("commit", "-q", "-m", "change")
-        return self.git("rev-parse", "HEAD").strip()
+        return self.commit_all("change")
 
 
 def touched(path: Path, base: str, capsys: pytest.CaptureFixture[str]) -> list[str]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +15,7 @@ import yaml
 from mtasts.commands.review import review
 from mtasts.model.config import Deployment
 from mtasts.model.findings import Finding, Severity
+from tests.git_repo import GitProject
 from tests.servers import KnotDns, Lab, zone_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,24 +28,8 @@ def stamp(moment: datetime.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Repo:
+class Repo(GitProject):
     """A git repository holding a Pulumi project with one stack file, ``Pulumi.t.yaml``."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        shutil.copy(ROOT / "Pulumi.yaml", path / "Pulumi.yaml")
-        self.git("init", "-q", "-b", "main")
-        self.git("config", "user.email", "ops@example.com")
-        self.git("config", "user.name", "ops")
-
-    def git(self, *args: str, when: datetime.datetime | None = None) -> str:
-        env = dict(os.environ)
-        if when is not None:
-            env["GIT_COMMITTER_DATE"] = env["GIT_AUTHOR_DATE"] = when.isoformat()
-        done = subprocess.run(
-            ["git", *args], cwd=self.path, env=env, capture_output=True, text=True, check=True
-        )
-        return done.stdout
 
     def write(self, domains: dict[str, dict[str, Any]]) -> None:
         config = {
@@ -60,9 +43,7 @@ class Repo:
 
     def commit(self, domains: dict[str, dict[str, Any]], when: datetime.datetime | None = None) -> str:
         self.write(domains)
-        self.git("add", "-A")
-        self.git("commit", "-q", "-m", "stack", when=when)
-        return self.git("rev-parse", "HEAD").strip()
+        return self.commit_all("stack", when=when)
 
     def plan(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
