@@ -137,10 +137,9 @@ class Prober:
         MX, its policy) is forgotten once its report is made, so the memo does not grow with the
         domain count. Anything still running stays.
         """
-        keys: list[tuple[str, ...]] = [("dns", name.lower(), rdtype) for name, rdtype in questions]
+        keys = [_dns_key(name, rdtype) for name, rdtype in questions]
         for host in policy_hosts:
-            name = host.lower()
-            keys += [("https", name), ("dns", name, "A"), ("dns", name, "AAAA")]
+            keys += [_https_key(host), _dns_key(host, "A"), _dns_key(host, "AAAA")]
         for key in keys:
             task = self._tasks.get(key)
             if task is not None and task.done():
@@ -150,7 +149,7 @@ class Prober:
 
     def query(self, name: str, rdtype: str) -> asyncio.Future[DnsAnswer]:
         """One DNS question (``TXT``, ``MX``, ``A``, ``AAAA``…), asked once per run."""
-        return self.once(("dns", name.lower(), rdtype), lambda: self._query(name, rdtype))
+        return self.once(_dns_key(name, rdtype), lambda: self._query(name, rdtype))
 
     async def _query(self, name: str, rdtype: str) -> DnsAnswer:
         async with self._sockets:
@@ -179,15 +178,13 @@ class Prober:
 
     def tlsa(self, host: str) -> asyncio.Future[TlsaAnswer]:
         """The TLSA records of the MX ``host`` (``_25._tcp.<host>``) and their DNSSEC verdict."""
-        return self.once(
-            ("tlsa", host.lower()), lambda: self._validator.tlsa(host, self.options.smtp_port)
-        )
+        return self.once(("tlsa", host.lower()), lambda: self._validator.tlsa(host, self.options.smtp_port))
 
     # HTTPS -------------------------------------------------------------------
 
     def fetch_policy(self, host: str) -> asyncio.Future[PolicyFetch]:
         """The policy from every address of ``host``, fetched once per run."""
-        return self.once(("https", host.lower()), lambda: self._fetch_policy(host))
+        return self.once(_https_key(host), lambda: self._fetch_policy(host))
 
     async def _fetch_policy(self, host: str) -> PolicyFetch:
         found = await self.addresses(host)
@@ -271,3 +268,13 @@ async def fetch_policy_at(host: str, address: str, options: ProbeOptions) -> Pol
     """Fetch the policy of ``host`` from one ``address`` only; raises ``PolicyFetchError``."""
     async with Prober(options) as prober:
         return await prober.fetch_policy_at(host, address)
+
+
+def _dns_key(name: str, rdtype: str) -> tuple[str, ...]:
+    """The memo's key of a DNS question: what ``query`` asks once and ``forget`` drops."""
+    return ("dns", name.lower(), rdtype)
+
+
+def _https_key(host: str) -> tuple[str, ...]:
+    """The memo's key of a policy fetch from ``host``."""
+    return ("https", host.lower())
