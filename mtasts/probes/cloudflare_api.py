@@ -163,15 +163,10 @@ class CloudflareApi:
         return body
 
     async def zone(self, name: str) -> Zone | None:
-        """The zone named exactly ``name``, or None when the account has none by that name.
-
-        GET /zones?name=… (https://developers.cloudflare.com/api/resources/zones/methods/list/).
-        """
-        found = await self._list("list zones", "/zones", {"name": name}, 50)
-        for item in found:
-            if str(item.get("name", "")).lower() == name.lower():
-                return Zone(str(item["id"]), str(item["name"]))
-        return None
+        """The zone named exactly ``name``, or None when the token sees none by that name
+        (``zones_named``, one request)."""
+        found = await self.zones_named(name)
+        return found[0] if found else None
 
     async def zones_named(self, name: str, account_id: str | None = None) -> list[Zone]:
         """Every zone named exactly ``name`` (in ``account_id`` when given): one request.
