@@ -206,11 +206,9 @@ def _first_difference(found: str, wanted: str) -> int:
 
 
 def _check(project: Path, also: list[str]) -> int:
-    import dataclasses
-
     from mtasts.model.config import ConfigError, Deployment, load_stack, project_defaults
     from mtasts.model.fleet import load_declaration, split, stack_file_name
-    from mtasts.model.preflight import check_fleet
+    from mtasts.model.preflight import check_fleet, once_each
 
     try:
         declaration = _declaration(project)
@@ -252,32 +250,8 @@ def _check(project: Path, also: list[str]) -> int:
             loaded.append((stack, load_stack(project, stack)))
         except ConfigError as exc:
             problems.append(f"{stack_file_name(stack)}: {exc}")
-    owner: dict[str, str] = {}
-    twice: set[str] = set()
-    for stack, deployment in loaded:
-        for domain in deployment.domains:
-            if domain.name in owner:
-                twice.add(domain.name)
-                problems.append(
-                    f"domains.{domain.name}: is declared in stack {owner[domain.name]} and in stack {stack}; "
-                    "a domain belongs to one stack"
-                )
-            else:
-                owner[domain.name] = stack
-    # Counted once each, where first declared, so the limits are summed over the rest as well.
-    seen: set[str] = set()
-    counted = []
-    for stack, deployment in loaded:
-        keep = tuple(d for d in deployment.domains if not (d.name in twice and d.name in seen))
-        seen.update(d.name for d in deployment.domains)
-        counted.append(
-            (
-                stack,
-                deployment
-                if len(keep) == len(deployment.domains)
-                else dataclasses.replace(deployment, domains=keep),
-            )
-        )
+    twice, counted = once_each(loaded)  # each domain counted where first declared
+    problems += [str(error) for error in twice]
     problems += [f"limits.{p.limit.key}: {p.line()} (over the fleet)" for p in check_fleet(counted)]
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)

@@ -11,6 +11,7 @@ Also here: reading the config keys the limits depend on (``mta-sts:cloudflarePla
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections import Counter
@@ -280,26 +281,47 @@ def stack_size_warning(deployment: Deployment) -> str | None:
     )
 
 
+def once_each(
+    stacks: Iterable[tuple[str, Deployment]],
+) -> tuple[list[ConfigError], list[tuple[str, Deployment]]]:
+    """Each domain declared in more than one stack, one error naming both stacks; and the stacks
+    with each such domain kept only where it is first declared, so limits summed over them count
+    it once."""
+    owner: dict[str, str] = {}
+    twice: list[ConfigError] = []
+    counted: list[tuple[str, Deployment]] = []
+    for name, deployment in stacks:
+        keep = []
+        for domain in deployment.domains:
+            first = owner.setdefault(domain.name, name)
+            if first == name:
+                keep.append(domain)
+            else:
+                twice.append(
+                    ConfigError(
+                        f"domains.{domain.name}",
+                        f"is declared in stack {first} and in stack {name}; a domain belongs to one stack",
+                    )
+                )
+        whole = len(keep) == len(deployment.domains)
+        counted.append((name, deployment if whole else dataclasses.replace(deployment, domains=tuple(keep))))
+    return twice, counted
+
+
 def check_fleet(stacks: Iterable[tuple[str, Deployment]]) -> list[Problem]:
     """Per-zone and per-account limits over stacks together, and no domain in two stacks.
 
     A zone's routes and records, and an account's Workers and Cron Triggers, add up over every
     stack deployed to it; the first stack's plans and overrides apply to the sums.
     """
-    owner: dict[str, str] = {}
+    twice, counted = once_each(stacks)
+    if twice:
+        raise twice[0]
     total = _Counts(Counter(), Counter(), Counter(), {}, 0, 0, Counter())
     by_account: dict[str, list[int]] = {}
     limits: Limits | None = None
-    for name, deployment in stacks:
+    for _, deployment in counted:
         limits = limits or deployment.limits
-        for domain in deployment.domains:
-            if domain.name in owner:
-                fail(
-                    f"domains.{domain.name}",
-                    f"is declared in stack {owner[domain.name]} and in stack {name}; "
-                    "a domain belongs to one stack",
-                )
-            owner[domain.name] = name
         counts = _counts(deployment)
         total.routes.update(counts.routes)
         total.custom_domains.update(counts.custom_domains)
