@@ -485,3 +485,28 @@ def test_verify_names_the_shard_the_program_routes_a_failing_domain_to() -> None
         assert routed[domain.policy_host] in note.reason
         assert serving_worker(deployment, "dev", domain.name, passed) is None
     assert len(set(routed.values())) > 1  # the stack really is sharded
+
+
+def test_verify_names_no_shard_where_the_stack_serves_none() -> None:
+    """No note for a domain the stack does not hold, a Pages domain, or a policy that passed; a
+    domain on routing: none is named with the reason nothing reaches its script."""
+    from mtasts.checks.drift import serving_worker
+    from mtasts.model.findings import Finding, Severity
+    from mtasts.model.vocabulary import Check
+
+    cfg = config(
+        {
+            "w.example": {},
+            "n.example": {"routing": "none"},
+            "p.example": {"hosting": "github-pages"},
+        },
+        workerShards=2,
+    )
+    cfg["github:owner"] = "example-org"
+    deployment = load_config(cfg)
+    failed = [Finding(Check.DRIFT_POLICY, Severity.ERROR, "differs")]
+    assert serving_worker(deployment, "dev", "absent.example", failed) is None
+    assert serving_worker(deployment, "dev", "p.example", failed) is None
+    assert serving_worker(deployment, "dev", "w.example", [Finding(Check.POLICY, Severity.INFO, "x")]) is None
+    none = serving_worker(deployment, "dev", "n.example", failed)
+    assert none is not None and none.reason.endswith("but routing: none routes nothing to it")

@@ -123,6 +123,19 @@ def test_a_hand_made_route_is_refused(api: FakeCloudflare) -> None:
     assert f"id {route['id']}, Worker mta-sts" in str(raised.value)
 
 
+def test_without_a_token_the_route_guard_warns_and_lets_cloudflare_refuse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Routes are only visible through the API: with no token the guard cannot look, says so and
+    why that is safe (one pattern routes to one Worker), and does not stop the create."""
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN", raising=False)
+    said: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: said.append(message))
+    asyncio.run(route_guard_function("t")(route_args()))  # type: ignore[arg-type]
+    assert len(said) == 1 and "was not looked for" in said[0]
+    assert "Cloudflare refuses ours (one Worker per pattern) and it keeps serving" in said[0]
+
+
 def stack() -> dict[str, object]:
     return {
         "mta-sts:cloudflareAccountId": ACCOUNT,

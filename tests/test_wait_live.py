@@ -199,3 +199,17 @@ def test_progress_meter_on_a_terminal_only(host: PolicyHost) -> None:
     assert f"] {A}: serves id {host.stack.domain(A).policy_id}" in err  # the change lines stay
     assert err.replace("\r\n", "\n").endswith("\n")  # the meter's line is ended
     assert "\r" not in out and "wait-live:" not in out
+
+
+def test_a_timed_out_wait_ends_the_meter_before_its_verdict(host: PolicyHost) -> None:
+    """The wait runs out on a terminal: the meter's line is ended, the verdict on stdout names
+    the domain not live, and the exit status is 1."""
+    from tests.terminal import run_with_terminal_stderr
+
+    host.serve_old(A)
+    argv = [sys.executable, "-m", "mtasts", *host.argv(A, "--timeout", "2", "--rounds", "1", "--span", "0")]
+    code, out, err = run_with_terminal_stderr(argv, timeout=40)
+    assert code == 1, out + err
+    assert "\rwait-live: 0/1 domains serve the planned policy" in err
+    assert err.replace("\r\n", "\n").endswith("\n")
+    assert out.startswith(f"not live: {A}") and "timed out after 2 s: 1 of 1 domain(s) not live" in out
