@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from mtasts import checks
 from mtasts.checks.certificates import (
@@ -30,6 +30,8 @@ from mtasts.probes.custom_hostnames import Api
 from mtasts.probes.dnssec import Security, TlsaAnswer
 from mtasts.rfc.policy import Policy, policy_host
 from mtasts.rfc.records import sts_name, tlsrpt_name
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -205,27 +207,42 @@ async def verify_async(
     stack = {d.name: d for d in expected.domains} if expected else {}
     api = await ask_api(expected, Api.from_environment(timeout=options.timeout))
     now = datetime.datetime.now(datetime.UTC)
-    names = list(domains)
-    reports: list[Report | None] = [None] * len(names)
-    # ``concurrency`` workers take the domains in turn: only that many checks exist at any time,
-    # not one waiting task per domain (10,000 domains made 10,000 tasks up front).
-    todo = iter(enumerate(names))
-    done = 0
     async with Prober(options) as prober:
 
-        async def worker() -> None:
-            nonlocal done
-            for index, name in todo:
-                reports[index] = await check_domain(prober, name, stack.get(name), thresholds, now, api)
-                prober.forget(
-                    [(sts_name(name), "TXT"), (tlsrpt_name(name), "TXT"), (name, "MX")], [policy_host(name)]
-                )
-                done += 1
-                if progress is not None:
-                    progress(done, len(names))
+        async def one(name: str) -> Report:
+            report = await check_domain(prober, name, stack.get(name), thresholds, now, api)
+            prober.forget(
+                [(sts_name(name), "TXT"), (tlsrpt_name(name), "TXT"), (name, "MX")], [policy_host(name)]
+            )
+            return report
 
-        await asyncio.gather(*(worker() for _ in range(min(max(1, concurrency), len(names)))))
-    return [r for r in reports if r is not None]
+        return await in_turn(list(domains), one, concurrency, progress)
+
+
+async def in_turn(
+    names: list[str],
+    one: Callable[[str], Awaitable[T]],
+    concurrency: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[T]:
+    """``one(name)`` for every name, ``concurrency`` at a time, results in the order given;
+    ``progress(done, total)`` as each is done. That many workers take the names in turn, so only
+    that many checks exist at any time, not one waiting task per domain (10,000 domains made
+    10,000 tasks up front)."""
+    results: list[T | None] = [None] * len(names)
+    todo = iter(enumerate(names))
+    done = 0
+
+    async def worker() -> None:
+        nonlocal done
+        for index, name in todo:
+            results[index] = await one(name)
+            done += 1
+            if progress is not None:
+                progress(done, len(names))
+
+    await asyncio.gather(*(worker() for _ in range(min(max(1, concurrency), len(names)))))
+    return [r for r in results if r is not None]
 
 
 def verify(

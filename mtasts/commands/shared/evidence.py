@@ -17,7 +17,7 @@ from typing import Any
 
 from mtasts.checks.readiness import ReportsUnavailable, Summaries, Verdict, VerifyEvidence, evaluate
 from mtasts.commands.shared.delegated import ApiView, ask_api
-from mtasts.commands.shared.domain_check import check_domain
+from mtasts.commands.shared.domain_check import check_domain, in_turn
 from mtasts.commands.shared.progress import Progress
 from mtasts.commands.shared.receiver import ReportsError, ReportsRefused, endpoint_for, fetch_summary
 from mtasts.model.config import Deployment
@@ -43,25 +43,17 @@ async def verify_evidence_async(
     A customer domain of ``deployment`` (``hosting: delegated``) is judged on its onboarding
     first: while pending, its findings are the onboarding's (and it is not ready).
     """
-    limit = asyncio.Semaphore(max(1, concurrency))
     customers = {d.name: d for d in deployment.delegated_domains} if deployment is not None else {}
     api = await ask_api(deployment, Api.from_environment(timeout=options.timeout)) if customers else ApiView()
-    done = 0
     async with Prober(options) as prober:
 
         async def one(name: str) -> VerifyEvidence:
-            nonlocal done
-            async with limit:
-                report = await check_domain(prober, name, api=api, customer=customers.get(name))
-                mx = await prober.mx(name)  # the answer check_domain used: asked once per prober
-                found = await asyncio.gather(*(prober.addresses(h) for h in mx.hosts))
-                addresses = {a.host: a.all for a in found}
-            done += 1
-            if progress is not None:
-                progress(done, len(names))
-            return VerifyEvidence(report.findings, mx, addresses)
+            report = await check_domain(prober, name, api=api, customer=customers.get(name))
+            mx = await prober.mx(name)  # the answer check_domain used: asked once per prober
+            found = await asyncio.gather(*(prober.addresses(h) for h in mx.hosts))
+            return VerifyEvidence(report.findings, mx, {a.host: a.all for a in found})
 
-        evidence = await asyncio.gather(*(one(n) for n in names))
+        evidence = await in_turn(list(names), one, concurrency, progress)
     return dict(zip(names, evidence, strict=True))
 
 
