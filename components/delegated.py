@@ -19,6 +19,17 @@ that read it, as senders do, and waits until none serves other bytes than the ne
 ``rounds`` looks in a row over at least ``span`` seconds (``mta-sts:liveGate``).
 A customer whose name does not resolve or answer yet (its CNAMEs are not in place) is skipped:
 no sender can fetch its policy, so none can cache a stale one under the new id (RFC 8461 §8.1).
+
+A customer moves between its own TXT and the wildcard when the common policy changes, and the
+id it reads changes with the move, so each move is gated too:
+
+- onto its own record: the wildcard waits for every exception (``depends_on``), so a customer
+  leaving the wildcard reads its own record, checked by the gate, before the wildcard's id changes;
+- back onto the wildcard: its own record is deleted (at the end of ``up``, after every update),
+  and the leave gate, a ``before_delete`` hook, first waits until the customer serves the
+  wildcard's id. Delete hooks are found by name (pulumi ``resource_hooks.py``: "the engine needs to
+  be able to identify a hook when a resource is deleted"), so ``register_leave_gate`` runs in every
+  program, and ``pulumi destroy`` needs ``--run-program``.
 """
 
 from __future__ import annotations
@@ -36,7 +47,7 @@ from components.dns import COMMENT
 from mtasts.model import policy_worker
 from mtasts.model.cloudflare import WORKER_NAME, derived_name
 from mtasts.model.config import Deployment, Domain
-from mtasts.model.delegation import DelegationSettings, OperatorRecord
+from mtasts.model.delegation import DelegationSettings, OperatorRecord, wildcard_readers
 from mtasts.model.rollout import LiveGate
 from mtasts.model.vocabulary import RecordRole, Reports
 from mtasts.probes.live import Served, look
@@ -46,6 +57,7 @@ from mtasts.rfc.names import normalize_name
 from mtasts.rfc.records import RecordError, parse_sts_record
 
 HOOK_NAME = "mta-sts-delegated-live-gate"
+LEAVE_HOOK_NAME = "mta-sts-delegated-leave-gate"
 
 
 def script_name(stack: str) -> str:
@@ -79,6 +91,8 @@ class DelegatedHostingArgs:
     customer reads waits for them, as a domain's own does (``components.dns``)."""
     options: ProbeOptions | None = None
     """How the gate fetches (tests: loopback servers); None: as a sender on the internet."""
+    leave_gate: pulumi.ResourceHook | None = None
+    """``register_leave_gate``'s hook, bound ``before_delete`` to each customer's own ``_mta-sts`` TXT."""
 
 
 class DelegatedHosting(pulumi.ComponentResource):
@@ -141,14 +155,20 @@ class DelegatedHosting(pulumi.ComponentResource):
             )
         gate = delegated_gate(args.live_gate, {r.record.name: r.customers for r in txt}, args.options)
         builtin = {c.name for c in args.customers if c.reports is Reports.BUILTIN}
-        for record in txt:
+        # Every customer's own records first, then the wildcards: a customer moving off a wildcard
+        # reads its own record (gated) before the wildcard's content changes under it.
+        own = [r for r in txt if not r.record.name.startswith("*.")]
+        for record in [*own, *(r for r in txt if r.record.name.startswith("*."))]:
             waits = list(serving)
-            if len(record.customers) == 1 and not record.record.name.startswith("*."):
+            if record in own:
                 waits.append(self.custom_hostnames[record.customers[0]])
+            else:
+                waits += [self.records[r.key] for r in own if r.record.role is record.record.role]
             if record.record.role is RecordRole.TLSRPT and builtin.intersection(record.customers):
                 waits += args.reporting
-            hooks = gate if record.record.role is RecordRole.STS else None
-            self.records[record.key] = self._record(record, zone_id, waits, hooks)
+            sts = record.record.role is RecordRole.STS
+            leave = args.leave_gate if sts and record in own else None
+            self.records[record.key] = self._record(record, zone_id, waits, gate if sts else None, leave)
         self.register_outputs({"scriptName": self.script.script_name, "customHostnames": len(args.customers)})
 
     def _record(
@@ -157,9 +177,14 @@ class DelegatedHosting(pulumi.ComponentResource):
         zone_id: pulumi.Input[str],
         depends_on: list[pulumi.Resource],
         gate: pulumi.ResourceHook | None,
+        leave: pulumi.ResourceHook | None = None,
     ) -> cloudflare.DnsRecord:
         hooks = retry.with_retry(
-            pulumi.ResourceHookBinding(before_create=[gate], before_update=[gate]) if gate else None
+            pulumi.ResourceHookBinding(
+                before_create=[gate], before_update=[gate], before_delete=[leave] if leave else None
+            )
+            if gate
+            else None
         )
         data = record.record
         return cloudflare.DnsRecord(
@@ -191,6 +216,47 @@ def waiting(looks: Sequence[Served]) -> list[Served]:
     return [served for served in looks if served.ids and not served.live]
 
 
+async def _until_served(
+    settings: LiveGate, name: str, customers: Sequence[str], expected: str, options: ProbeOptions
+) -> None:
+    """Wait until none of ``customers`` serves other bytes than ``expected`` names, steadily:
+    ``rounds`` good looks in a row over ``span`` seconds, as the domain gate; raise on timeout."""
+    deadline = time.monotonic() + settings.timeout
+    good, since, last_held = 0, 0.0, []
+    while True:
+        # A new prober each round: a prober answers each question once per run.
+        async with Prober(options) as prober:
+
+            async def fetch(host: str, _: ProbeOptions, prober: Prober = prober) -> PolicyFetch:
+                return await prober.fetch_policy(host)
+
+            looks = await asyncio.gather(*(look(c, expected, options, fetch) for c in customers))
+        held = waiting(looks)
+        now = time.monotonic()
+        if held:
+            good, last_held = 0, held
+        else:
+            since = now if good == 0 else since
+            good += 1
+            if good >= settings.rounds and now - since >= settings.span:
+                return
+        left = deadline - now
+        if left <= 0:
+            lines = "; ".join(s.describe() for s in last_held) or "not steadily served"
+            raise DelegatedGateError(
+                f"after {settings.timeout:g} s the new policy is not served: {lines}; {name} is left "
+                "as it was (RFC 8461 §8.1). Run `pulumi up` again once it is served."
+            )
+        await asyncio.sleep(min(settings.interval, left))
+
+
+def _sts_id(name: str, content: object) -> str:
+    try:
+        return parse_sts_record(str(content or "")).id
+    except RecordError as exc:
+        raise DelegatedGateError(f"{name}: content is not a v=STSv1 record: {exc}") from None
+
+
 def gate_function(
     settings: LiveGate, readers: Mapping[str, Sequence[str]], options: ProbeOptions | None = None
 ) -> pulumi.ResourceHookFunction:
@@ -200,44 +266,54 @@ def gate_function(
     async def mta_sts_delegated_live_gate(args: pulumi.ResourceHookArgs) -> None:
         inputs = args.new_inputs or {}
         name = normalize_name(str(inputs.get("name") or ""))
-        try:
-            expected = parse_sts_record(str(inputs.get("content") or "")).id
-        except RecordError as exc:
-            raise DelegatedGateError(f"{name}: content is not a v=STSv1 record: {exc}") from None
+        expected = _sts_id(name, inputs.get("content"))
         customers = tuple(readers.get(name, ()))
         pulumi.log.info(
             f"delegated live gate: {len(customers)} customer(s) of {name} must serve id {expected}"
         )
-        deadline = time.monotonic() + settings.timeout
-        good, since, last_held = 0, 0.0, []
-        while True:
-            # A new prober each round: a prober answers each question once per run.
-            async with Prober(probe_options) as prober:
-
-                async def fetch(host: str, _: ProbeOptions, prober: Prober = prober) -> PolicyFetch:
-                    return await prober.fetch_policy(host)
-
-                looks = await asyncio.gather(*(look(c, expected, probe_options, fetch) for c in customers))
-            held = waiting(looks)
-            now = time.monotonic()
-            if held:
-                good, last_held = 0, held
-            else:
-                since = now if good == 0 else since
-                good += 1
-                # Steadily, as the domain gate: ``rounds`` good looks in a row over ``span`` seconds.
-                if good >= settings.rounds and now - since >= settings.span:
-                    return
-            left = deadline - now
-            if left <= 0:
-                lines = "; ".join(s.describe() for s in last_held) or "not steadily served"
-                raise DelegatedGateError(
-                    f"after {settings.timeout:g} s the new policy is not served: {lines}; {name} is left "
-                    "as it was (RFC 8461 §8.1). Run `pulumi up` again once it is served."
-                )
-            await asyncio.sleep(min(settings.interval, left))
+        await _until_served(settings, name, customers, expected, probe_options)
 
     return mta_sts_delegated_live_gate
+
+
+def leave_gate_function(
+    settings: LiveGate,
+    returning: Mapping[str, str],
+    wildcard_id: str | None,
+    options: ProbeOptions | None = None,
+) -> pulumi.ResourceHookFunction:
+    """The leave gate's body: before a customer's own ``_mta-sts`` TXT is deleted, a customer that
+    stays (``returning``: that record's name → the customer, now on the wildcard) must serve the
+    wildcard's id, which it reads once the record is gone. A customer that left the stack (after
+    RFC 8461 §8.3's ``mode: none``) has no custom hostname any more: nothing to wait for."""
+    probe_options = options or ProbeOptions()
+
+    async def mta_sts_delegated_leave_gate(args: pulumi.ResourceHookArgs) -> None:
+        name = normalize_name(str((args.old_inputs or {}).get("name") or ""))
+        customer = returning.get(name)
+        if customer is None or wildcard_id is None:
+            return
+        pulumi.log.info(
+            f"delegated leave gate: {customer} reads the wildcard once {name} is deleted; "
+            f"it must serve id {wildcard_id}"
+        )
+        await _until_served(settings, name, (customer,), wildcard_id, probe_options)
+
+    return mta_sts_delegated_leave_gate
+
+
+def register_leave_gate(deployment: Deployment, options: ProbeOptions | None = None) -> pulumi.ResourceHook:
+    """The leave gate, registered by every program, with customers or not: the engine runs a
+    deleted resource's hooks by name, and fails the delete when the program has none of that name."""
+    returning: dict[str, str] = {}
+    wildcard_id = None
+    if deployment.delegation is not None:
+        records = deployment.operator_records
+        returning = wildcard_readers(deployment.delegation, records)
+        wildcard = next((r for r in records if r.record.name == deployment.delegation.sts_wildcard), None)
+        wildcard_id = _sts_id(wildcard.record.name, wildcard.record.content) if wildcard else None
+    function = leave_gate_function(deployment.live_gate, returning, wildcard_id, options)
+    return pulumi.ResourceHook(LEAVE_HOOK_NAME, function, pulumi.ResourceHookOptions(on_dry_run=False))
 
 
 def delegated_gate(
@@ -254,6 +330,7 @@ def delegated_hosting(
     stack: str,
     zone_id: pulumi.Input[str],
     reporting: Sequence[pulumi.Resource] = (),
+    leave_gate: pulumi.ResourceHook | None = None,
 ) -> DelegatedHosting:
     """The program's hook: the stack's customer domains, when it has any."""
     assert deployment.delegation is not None and deployment.cloudflare_account_id is not None  # the loader
@@ -268,5 +345,6 @@ def delegated_hosting(
             live_gate=deployment.live_gate,
             zone_id=zone_id,
             reporting=reporting,
+            leave_gate=leave_gate,
         ),
     )

@@ -210,3 +210,32 @@ def test_a_builtin_customers_tlsrpt_record_waits_for_the_receiver() -> None:
     assert receiver.urn in own.options.depends_on
     shared = records[f"*._smtp._tls.{SAAS_ZONE}"]
     assert receiver.urn not in shared.options.depends_on  # only bravo reads it, not builtin
+
+
+def test_a_wildcard_changes_only_after_the_customers_leaving_it_read_their_own(run: ProgramRun) -> None:
+    """Each wildcard TXT waits for every customer's own TXT of its kind: a customer moved off the
+    common policy reads its own (gated) record before the wildcard's id changes under it."""
+    records = {r.inputs["name"]: r for r in run.of_type(DNS)}
+    for kind in ("_mta-sts", "_smtp._tls"):
+        wildcard = records[f"*.{kind}.{SAAS_ZONE}"]
+        own = [r for n, r in records.items() if n.endswith(f".{kind}.{SAAS_ZONE}") and not n.startswith("*.")]
+        assert own
+        for record in own:
+            assert record.urn in wildcard.options.depends_on, (kind, record.name)
+
+
+def test_a_customers_own_sts_record_is_deleted_only_behind_the_leave_gate(run: ProgramRun) -> None:
+    """A customer's own _mta-sts TXT carries the leave gate before_delete (the wildcard does not)."""
+    own = run.by_name("charlie.customer.example-sts")
+    assert own.options.hooks["before_delete"] == ("mta-sts-delegated-leave-gate",)
+    assert "before_delete" not in run.by_name("delegation-sts").options.hooks
+    assert "before_delete" not in run.by_name("echo.customer.example-tlsrpt").options.hooks
+    assert run.hooks["mta-sts-delegated-leave-gate"].on_dry_run is False
+
+
+def test_the_leave_gate_is_registered_without_customers() -> None:
+    """A stack whose last customers left still registers the leave gate, which their deletion runs."""
+    found = run_program(config({"own.example": {"hosting": "cloudflare-worker"}}))
+    assert found.error is None, repr(found.error)
+    assert "mta-sts-delegated-leave-gate" in found.hooks
+    assert found.of_type(CUSTOM_HOSTNAME) == []

@@ -410,6 +410,51 @@ def test_the_delegated_gate_holds_while_a_customer_serves_other_bytes(lab: Lab) 
         asyncio.run(gate(gate_args(wildcard.record.name, '"v=STSv1; id=new1"')))  # type: ignore[arg-type]
 
 
+def delete_args(name: str) -> pulumi.ResourceHookArgs:
+    old = {"name": name, "type": "TXT", "content": '"v=STSv1; id=old"', "ttl": 300}
+    return pulumi.ResourceHookArgs(
+        urn=f"urn:pulumi:lab::mta-sts::cloudflare:index/dnsRecord:DnsRecord::{name}",
+        id="record-id",
+        name=name,
+        type="cloudflare:index/dnsRecord:DnsRecord",
+        new_inputs=None,
+        old_inputs=old,
+        old_outputs=old,
+    )
+
+
+def test_the_leave_gate_passes_once_a_returning_customer_serves_the_wildcard_id(lab: Lab) -> None:
+    """good.test's own TXT, left from an earlier up, is deleted once good.test serves the wildcard's id."""
+    from components.delegated import leave_gate_function
+    from mtasts.model.delegation import sts_target
+
+    own = sts_target(lab.stack.delegation, "good.test")  # type: ignore[arg-type]
+    wildcard_id = lab.stack.domain("good.test").policy_id
+    settings = LiveGate(timeout=10, interval=0.2, rounds=2, span=0.2)
+    gate = leave_gate_function(settings, {own: "good.test"}, wildcard_id, lab.options())
+    asyncio.run(gate(delete_args(own)))  # type: ignore[arg-type]
+
+
+def test_the_leave_gate_holds_a_customer_not_serving_the_wildcard_id(lab: Lab) -> None:
+    """testing.test's own TXT is not deleted while it serves other bytes than the wildcard's id names."""
+    from components.delegated import DelegatedGateError, leave_gate_function
+    from mtasts.model.delegation import sts_target
+
+    own = sts_target(lab.stack.delegation, "testing.test")  # type: ignore[arg-type]
+    wildcard_id = lab.stack.domain("good.test").policy_id
+    settings = LiveGate(timeout=1, interval=0.2, rounds=1, span=0)
+    gate = leave_gate_function(settings, {own: "testing.test"}, wildcard_id, lab.options())
+    served = lab.stack.domain("testing.test").policy_id
+    with pytest.raises(
+        DelegatedGateError, match=f"testing.test: expected id {wildcard_id}, but serves id {served}"
+    ):
+        asyncio.run(gate(delete_args(own)))  # type: ignore[arg-type]
+    # A record of a customer that left the stack (no reader): deleted without waiting.
+    started = time.monotonic()
+    asyncio.run(gate(delete_args(f"gone-0000._mta-sts.{OPS}")))  # type: ignore[arg-type]
+    assert time.monotonic() - started < 0.5
+
+
 def test_readiness_names_the_onboarding_of_a_pending_customer(
     lab: Lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

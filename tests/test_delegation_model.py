@@ -206,6 +206,49 @@ def test_customers_on_one_policy_share_the_wildcard_and_others_get_their_own() -
     ]
 
 
+def test_customers_on_the_wildcard_are_those_whose_old_own_record_the_leave_gate_holds() -> None:
+    """wildcard_readers: the own-record name of each customer now on the wildcard, and no other."""
+    from mtasts.model.delegation import wildcard_readers
+
+    deployment = load({"a.example": {}, "b.example": {}, "c.example": {"mode": "testing"}})
+    assert deployment.delegation is not None
+    assert wildcard_readers(deployment.delegation, deployment.operator_records) == {
+        f"{label('a.example')}._mta-sts.{ZONE}": "a.example",
+        f"{label('b.example')}._mta-sts.{ZONE}": "b.example",
+    }
+    assert wildcard_readers(deployment.delegation, ()) == {}
+
+
+@pytest.mark.parametrize(
+    ("domains", "key", "words"),
+    [
+        (
+            {"shop.mtasts.provider.example": {}},
+            "domains.shop.mtasts.provider.example",
+            "inside the delegation zone",
+        ),
+        ({ZONE: {}}, f"domains.{ZONE}", "inside the delegation zone"),
+        (
+            {"a.example": {}, ZONE: {"hosting": "cloudflare-worker"}},
+            "delegation.zone",
+            f"is also the zone of {ZONE} (cloudflare-worker): the customers' */* Worker route",
+        ),
+        (
+            {"a.example": {}, "www.mtasts.provider.example": {"hosting": "cloudflare-worker", "zone": ZONE}},
+            "delegation.zone",
+            "use a zone of its own",
+        ),
+    ],
+)
+def test_the_delegation_zone_is_the_customers_alone(domains: dict[str, Any], key: str, words: str) -> None:
+    """A customer inside the delegation zone, or a domain of ours in it (the */* route would take all
+    of the zone's traffic), is refused naming the key."""
+    with pytest.raises(ConfigError) as caught:
+        load(domains)
+    assert caught.value.key == key
+    assert words in str(caught.value)
+
+
 def test_record_count_does_not_grow_with_customers_on_the_common_policy() -> None:
     """1,000 customers on one policy cost 3 records in the zone, within the Free plan's 200."""
     deployment = load({f"c{i}.example": {} for i in range(1000)})

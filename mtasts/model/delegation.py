@@ -37,6 +37,7 @@ from mtasts.model.errors import ConfigError
 from mtasts.model.limits import CUSTOM_HOSTNAMES_INCLUDED, DNS_RECORDS_PER_ZONE, Limits
 from mtasts.model.objects import host_name, settings_object
 from mtasts.model.objects import zone_id as checked_zone_id
+from mtasts.model.shards import zone_of
 from mtasts.model.vocabulary import RecordRole
 from mtasts.rfc.names import MAX_NAME_LENGTH
 from mtasts.rfc.records import STS_LABEL, StsRecord, quote_txt
@@ -60,6 +61,8 @@ the domains are those Cloudflare's CAA page lists (developers.cloudflare.com/ssl
 caa-records/)."""
 
 TLSRPT_LABEL = "_smtp._tls"
+STS_WILDCARD_KEY = "delegation-sts"
+"""The resource name of ``*._mta-sts.<zone>``, the TXT most customers read."""
 FALLBACK_ORIGIN = "100::"
 """The originless fallback origin: "Workers as your fallback origin" (developers.cloudflare.com/
 cloudflare-for-platforms/cloudflare-for-saas/start/advanced-settings/worker-as-origin/)."""
@@ -203,7 +206,7 @@ def operator_records(settings: DelegationSettings, customers: Sequence[Domain]) 
     content = quote_txt(StsRecord(id=shared).render())
     out.append(
         OperatorRecord(
-            "delegation-sts",
+            STS_WILDCARD_KEY,
             Record(RecordRole.STS, settings.sts_wildcard, "TXT", content, TXT_TTL),
             on_wildcard,
         )
@@ -231,6 +234,16 @@ def operator_records(settings: DelegationSettings, customers: Sequence[Domain]) 
                 )
                 out.append(OperatorRecord(f"{name}-tlsrpt", record, (name,)))
     return tuple(out)
+
+
+def wildcard_readers(settings: DelegationSettings, records: Sequence[OperatorRecord]) -> dict[str, str]:
+    """Name of the ``_mta-sts`` TXT each customer on the wildcard would have of its own → that
+    customer: whose record of that name, left from an earlier ``up``, is deleted in this one. Its
+    deletion makes the customer read the wildcard's id instead (RFC 4592 §2.2.1)."""
+    wildcard = next((r for r in records if r.key == STS_WILDCARD_KEY), None)
+    if wildcard is None:
+        return {}
+    return {sts_target(settings, name): name for name in wildcard.customers}
 
 
 def by_customer(records: Sequence[OperatorRecord]) -> dict[str, list[OperatorRecord]]:
@@ -295,16 +308,35 @@ def usage(
 
 
 def check_stack(domains: Iterable[Domain]) -> None:
-    """Names Cloudflare would only refuse during ``pulumi up``: one label per customer, names that fit.
+    """Names Cloudflare would only refuse during ``pulumi up``: one label per customer, names that fit;
+    no customer inside the delegation zone, and no domain of ours sharing it with the customers.
 
     The zone's limits (custom hostnames, DNS records) are counted with the others by
     ``mtasts.model.preflight``.
     """
+    domains = tuple(domains)
     customers = [d for d in domains if d.delegation is not None]
     if not customers:
         return
     settings = customers[0].delegation
     assert settings is not None
+    zone = settings.zone
+    for customer in customers:
+        if customer.name == zone or customer.name.endswith("." + zone):
+            _fail(
+                f"domains.{customer.name}",
+                f"is inside the delegation zone {zone}, whose records this stack manages: a customer's "
+                "CNAMEs live in the customer's own DNS (host a domain of yours as cloudflare-worker)",
+            )
+    for domain in domains:
+        if domain.delegation is None and zone_of(domain) == zone:
+            # "Workers as your fallback origin": the */* route "matches all traffic entering your
+            # zone", so the zone's own names would get the customers' Worker (404 for them).
+            _fail(
+                f"{KEY}.zone",
+                f"{zone} is also the zone of {domain.name} ({domain.hosting}): the customers' */* "
+                "Worker route would take every request to the zone's own names; use a zone of its own",
+            )
     labels: dict[str, str] = {}
     for customer in customers:
         label = customer_label(customer.name)
