@@ -60,6 +60,9 @@ class ChasingDns:
         host, port = self.upstream
         response = await dns.asyncquery.udp(query, host, port=port, timeout=2)
         question = query.question[0]
+        if response.rcode() == dns.rcode.REFUSED:
+            # A name in no zone of the lab (a top-level domain's CAA, say): one that does not exist.
+            response.set_rcode(dns.rcode.NXDOMAIN)
         if question.rdtype in (dns.rdatatype.CNAME, dns.rdatatype.ANY):
             return response
         for _ in range(MAX_CHAIN):

@@ -49,16 +49,27 @@ OPS = "ops.test"
 MX_ADDRESS = "127.0.0.2"
 TOKEN = "lab-token"
 ZONE_ID = "0123456789abcdef0123456789abcdef"
-SERVING = ("good.test", "testing.test")
-"""Customers with every CNAME in place and a certificate."""
+SERVING = ("good.test", "testing.test", "chain.test", "upper.test")
+"""Customers with every CNAME in place and a certificate (chain.test through a second zone's
+CNAMEs, upper.test with its CNAME targets written in capitals)."""
 CUSTOMERS = {
     "good.test": {},
     "testing.test": {"mode": "testing"},
+    "chain.test": {},
+    "upper.test": {},
     "missing.test": {},
     "elsewhere.test": {},
     "caa.test": {},
     "pending.test": {},
+    "thief.test": {},
+    "dangling.test": {},
+    "sub.caa-parent.test": {},
+    "critical.test": {},
 }
+HOP = "chain-hop.test"
+"""A zone chain.test's CNAMEs lead through before they reach the operator's names."""
+ZONE_OF = {"sub.caa-parent.test": "caa-parent.test"}
+"""Customers whose records live in a parent zone (which holds the CAA that governs them)."""
 
 
 def stack_yaml() -> dict[str, Any]:
@@ -86,20 +97,57 @@ def printed_records(project: Path) -> dict[str, list[str]]:
     return {name: d["delegation"]["customerRecords"] for name, d in plan["domains"].items()}
 
 
-def customer_zone(name: str, lines: list[str]) -> str:
-    """The customer's zone: the printed lines as they are (absolute names), CAA as its case needs."""
-    records = [tuple(line.split("\t")[i] for i in (0, 3, 4)) for line in lines]
-    if name == "elsewhere.test":
-        elsewhere = ("mta-sts.other-provider.invalid.", "x._mta-sts.invalid.", "x._smtp._tls.invalid.")
-        records = [(n, t, target) for (n, t, _), target in zip(records, elsewhere, strict=True)]
-    if name == "missing.test":
-        records = []
-    records.append(("@", "MX", f"10 mx.{OPS}."))
-    if name == "caa.test":
-        records.append(("@", "CAA", '0 issue "digicert.com"'))
-    if name == "good.test":
-        records.append(("@", "CAA", '0 issue "letsencrypt.org"'))
-    return zone_text(name, records)
+def customer_zones(printed: dict[str, list[str]], stack: Deployment) -> dict[str, str]:
+    """Each customer's zone with the lines ``plan --json`` printed pasted in as they are (absolute
+    names, tabs), or, for the customers not onboarded right, the records each case needs."""
+    records_in: dict[str, list[tuple[str, str, str]]] = {HOP: [], "caa-parent.test": []}
+    pasted_in: dict[str, list[str]] = {}
+    hop = records_in[HOP]
+    records_in["caa-parent.test"].append(("caa-parent.test.", "CAA", '0 issue "digicert.com"'))
+    for name, lines in printed.items():
+        zone = ZONE_OF.get(name, name)
+        records = records_in.setdefault(zone, [])
+        records.append((f"{name}.", "MX", f"10 mx.{OPS}."))
+        pasted = list(lines)
+        if name == "elsewhere.test":
+            pasted = []
+            records += [
+                (f"mta-sts.{name}.", "CNAME", "mta-sts.other-provider.invalid."),
+                (f"_mta-sts.{name}.", "CNAME", "x._mta-sts.invalid."),
+                (f"_smtp._tls.{name}.", "CNAME", "x._smtp._tls.invalid."),
+            ]
+        if name == "missing.test":
+            pasted = []
+        if name == "thief.test":  # its _mta-sts CNAME at another customer's TXT
+            stolen = next(
+                r.content for r in stack.domain("good.test").records if r.name.startswith("_mta-sts.")
+            )
+            pasted = [line for line in lines if not line.startswith("_mta-sts.")]
+            records.append((f"_mta-sts.{name}.", "CNAME", stolen))
+        if name == "dangling.test":  # its _mta-sts CNAME at a name that does not exist
+            pasted = [line for line in lines if not line.startswith("_mta-sts.")]
+            records.append((f"_mta-sts.{name}.", "CNAME", f"gone._mta-sts.{HOP}."))
+        if name == "chain.test":  # every CNAME through a second zone's CNAME
+            pasted = []
+            for line in lines:
+                owner, _, _, _, target = line.split("\t")
+                middle = f"{owner.split('.', 1)[0]}.{HOP}."
+                records.append((owner, "CNAME", middle))
+                hop.append((middle, "CNAME", target))
+        if name == "upper.test":
+            pasted = ["\t".join([*line.split("\t")[:4], line.split("\t")[4].upper()]) for line in lines]
+        if name == "caa.test":
+            records.append((f"{name}.", "CAA", '0 issue "digicert.com"'))
+        if name == "good.test":
+            records.append((f"{name}.", "CAA", '0 issue "letsencrypt.org"'))
+        if name == "critical.test":
+            records.append((f"{name}.", "CAA", '0 issue "letsencrypt.org"'))
+            records.append((f"{name}.", "CAA", '128 tbs "unknown"'))
+        pasted_in.setdefault(zone, []).extend(pasted)
+    return {
+        zone: zone_text(zone, records) + "".join(f"{line}\n" for line in pasted_in.get(zone, []))
+        for zone, records in records_in.items()
+    }
 
 
 def operator_zone(stack: Deployment) -> str:
@@ -149,12 +197,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     (project / "Pulumi.lab.yaml").write_text(yaml.safe_dump(stack_yaml()), encoding="utf-8")
     stack = load_stack(project, "lab")
     lines = printed_records(project)
-    zones = {name: customer_zone(name, lines[name]) for name in CUSTOMERS}
+    zones = customer_zones(lines, stack)
     zones[OPS] = operator_zone(stack)
     pki = Pki(tmp)
     # Certificates where Cloudflare would have issued one (the CNAMEs in place, CAA allowing), and
-    # for caa.test, as if issued before its CAA record: CAA alone makes it pending.
-    contexts = {f"mta-sts.{name}": pki.context(f"mta-sts.{name}") for name in (*SERVING, "caa.test")}
+    # for the CAA cases, as if issued before the CAA record: CAA alone makes them pending.
+    issued = (*SERVING, "caa.test", "sub.caa-parent.test", "critical.test")
+    contexts = {f"mta-sts.{name}": pki.context(f"mta-sts.{name}") for name in issued}
     smtp_port = free_port("127.0.0.1", [MX_ADDRESS])
     with (
         KnotDns(zones) as knot,
@@ -196,6 +245,16 @@ def test_serving_customers_pass_every_check_through_their_cnames(lab: Lab, name:
     assert f"id={lab.stack.domain(name).policy_id}" in sts.reason
 
 
+def test_a_cname_chain_that_reaches_the_operators_names_is_in_place(lab: Lab) -> None:
+    """chain.test's CNAMEs lead through chain-hop.test: each is ok, the chain named, and it serves."""
+    report = lab.reports["chain.test"]
+    reasons = [f.reason for f in report.findings if f.check == "onboarding-cname"]
+    assert len(reasons) == 3
+    for label, reason in zip(("mta-sts", "_mta-sts", "_smtp"), reasons, strict=True):
+        assert f" through {label}.{HOP}" in reason, reason
+    assert onboarding_line(report) == "serving through the customer's CNAMEs"
+
+
 def test_the_testing_customer_reads_its_own_record_not_the_wildcard(lab: Lab) -> None:
     """The customer off the common policy gets its own TXT; the other customers read the wildcard's id."""
     good, testing = lab.stack.domain("good.test"), lab.stack.domain("testing.test")
@@ -212,6 +271,10 @@ def test_the_testing_customer_reads_its_own_record_not_the_wildcard(lab: Lab) ->
         ("elsewhere.test", "elsewhere", "points at mta-sts.other-provider.invalid"),
         ("caa.test", "caa-forbids", "allows only digicert.com"),
         ("pending.test", "certificate-pending", "not issued yet"),
+        ("thief.test", "elsewhere", "_mta-sts.thief.test CNAME points at good-test-"),
+        ("dangling.test", "elsewhere", f"_mta-sts.dangling.test CNAME points at gone._mta-sts.{HOP}, not"),
+        ("sub.caa-parent.test", "caa-forbids", "CAA at caa-parent.test allows only digicert.com"),
+        ("critical.test", "caa-forbids", "allows a critical tbs record no CA knows"),
     ],
 )
 def test_onboarding_states_are_pending_with_the_reason(lab: Lab, name: str, state: str, words: str) -> None:

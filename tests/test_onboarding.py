@@ -102,6 +102,23 @@ def test_a_failed_lookup_is_an_error_not_absent() -> None:
         (((0, "issue", ";"),), ("letsencrypt.org",), True),
         (((0, "issuewild", "digicert.com"), (0, "iodef", "mailto:x@y.example")), ("letsencrypt.org",), False),
         (((0, "issue", "Letsencrypt.org"),), ("letsencrypt.org",), False),
+        # RFC 8659 §4.1: a critical property of a tag the CA does not know forbids; a known one does not.
+        (((0, "issue", "letsencrypt.org"), (128, "tbs", "x")), ("letsencrypt.org",), True),
+        (((128, "issue", "letsencrypt.org"), (0, "tbs", "x")), ("letsencrypt.org",), False),
+        (((128, "iodef", "mailto:x@y.example"),), ("letsencrypt.org",), False),
+        # RFC 8657: an account binding Cloudflare's account cannot match; methods without http-01.
+        (
+            ((0, "issue", "letsencrypt.org; accounturi=https://acme.example/acct/1"),),
+            ("letsencrypt.org",),
+            True,
+        ),
+        (((0, "issue", "letsencrypt.org; validationmethods=dns-01"),), ("letsencrypt.org",), True),
+        (((0, "issue", "letsencrypt.org;validationmethods=dns-01,http-01"),), ("letsencrypt.org",), False),
+        (
+            ((0, "issue", "letsencrypt.org; validationmethods=dns-01"), (0, "issue", "pki.goog")),
+            ("letsencrypt.org", "pki.goog"),
+            False,
+        ),
     ],
 )
 def test_caa_forbids_as_rfc_8659_reads_it(
@@ -148,3 +165,33 @@ def test_certificate_pending_from_the_api_or_the_handshake() -> None:
     )
     assert refused.state is Onboarding.SERVING
     assert any(f.severity is Severity.INFO and "Authentication error" in f.reason for f in refused.findings)
+
+
+def test_caa_read_through_the_customers_cname_names_the_target() -> None:
+    """A CAA set found by chasing mta-sts.<c>'s alias is the target's: the operator's to fix."""
+    domain = customer()
+    target = f"mta-sts-fallback.{ZONE}"
+    caa = Caa("mta-sts.shop.example", ((0, "issue", "digicert.com"),), alias=target)
+    result = onboarding(domain, good_cnames(domain), caa, fetched=SERVED)
+    assert result.state is Onboarding.CAA_FORBIDS
+    [finding] = [f for f in result.findings if f.check == "onboarding-caa"]
+    assert f"CAA at {target}, which mta-sts.shop.example is an alias of" in finding.reason
+    assert f"the operator must add {target}. CAA" in finding.reason
+
+
+def test_a_cname_chain_counts_where_it_ends() -> None:
+    """A chain reaching our name is in place (named); one that ends elsewhere names every hop."""
+    domain = customer()
+    answers = good_cnames(domain)
+    sts = next(r for r in domain.records if r.name.startswith("_mta-sts."))
+    hop = "_mta-sts.hop.example"
+    answers[sts.name] = DnsAnswer(sts.name, "CNAME", DnsStatus.OK, (f"{hop}.",))
+    answers[hop] = DnsAnswer(hop, "CNAME", DnsStatus.OK, (sts.content.upper(),))
+    result = onboarding(domain, answers, NO_CAA, fetched=SERVED)
+    assert result.state is Onboarding.SERVING
+    assert any(f.reason.endswith(f"through {hop}") for f in result.findings), result.findings
+    answers[hop] = DnsAnswer(hop, "CNAME", DnsStatus.OK, ("gone.example.",))
+    answers["gone.example"] = DnsAnswer("gone.example", "CNAME", DnsStatus.NXDOMAIN)
+    dangling = onboarding(domain, answers, NO_CAA, fetched=SERVED)
+    assert dangling.state is Onboarding.ELSEWHERE
+    assert any(f"points at {hop} (then gone.example)" in f.reason for f in dangling.findings)

@@ -71,22 +71,74 @@ def _cname(domain: Domain, answers: Mapping[str, DnsAnswer]) -> tuple[Onboarding
             )
             state = state or Onboarding.MISSING
             continue
-        live = normalize_name(answer.records[0])
-        if live != want:
+        chain = _chain(record.name, answers)
+        if want not in chain:
+            through = f" (then {' → '.join(chain[1:])})" if len(chain) > 1 else ""
             reason = (
-                f"{record.name} CNAME points at {live}, not {want}: the customer must change it to {line}"
+                f"{record.name} CNAME points at {chain[0]}{through}, not {want}: "
+                f"the customer must change it to {line}"
             )
             found.append(Finding(Check.ONBOARDING_CNAME, Severity.WARNING, reason))
             state = Onboarding.ELSEWHERE if state in (None, Onboarding.ELSEWHERE) else state
             continue
-        found.append(Finding(Check.ONBOARDING_CNAME, Severity.OK, f"{record.name} CNAME {want}"))
+        # A chain that reaches our name works: resolvers follow it (RFC 1034 §3.6.2), senders too.
+        hops = chain[: chain.index(want) + 1]
+        via = f" through {' → '.join(hops[:-1])}" if len(hops) > 1 else ""
+        found.append(Finding(Check.ONBOARDING_CNAME, Severity.OK, f"{record.name} CNAME {want}{via}"))
     return state, found
 
 
+def _chain(name: str, answers: Mapping[str, DnsAnswer]) -> list[str]:
+    """The CNAME targets from ``name`` on, as far as ``answers`` hold them (a loop ends it)."""
+    chain: list[str] = []
+    here = name
+    while True:
+        answer = answers.get(here)
+        if answer is None or answer.status is not DnsStatus.OK or not answer.records:
+            return chain
+        here = normalize_name(answer.records[0])
+        if here in chain:
+            return chain
+        chain.append(here)
+
+
+CRITICAL = 128
+"""The Issuer Critical flag (RFC 8659 §4.1): a CA that does not know the tag must not issue."""
+KNOWN_TAGS = frozenset(
+    {"issue", "issuewild", "iodef", "issuemail", "issuevmc", "contactemail", "contactphone"}
+)
+"""Tags of RFC 8659 §4.2-4.4, RFC 9495 (``issuemail``), and those the CA/Browser Forum defines for CAs
+(``issuevmc``, ``contactemail``, ``contactphone``); a critical record with another tag forbids issuance."""
+HTTP_VALIDATION = "http-01"
+"""The ACME method of Cloudflare's ``ssl.method: http`` (RFC 8555 §8.3), as RFC 8657's
+``validationmethods`` names it."""
+
+
+def _permits(value: str, issuers: tuple[str, ...]) -> bool:
+    """Whether one ``issue`` value lets one of ``issuers`` issue over HTTP validation for Cloudflare:
+    its domain is one of them (RFC 8659 §4.2), no ``accounturi`` binds it to an ACME account of
+    someone else's, and a ``validationmethods`` list (RFC 8657 §4) names ``http-01``."""
+    domain, _, parameters = value.partition(";")
+    if domain.strip().lower() not in issuers:
+        return False
+    for parameter in parameters.split(";"):
+        key, _, listed = parameter.partition("=")
+        key = key.strip().lower()
+        if key == "accounturi":
+            return False
+        if key == "validationmethods" and HTTP_VALIDATION not in {m.strip() for m in listed.split(",")}:
+            return False
+    return True
+
+
 def caa_forbids(caa: Caa, issuers: tuple[str, ...]) -> bool:
-    """Whether the relevant set names ``issue`` CAs and none of ``issuers`` (RFC 8659 §4.2)."""
-    issue = [value.split(";", 1)[0].strip().lower() for _, tag, value in caa.records if tag == "issue"]
-    return bool(issue) and not any(name in issuers for name in issue)
+    """Whether the relevant set stops every one of ``issuers`` from issuing for a name that is not a
+    wildcard: a critical record of a tag no CA need know (RFC 8659 §4.1), or ``issue`` records of which
+    none permits one of them (§4.2; ``issuewild`` applies to wildcard names only, §4.3)."""
+    if any(flags & CRITICAL and tag not in KNOWN_TAGS for flags, tag, _ in caa.records):
+        return True
+    issue = [value for _, tag, value in caa.records if tag == "issue"]
+    return bool(issue) and not any(_permits(value, issuers) for value in issue)
 
 
 def _caa(domain: Domain, caa: Caa) -> tuple[bool, Finding]:
@@ -95,12 +147,22 @@ def _caa(domain: Domain, caa: Caa) -> tuple[bool, Finding]:
     if caa.error is not None:
         return False, Finding(Check.ONBOARDING_CAA, Severity.ERROR, f"CAA lookup failed: {caa.error.reason}")
     if caa_forbids(caa, issuers):
-        listed = ", ".join(sorted({v for _, t, v in caa.records if t == "issue"}))
-        reason = (
-            f"CAA at {caa.name} allows only {listed}: no CA Cloudflare orders from "
-            f"({', '.join(issuers)}) may issue for {domain.policy_host}; "
-            f'the customer must add {caa.name}. CAA 0 issue "{issuers[0]}"'
-        )
+        critical = sorted({t for f, t, _ in caa.records if f & CRITICAL and t not in KNOWN_TAGS})
+        listed = ", ".join(sorted({v for _, t, v in caa.records if t == "issue"})) or "no CA by issue"
+        why = f"a critical {', '.join(critical)} record no CA knows" if critical else f"only {listed}"
+        if caa.alias is not None:
+            # Read through the customer's CNAME: the set is the target's (ours), not the customer's.
+            reason = (
+                f"CAA at {caa.alias}, which {caa.name} is an alias of, allows {why}: no CA Cloudflare "
+                f"orders from ({', '.join(issuers)}) may issue for {domain.policy_host}; the operator "
+                f'must add {caa.alias}. CAA 0 issue "{issuers[0]}"'
+            )
+        else:
+            reason = (
+                f"CAA at {caa.name} allows {why}: no CA Cloudflare orders from "
+                f"({', '.join(issuers)}) may issue for {domain.policy_host} over HTTP validation; "
+                f'the customer must add {caa.name}. CAA 0 issue "{issuers[0]}"'
+            )
         return True, Finding(Check.ONBOARDING_CAA, Severity.WARNING, reason)
     where = (
         f"CAA at {caa.name} allows {', '.join(issuers)}" if caa.records else "no CAA record: any CA may issue"

@@ -1,9 +1,11 @@
 """A delegated customer's onboarding, as the network shows it: its CNAMEs, its CAA, its certificate.
 
 - ``cnames``: the CNAME at each name the customer must point at the operator (asked as ``CNAME``,
-  so the answer is the customer's own record, not where it leads).
+  so the answer is the customer's own record, not where it leads), and at each name a CNAME leads
+  to, up to ``MAX_CHAIN`` hops: a chain that ends at the operator's name works for senders too.
 - ``relevant_caa``: the CAA record set a CA consults for a name (RFC 8659 §3: the name, then each
-  parent, the first non-empty set wins; aliases are followed by the resolver).
+  parent up to the top-level domain, the first non-empty set wins; aliases are followed by the
+  resolver, and a set found through one is said to be the alias target's).
 - ``custom_hostname_status``: the custom hostname's activation and certificate status from the
   Cloudflare API (``GET /zones/{zone_id}/custom_hostnames``, paged; developers.cloudflare.com/api/
   resources/custom_hostnames/methods/list/), with the token from ``CLOUDFLARE_API_TOKEN`` and the
@@ -29,6 +31,8 @@ BASE_URL_ENV = "CLOUDFLARE_BASE_URL"
 API_BASE = "https://api.cloudflare.com/client/v4"
 PER_PAGE = 50
 """The list endpoint's largest page (its ``per_page`` runs 5 to 50)."""
+MAX_CHAIN = 8
+"""CNAME hops followed from a customer's name (resolvers give up on longer chains)."""
 
 
 class CloudflareApiError(ProbeError):
@@ -61,6 +65,9 @@ class Caa:
     records: tuple[tuple[int, str, str], ...] = ()
     """(flags, tag, value) per record; empty: no CAA anywhere up the tree (any CA may issue)."""
     error: ProbeError | None = None
+    alias: str | None = None
+    """The CNAME target the set was read at when ``name`` is an alias (RFC 8659 §3: CAA(X) is asked
+    "chasing aliases"), so the set is the target's owner's, not ``name``'s."""
 
 
 def _caa_record(text: str) -> tuple[int, str, str]:
@@ -69,26 +76,37 @@ def _caa_record(text: str) -> tuple[int, str, str]:
 
 
 async def relevant_caa(prober: Prober, name: str) -> Caa:
-    """RFC 8659 §3: climb from ``name`` to the top-level domain until a CAA set is found."""
+    """RFC 8659 §3: climb from ``name`` to the top-level domain (asked too) until a CAA set is found."""
     labels = name.rstrip(".").split(".")
-    for start in range(len(labels) - 1):
+    for start in range(len(labels)):
         here = ".".join(labels[start:])
         answer = await prober.query(here, "CAA")
         if answer.error is not None:
             return Caa(here, error=answer.error)
         if answer.status is DnsStatus.OK:
+            alias = await prober.query(here, "CNAME")
+            target = alias.records[0].rstrip(".").lower() if alias.status is DnsStatus.OK else None
             try:
-                return Caa(here, tuple(_caa_record(r) for r in answer.records))
+                return Caa(here, tuple(_caa_record(r) for r in answer.records), alias=target)
             except ValueError:
                 return Caa(here, error=ProbeError(f"{here} CAA: a record that does not parse"))
     return Caa(name)
 
 
 async def cnames(prober: Prober, names: Iterable[str]) -> dict[str, DnsAnswer]:
-    """The ``CNAME`` answer at each name, asked at once."""
-    wanted = list(names)
-    answers = await asyncio.gather(*(prober.query(n, "CNAME") for n in wanted))
-    return dict(zip(wanted, answers, strict=True))
+    """The ``CNAME`` answer at each name and at each name its chain leads to (``MAX_CHAIN`` hops)."""
+    found: dict[str, DnsAnswer] = {}
+    ask = list(dict.fromkeys(n.lower() for n in names))
+    for _ in range(MAX_CHAIN + 1):
+        answers = await asyncio.gather(*(prober.query(n, "CNAME") for n in ask))
+        found.update(zip(ask, answers, strict=True))
+        targets = (
+            a.records[0].rstrip(".").lower() for a in answers if a.status is DnsStatus.OK and a.records
+        )
+        ask = list(dict.fromkeys(t for t in targets if t not in found))
+        if not ask:
+            break
+    return found
 
 
 @dataclass(frozen=True)
