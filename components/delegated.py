@@ -124,6 +124,8 @@ class DelegatedHosting(pulumi.ComponentResource):
         self.records = {}
         self.records[fallback.key] = self._record(fallback, zone_id, [], None)
         # The fallback origin must be a proxied record of the zone (the worker-as-origin page).
+        # terraform-provider-cloudflare internal/services/custom_hostname_fallback_origin/schema.go:
+        # zone_id and origin required, zone_id forces a replacement, origin is updated in place.
         self.fallback_origin = cloudflare.CustomHostnameFallbackOrigin(
             f"{name}-fallback-origin",
             zone_id=zone_id,
@@ -133,6 +135,8 @@ class DelegatedHosting(pulumi.ComponentResource):
             ),
         )
         # One route for every custom hostname: */* matches all traffic entering the zone.
+        # internal/services/workers_route/schema.go: zone_id (forces a replacement) and pattern
+        # required, script optional (a route without one runs no Worker); pattern updates in place.
         self.route = cloudflare.WorkersRoute(
             f"{name}-route",
             zone_id=zone_id,
@@ -141,6 +145,10 @@ class DelegatedHosting(pulumi.ComponentResource):
             opts=child,
         )
         serving: list[pulumi.Resource] = [self.script, self.route, self.fallback_origin]
+        # internal/services/custom_hostname/schema.go: zone_id and hostname required, both force a
+        # replacement; ssl optional and updated in place; ssl.method one of http, txt, email;
+        # ssl.type only dv; ssl.certificate_authority digicert, google, lets_encrypt or ssl_com
+        # (unset: Cloudflare's default CA, chosen after it checks the CAA records).
         ssl = cloudflare.CustomHostnameSslArgs(
             method="http", type="dv", certificate_authority=settings.certificate_authority
         )

@@ -195,3 +195,14 @@ def test_a_cname_chain_counts_where_it_ends() -> None:
     dangling = onboarding(domain, answers, NO_CAA, fetched=SERVED)
     assert dangling.state is Onboarding.ELSEWHERE
     assert any(f"points at {hop} (then gone.example)" in f.reason for f in dangling.findings)
+
+
+def test_a_timed_out_validation_says_how_to_start_it_again() -> None:
+    """validation_timed_out: pending, and the finding says Cloudflare stopped and what restarts it."""
+    domain = customer()
+    timed_out = CustomHostnameStatus("mta-sts.shop.example", "pending", "validation_timed_out")
+    result = onboarding(domain, good_cnames(domain), NO_CAA, timed_out, asked=True, fetched=SERVED)
+    assert result.state is Onboarding.CERTIFICATE_PENDING
+    [finding] = [f for f in result.findings if f.check == "onboarding-certificate"]
+    assert "Cloudflare has stopped trying" in finding.reason
+    assert "`pulumi up --replace` the resource shop.example-custom-hostname" in finding.reason

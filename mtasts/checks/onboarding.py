@@ -26,6 +26,11 @@ from mtasts.probes.errors import PolicyTlsError
 from mtasts.probes.prober import PolicyFetch
 from mtasts.rfc.names import normalize_name
 
+TIMED_OUT = "_timed_out"
+"""The end of the certificate states in which Cloudflare gives up (``validation_timed_out`` and its
+kin: terraform-provider-cloudflare ``internal/services/custom_hostname/list_data_source_schema.go``),
+once the CA's validation token expires (7 days for Let's Encrypt, 14 for Google Trust Services and
+SSL.com: developers.cloudflare.com/ssl/reference/validation-backoff-schedule/)."""
 NOT_ASKED = None
 """``api`` when no token was set: the certificate is judged from the TLS handshake."""
 ApiAnswer = CustomHostnameStatus | CloudflareApiError | None
@@ -187,6 +192,11 @@ def _certificate(
             ]
         errors = f" ({'; '.join(api.errors)})" if api.errors else ""
         reason = f"{host}: custom hostname {api.status}, certificate {api.ssl_status}{errors}"
+        if api.ssl_status.endswith(TIMED_OUT):
+            reason += (
+                "; Cloudflare has stopped trying: once the CNAMEs are in place, have it validate again "
+                f"(`pulumi up --replace` the resource {domain.name}-custom-hostname)"
+            )
         return True, [Finding(Check.ONBOARDING_CERTIFICATE, Severity.WARNING, f"pending: {reason}")]
     if asked and api is None:
         return True, [
