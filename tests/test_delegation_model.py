@@ -238,13 +238,25 @@ def test_customers_on_the_wildcard_are_those_whose_old_own_record_the_leave_gate
             "delegation.zone",
             "use a zone of its own",
         ),
+        (
+            {"a.example": {"reports": "builtin"}},
+            "reports.zone",
+            f"would take the receiver's tlsrpt.{ZONE} from its Workers custom domain",
+        ),
+        (
+            {"Shop.Example": {}, "shop.example": {"hosting": "cloudflare-worker"}},
+            "domains.shop.example",
+            "is declared twice",
+        ),
     ],
 )
 def test_the_delegation_zone_is_the_customers_alone(domains: dict[str, Any], key: str, words: str) -> None:
-    """A customer inside the delegation zone, or a domain of ours in it (the */* route would take all
-    of the zone's traffic), is refused naming the key."""
+    """A customer inside the delegation zone, a domain of ours or the receiver in it (the */* route
+    would take all of the zone's traffic), or a customer that is also a domain of ours, is refused
+    naming the key."""
+    receiver = {"mta-sts:reports": {"host": f"tlsrpt.{ZONE}"}}
     with pytest.raises(ConfigError) as caught:
-        load(domains)
+        load(domains, **receiver)
     assert caught.value.key == key
     assert words in str(caught.value)
 

@@ -329,6 +329,15 @@ def check_stack(domains: Iterable[Domain]) -> None:
                 "CNAMEs live in the customer's own DNS (host a domain of yours as cloudflare-worker)",
             )
     for domain in domains:
+        receiver = domain.receiver
+        if receiver is not None and receiver.zone == zone:
+            # A route "takes precedence" over a Workers custom domain on the same hostname
+            # (developers.cloudflare.com/workers/configuration/routing/routes/).
+            _fail(
+                "reports.zone",
+                f"{zone} is also the delegation zone: the customers' */* Worker route would take the "
+                f"receiver's {receiver.host} from its Workers custom domain; use another zone",
+            )
         if domain.delegation is None and zone_of(domain) == zone:
             # "Workers as your fallback origin": the */* route "matches all traffic entering your
             # zone", so the zone's own names would get the customers' Worker (404 for them).
