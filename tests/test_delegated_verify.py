@@ -310,7 +310,8 @@ def test_certificate_status_from_the_cloudflare_api(
         hostname("mta-sts.caa.test", "pending", "pending_validation"),
         hostname("mta-sts.pending.test", "active", "pending_validation",
                  validation_errors=[{"message": "caa_error: letsencrypt.org"}]),
-        hostname("mta-sts.elsewhere.test", "pending", "pending_validation"),
+        {**hostname("mta-sts.elsewhere.test", "pending", "pending_validation"),
+         "verification_errors": ["custom hostname does not CNAME to this zone."]},
     ]  # fmt: skip
     with FakeCloudflare(TOKEN, OPS, ZONE_ID, listed) as fake:
         monkeypatch.setenv("CLOUDFLARE_API_TOKEN", TOKEN)
@@ -330,6 +331,10 @@ def test_certificate_status_from_the_cloudflare_api(
     assert reasons("pending.test") == [
         "pending: mta-sts.pending.test: custom hostname active, certificate pending_validation "
         "(caa_error: letsencrypt.org)"
+    ]
+    assert reasons("elsewhere.test") == [
+        "pending: mta-sts.elsewhere.test: custom hostname pending, certificate pending_validation "
+        "(custom hostname does not CNAME to this zone.)"
     ]
     assert reasons("missing.test") == [
         "pending: mta-sts.missing.test is no custom hostname of the zone yet (pulumi up creates it)"
@@ -524,16 +529,24 @@ def test_readiness_names_the_onboarding_of_a_pending_customer(
     """readiness: a pending customer is not ready, and the reason is its onboarding, not a missing TXT."""
     reports = tmp_path / "reports.json"
     reports.write_text(json.dumps({"domains": {}}), encoding="utf-8")
-    argv = lab.argv("--json", "missing.test", "good.test")
+    pending = {
+        "missing.test": ("missing", "has not created mta-sts.missing.test."),
+        "elsewhere.test": ("elsewhere", "points at mta-sts.other-provider.invalid"),
+        "caa.test": ("caa-forbids", "allows only digicert.com"),
+        "sub.caa-parent.test": ("caa-forbids", "CAA at caa-parent.test"),
+    }
+    argv = lab.argv("--json", *pending, "good.test")
     argv[argv.index("verify")] = "readiness"
     status = cli.main([*argv, "--reports", str(reports)])
     out = capsys.readouterr().out
     assert status == 1, out
     found = json.loads(out)
-    missing = found["domains"]["missing.test"]
-    assert not missing["ready"]
-    reasons = [f["reason"] for f in missing["findings"] if f["check"] == "verify-onboarding"]
-    assert reasons == ["pending: missing"]
-    assert not [f for f in missing["findings"] if f["check"] == "verify-sts-record"]
+    for name, (state, words) in pending.items():
+        domain = found["domains"][name]
+        assert not domain["ready"], name
+        reasons = [f["reason"] for f in domain["findings"] if f["check"] == "verify-onboarding"]
+        assert reasons == [f"pending: {state}"], name
+        assert any(words in f["reason"] for f in domain["findings"]), (name, domain["findings"])
+        assert not [f for f in domain["findings"] if f["check"] == "verify-sts-record"]
     good = [f["check"] for f in found["domains"]["good.test"]["findings"]]
     assert "verify-onboarding" not in good
