@@ -29,7 +29,7 @@ id it reads changes with the move, so each move is gated too:
   and the leave gate, a ``before_delete`` hook, first waits until the customer serves the
   wildcard's id. Delete hooks are found by name (pulumi ``resource_hooks.py``: "the engine needs to
   be able to identify a hook when a resource is deleted"), so ``register_leave_gate`` runs in every
-  program, and ``pulumi destroy`` needs ``--run-program``.
+  program with ``mta-sts:delegation``, and ``pulumi destroy`` needs ``--run-program``.
 """
 
 from __future__ import annotations
@@ -166,16 +166,18 @@ class DelegatedHosting(pulumi.ComponentResource):
         # Every customer's own records first, then the wildcards: a customer moving off a wildcard
         # reads its own record (gated) before the wildcard's content changes under it.
         own = [r for r in txt if not r.record.name.startswith("*.")]
-        for record in [*own, *(r for r in txt if r.record.name.startswith("*."))]:
+        wildcards = [r for r in txt if r.record.name.startswith("*.")]
+        for record in [*own, *wildcards]:
+            mine = record not in wildcards
             waits = list(serving)
-            if record in own:
+            if mine:
                 waits.append(self.custom_hostnames[record.customers[0]])
             else:
                 waits += [self.records[r.key] for r in own if r.record.role is record.record.role]
             if record.record.role is RecordRole.TLSRPT and builtin.intersection(record.customers):
                 waits += args.reporting
             sts = record.record.role is RecordRole.STS
-            leave = args.leave_gate if sts and record in own else None
+            leave = args.leave_gate if sts and mine else None
             self.records[record.key] = self._record(record, zone_id, waits, gate if sts else None, leave)
         self.register_outputs({"scriptName": self.script.script_name, "customHostnames": len(args.customers)})
 
@@ -311,8 +313,8 @@ def leave_gate_function(
 
 
 def register_leave_gate(deployment: Deployment, options: ProbeOptions | None = None) -> pulumi.ResourceHook:
-    """The leave gate, registered by every program, with customers or not: the engine runs a
-    deleted resource's hooks by name, and fails the delete when the program has none of that name."""
+    """The leave gate, registered by every program with ``mta-sts:delegation``, customers or not: the
+    engine runs a deleted resource's hooks by name, so the last customers' records need it too."""
     returning: dict[str, str] = {}
     wildcard_id = None
     if deployment.delegation is not None:

@@ -161,14 +161,14 @@ def deploy(settings: Settings, stack: str) -> dict[str, Any]:
         assert deployment.receiver is not None  # the loader requires it
         built["reports"] = _receiver(deployment, stack, lookups.id(deployment.receiver.zone))
         reporting = built["reports"].answering
-    from components.delegated import delegated_hosting, register_leave_gate  # docs/delegation.md
+    if deployment.delegation is not None:
+        from components.delegated import delegated_hosting, register_leave_gate  # docs/delegation.md
 
-    # Registered with customers or without: a customer's own TXT deleted by this run needs it.
-    leave_gate = register_leave_gate(deployment)
-    if deployment.delegated_domains:
-        assert deployment.delegation is not None  # the loader requires it
-        zone_id = lookups.id(deployment.delegation.zone)
-        built["delegated"] = delegated_hosting(deployment, stack, zone_id, reporting, leave_gate)
+        # Registered with customers or without: a customer's own TXT deleted by this run needs it.
+        leave_gate = register_leave_gate(deployment)
+        if deployment.delegated_domains:
+            zone_id = lookups.id(deployment.delegation.zone)
+            built["delegated"] = delegated_hosting(deployment, stack, zone_id, reporting, leave_gate)
     # dns: external domains have no record to gate: `mtasts wait-live` is their gate.
     gate = live_gate(deployment.live_gate) if managed else None
     pages_managed = [d for d in managed if d.hosting is Hosting.GITHUB_PAGES]

@@ -234,7 +234,7 @@ def test_a_customers_own_sts_record_is_deleted_only_behind_the_leave_gate(run: P
 
 
 def test_the_leave_gate_is_registered_without_customers() -> None:
-    """A stack whose last customers left still registers the leave gate, which their deletion runs."""
+    """A stack whose last customers left (mta-sts:delegation kept) still registers the leave gate."""
     found = run_program(config({"own.example": {"hosting": "cloudflare-worker"}}))
     assert found.error is None, repr(found.error)
     assert "mta-sts-delegated-leave-gate" in found.hooks
