@@ -206,3 +206,42 @@ def test_a_timed_out_validation_says_how_to_start_it_again() -> None:
     [finding] = [f for f in result.findings if f.check == "onboarding-certificate"]
     assert "Cloudflare has stopped trying" in finding.reason
     assert "`pulumi up --replace` the resource shop.example-custom-hostname" in finding.reason
+
+
+class AnsweringProber:
+    """A prober whose DNS answers are given (NODATA for anything else); ``asked`` records the questions."""
+
+    def __init__(self, answers: dict[tuple[str, str], DnsAnswer]) -> None:
+        self.answers = answers
+        self.asked: list[tuple[str, str]] = []
+
+    async def query(self, name: str, rdtype: str) -> DnsAnswer:
+        self.asked.append((name, rdtype))
+        return self.answers.get((name, rdtype), DnsAnswer(name, rdtype, DnsStatus.NODATA))
+
+
+def test_the_caa_climb_reaches_the_top_level_domain_and_names_an_alias() -> None:
+    """RFC 8659 §3: the climb asks every name up to and including the TLD; a set found at an alias
+    is recorded as its target's."""
+    import asyncio
+
+    from mtasts.probes.custom_hostnames import relevant_caa
+
+    tld = DnsAnswer("example", "CAA", DnsStatus.OK, ('0 issue "digicert.com"',))
+    prober = AnsweringProber({("example", "CAA"): tld})
+    found = asyncio.run(relevant_caa(prober, "mta-sts.shop.example"))  # type: ignore[arg-type]
+    assert (found.name, found.records, found.alias) == ("example", ((0, "issue", "digicert.com"),), None)
+    assert [n for n, t in prober.asked if t == "CAA"] == ["mta-sts.shop.example", "shop.example", "example"]
+    target = f"mta-sts-fallback.{ZONE}"
+    aliased = AnsweringProber(
+        {
+            ("mta-sts.shop.example", "CAA"): DnsAnswer(
+                "mta-sts.shop.example", "CAA", DnsStatus.OK, ('0 issue ";"',)
+            ),
+            ("mta-sts.shop.example", "CNAME"): DnsAnswer(
+                "mta-sts.shop.example", "CNAME", DnsStatus.OK, (f"{target}.",)
+            ),
+        }
+    )
+    found = asyncio.run(relevant_caa(aliased, "mta-sts.shop.example"))  # type: ignore[arg-type]
+    assert (found.name, found.alias) == ("mta-sts.shop.example", target)
