@@ -245,3 +245,26 @@ def test_the_caa_climb_reaches_the_top_level_domain_and_names_an_alias() -> None
     )
     found = asyncio.run(relevant_caa(aliased, "mta-sts.shop.example"))  # type: ignore[arg-type]
     assert (found.name, found.alias) == ("mta-sts.shop.example", target)
+
+
+def test_a_proxied_policy_host_that_serves_our_policy_is_in_place() -> None:
+    """mta-sts.<c> with no CNAME to see (a customer zone on Cloudflare proxying it) that serves this
+    stack's exact policy is in place; serving other bytes, it is still missing."""
+    from mtasts.probes.https import PolicyResponse
+
+    domain = customer()
+    answers = good_cnames(domain)
+    host = domain.policy_host
+    answers[host] = DnsAnswer(host, "CNAME", DnsStatus.NODATA)
+
+    def served(body: bytes) -> PolicyFetch:
+        response = PolicyResponse(host, "192.0.2.1", 200, "text/plain", body, "TLSv1.3")
+        return PolicyFetch(host, (PolicyAtAddress("192.0.2.1", response=response),))
+
+    ours = onboarding(domain, answers, NO_CAA, fetched=served(domain.policy_text.encode()))
+    assert ours.state is Onboarding.SERVING
+    assert any("serves this stack's policy (proxied by Cloudflare)" in f.reason for f in ours.findings)
+    other = onboarding(
+        domain, answers, NO_CAA, fetched=served(b"version: STSv1\r\nmode: none\r\nmax_age: 1\r\n")
+    )
+    assert other.state is Onboarding.MISSING

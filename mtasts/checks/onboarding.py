@@ -19,12 +19,13 @@ from dataclasses import dataclass
 
 from mtasts.model.config import Domain
 from mtasts.model.findings import Finding, Severity
-from mtasts.model.vocabulary import Check, Onboarding
+from mtasts.model.vocabulary import Check, Onboarding, RecordRole
 from mtasts.probes.custom_hostnames import Caa, CloudflareApiError, CustomHostnameStatus
 from mtasts.probes.dns import DnsAnswer, DnsStatus
 from mtasts.probes.errors import PolicyTlsError
 from mtasts.probes.prober import PolicyFetch
 from mtasts.rfc.names import normalize_name
+from mtasts.rfc.policy import policy_id
 
 TIMED_OUT = "_timed_out"
 """The end of the certificate states in which Cloudflare gives up (``validation_timed_out`` and its
@@ -47,7 +48,15 @@ class OnboardingResult:
         return self.state is not Onboarding.SERVING
 
 
-def _cname(domain: Domain, answers: Mapping[str, DnsAnswer]) -> tuple[Onboarding | None, list[Finding]]:
+def _serves_ours(domain: Domain, fetched: PolicyFetch | None) -> bool:
+    """Whether every address of the policy host served this stack's policy bytes for ``domain``."""
+    body = fetched.body if fetched is not None else None
+    return body is not None and policy_id(body) == domain.policy_id
+
+
+def _cname(
+    domain: Domain, answers: Mapping[str, DnsAnswer], fetched: PolicyFetch | None = None
+) -> tuple[Onboarding | None, list[Finding]]:
     state: Onboarding | None = None
     found: list[Finding] = []
     for record in domain.records:
@@ -60,6 +69,16 @@ def _cname(domain: Domain, answers: Mapping[str, DnsAnswer]) -> tuple[Onboarding
                 Finding(Check.ONBOARDING_CNAME, Severity.ERROR, f"{record.name} CNAME lookup failed: {why}")
             )
             state = state or Onboarding.MISSING
+            continue
+        hidden = answer.status is DnsStatus.NODATA and record.role is RecordRole.POLICY_HOST
+        if hidden and _serves_ours(domain, fetched):
+            # A customer zone on Cloudflare that proxies its CNAME to a Cloudflare for SaaS zone
+            # ("orange-to-orange") answers with Cloudflare's addresses, not the CNAME; what senders
+            # fetch there is the policy this stack serves, so the name is in place.
+            reason = (
+                f"{record.name}: no CNAME to see, but it serves this stack's policy (proxied by Cloudflare)"
+            )
+            found.append(Finding(Check.ONBOARDING_CNAME, Severity.OK, reason))
             continue
         if answer.status is not DnsStatus.OK:
             extra = (
@@ -229,7 +248,7 @@ def onboarding(
     fetched: PolicyFetch | None = None,
 ) -> OnboardingResult:
     """Where customer ``domain`` stands; ``asked``: the Cloudflare API answered ``api`` (None: absent)."""
-    state, found = _cname(domain, cnames)
+    state, found = _cname(domain, cnames, fetched)
     blocked, caa_finding = _caa(domain, caa)
     found.append(caa_finding)
     pending, certificate = _certificate(domain, api, asked, fetched)
