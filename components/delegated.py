@@ -25,11 +25,13 @@ id it reads changes with the move, so each move is gated too:
 
 - onto its own record: the wildcard waits for every exception (``depends_on``), so a customer
   leaving the wildcard reads its own record, checked by the gate, before the wildcard's id changes;
-- back onto the wildcard: its own record is deleted (at the end of ``up``, after every update),
-  and the leave gate, a ``before_delete`` hook, first waits until the customer serves the
-  wildcard's id. Delete hooks are found by name (pulumi ``resource_hooks.py``: "the engine needs to
-  be able to identify a hook when a resource is deleted"), so ``register_leave_gate`` runs in every
-  program with ``mta-sts:delegation``, and ``pulumi destroy`` needs ``--run-program``.
+- back onto the wildcard: its own record is deleted at the end of ``up``, once the program has
+  registered everything (pulumi ``pkg/resource/deploy/deployment_executor.go``: ``performDeletes``
+  runs when the program's events end), and the leave gate, a ``before_delete`` hook, first waits
+  until the customer serves the wildcard's id. Delete hooks are found by name (pulumi
+  ``resource_hooks.py``: "the engine needs to be able to identify a hook when a resource is
+  deleted"), so ``register_leave_gate`` runs in every program with ``mta-sts:delegation``, and
+  ``pulumi destroy`` needs ``--run-program``.
 """
 
 from __future__ import annotations
