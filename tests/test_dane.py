@@ -38,6 +38,8 @@ MX = {
     "selfee.mx": (55, False),
     "unsigned.mx": (56, False),
     "stale6.mx": (57, True),
+    "target.mx": (58, False),
+    "unusable.mx": (59, False),
 }
 DOMAINS = {
     "good": ["match.mx"],
@@ -48,7 +50,12 @@ DOMAINS = {
     "unsigned": [f"unsigned.mx.{UNSIGNED}."],
     "v6": ["stale6.mx"],
     "plain": ["none.mx"],
+    "alias": ["alias.mx"],
+    "insecurealias": [f"alias.mx.{UNSIGNED}."],
+    "unusable": ["unusable.mx"],
 }
+UNUSABLE = (f"3 2 1 {'ab' * 32}", f"3 1 9 {'ef' * 32}", f"1 1 1 {'cd' * 32}")
+"""A selector and a matching type RFC 6698 does not define, and PKIX-EE (not for SMTP)."""
 
 
 def pem_cert(pem: bytes) -> x509.Certificate:
@@ -108,12 +115,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             other = pki.context_for(pki.issue(name)) if label == "stale6.mx" else context
             servers.append(SmtpServer(v6[label], smtp_port, other, name))
         selector = 0 if label == "notxt.mx" else 1
-        if label == "stale.mx":
+        if label in ("stale.mx", "target.mx"):
             cert = pem_cert(pki.issue(name).cert_chain_pems[0].bytes())  # the previous key
-        if label != "none.mx":
+        if label == "unusable.mx":
+            records += [(f"_{smtp_port}._tcp.{label}", "TLSA", text) for text in UNUSABLE]
+        elif label != "none.mx":
             records.append((f"_{smtp_port}._tcp.{label}", "TLSA", tlsa(cert, selector)))
         if label not in ("notxt.mx",):
             records.append((f"_smtp._tls.{label}", "TXT", f'"v=TLSRPTv1; rua=mailto:r@{name}"'))
+    # MX hosts that are aliases of target.mx: a signed CNAME, and one in the unsigned zone.
+    signed.append(("alias.mx", "CNAME", "target.mx"))
+    plain.append(("alias.mx", "CNAME", f"target.mx.{SIGNED}."))
     for domain, hosts in DOMAINS.items():
         signed += [(domain, "MX", f"{10 * (i + 1)} {h}") for i, h in enumerate(hosts)]
     knot = KnotDns({SIGNED: zone_text(SIGNED, signed), UNSIGNED: zone_text(UNSIGNED, plain)}, signed=[SIGNED])
@@ -185,6 +197,26 @@ def test_dane_ee_matches_a_certificate_no_ca_trusts(lab: Lab) -> None:
     [(severity, _)] = dane(lab, "selfsigned")
     assert severity is Severity.OK
     assert [f.severity for f in lab.reports["selfsigned"].findings if f.check == "starttls"] != [Severity.OK]
+
+
+def test_an_alias_mx_is_checked_at_its_cname_target(lab: Lab) -> None:
+    """A signed CNAME: the TLSA (stale) at the target's name is what DANE senders use (RFC 7672 §2.2.3)."""
+    [(severity, reason)] = dane(lab, "alias")
+    assert severity is Severity.ERROR
+    assert f"TLSA at _{lab.smtp_port}._tcp.target.mx.{SIGNED}" in reason
+    assert "no TLSA record matches the certificate served" in reason
+
+
+def test_an_insecure_cname_is_not_followed_for_tlsa(lab: Lab) -> None:
+    """A CNAME in the unsigned zone: its target's TLSA is not the alias's; no TLSA at the alias."""
+    assert dane(lab, "insecurealias") == []
+
+
+def test_records_all_unusable_are_a_warning_not_a_mismatch(lab: Lab) -> None:
+    """Unknown selector or matching type, PKIX-EE: ignored, so no refusal (RFC 6698 §4.1)."""
+    [(severity, reason)] = dane(lab, "unusable")
+    assert severity is Severity.WARNING and "no TLSA record usable for SMTP" in reason
+    assert dane(lab, "unusable", "dane-tlsrpt") == []  # DANE is not in use
 
 
 def test_tlsa_in_an_unsigned_zone_is_ignored_by_dane_senders(lab: Lab) -> None:

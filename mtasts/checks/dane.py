@@ -32,6 +32,22 @@ from mtasts.rfc.records import TLSRPT_VERSION, declares
 
 DANE_TA, DANE_EE = 2, 3
 USAGES = {0: "PKIX-TA", 1: "PKIX-EE", 2: "DANE-TA", 3: "DANE-EE"}
+SELECTORS = (0, 1)
+"""Cert(0) and SPKI(1) (RFC 6698 §2.1.2)."""
+MATCHING_TYPES = (0, 1, 2)
+"""Full(0), SHA2-256(1), SHA2-512(2) (RFC 6698 §2.1.3)."""
+
+
+def usable(record: Tlsa) -> bool:
+    """A record a DANE SMTP client can use (RFC 7672 §3.1.3, RFC 6698 §4.1, RFC 7671 §4).
+
+    PKIX-TA (0) and PKIX-EE (1) are not for SMTP; an unknown selector or matching type makes a
+    record unusable too. Unusable records are ignored: a host whose records are all unusable
+    still gets TLS from DANE senders, unauthenticated, and is not refused. (A digest of the wrong
+    length never gets here: dnspython refuses the whole answer, a failed lookup.)
+    """
+    usage = record.usage in (DANE_TA, DANE_EE)
+    return usage and record.selector in SELECTORS and record.mtype in MATCHING_TYPES
 
 
 def matches(record: Tlsa, cert: Certificate) -> bool:
@@ -63,7 +79,7 @@ def chain_matches(records: Iterable[Tlsa], chain: tuple[Certificate, ...]) -> Tl
 
 def dane_in_use(tlsa: TlsaAnswer) -> bool:
     """Secure TLSA records with at least one usable for SMTP: DANE senders authenticate with them."""
-    return tlsa.security is Security.SECURE and any(r.usage in (DANE_TA, DANE_EE) for r in tlsa.records)
+    return tlsa.security is Security.SECURE and any(usable(r) for r in tlsa.records)
 
 
 def dane(
@@ -91,14 +107,15 @@ def dane(
     if tlsa.security is Security.UNKNOWN:
         why = f"{host}: could not tell whether {tlsa.name} validates ({tlsa.why})"
         return [_finding(Severity.WARNING, why, host)]
-    usable = [r for r in tlsa.records if r.usage in (DANE_TA, DANE_EE)]
-    if not usable:
+    records = [r for r in tlsa.records if usable(r)]
+    if not records:
         why = (
-            f"{host}: {tlsa.name} has only PKIX-TA/PKIX-EE records ({shown}), which are not for SMTP "
-            "(RFC 7672 §3.1.3): DANE senders treat them as unusable"
+            f"{host}: {tlsa.name} has no TLSA record usable for SMTP ({shown}): PKIX-TA/PKIX-EE are "
+            "not for SMTP (RFC 7672 §3.1.3) and an unknown selector or matching type is ignored "
+            "(RFC 6698 §4.1): DANE senders insist on TLS but authenticate nothing"
         )
         return [_finding(Severity.WARNING, why, host)]
-    findings = [_match_finding(host, usable, chains, port)]
+    findings = [_match_finding(host, records, chains, port, _alias(tlsa))]
     findings += _report_finding(host, report_record)
     return findings
 
@@ -119,7 +136,14 @@ def missing_tlsa(hosts_tlsa: dict[str, TlsaAnswer]) -> list[Finding]:
     return found
 
 
-def _match_finding(host: str, usable: list[Tlsa], chains: StarttlsProbe | None, port: int) -> Finding:
+def _alias(tlsa: TlsaAnswer) -> str:
+    """Where the records were found, for an MX host that is an alias (RFC 7672 §2.2.3)."""
+    return f" (TLSA at {tlsa.name}, its CNAME target's)" if tlsa.alias_of else ""
+
+
+def _match_finding(
+    host: str, records: list[Tlsa], chains: StarttlsProbe | None, port: int, alias: str = ""
+) -> Finding:
     if chains is None or not chains.results:
         why = chains.no_address if chains is not None else "not probed"
         return _finding(Severity.ERROR, f"{host}: DANE in use but no chain could be read: {why}", host)
@@ -130,20 +154,20 @@ def _match_finding(host: str, usable: list[Tlsa], chains: StarttlsProbe | None, 
             reason = result.error.reason if result.error else "failed"
             failed.append(f"{where}: no STARTTLS ({reason})")
             continue
-        record = chain_matches(usable, result.success.chain)
+        record = chain_matches(records, result.success.chain)
         if record is None:
             failed.append(f"{where}: no TLSA record matches the certificate served")
         else:
             matched.append(f"{USAGES[record.usage]} {record.usage} {record.selector} {record.mtype}")
     if failed:
         why = (
-            f"{host}: {'; '.join(failed)}: DANE senders refuse to deliver there whatever the MTA-STS "
+            f"{host}{alias}: {'; '.join(failed)}: DANE senders refuse to deliver there whatever the MTA-STS "
             "policy says (a TLSA record left behind after a certificate change?)"
         )
         return _finding(Severity.ERROR, why, host)
     kinds = ", ".join(dict.fromkeys(matched))
     where = f"at all {len(matched)} addresses" if len(matched) > 1 else "at its address"
-    return _finding(Severity.OK, f"{host}: TLSA ({kinds}) matches the certificate {where}", host)
+    return _finding(Severity.OK, f"{host}{alias}: TLSA ({kinds}) matches the certificate {where}", host)
 
 
 def _report_finding(host: str, answer: DnsAnswer | None) -> list[Finding]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import dns.asyncresolver
 import dns.dnssec
@@ -78,6 +78,8 @@ class TlsaAnswer:
     why: str = ""
     """How the verdict was reached, one line."""
     error: DnsError | None = None
+    alias_of: str = ""
+    """The MX host name when ``name`` is at the end of its CNAME chain (RFC 7672 §2.2.3)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,10 @@ class Signed:
     rrsigs: dns.rrset.RRset | None = None
     authenticated: bool = False
     error: DnsError | None = None
+    aliases: tuple[tuple[dns.rrset.RRset, dns.rrset.RRset | None], ...] = ()
+    """The CNAME RRsets the answer followed (each with its RRSIGs), from the name asked."""
+    canonical: str = ""
+    """Where the CNAME chain ends (the name asked when there is none)."""
 
 
 def tlsa_name(host: str, port: int = 25) -> str:
@@ -120,15 +126,27 @@ async def signed_query(resolver: dns.asyncresolver.Resolver, name: str, rdtype: 
     except OSError as exc:
         reason = f"{name} {rdtype}: DNS lookup failed: {exc.strerror or exc}"
         return Signed(DnsStatus.ERROR, error=DnsError(name, rdtype, DnsFailure.OTHER, reason))
-    if answer.rrset is None:
-        return Signed(DnsStatus.NODATA)
     response = answer.response
-    owner = answer.rrset.name
+    aliases = tuple(
+        (rrset, _signatures(response, rrset.name, dns.rdatatype.CNAME))
+        for rrset in response.answer
+        if rrset.rdtype == dns.rdatatype.CNAME
+    )
+    canonical = answer.canonical_name.to_text()
+    authenticated = bool(response.flags & dns.flags.AD)
+    if answer.rrset is None:
+        return Signed(DnsStatus.NODATA, authenticated=authenticated, aliases=aliases, canonical=canonical)
+    sigs = _signatures(response, answer.rrset.name, kind)
+    return Signed(DnsStatus.OK, answer.rrset, sigs, authenticated, aliases=aliases, canonical=canonical)
+
+
+def _signatures(
+    response: dns.message.Message, owner: dns.name.Name, covers: dns.rdatatype.RdataType
+) -> dns.rrset.RRset | None:
     try:
-        sigs = response.find_rrset(response.answer, owner, dns.rdataclass.IN, dns.rdatatype.RRSIG, kind)
+        return response.find_rrset(response.answer, owner, dns.rdataclass.IN, dns.rdatatype.RRSIG, covers)
     except KeyError:
-        sigs = None
-    return Signed(DnsStatus.OK, answer.rrset, sigs, bool(response.flags & dns.flags.AD))
+        return None
 
 
 Lookup = Callable[[str, str], Awaitable[Signed]]
@@ -147,7 +165,35 @@ class Validator:
         self._keys: dict[dns.name.Name, tuple[dns.rrset.RRset | None, Security, str]] = {}
 
     async def tlsa(self, host: str, port: int = 25) -> TlsaAnswer:
-        """The TLSA records of ``host``'s SMTP port, with their DNSSEC verdict."""
+        """The TLSA records of ``host``'s SMTP port, with their DNSSEC verdict.
+
+        An MX host that is an alias (its address records reached through CNAMEs) has its TLSA
+        records looked up at the fully expanded name first when every CNAME of the chain
+        validates, and at its own name when there are none there (RFC 7672 §2.2.3): that is the
+        name DANE senders authenticate the MX with.
+        """
+        target = await self.secure_target(host)
+        if target is not None:
+            found = await self._tlsa(target, port)
+            if found.status not in (DnsStatus.NXDOMAIN, DnsStatus.NODATA):
+                return replace(found, why=f"{found.why}; {host} is a CNAME to {target}", alias_of=host)
+        return await self._tlsa(host, port)
+
+    async def secure_target(self, host: str) -> str | None:
+        """Where ``host``'s CNAME chain ends, when it has one and every CNAME of it validates."""
+        found = await self.lookup(host, "A")
+        if not found.aliases or found.status is DnsStatus.ERROR:
+            return None
+        target = found.canonical.rstrip(".")
+        if found.authenticated:
+            return target
+        for rrset, sigs in found.aliases:
+            security, _ = await self.validate(Signed(DnsStatus.OK, rrset, sigs), 0)
+            if security is not Security.SECURE:
+                return None
+        return target
+
+    async def _tlsa(self, host: str, port: int) -> TlsaAnswer:
         name = tlsa_name(host, port)
         found = await self.lookup(name, "TLSA")
         if found.status is not DnsStatus.OK or found.rrset is None:
