@@ -10,6 +10,7 @@ IPv6. ``verify`` runs once per module; the OpenMetrics output of the CLI is read
 from __future__ import annotations
 
 import contextlib
+import datetime
 import io
 import json
 import math
@@ -21,10 +22,12 @@ from pathlib import Path
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from mtasts.checks.certificates import Thresholds
+from mtasts.checks.certificates import ServedCertificate, Thresholds
 from mtasts.commands import cli
 from mtasts.commands.verify import Report, verify
-from mtasts.model.findings import Severity
+from mtasts.commands.verify.metrics import render_openmetrics
+from mtasts.model.findings import Finding, Severity
+from mtasts.model.vocabulary import Check, Endpoint
 from mtasts.probes import ProbeOptions
 from mtasts.rfc.policy import Policy
 from tests.servers import HttpsServer, KnotDns, Pki, Route, SmtpServer, ensure_loopback, free_port, zone_text
@@ -226,17 +229,30 @@ def test_error_threshold_above_warning_is_a_usage_error(lab: Lab, capsys: pytest
 # --------------------------------------------------------------------------- OpenMetrics
 
 
-def cli_output(lab: Lab, names: list[str], *extra: str) -> str:
+def cli_run(lab: Lab, names: list[str], *extra: str) -> tuple[int, str]:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        cli.main(lab.argv(*names, *extra))
-    return out.getvalue()
+        code = cli.main(lab.argv(*names, *extra))
+    return code, out.getvalue()
+
+
+def cli_output(lab: Lab, names: list[str], *extra: str) -> str:
+    return cli_run(lab, names, *extra)[1]
 
 
 @pytest.fixture(scope="module")
-def metrics(lab: Lab) -> dict[str, list[tuple[dict[str, str], float]]]:
-    """The openmetrics output of one CLI run, parsed by prometheus_client: name → (labels, value)."""
-    text = cli_output(lab, [fq(d) for d in DOMAINS], "--format", "openmetrics")
+def exposition(lab: Lab) -> str:
+    """The openmetrics output of one CLI run over every domain of the lab."""
+    code, text = cli_run(lab, [fq(d) for d in DOMAINS], "--format", "openmetrics")
+    # Errors are samples: `verify > f.tmp && mv f.tmp f.prom` must replace the file on every run.
+    assert code == 0
+    return text
+
+
+@pytest.fixture(scope="module")
+def metrics(exposition: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """The exposition parsed by prometheus_client: name → (labels, value)."""
+    text = exposition
     assert text.endswith("# EOF\n")
     found: dict[str, list[tuple[dict[str, str], float]]] = {}
     for family in text_string_to_metric_families(text):
@@ -251,7 +267,7 @@ def test_openmetrics_certificate_days_per_address(
     """Days left per domain, endpoint and address, IPv4 and IPv6, as the parser reads them."""
     days = {
         (labels["domain"], labels["endpoint"], labels["address"]): value
-        for labels, value in metrics["mtasts_certificate_days_left"]
+        for labels, value in metrics["mtasts_certificate_remaining_days"]
     }
     assert math.isclose(days[(fq("enforce-split"), "mx", V6.format(44))], 3, abs_tol=0.1)
     assert math.isclose(days[(fq("enforce-split"), "mx", V4.format(44))], 40, abs_tol=0.1)
@@ -277,3 +293,40 @@ def test_openmetrics_findings_by_severity(
     assert urgent[fq("enforce-3")] == 1 and urgent[fq("testing-3")] == 0
     modes = {labels["domain"]: labels["mode"] for labels, _ in metrics["mtasts_policy_mode_info"]}
     assert modes[fq("testing-3")] == "testing"
+
+
+def test_openmetrics_follows_the_naming_rules(exposition: str) -> None:
+    """A unit is the name's suffix, a gauge is not a _total, one sample per label set, # EOF last."""
+    families = list(text_string_to_metric_families(exposition))
+    assert {f.name: f.unit for f in families if f.unit} == {
+        "mtasts_certificate_remaining_days": "days",
+        "mtasts_certificate_expiry_timestamp_seconds": "seconds",
+        "mtasts_verify_timestamp_seconds": "seconds",
+    }
+    for family in families:
+        assert family.name.startswith("mtasts_") and family.documentation
+        assert not family.name.endswith("_total") or family.type == "counter"
+        series = [(s.name, tuple(sorted(s.labels.items()))) for s in family.samples]
+        assert len(series) == len(set(series)), family.name
+    assert exposition.splitlines()[-1] == "# EOF"
+
+
+def test_openmetrics_exits_0_where_text_exits_1(lab: Lab) -> None:
+    """An error finding: the text report exits 1, the exposition 0 (its numbers carry the error)."""
+    assert cli_run(lab, [fq("enforce-3")])[0] == 1
+    code, text = cli_run(lab, [fq("enforce-3")], "--format", "openmetrics")
+    assert code == 0 and 'mtasts_urgent_findings{domain="enforce-3.expiry.test"} 1' in text
+
+
+def test_openmetrics_escapes_odd_label_values() -> None:
+    """A host name from DNS with a quote, a backslash and a newline reads back unchanged."""
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    odd = 'we"ird\\mx\nx.example'
+    cert = ServedCertificate(Endpoint.MX, odd, "2001:db8::1", 25, now + datetime.timedelta(days=3))
+    finding = Finding(Check.DANE, Severity.ERROR, "stale", subject=odd)
+    report = Report(domain="example.com", mode=None, findings=(finding,), certificates=(cert,), now=now)
+    families = {f.name: f for f in text_string_to_metric_families(render_openmetrics([report]))}
+    [days] = families["mtasts_certificate_remaining_days"].samples
+    assert days.labels["host"] == odd and days.value == 3
+    [dane] = families["mtasts_dane_match"].samples
+    assert dane.labels == {"domain": "example.com", "host": odd} and dane.value == 0

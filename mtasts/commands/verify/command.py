@@ -17,7 +17,12 @@ from mtasts.model.config import Deployment
 
 
 def run(args: argparse.Namespace) -> int:
-    """The ``verify`` command: 0 with no error finding, 1 with any, 2 on bad usage."""
+    """The ``verify`` command: 0 with no error finding, 1 with any, 2 on bad usage.
+
+    ``--format openmetrics`` exits 0 with error findings too: they are in the numbers, and a
+    textfile collector's ``verify > f.tmp && mv f.tmp f.prom`` would otherwise keep the last
+    good run's file exactly when something broke.
+    """
     try:
         options = options_from_args(args)  # raises UsageError for a bad trust anchor
         names, expected = names_and_stack(args)
@@ -37,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     form = getattr(args, "format", None) or ("json" if getattr(args, "json", False) else "text")
     if form == "openmetrics":
         sys.stdout.write(render_openmetrics(reports))
-    elif form == "json":
+        return 0
+    if form == "json":
         for chunk in json_chunks(reports):
             sys.stdout.write(chunk)
     else:

@@ -2,13 +2,16 @@
 
 Write it to ``<collector dir>/mtasts.prom`` (atomically: to a temporary file, then rename) from a
 cron job or a systemd timer; Prometheus then alerts on the numbers, e.g.
-``mtasts_certificate_days_left{endpoint="mx"} < 14`` or ``mtasts_findings{severity="error"} > 0``.
+``mtasts_certificate_remaining_days{endpoint="mx"} < 14`` or ``mtasts_findings{severity="error"} > 0``.
+The command exits 0 whenever it wrote the exposition, errors found or not (they are samples):
+``verify … > mtasts.prom.tmp && mv mtasts.prom.tmp mtasts.prom`` must not keep yesterday's numbers
+exactly when something broke.
 
 Families (every sample has a ``domain`` label):
 
 - ``mtasts_findings{severity}``: findings of each severity (all four, zeros included);
 - ``mtasts_urgent_findings``: the enforce-domain MX certificates about to expire;
-- ``mtasts_certificate_days_left{endpoint,host,address}`` and
+- ``mtasts_certificate_remaining_days{endpoint,host,address}`` (unit ``days``, as the thresholds) and
   ``mtasts_certificate_expiry_timestamp_seconds{…}``: per policy host or MX address;
 - ``mtasts_dane_match{host}``: 1 when DANE is in use and matches at every address, 0 when not;
 - ``mtasts_policy_mode_info{mode}``: the live policy's mode (``unknown`` without one);
@@ -47,11 +50,14 @@ def render_openmetrics(reports: list[Report], now: datetime.datetime | None = No
     for r in reports:
         sample(out, "mtasts_urgent_findings", {"domain": r.domain}, len(r.urgent))
 
-    family(out, "mtasts_certificate_days_left", "gauge", "Days until the served leaf certificate expires.")
+    # OpenMetrics: a family with a unit ends in it; days, not seconds, as the thresholds are set.
+    # The expiry timestamp below is the base-unit form, which does not age while the file does.
+    name = "mtasts_certificate_remaining_days"
+    family(out, name, "gauge", "Days until the served leaf certificate expires.", unit="days")
     for r in reports:
         for c in r.certificates:
             labels = _cert_labels(r.domain, c.endpoint, c.host, c.address)
-            sample(out, "mtasts_certificate_days_left", labels, round(c.days_left(clock), 3))
+            sample(out, name, labels, round(c.days_left(clock), 3))
 
     name = "mtasts_certificate_expiry_timestamp_seconds"
     family(out, name, "gauge", "notAfter of the served leaf certificate, Unix time.", unit="seconds")
