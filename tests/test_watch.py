@@ -224,11 +224,10 @@ def test_new_same_worse_cleared_over_runs(lab: Lab, monkeypatch: pytest.MonkeyPa
         lab.mx_certificate(3)
         assert lab.watch(state) == 0
         assert len(hook.posts) == 2
-        assert (
-            hook.posts[1]["text"]
-            .splitlines()[1]
-            .startswith("WORSE warning→error shop.watch.test mx-certificate")
-        )
+        # An enforce domain's MX certificate past the error threshold: the loudest news, first.
+        worse = hook.posts[1]["text"].splitlines()
+        assert worse[0] == "mta-sts: 1 URGENT; 1 worse"
+        assert worse[1].startswith("URGENT WORSE warning→error shop.watch.test mx-certificate")
 
         lab.mx_certificate(40)
         assert lab.watch(state) == 0
@@ -262,13 +261,62 @@ def test_failed_post_keeps_the_news_for_the_next_run(
         assert hook.posts[1]["text"].startswith("mta-sts: 1 cleared\nCLEARED pulumi pulumi-drift")
 
 
-def test_a_state_file_it_did_not_write_is_a_usage_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A corrupt state file: one error line naming it, exit 2, before anything is probed."""
-    state = tmp_path / "watch.json"
-    state.write_text("{not json", encoding="utf-8")
+def test_a_state_directory_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--state naming a directory: one error line naming it, exit 2, before anything is probed."""
     (tmp_path / "Pulumi.yaml").write_text("name: lab\nruntime: python\n", encoding="utf-8")
-    status = cli.main(["--project-dir", str(tmp_path), "watch", "example.com", "--state", str(state)])
+    status = cli.main(["--project-dir", str(tmp_path), "watch", "example.com", "--state", str(tmp_path)])
     err = capsys.readouterr().err
-    assert status == 2 and err.count("\n") == 1 and "--state" in err and str(state) in err
+    assert status == 2 and err.count("\n") == 1 and "--state" in err and "directory" in err
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{not json",
+        json.dumps({"version": 2, "findings": []}),
+        json.dumps({"version": 1, "findings": [{"domain": "d", "check": "c"}]}),
+        "[" * 100_000,
+    ],
+    ids=["cut-short", "other-version", "bad-item", "nested"],
+)
+def test_an_unreadable_state_file_does_not_stop_the_alerts(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    """The run goes on as a first run, the post says so, the old file is kept beside; then normal."""
+    state = tmp_path / "watch.json"
+    state.write_text(text, encoding="utf-8")
+    lab.mx_certificate(10)
+    with Webhook() as hook:
+        monkeypatch.setenv("MTASTS_TEST_WEBHOOK", hook.url)
+        assert lab.watch(state) == 0
+        [post] = hook.posts
+        lines = post["text"].splitlines()
+        assert lines[0] == "mta-sts: 1 new"
+        assert lines[1].startswith(f"NOTE the last run's state ({state}) could not be read")
+        assert lines[2].startswith("NEW warning shop.watch.test mx-certificate")
+        assert "warning: --state:" in capsys.readouterr().err
+        assert (tmp_path / "watch.json.unreadable").read_text(encoding="utf-8") == text
+        assert load_state(json.loads(state.read_text(encoding="utf-8")))  # a state it can read again
+        assert lab.watch(state) == 0
+        assert len(hook.posts) == 1  # and the same problem is silent again
+
+
+def test_a_state_item_that_is_no_problem_is_refused() -> None:
+    """A state item at ok or info was never written by a run: a StateError, not a CLEARED."""
+    item = {"domain": "d", "check": "c", "subject": "", "severity": "ok", "reason": "r", "since": "t"}
+    with pytest.raises(StateError, match="severity must be error or warning"):
+        load_state({"version": 1, "findings": [item]})
+
+
+def test_urgent_news_comes_first_and_says_so() -> None:
+    """The loudest finding (an enforce MX certificate about to expire) leads the post, marked URGENT."""
+    run = [("a", f("dane", Severity.ERROR, "mx")), ("z", f("mx-certificate", Severity.ERROR, "mx"))]
+    found = current(run, "t")
+    alerts, _ = compare({}, found)
+    loud = {k for k, t in found.items() if t.check == "mx-certificate"}
+    lines = message(alerts, "mta-sts", loud).splitlines()
+    assert lines[0] == "mta-sts: 1 URGENT; 2 new"
+    assert lines[1].startswith("URGENT NEW error z mx-certificate")
+    assert lines[2].startswith("NEW error a dane")

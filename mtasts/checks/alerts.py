@@ -11,7 +11,7 @@ its state updated. Pure: the state is a plain dict the command reads and writes 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,13 +62,14 @@ class Alert:
     """The problem as it is now (for ``cleared``: as it was last seen)."""
     before: Severity | None = None
 
-    def line(self) -> str:
+    def line(self, urgent: bool = False) -> str:
         where = f"{self.now.domain} {self.now.check}" + (f" ({self.now.subject})" if self.now.subject else "")
+        loud = "URGENT " if urgent else ""
         if self.change is Change.CLEARED:
             return f"CLEARED {where}: was {self.now.severity} since {self.now.since}"
         if self.change is Change.WORSE:
-            return f"WORSE {self.before}→{self.now.severity} {where}: {self.now.reason}"
-        return f"NEW {self.now.severity} {where}: {self.now.reason}"
+            return f"{loud}WORSE {self.before}→{self.now.severity} {where}: {self.now.reason}"
+        return f"{loud}NEW {self.now.severity} {where}: {self.now.reason}"
 
 
 class StateError(ValueError):
@@ -129,6 +130,8 @@ def load_state(document: Any) -> dict[str, Tracked]:
             raise StateError(
                 f"findings[{n}]: needs domain, check, subject, severity, reason, since"
             ) from None
+        if tracked.severity not in TRACKED:
+            raise StateError(f"findings[{n}]: severity must be error or warning, not {tracked.severity}")
         found[tracked.key] = tracked
     return found
 
@@ -141,10 +144,23 @@ def dump_state(state: dict[str, Tracked], when: str) -> dict[str, Any]:
     }
 
 
-def message(alerts: list[Alert], title: str = "mta-sts") -> str:
-    """The webhook text: a count line, then one line per alert (worst news first)."""
+def message(
+    alerts: list[Alert], title: str = "mta-sts", urgent: Collection[str] = (), note: str | None = None
+) -> str:
+    """The webhook text: a count line, then one line per alert (worst news first).
+
+    ``urgent`` holds the keys of the run's loudest findings (an enforce domain's MX certificate
+    about to expire): new or worse, they come first, marked ``URGENT``. ``note`` (the state could
+    not be read, say) is a line of its own after the counts.
+    """
     order = {Change.NEW: 0, Change.WORSE: 1, Change.CLEARED: 2}
     counts = {c: sum(1 for a in alerts if a.change is c) for c in Change}
-    head = ", ".join(f"{n} {c}" for c, n in counts.items() if n)
-    ranked = sorted(alerts, key=lambda a: (order[a.change], a.now.severity.rank, a.now.key))
-    return "\n".join([f"{title}: {head}", *(a.line() for a in ranked)])
+    head = ", ".join(f"{n} {c}" for c, n in counts.items() if n) or "nothing new"
+    loud = {a.now.key for a in alerts if a.change is not Change.CLEARED and a.now.key in urgent}
+    if loud:
+        head = f"{len(loud)} URGENT; {head}"
+    ranked = sorted(
+        alerts, key=lambda a: (a.now.key not in loud, order[a.change], a.now.severity.rank, a.now.key)
+    )
+    lines = [f"{title}: {head}", *([f"NOTE {note}"] if note else [])]
+    return "\n".join([*lines, *(a.line(a.now.key in loud) for a in ranked)])
