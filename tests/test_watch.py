@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from mtasts.checks.alerts import Change, StateError, compare, current, dump_state, load_state, message
+from mtasts.checks.alerts import Change, StateError, compare, current, dump_state, load_state, message, seen
 from mtasts.commands import cli
 from mtasts.model.findings import Finding, Severity
 from mtasts.rfc.policy import Policy
@@ -68,6 +68,29 @@ def test_worse_eased_and_cleared() -> None:
         (Change.CLEARED, "mx-certificate"),
     ]
     assert state == {}
+
+
+def test_a_problem_not_looked_at_is_not_cleared() -> None:
+    """mx1's certificate warning, then mx1 stops answering: held, silently; cleared once seen ok."""
+    _, state = compare({}, current([("d", f("mx-certificate", Severity.WARNING, "mx1"))], "t1"))
+    down = [("d", f("starttls", Severity.ERROR, "mx1"))]
+    alerts, state = compare(state, current(down, "t2"), seen(down))
+    assert [(a.change, a.now.check) for a in alerts] == [(Change.NEW, "starttls")]
+    assert {t.check for t in state.values()} == {"starttls", "mx-certificate"}
+    dns = [("d", f("mx-records", Severity.ERROR))]  # the whole domain fails before its hosts
+    alerts, state = compare(state, current(dns, "t3"), seen(dns))
+    assert [(a.change, a.now.check) for a in alerts] == [(Change.NEW, "mx-records")]
+    assert {t.check for t in state.values()} == {"starttls", "mx-certificate", "mx-records"}
+    back = [
+        ("d", f("mx-certificate", Severity.OK, "mx1")),
+        ("d", f("starttls", Severity.OK, "mx1")),
+        ("d", f("mx-records", Severity.ERROR)),
+    ]
+    alerts, state = compare(state, current(back, "t4"), seen(back))  # seen at ok: cleared
+    assert sorted((a.change, a.now.check) for a in alerts) == [
+        (Change.CLEARED, "mx-certificate"),
+        (Change.CLEARED, "starttls"),
+    ]
 
 
 def test_one_key_keeps_its_worst_finding_and_subjects_are_apart() -> None:

@@ -4,8 +4,9 @@ A scheduled check that posts every finding every six hours is muted within a wee
 the warnings and errors of a run keyed by (domain, check, subject) and compares them with the
 previous run's: a key not there before (or there as ``ok``/``info``) is **new**, a key whose
 severity rose from warning to error is **worse**, a key gone (or back to ``ok``/``info``) is
-**cleared**. The same problem in the next run is silent; one that eases (error to warning) is too,
-its state updated. Pure: the state is a plain dict the command reads and writes as JSON.
+**cleared**, unless it was not looked at this time (``unchecked``). The same problem in the next
+run is silent; one that eases (error to warning) is too, its state updated. Pure: the state is a
+plain dict the command reads and writes as JSON.
 """
 
 from __future__ import annotations
@@ -93,8 +94,19 @@ def current(findings: Iterable[tuple[str, Finding]], now: str) -> dict[str, Trac
     return found
 
 
-def compare(previous: dict[str, Tracked], now: dict[str, Tracked]) -> tuple[list[Alert], dict[str, Tracked]]:
-    """The alerts from ``previous`` to ``now``, and the state to keep (first-seen times carried)."""
+def seen(findings: Iterable[tuple[str, Finding]]) -> set[str]:
+    """The keys a run has a finding for, at any severity (``ok`` included): those were checked."""
+    return {key(domain, f.check, f.subject or "") for domain, f in findings}
+
+
+def compare(
+    previous: dict[str, Tracked], now: dict[str, Tracked], checked: Collection[str] = ()
+) -> tuple[list[Alert], dict[str, Tracked]]:
+    """The alerts from ``previous`` to ``now``, and the state to keep (first-seen times carried).
+
+    ``checked`` (``seen``) holds the keys the run had a finding for: a problem back at ``ok`` there
+    is cleared whatever else failed.
+    """
     alerts: list[Alert] = []
     kept: dict[str, Tracked] = {}
     for k, item in now.items():
@@ -107,9 +119,28 @@ def compare(previous: dict[str, Tracked], now: dict[str, Tracked]) -> tuple[list
         if item.severity.rank < before.severity.rank:
             alerts.append(Alert(Change.WORSE, kept[k], before.severity))
     for k, item in previous.items():
-        if k not in now:
+        if k in now:
+            continue
+        if k not in checked and unchecked(item, now):
+            kept[k] = item  # not seen, but not checked either: still open, nothing to say
+        else:
             alerts.append(Alert(Change.CLEARED, item))
     return alerts, kept
+
+
+def unchecked(item: Tracked, now: dict[str, Tracked]) -> bool:
+    """Whether a problem missing from this run may simply not have been looked at.
+
+    A certificate's days left or a TLSA match is only known after a handshake: when the MX host
+    stops answering (a ``starttls`` error for the same subject) or the domain fails before its
+    hosts are probed (an error without a subject: DNS, the policy fetch), the finding is absent
+    because nothing was checked, and "cleared" would claim more than was seen. Such a problem is
+    kept, silently, until a run that gets that far says what it is.
+    """
+    return any(
+        t.domain == item.domain and t.severity is Severity.ERROR and t.subject in ("", item.subject)
+        for t in now.values()
+    )
 
 
 def load_state(document: Any) -> dict[str, Tracked]:

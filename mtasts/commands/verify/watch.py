@@ -29,7 +29,7 @@ from pathlib import Path
 
 import httpx
 
-from mtasts.checks.alerts import Tracked, compare, current, dump_state, key, load_state, message
+from mtasts.checks.alerts import Tracked, compare, current, dump_state, key, load_state, message, seen
 from mtasts.commands.shared.args import UsageError, names_and_stack, options_from_args, thresholds_from_args
 from mtasts.commands.shared.domain_check import verify
 from mtasts.commands.shared.files import write_atomically
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     drift = drift_finding(args.pulumi_preview_exit)
     if drift is not None:
         findings.append((f"stack {args.stack}" if args.stack else "pulumi", drift))
-    alerts, state = compare(previous, current(findings, when))
+    alerts, state = compare(previous, current(findings, when), seen(findings))
     errors = sum(r.errors for r in reports)
     print(
         f"{len(reports)} domains checked: {errors} errors; {len(state)} open problems, {len(alerts)} changes"
