@@ -9,20 +9,26 @@ key's), missing, in an unsigned zone, and matching on IPv4 but not on IPv6.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import dns.asyncresolver
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
+from mtasts.checks.dane import dane as dane_findings
 from mtasts.commands import cli
 from mtasts.commands.verify import Report, verify
 from mtasts.model.findings import Severity
 from mtasts.probes import ProbeOptions
+from mtasts.probes.dns import DnsStatus
+from mtasts.probes.dnssec import Security, Signed, Validator, dnssec_resolver, signed_query
+from mtasts.probes.errors import DnsError, DnsFailure
 from tests.servers import KnotDns, Pki, SmtpServer, ensure_loopback, free_port, zone_text
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -231,6 +237,35 @@ def test_a_wrong_trust_anchor_makes_the_tlsa_bogus(lab: Lab) -> None:
     [report] = verify([f"good.{SIGNED}"], lab.options(wrong))
     [(severity, reason)] = [(f.severity, f.reason) for f in report.findings if f.check == "dane"]
     assert severity is Severity.ERROR and "trust anchor" in reason
+
+
+def test_a_servfail_from_a_validating_resolver_is_asked_again_unchecked(lab: Lab) -> None:
+    """A validating resolver refuses a bogus TLSA with SERVFAIL: asked with CD, it is shown bogus."""
+    plain = dns.asyncresolver.Resolver(configure=False)
+    plain.nameservers, plain.port, plain.lifetime = [lab.knot.host], lab.knot.port, 5.0
+    unchecked_resolver = dnssec_resolver(plain, checking_disabled=True)
+
+    async def validating(name: str, rdtype: str) -> Signed:
+        failure = DnsError(
+            name, rdtype, DnsFailure.SERVFAIL, f"{name} {rdtype}: the server answered SERVFAIL"
+        )
+        return Signed(DnsStatus.ERROR, error=failure)
+
+    async def unchecked(name: str, rdtype: str) -> Signed:
+        return await signed_query(unchecked_resolver, name, rdtype)
+
+    host = f"match.mx.{SIGNED}"
+    wrong = (f"{SIGNED}. DS 12345 13 2 {'00' * 32}",)
+    answer = asyncio.run(Validator(validating, wrong, unchecked).tlsa(host, lab.smtp_port))
+    assert answer.security is Security.BOGUS and "SERVFAIL" in answer.why
+    [finding] = dane_findings(host, answer, None, None, lab.smtp_port)
+    assert finding.severity is Severity.ERROR and "defer all mail" in finding.reason
+    # Records that validate: the SERVFAIL was the resolver's own trouble, a failed lookup (warning).
+    right = tuple(lab.anchor_file.read_text(encoding="utf-8").splitlines()[1:])
+    answer = asyncio.run(Validator(validating, right, unchecked).tlsa(host, lab.smtp_port))
+    assert answer.status is DnsStatus.ERROR
+    [finding] = dane_findings(host, answer, None, None, lab.smtp_port)
+    assert finding.severity is Severity.WARNING
 
 
 def test_without_an_anchor_or_ad_bit_nothing_is_secure(lab: Lab) -> None:

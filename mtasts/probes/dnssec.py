@@ -102,9 +102,17 @@ def tlsa_name(host: str, port: int = 25) -> str:
     return f"_{port}._tcp.{host.rstrip('.')}"
 
 
-def dnssec_resolver(plain: dns.asyncresolver.Resolver) -> dns.asyncresolver.Resolver:
-    """A copy of ``plain`` that asks with the DO bit, so answers carry their RRSIGs."""
+def dnssec_resolver(
+    plain: dns.asyncresolver.Resolver, checking_disabled: bool = False
+) -> dns.asyncresolver.Resolver:
+    """A copy of ``plain`` that asks with the DO bit, so answers carry their RRSIGs.
+
+    ``checking_disabled`` sets the CD bit too: a validating resolver then answers what it would
+    otherwise refuse as bogus (with SERVFAIL), for us to validate (RFC 4035 §3.2.2).
+    """
     resolver = dns.asyncresolver.Resolver(configure=False)
+    if checking_disabled:
+        resolver.flags = dns.flags.RD | dns.flags.CD
     resolver.nameservers = list(plain.nameservers)
     resolver.port = plain.port
     resolver.lifetime = plain.lifetime
@@ -156,8 +164,13 @@ Lookup = Callable[[str, str], Awaitable[Signed]]
 class Validator:
     """DNSSEC validation from trust anchors down, for one run (keys memoized by the lookup)."""
 
-    def __init__(self, lookup: Lookup, anchors: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, lookup: Lookup, anchors: tuple[str, ...] = (), unchecked: Lookup | None = None
+    ) -> None:
         self.lookup = lookup
+        self.unchecked = unchecked
+        """The same questions with the CD bit, asked when a validating resolver answers SERVFAIL."""
+        self._anchor_lines = anchors
         self.anchors: dict[dns.name.Name, list[dns.rrset.RRset]] = {}
         for line in (ROOT_ANCHOR, *anchors):
             rrset = parse_anchor(line)
@@ -196,6 +209,16 @@ class Validator:
     async def _tlsa(self, host: str, port: int) -> TlsaAnswer:
         name = tlsa_name(host, port)
         found = await self.lookup(name, "TLSA")
+        servfail = found.error is not None and found.error.failure is DnsFailure.SERVFAIL
+        if servfail and self.unchecked is not None:
+            # A validating resolver answers a bogus TLSA RRset with SERVFAIL, which DANE senders
+            # take as "defer the mail" (RFC 7672 §2.1.1): ask again with checking disabled, and
+            # validate every step ourselves (the zone keys may be as bogus as the records).
+            again = await Validator(self.unchecked, self._anchor_lines)._tlsa(host, port)
+            if again.status is DnsStatus.OK and again.security is Security.BOGUS:
+                return replace(
+                    again, why=f"the resolver answers SERVFAIL; with checking disabled: {again.why}"
+                )
         if found.status is not DnsStatus.OK or found.rrset is None:
             return TlsaAnswer(name, found.status, error=found.error)
         records = tuple(

@@ -88,7 +88,8 @@ class Prober:
         self.tls = client_context(options.ca_bundle)
         self._unverified = unverified_context()
         self._dnssec_resolver = dnssec_resolver(self.resolver)
-        self._validator = Validator(self.signed, options.dnssec_anchors)
+        self._unchecked_resolver = dnssec_resolver(self.resolver, checking_disabled=True)
+        self._validator = Validator(self.signed, options.dnssec_anchors, self.signed_unchecked)
         self.max_sockets = options.max_sockets or socket_budget()
         self._sockets = asyncio.Semaphore(self.max_sockets)
         self._client: httpx.AsyncClient | None = None
@@ -175,6 +176,14 @@ class Prober:
     async def _signed(self, name: str, rdtype: str) -> Signed:
         async with self._sockets:
             return await signed_query(self._dnssec_resolver, name, rdtype)
+
+    def signed_unchecked(self, name: str, rdtype: str) -> asyncio.Future[Signed]:
+        """``signed`` with the CD bit: what a validating resolver would refuse as bogus."""
+        return self.once(("dnssec-cd", name.lower(), rdtype), lambda: self._signed_unchecked(name, rdtype))
+
+    async def _signed_unchecked(self, name: str, rdtype: str) -> Signed:
+        async with self._sockets:
+            return await signed_query(self._unchecked_resolver, name, rdtype)
 
     def tlsa(self, host: str) -> asyncio.Future[TlsaAnswer]:
         """The TLSA records of the MX ``host`` (``_25._tcp.<host>``) and their DNSSEC verdict."""
