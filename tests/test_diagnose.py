@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from mtasts.checks.diagnose import probe_targets
 from mtasts.commands.reports import explanations, render_text
 from mtasts.commands.shared.diagnosis import diagnose
 from mtasts.model.receiver_summary import parse_summary
@@ -83,7 +84,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProbeOptions]:
         hosts["fine"]: Route(body=POLICY.render().encode()),
     }
     records = [(f"mta-sts.{label}", "A", HTTPS_ADDR) for label in hosts]
-    records += [("ok.mx", "A", MX_OK), ("old.mx", "A", MX_EXPIRED), ("fine", "MX", "10 ok.mx")]
+    records += [
+        ("ok.mx", "A", MX_OK),
+        ("old.mx", "A", MX_EXPIRED),
+        ("fine", "MX", "10 ok.mx"),
+        ("fine", "MX", "20 old.mx"),
+    ]
     contexts = {h: pki.context(h) for h in hosts.values()}
     https = HttpsServer(contexts, pki.context("default.invalid"), routes, HTTPS_ADDR, free_port(HTTPS_ADDR))
     smtp_port = free_port(MX_OK, [MX_EXPIRED])
@@ -136,3 +142,28 @@ def test_diagnosis_of_the_domains_mx_when_the_report_names_none(lab: ProbeOption
     lines = found[f"fine.{ZONE}"]
     assert lines[0].startswith(f"ok.mx.{ZONE}: now: ok.mx.{ZONE}: STARTTLS with TLS")
     assert "certificate expires in 5.0 days" in lines[1]
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+def test_a_host_the_domain_does_not_name_is_not_probed(lab: ProbeOptions) -> None:
+    """A report naming a host that is neither an MX nor in the policy: said, never connected to."""
+    outsider = "127.0.0.1"  # anyone can send a report naming any host
+    summary = parse_summary({"domains": {f"fine.{ZONE}": entry(failure("certificate-expired", outsider))}})
+    lines = diagnose(summary, lab)[f"fine.{ZONE}"]
+    assert lines[-1] == (
+        f"now: {outsider}: named by the reports but neither an MX of fine.{ZONE} nor matched by its "
+        "policy: not probed (a report can name any host)"
+    )
+    assert not any(line.startswith(f"{outsider}: ") for line in lines)
+
+
+def test_probe_targets_keep_live_and_policy_hosts_only() -> None:
+    """Named hosts: the live MX and the policy's matches are probed, others not; none named: all."""
+    live = ("mx1.example.com",)
+    assert probe_targets([], live, ()) == (["mx1.example.com"], [])
+    named = ["mx1.example.com", "old.mx.example.com", "evil.example.net"]
+    assert probe_targets(named, live, ("*.mx.example.com",)) == (
+        ["mx1.example.com", "old.mx.example.com"],
+        ["evil.example.net"],
+    )

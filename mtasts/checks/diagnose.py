@@ -26,6 +26,7 @@ from mtasts.probes.errors import (
 )
 from mtasts.probes.prober import PolicyFetch, StarttlsProbe
 from mtasts.probes.tls import hostport
+from mtasts.rfc.mx import mx_matches
 from mtasts.rfc.policy import Mode
 
 CHALLENGE_HEADER = "cf-mitigated"
@@ -82,6 +83,29 @@ def policy_now(fetched: PolicyFetch, port: int = 443) -> list[str]:
     if not lines:
         lines.append(f"now: {fetched.host} serves different policies at its addresses")
     return lines
+
+
+def probe_targets(
+    named: list[str], live_mx: tuple[str, ...], patterns: tuple[str, ...]
+) -> tuple[list[str], list[str]]:
+    """Which of the MX hosts reports name to probe, and which not.
+
+    ``receiving-mx-hostname`` is whatever the reporter wrote: anyone can send a report naming any
+    host. Only hosts the domain itself names are probed, as a sender would only connect to
+    them: a live MX host, or one the live policy's ``mx`` patterns match (an MX retired since the
+    report). Without a named host, every live MX is probed.
+    """
+    if not named:
+        return list(live_mx), []
+    ours = [h for h in named if h in live_mx or any(mx_matches(p, h) for p in patterns)]
+    return ours, [h for h in named if h not in ours]
+
+
+def not_probed(host: str, domain: str) -> str:
+    return (
+        f"now: {host}: named by the reports but neither an MX of {domain} nor matched by its policy: "
+        "not probed (a report can name any host)"
+    )
 
 
 def mx_now(

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import datetime
 
-from mtasts.checks.diagnose import dane_now, mx_now, policy_now
+from mtasts.checks.diagnose import dane_now, mx_now, not_probed, policy_now, probe_targets
+from mtasts.checks.policy import parsed_policy, policy_fetch
 from mtasts.model.receiver_summary import FailureGroup, ReceiverSummary
 from mtasts.probes import ProbeOptions, Prober
 from mtasts.rfc.names import normalize_name
@@ -31,8 +32,15 @@ async def diagnose_async(summary: ReceiverSummary, options: ProbeOptions) -> dic
             if "policy" in kinds:
                 lines += policy_now(await prober.fetch_policy(policy_host(domain)), options.https_port)
             if kinds & {"mx", "dane"}:
-                named = [normalize_name(f.receiving_mx) for f in failures if f.receiving_mx]
-                hosts = list(dict.fromkeys(named)) or list((await prober.mx(domain)).hosts)
+                named = list(
+                    dict.fromkeys(normalize_name(f.receiving_mx) for f in failures if f.receiving_mx)
+                )
+                live = (await prober.mx(domain)).hosts
+                patterns: tuple[str, ...] = ()
+                if any(h not in live for h in named):
+                    patterns = await policy_patterns(prober, domain, options.https_port)
+                hosts, skipped = probe_targets(named, live, patterns)
+                lines += [not_probed(host, domain) for host in skipped]
                 for host in hosts:
                     if "mx" in kinds:
                         probe = await prober.starttls(host)
@@ -46,6 +54,14 @@ async def diagnose_async(summary: ReceiverSummary, options: ProbeOptions) -> dic
         domains = [(d, e.failures) for d, e in summary.domains.items()]
         found = await asyncio.gather(*(one(d, f) for d, f in domains if f))
         return {d: lines for (d, f), lines in zip([x for x in domains if x[1]], found, strict=True)}
+
+
+async def policy_patterns(prober: Prober, domain: str, port: int) -> tuple[str, ...]:
+    """The ``mx`` patterns of the domain's live policy (none when it cannot be fetched or read)."""
+    host = policy_host(domain)
+    body, _ = policy_fetch(await prober.fetch_policy(host), port)
+    policy = parsed_policy(body, host)[0] if body is not None else None
+    return tuple(policy.mx) if policy is not None else ()
 
 
 def diagnose(summary: ReceiverSummary, options: ProbeOptions) -> dict[str, list[str]]:
