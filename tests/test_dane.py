@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dns.asyncresolver
@@ -266,6 +266,27 @@ def test_a_servfail_from_a_validating_resolver_is_asked_again_unchecked(lab: Lab
     assert answer.status is DnsStatus.ERROR
     [finding] = dane_findings(host, answer, None, None, lab.smtp_port)
     assert finding.severity is Severity.WARNING
+
+
+def test_a_resolver_that_drops_signatures_is_not_taken_for_an_unsigned_zone(lab: Lab) -> None:
+    """TLSA without RRSIG in a zone with DNSKEY: unknown (a warning), not "DANE senders ignore it"."""
+    resolver = dns.asyncresolver.Resolver(configure=False)
+    resolver.nameservers, resolver.port, resolver.lifetime = [lab.knot.host], lab.knot.port, 5.0
+    plain = dnssec_resolver(resolver)
+
+    async def stripping(name: str, rdtype: str) -> Signed:
+        found = await signed_query(plain, name, rdtype)
+        return replace(found, rrsigs=None)
+
+    anchors = tuple(lab.anchor_file.read_text(encoding="utf-8").splitlines()[1:])
+    host = f"match.mx.{SIGNED}"
+    answer = asyncio.run(Validator(stripping, anchors).tlsa(host, lab.smtp_port))
+    assert answer.security is Security.UNKNOWN and "the resolver drops DNSSEC records" in answer.why
+    [finding] = dane_findings(host, answer, None, None, lab.smtp_port)
+    assert finding.severity is Severity.WARNING
+    unsigned = f"unsigned.mx.{UNSIGNED}"
+    answer = asyncio.run(Validator(stripping, anchors).tlsa(unsigned, lab.smtp_port))
+    assert answer.security is Security.INSECURE and f"{UNSIGNED}. has no DNSKEY" in answer.why
 
 
 def test_without_an_anchor_or_ad_bit_nothing_is_secure(lab: Lab) -> None:

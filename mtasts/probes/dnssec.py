@@ -11,6 +11,9 @@ of ``Security``'s members, reached in this order:
    root's KSK built in, plus any given in ``ProbeOptions.dnssec_anchors``) or a DS record at the
    parent, itself validated the same way, up to an anchor.
 
+An RRset without RRSIGs is "insecure" only when its zone (the closest name with an SOA) has no
+DNSKEY: a resolver that drops DNSSEC records must not make a signed zone look unsigned.
+
 Every DNSKEY and DS question is asked once per run (``Prober.once``), so many MX hosts in one zone
 cost one chain of lookups. A missing DS is taken as an unsigned delegation (``insecure``) without
 checking the NSEC proof: the verdict is then "not DANE", which only ever says less.
@@ -237,7 +240,7 @@ class Validator:
         """Whether ``found``'s RRset validates from a trust anchor."""
         assert found.rrset is not None
         if found.rrsigs is None or not len(found.rrsigs):
-            return Security.INSECURE, f"{found.rrset.name} {_type(found.rrset)} is not signed"
+            return await self.unsigned(found.rrset)
         signer = found.rrsigs[0].signer
         keys, security, why = await self.zone_keys(signer, depth)
         if keys is None:
@@ -250,6 +253,33 @@ class Validator:
                 f"the RRSIG over {found.rrset.name} {_type(found.rrset)} does not validate ({exc})",
             )
         return Security.SECURE, f"validated from {why}"
+
+    async def unsigned(self, rrset: dns.rrset.RRset) -> tuple[Security, str]:
+        """An RRset that came without RRSIGs: insecure only when its zone has no DNSKEY.
+
+        A resolver that does not speak DNSSEC strips the signatures of a signed zone; calling that
+        "insecure" would say DANE senders ignore records they use. The zone is the closest
+        enclosing name with an SOA; its DNSKEY RRset says whether it is signed.
+        """
+        shown = f"{rrset.name} {_type(rrset)}"
+        name = rrset.name
+        while name != dns.name.root:
+            soa = await self.lookup(name.to_text(), "SOA")
+            if soa.status is DnsStatus.ERROR:
+                return Security.UNKNOWN, f"{shown} is not signed, and the SOA lookup of {name} failed"
+            if soa.rrset is not None and soa.rrset.name == name:
+                keys = await self.lookup(name.to_text(), "DNSKEY")
+                if keys.status is DnsStatus.ERROR:
+                    return Security.UNKNOWN, f"{shown} is not signed, and the DNSKEY lookup of {name} failed"
+                if keys.rrset is None:
+                    return Security.INSECURE, f"{shown} is not signed ({name} has no DNSKEY)"
+                return Security.UNKNOWN, (
+                    f"{shown} came without RRSIG although {name} is signed (it has DNSKEY records): "
+                    "the resolver drops DNSSEC records (give a DNSSEC-aware one with --nameserver), "
+                    "or the zone's signatures are missing"
+                )
+            name = name.parent()
+        return Security.INSECURE, f"{shown} is not signed"
 
     async def zone_keys(
         self, zone: dns.name.Name, depth: int
