@@ -38,7 +38,10 @@ ZONE = "expiry.test"
 V4 = "127.0.0.{}"
 V6 = "fd6d:7473::{}"
 HTTPS_AT = 40
-MX_HOSTS = {"in3.mx": (41, 3, 3), "in10.mx": (42, 10, 10), "in40.mx": (43, 40, 40), "split.mx": (44, 40, 3)}
+MX_HOSTS = {
+    "in3.mx": (41, 3, 3), "in10.mx": (42, 10, 10), "in40.mx": (43, 40, 40), "split.mx": (44, 40, 3),
+    "expired.mx": (45, -2, 40),
+}  # fmt: skip
 """MX label → (last address byte, days left on IPv4, days left on IPv6)."""
 POLICY = Policy(mode="enforce", max_age=604800, mx=("*.mx.expiry.test",))
 DOMAINS = {
@@ -49,6 +52,7 @@ DOMAINS = {
     "enforce-40": ("enforce", "in40.mx", 40),
     "enforce-split": ("enforce", "split.mx", 40),
     "policy-10": ("enforce", "in40.mx", 10),
+    "enforce-expired": ("enforce", "expired.mx", 40),
 }
 
 
@@ -190,7 +194,7 @@ def test_the_soonest_address_decides_and_is_named(lab: Lab) -> None:
 def test_enforce_mx_about_to_expire_is_the_loudest_finding(lab: Lab) -> None:
     """Only enforce domains' MX certificates past the error threshold are urgent, printed first."""
     urgent = {name for name, r in lab.reports.items() if r.urgent}
-    assert urgent == {fq("enforce-3"), fq("enforce-split")}  # not testing-3, not the warnings
+    assert urgent == {fq("enforce-3"), fq("enforce-split"), fq("enforce-expired")}  # not testing-3
     found, reason = finding(lab, "testing-3", "mx-certificate")
     assert found is Severity.ERROR and "before enforce" in reason
     text = cli_output(lab, [fq(d) for d in DOMAINS])
@@ -198,6 +202,18 @@ def test_enforce_mx_about_to_expire_is_the_loudest_finding(lab: Lab) -> None:
     assert first.startswith("URGENT:")
     head = text.split("\n\n", 1)[0]
     assert fq("enforce-3") in head and fq("enforce-split") in head and fq("testing-3") not in head
+
+
+def test_an_expired_mx_certificate_has_its_days_below_zero(lab: Lab) -> None:
+    """Expired on IPv4 (the verified handshake refuses it): read unchecked, -2 days, urgent, once."""
+    found, reason = finding(lab, "enforce-expired", "mx-certificate")
+    assert found is Severity.ERROR and "certificate expired 2.0 days ago" in reason
+    assert f"{V4.format(45)}:{lab.smtp_port} -2.0 days" in reason and "refuse to deliver here now" in reason
+    assert finding(lab, "enforce-expired", "starttls")[0] is Severity.ERROR  # the handshake's own verdict
+    report = lab.reports[fq("enforce-expired")]
+    mx = sorted(c.address for c in report.certificates if str(c.endpoint) == "mx")
+    assert mx == sorted([V4.format(45), V6.format(45)])  # one per address, none twice
+    assert [f.check for f in report.urgent] == ["mx-certificate"]
 
 
 def test_policy_host_certificate_is_checked_too(lab: Lab) -> None:

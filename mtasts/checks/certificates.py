@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.vocabulary import Check, Endpoint, Mode
+from mtasts.probes.errors import SmtpCertificateError
 from mtasts.probes.prober import PolicyFetch, StarttlsProbe
 from mtasts.probes.tls import hostport
 
@@ -57,10 +58,36 @@ class ServedCertificate:
         return (self.not_after - now).total_seconds() / 86400.0
 
 
+def refused(starttls: Iterable[StarttlsProbe]) -> dict[str, set[str]]:
+    """Per MX host, the addresses whose certificate the verified handshake refused (expired…)."""
+    found: dict[str, set[str]] = {}
+    for probe in starttls:
+        for result in probe.results:
+            if isinstance(result.error, SmtpCertificateError):
+                found.setdefault(probe.host, set()).add(result.address)
+    return found
+
+
 def served_certificates(
-    fetched: PolicyFetch | None, starttls: Iterable[StarttlsProbe], https_port: int = 443, smtp_port: int = 25
+    fetched: PolicyFetch | None,
+    starttls: Iterable[StarttlsProbe],
+    https_port: int = 443,
+    smtp_port: int = 25,
+    unverified: Iterable[StarttlsProbe] = (),
 ) -> list[ServedCertificate]:
-    """Every leaf certificate a handshake got: the policy host's addresses, then each MX's."""
+    """Every leaf certificate a handshake got: the policy host's addresses, then each MX's.
+
+    ``unverified`` are handshakes that did not check the certificate (``Prober.served_chains``),
+    taken only at the addresses whose verified handshake refused it: an expired certificate then
+    still has its days left (below zero), so it is the loudest finding and a metric like the rest.
+    """
+    starttls = list(starttls)
+    wanted = refused(starttls)
+    extra = [
+        StarttlsProbe(p.host, tuple(r for r in p.results if r.address in wanted.get(p.host, ())))
+        for p in unverified
+    ]
+    starttls += extra
     found: list[ServedCertificate] = []
     if fetched is not None:
         for response in fetched.responses:
@@ -99,11 +126,13 @@ def certificate_expiry(
         severity = thresholds.severity(days)
         check = Check.MX_CERTIFICATE if endpoint is Endpoint.MX else Check.POLICY_CERTIFICATE
         where = _where(certs, now)
-        reason = (
-            f"{host}: certificate expires in {_days(days)} ({soonest.not_after:%Y-%m-%d %H:%M} UTC){where}"
-        )
+        when = f"({soonest.not_after:%Y-%m-%d %H:%M} UTC)"
+        if days < 0:
+            reason = f"{host}: certificate expired {_days(-days)} ago {when}{where}"
+        else:
+            reason = f"{host}: certificate expires in {_days(days)} {when}{where}"
         if severity is not Severity.OK:
-            reason += _consequence(endpoint, mode)
+            reason += _consequence(endpoint, mode, days < 0)
         findings.append(Finding(check, severity, reason, subject=host))
     return findings
 
@@ -128,7 +157,13 @@ def _days(days: float) -> str:
     return f"{days:.1f} days"
 
 
-def _consequence(endpoint: Endpoint, mode: str | None) -> str:
+def _consequence(endpoint: Endpoint, mode: str | None, expired: bool = False) -> str:
+    if expired:
+        if endpoint is Endpoint.POLICY_HOST:
+            return "; senders cannot fetch the policy (renew it now)"
+        if mode == Mode.ENFORCE:
+            return "; senders enforcing the policy refuse to deliver here now (renew it now)"
+        return "; renew it (senders that check certificates refuse it)"
     if endpoint is Endpoint.POLICY_HOST:
         return "; then senders cannot fetch the policy (renew it)"
     if mode == Mode.ENFORCE:

@@ -18,6 +18,7 @@ from mtasts.checks.certificates import (
     Thresholds,
     certificate_expiry,
     is_urgent,
+    refused,
     served_certificates,
 )
 from mtasts.checks.dane import dane, dane_in_use, missing_tlsa
@@ -154,7 +155,8 @@ async def check_domain(
         findings += checks.mx_coverage(policy.mode, policy.mx, mx.hosts)
     for probe in starttls:
         findings.append(checks.starttls(probe, mode, prober.options.smtp_port))
-    mx_certs = served_certificates(None, starttls, smtp_port=prober.options.smtp_port)
+    unverified = await asyncio.gather(*(prober.served_chains(h) for h in refused(starttls)))
+    mx_certs = served_certificates(None, starttls, smtp_port=prober.options.smtp_port, unverified=unverified)
     findings += certificate_expiry(mx_certs, mode, thresholds, now)
     findings += await _dane(prober, tlsa)
     served = policy_certs + mx_certs
