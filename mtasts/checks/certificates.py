@@ -8,7 +8,8 @@ every A and AAAA address and compares the days left with two thresholds.
 Under ``enforce`` an MX certificate past the error threshold is the loudest finding of a run
 (``urgent``): once it expires, senders that cached the policy refuse to deliver (RFC 8461 §4.2).
 An expired or untrusted certificate fails the handshake and is reported by ``starttls`` or
-``policy-tls``; here are only the ones that still work today.
+``policy-tls``; at such an MX address the chain read without checking (``unverified``) still gives
+the days left, below zero once expired.
 """
 
 from __future__ import annotations
