@@ -64,3 +64,20 @@ test("more than maxPolicies policies is not a report", () => {
   doc.policies = Array.from({ length: 51 }, () => doc.policies[0]);
   assert.throws(() => normalize(doc), { message: "more than 50 policies" });
 });
+
+test("a report's sessions in all are bounded as each count is", () => {
+  const doc = report();
+  doc.policies = [doc.policies[0], structuredClone(doc.policies[0])];
+  doc.policies[0].summary["total-successful-session-count"] = 10 ** 12;
+  assert.throws(() => normalize(doc), { message: /^the policies' session counts add up to 1000000000\d+, more sessions than/ });
+  const details = report();
+  const detail = details.policies[0]["failure-details"][0];
+  details.policies[0]["failure-details"] = Array(3).fill({ ...detail, "failed-session-count": 4 * 10 ** 11 });
+  assert.throws(() => normalize(details), { message: /^the failure-details' session counts add up to 1200000000000,/ });
+});
+
+test("a lone surrogate is no Unicode text: refused, naming the field", () => {
+  assert.throws(() => normalize(report({ "organization-name": "a\ud800" })), {
+    message: "organization-name is not Unicode text (a lone surrogate)",
+  });
+});

@@ -2,7 +2,7 @@
 // builtin domains silent for silentAfterDays, each named once a UTC day at most.
 
 import RESULT_TYPES from "../../rfc/tlsrpt_results.json" with { type: "json" };
-import { LAST_REPORTS, silentDomains } from "./summary.js";
+import { cappedSum, LAST_REPORTS, silentDomains } from "./summary.js";
 
 export function explanations(types) {
   // One line per distinct result type: what it means and what to do (RFC 8460 §4.3), from the
@@ -20,7 +20,7 @@ export async function digest(db, webhook, settings, now, post = fetch) {
   const rows = (
     await db
       .prepare(
-        "SELECT domain, result_type, receiving_mx, TOTAL(sessions) AS sessions FROM failures " +
+        `SELECT domain, result_type, receiving_mx, ${cappedSum("sessions")} AS sessions FROM failures ` +
           "WHERE received_at > ? AND received_at <= ? GROUP BY domain, result_type, receiving_mx " +
           "ORDER BY domain, sessions DESC, result_type, receiving_mx",
       )

@@ -53,13 +53,26 @@ export function canonicalTime(ms) {
 export function makeNormalizer(settings) {
   const { fields, maxPolicies, maxSessions } = settings;
 
+  function wellFormed(value, where) {
+    // JSON may escape a lone surrogate (RFC 8259 §8.2), which is no Unicode text: D1 would store
+    // it as U+FFFD, and two names that differ would read back the same.
+    if (!value.isWellFormed()) throw new Unparsable(`${where} is not Unicode text (a lone surrogate)`);
+  }
+
   function text(value, field, where = field) {
     // A JSON string, trimmed; empty strings and non-strings are null. Longer than the field's
     // limit is not a report (and would not fit a D1 row).
     if (typeof value !== "string") return null;
     const t = value.trim();
+    wellFormed(t, where);
     if (!within(t, fields[field])) throw new Unparsable(`${where} is longer than ${fields[field]} characters`);
     return t === "" ? null : t;
+  }
+
+  function withinDay(sessions, what) {
+    if (sessions > maxSessions) {
+      throw new Unparsable(`${what} add up to ${sessions}, more sessions than a day of all the world's mail (${maxSessions})`);
+    }
   }
 
   function count(value, where) {
@@ -92,6 +105,7 @@ export function makeNormalizer(settings) {
     list = list.filter((v) => typeof v === "string");
     let total = 0;
     list.forEach((v, i) => {
+      wellFormed(v, `${where}[${i}]`);
       if (entryField !== undefined && !within(v, fields[entryField])) {
         throw new Unparsable(`${where}[${i}] is longer than ${fields[entryField]} characters`);
       }
@@ -159,13 +173,21 @@ export function makeNormalizer(settings) {
     }
     if (!Array.isArray(doc.policies)) throw new Unparsable("policies must be a list");
     if (doc.policies.length > maxPolicies) throw new Unparsable(`more than ${maxPolicies} policies`);
+    const policies = doc.policies.map(policy);
+    // A report covers one sender's day (RFC 8460 §4.1): its sessions in all are bounded as each
+    // count is, so that no single POST can push a stored sum far past exact (2^53).
+    withinDay(policies.reduce((n, p) => n + p.successful + p.failed, 0), "the policies' session counts");
+    withinDay(
+      policies.reduce((n, p) => p.failures.reduce((m, f) => m + f.sessions, n), 0),
+      "the failure-details' session counts",
+    );
     return {
       organization,
       reportId,
       contact: text(doc["contact-info"], "contact-info"),
       start: time(range["start-datetime"], "start-datetime"),
       end: time(range["end-datetime"], "end-datetime"),
-      policies: doc.policies.map(policy),
+      policies,
     };
   };
 }
