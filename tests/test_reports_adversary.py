@@ -28,7 +28,19 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.reports_helpers import FIXTURES, STACK_DOMAINS, TOKEN, Receiver, gz, parsedmarc_totals, receiver
+from mtasts.checks.attribution import Attribution, failure_evidence
+from mtasts.model.receiver_summary import parse_summary
+from tests.reports_helpers import (
+    FIXTURES,
+    STACK_DOMAINS,
+    TOKEN,
+    Receiver,
+    gz,
+    our_totals,
+    parsedmarc_totals,
+    receiver,
+    webhook_server,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -37,6 +49,7 @@ GZIP = "application/tlsrpt+gzip"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MAX_SESSIONS = 10**12
 SUM_CAP = 2**53 - 1
+MAX_GROUPS = 200
 
 
 def details(*rows: tuple[str, str | None, str | None, Any]) -> list[dict[str, Any]]:
@@ -149,12 +162,19 @@ class Model:
 
     def expected(self, name: str) -> dict[str, Any]:
         e = self.domains[name]
+        # Largest first, ties by result type, MX and IP (absent before any name); 200 listed.
+        ranked = sorted(
+            ((k, min(v, SUM_CAP)) for k, v in e.failures.items()),
+            key=lambda kv: (-kv[1], *((x is not None, x or "") for x in kv[0])),
+        )
+        listed, rest = ranked[:MAX_GROUPS], ranked[MAX_GROUPS:]
         return {
             "reports": len(e.reports),
             "organizations": sorted({org for org, _ in e.reports}),
             "successful": min(e.successful, SUM_CAP),
             "failed": min(e.failed, SUM_CAP),
-            "failures": {k: min(v, SUM_CAP) for k, v in e.failures.items()},
+            "failures": listed,
+            "failuresOmitted": {"groups": len(rest), "sessions": min(sum(v for _, v in rest), SUM_CAP)},
             "byOrganization": {
                 org: (len(rids), min(ok, SUM_CAP), min(bad, SUM_CAP))
                 for org, (rids, ok, bad) in e.by_org.items()
@@ -168,9 +188,10 @@ def observed(entry: dict[str, Any]) -> dict[str, Any]:
         "organizations": sorted(entry["organizations"]),
         "successful": entry["successful"],
         "failed": entry["failed"],
-        "failures": {
-            (f["resultType"], f["receivingMx"], f["receivingIp"]): f["sessions"] for f in entry["failures"]
-        },
+        "failures": [
+            ((f["resultType"], f["receivingMx"], f["receivingIp"]), f["sessions"]) for f in entry["failures"]
+        ],
+        "failuresOmitted": entry["failuresOmitted"],
         "byOrganization": {
             o["organization"]: (o["reports"], o["successful"], o["failed"]) for o in entry["byOrganization"]
         },
@@ -289,6 +310,46 @@ def d1_file(state: Path) -> Path:
     return found
 
 
+def test_a_post_of_100000_distinct_failure_groups_keeps_reads_small(lab: Lab) -> None:
+    """100,000 details, each its own MX (11 MB inflated, 200 KB sent): 201; the summary lists the
+    200 largest groups and sums the rest into failuresOmitted, and readiness counts those as
+    unattributed (RFC 8460 §4.2)."""
+    rows = details(
+        *[("certificate-expired", f"m{i:06}.flood.example", None, 1 + (i % 7 == 0)) for i in range(100000)]
+    )
+    total = sum(d["failed-session-count"] for d in rows)
+    doc = report("Flood", "fl-1", policy("company-y.example", 0, total, rows))
+    body = gz(encode(doc))
+    assert len(body) < 1048576
+    lab.good(doc, body, GZIP)
+    response = lab.r.summary()
+    assert response.status_code == 200 and len(response.content) < 200000
+    entry = parse_summary(response.json()).domains["company-y.example"]
+    assert len(entry.failures) == MAX_GROUPS
+    assert entry.failures_omitted is not None and entry.failures_omitted[0] == 100000 - MAX_GROUPS
+    evidence = failure_evidence(entry, ["*.flood.example"], None)
+    assert evidence.failed == total
+    assert evidence.sessions(Attribution.UNATTRIBUTED) == entry.failures_omitted[1]
+
+
+def test_the_digest_names_the_largest_groups_and_how_many_more(tmp_path: Path) -> None:
+    """300 failure groups: the digest names the 50 largest and says how many more; it is sent."""
+    with webhook_server() as hook, receiver(webhook=hook.url) as r:
+        rows = details(*[("dane-required", f"mx{i:03}.example.org", None, i + 1) for i in range(300)])
+        total = sum(d["failed-session-count"] for d in rows)
+        assert (
+            r.post(encode(report("Many", "dg-300", policy("example.org", 0, total, rows))), JSON).status_code
+            == 201
+        )
+        assert r.client.get(f"{r.url}/cdn-cgi/handler/scheduled").status_code == 200
+    (post,) = hook.posts
+    lines = post["text"].splitlines()
+    named = [line for line in lines if line.startswith("• example.org:")]
+    assert len(named) == 50 and "300 failed session(s), dane-required at mx299.example.org" in named[0]
+    assert "… and 250 more MX and result type(s) with failures (`mtasts reports` lists them all)" in lines
+    assert len(post["text"]) < 40000
+
+
 def test_reports_summing_past_2_53_keep_every_read_answering(tmp_path: Path) -> None:
     """Stored counts that sum past 2^63 (rows written into D1's file, as no POST may): the summary,
     metrics, submissions, raw and the digest all answer 200, each sum capped at 2^53-1."""
@@ -327,8 +388,6 @@ def test_reports_summing_past_2_53_keep_every_read_answering(tmp_path: Path) -> 
 
 def test_the_digest_caps_what_it_sums(tmp_path: Path) -> None:
     """The digest's failure line for rows summing past 2^53 names the cap, not 1.8e+19."""
-    from tests.reports_helpers import webhook_server
-
     state = tmp_path / "state"
     with receiver(persist=state) as r:
         doc = report(
@@ -543,8 +602,6 @@ def test_parsedmarc_reads_the_same_numbers(tmp_path: Path) -> None:
     with receiver() as r:
         assert r.post(path.read_bytes(), JSON).status_code == 201
         summary = r.summary_json()
-    from tests.reports_helpers import our_totals
-
     assert our_totals(summary) == oracle
     assert parsedmarc_totals(FIXTURES / "rfc8460-example.json")  # the oracle reads fixtures too
 

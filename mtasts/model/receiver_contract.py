@@ -63,6 +63,12 @@ FIXED_LIMITS: Mapping[str, int] = {
     # Failure details go to D1 as JSON in chunks of at most this many rows and characters.
     "failureChunk": 500,
     "chunkChars": 262144,
+    # Failure groups (result type, receiving MX and IP) the summary lists per domain, largest
+    # first; the rest are summed into failuresOmitted (one POST can hold 200,000 distinct ones).
+    "maxFailureGroups": 200,
+    # Lines of failures, and of silent domains, in one digest: Slack cuts a message at 40,000
+    # characters (https://api.slack.com/changelog/2018-04-truncating-really-long-messages).
+    "digestLines": 50,
     # R2 object keys are at most 1,024 bytes (https://developers.cloudflare.com/r2/reference/limits/).
     "maxKeyBytes": 1024,
 }

@@ -78,6 +78,7 @@ function cappedSum(column) {
 }
 var UTC_SECONDS = "'%Y-%m-%dT%H:%M:%SZ'";
 var COVERED_FROM = `CASE WHEN strftime(${UTC_SECONDS}, r.start_time) IS NOT r.start_time OR strftime(${UTC_SECONDS}, r.start_time) > strftime(${UTC_SECONDS}, p.received_at) THEN strftime(${UTC_SECONDS}, p.received_at) ELSE strftime(${UTC_SECONDS}, r.start_time) END`;
+var FAILURE_GROUPS = `WITH grouped AS (SELECT domain, result_type, receiving_mx, receiving_ip, ${cappedSum("sessions")} AS sessions FROM failures WHERE received_at >= ? GROUP BY domain, result_type, receiving_mx, receiving_ip), ranked AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY domain ORDER BY sessions DESC, result_type, receiving_mx, receiving_ip) AS n FROM grouped)`;
 var LAST_REPORTS = "SELECT domain, MAX(received_at) AS last FROM policies GROUP BY domain";
 function silentDomains(settings, lastRows, now) {
   const lastEver = new Map(lastRows.map((row) => [row.domain, row.last]));
@@ -85,22 +86,23 @@ function silentDomains(settings, lastRows, now) {
   return [...settings.builtinSet].filter((name) => !lastEver.has(name) || lastEver.get(name) < quietSince).sort().map((name) => ({ domain: name, last: lastEver.get(name) ?? null }));
 }
 async function summary(db, settings, since, now) {
-  const [totals, orgs, failures, unparsed, foreign, last, byOrg] = await db.batch([
+  const [totals, orgs, failures, unparsed, foreign, last, byOrg, omitted] = await db.batch([
     db.prepare(
       `SELECT p.domain AS domain, COUNT(DISTINCT p.report) AS reports, ${cappedSum("p.successful")} AS successful, ${cappedSum("p.failed")} AS failed, MAX(p.received_at) AS last, MIN(${COVERED_FROM}) AS first FROM policies p JOIN reports r ON r.id = p.report WHERE p.received_at >= ? GROUP BY p.domain`
     ).bind(since),
     db.prepare(
       "SELECT DISTINCT p.domain AS domain, r.organization AS organization FROM policies p JOIN reports r ON r.id = p.report WHERE p.received_at >= ? ORDER BY 1, 2"
     ).bind(since),
-    db.prepare(
-      `SELECT domain, result_type, receiving_mx, receiving_ip, ${cappedSum("sessions")} AS sessions FROM failures WHERE received_at >= ? GROUP BY domain, result_type, receiving_mx, receiving_ip ORDER BY domain, sessions DESC, result_type, receiving_mx, receiving_ip`
-    ).bind(since),
+    db.prepare(`${FAILURE_GROUPS} SELECT * FROM ranked WHERE n <= ? ORDER BY domain, n`).bind(since, settings.maxFailureGroups),
     db.prepare("SELECT COUNT(*) AS n FROM submissions WHERE status = 'unparsed' AND received_at >= ?").bind(since),
     db.prepare("SELECT COUNT(*) AS n FROM submissions WHERE status = 'foreign' AND received_at >= ?").bind(since),
     db.prepare(LAST_REPORTS),
     db.prepare(
       `SELECT p.domain AS domain, r.organization AS organization, COUNT(DISTINCT p.report) AS reports, ${cappedSum("p.successful")} AS successful, ${cappedSum("p.failed")} AS failed, MAX(p.received_at) AS last FROM policies p JOIN reports r ON r.id = p.report WHERE p.received_at >= ? GROUP BY p.domain, r.organization ORDER BY 1, 2`
-    ).bind(since)
+    ).bind(since),
+    db.prepare(
+      `${FAILURE_GROUPS} SELECT domain, COUNT(*) AS omitted, ${cappedSum("sessions")} AS sessions FROM ranked WHERE n > ? GROUP BY domain`
+    ).bind(since, settings.maxFailureGroups)
   ]);
   const domains = {};
   const entry = (name) => domains[name] ??= {
@@ -109,6 +111,7 @@ async function summary(db, settings, since, now) {
     successful: 0,
     failed: 0,
     failures: [],
+    failuresOmitted: { groups: 0, sessions: 0 },
     firstReport: null,
     lastReport: null,
     byOrganization: []
@@ -132,6 +135,9 @@ async function summary(db, settings, since, now) {
       receivingIp: row.receiving_ip,
       sessions: row.sessions
     });
+  }
+  for (const row of omitted.results.filter(counted)) {
+    entry(row.domain).failuresOmitted = { groups: row.omitted, sessions: row.sessions };
   }
   for (const row of byOrg.results.filter(counted)) {
     entry(row.domain).byOrganization.push({
@@ -177,8 +183,9 @@ async function digest(db, webhook, settings, now, post = fetch) {
   const from = last ? last.value : "";
   const to = new Date(now).toISOString();
   const rows = (await db.prepare(
-    `SELECT domain, result_type, receiving_mx, ${cappedSum("sessions")} AS sessions FROM failures WHERE received_at > ? AND received_at <= ? GROUP BY domain, result_type, receiving_mx ORDER BY domain, sessions DESC, result_type, receiving_mx`
-  ).bind(from, to).all()).results;
+    `SELECT domain, result_type, receiving_mx, ${cappedSum("sessions")} AS sessions, COUNT(*) OVER () AS total FROM failures WHERE received_at > ? AND received_at <= ? GROUP BY domain, result_type, receiving_mx ORDER BY sessions DESC, domain, result_type, receiving_mx LIMIT ?`
+  ).bind(from, to, settings.digestLines).all()).results.sort((a, b) => a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0);
+  const groups = rows.length > 0 ? rows[0].total : 0;
   const day = to.slice(0, 10);
   const named = new Map(
     (await db.prepare("SELECT key, value FROM state WHERE key LIKE 'silent:%'").all()).results.map((r) => [
@@ -187,7 +194,8 @@ async function digest(db, webhook, settings, now, post = fetch) {
     ])
   );
   const lastRows = (await db.prepare(LAST_REPORTS).all()).results;
-  const silent = silentDomains(settings, lastRows, now).filter((s) => named.get(s.domain) !== day);
+  const due = silentDomains(settings, lastRows, now).filter((s) => named.get(s.domain) !== day);
+  const silent = due.slice(0, settings.digestLines);
   let sent = false;
   if ((rows.length > 0 || silent.length > 0) && typeof webhook === "string" && webhook !== "") {
     const lines = [];
@@ -195,12 +203,15 @@ async function digest(db, webhook, settings, now, post = fetch) {
     for (const row of rows) {
       lines.push(`\u2022 ${row.domain}: ${row.sessions} failed session(s), ${row.result_type} at ${row.receiving_mx || "unknown MX"}`);
     }
+    const more = (n, what) => `\u2026 and ${n} more ${what} (\`mtasts reports\` lists them all)`;
+    if (groups > rows.length) lines.push(more(groups - rows.length, "MX and result type(s) with failures"));
     if (rows.length > 0) {
       lines.push("What they mean:");
       lines.push(...explanations(rows.map((row) => row.result_type)));
     }
     if (silent.length > 0) lines.push(`No TLS report for ${settings.silentAfterDays} day(s) or more:`);
     for (const s of silent) lines.push(`\u2022 ${s.domain}: last report ${s.last || "never"}`);
+    if (due.length > silent.length) lines.push(more(due.length - silent.length, "silent domain(s)"));
     const response = await post(webhook, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -214,7 +225,7 @@ async function digest(db, webhook, settings, now, post = fetch) {
   if (rows.length === 0 || sent) updates.push(db.prepare(upsert).bind("digest", to));
   if (sent) for (const s of silent) updates.push(db.prepare(upsert).bind(`silent:${s.domain}`, day));
   if (updates.length > 0) await db.batch(updates);
-  return { failures: rows.length, silent: silent.length, sent };
+  return { failures: groups, silent: silent.length, sent };
 }
 
 // mtasts/worker/receiver/errors.js
@@ -5730,9 +5741,11 @@ async function receiveMail(message, db, bucket, settings, prepare2, now) {
 // mtasts/worker/receiver/settings.js
 var LIMITS = [
   "chunkChars",
+  "digestLines",
   "failureChunk",
   "maxCompressedBytes",
   "maxDecompressedBytes",
+  "maxFailureGroups",
   "maxKeyBytes",
   "maxMessageBytes",
   "maxParts",

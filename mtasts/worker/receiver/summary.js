@@ -26,6 +26,18 @@ const COVERED_FROM =
   `OR strftime(${UTC_SECONDS}, r.start_time) > strftime(${UTC_SECONDS}, p.received_at) ` +
   `THEN strftime(${UTC_SECONDS}, p.received_at) ELSE strftime(${UTC_SECONDS}, r.start_time) END`;
 
+// Failure groups (domain, result type, receiving MX and IP) since ?, ranked within each domain
+// by sessions: the summary lists the first maxFailureGroups of a domain and sums the rest into
+// failuresOmitted, so that no number of distinct groups (one POST can hold 200,000) can make the
+// answer too large to send (D1 results are at most 50 MB, a Worker has 128 MB:
+// https://developers.cloudflare.com/d1/platform/limits/, https://developers.cloudflare.com/workers/platform/limits/).
+const FAILURE_GROUPS =
+  "WITH grouped AS (SELECT domain, result_type, receiving_mx, receiving_ip, " +
+  `${cappedSum("sessions")} AS sessions FROM failures WHERE received_at >= ? ` +
+  "GROUP BY domain, result_type, receiving_mx, receiving_ip), " +
+  "ranked AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY domain " +
+  "ORDER BY sessions DESC, result_type, receiving_mx, receiving_ip) AS n FROM grouped)";
+
 // The last receive time of every domain with a report, for silentDomains.
 export const LAST_REPORTS = "SELECT domain, MAX(received_at) AS last FROM policies GROUP BY domain";
 
@@ -41,7 +53,7 @@ export function silentDomains(settings, lastRows, now) {
 }
 
 export async function summary(db, settings, since, now) {
-  const [totals, orgs, failures, unparsed, foreign, last, byOrg] = await db.batch([
+  const [totals, orgs, failures, unparsed, foreign, last, byOrg, omitted] = await db.batch([
     db
       .prepare(
         `SELECT p.domain AS domain, COUNT(DISTINCT p.report) AS reports, ${cappedSum("p.successful")} AS successful, ` +
@@ -56,12 +68,8 @@ export async function summary(db, settings, since, now) {
       )
       .bind(since),
     db
-      .prepare(
-        `SELECT domain, result_type, receiving_mx, receiving_ip, ${cappedSum("sessions")} AS sessions FROM failures ` +
-          "WHERE received_at >= ? GROUP BY domain, result_type, receiving_mx, receiving_ip " +
-          "ORDER BY domain, sessions DESC, result_type, receiving_mx, receiving_ip",
-      )
-      .bind(since),
+      .prepare(`${FAILURE_GROUPS} SELECT * FROM ranked WHERE n <= ? ORDER BY domain, n`)
+      .bind(since, settings.maxFailureGroups),
     db.prepare("SELECT COUNT(*) AS n FROM submissions WHERE status = 'unparsed' AND received_at >= ?").bind(since),
     db.prepare("SELECT COUNT(*) AS n FROM submissions WHERE status = 'foreign' AND received_at >= ?").bind(since),
     db.prepare(LAST_REPORTS),
@@ -73,6 +81,12 @@ export async function summary(db, settings, since, now) {
           "GROUP BY p.domain, r.organization ORDER BY 1, 2",
       )
       .bind(since),
+    db
+      .prepare(
+        `${FAILURE_GROUPS} SELECT domain, COUNT(*) AS omitted, ${cappedSum("sessions")} AS sessions FROM ranked ` +
+          "WHERE n > ? GROUP BY domain",
+      )
+      .bind(since, settings.maxFailureGroups),
   ]);
   const domains = {};
   const entry = (name) =>
@@ -82,6 +96,7 @@ export async function summary(db, settings, since, now) {
       successful: 0,
       failed: 0,
       failures: [],
+      failuresOmitted: { groups: 0, sessions: 0 },
       firstReport: null,
       lastReport: null,
       byOrganization: [],
@@ -106,6 +121,9 @@ export async function summary(db, settings, since, now) {
       receivingIp: row.receiving_ip,
       sessions: row.sessions,
     });
+  }
+  for (const row of omitted.results.filter(counted)) {
+    entry(row.domain).failuresOmitted = { groups: row.omitted, sessions: row.sessions };
   }
   for (const row of byOrg.results.filter(counted)) {
     entry(row.domain).byOrganization.push({
