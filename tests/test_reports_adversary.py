@@ -503,10 +503,12 @@ def test_non_ascii_organizations_are_kept_exactly(lab: Lab) -> None:
         ("2024-02-29T00:00:00Z", "2024-02-29T00:00:00Z"),
         ("2016-12-31T23:59:60Z", "2016-12-31T23:59:59Z"),
         ("2026-10-01 00:00:00Z", "2026-10-01T00:00:00Z"),
+        ("0026-11-27T00:00:00Z", "0026-11-27T00:00:00Z"),
     ],
 )
 def test_dates_in_every_rfc_3339_form_set_first_report(start: str, first: str) -> None:
-    """Lower-case t/z, offsets, fractions, 29 February and a leap second: firstReport is the start in UTC."""
+    """Lower-case t/z, offsets, fractions, 29 February, a leap second, year 26 (not 1926):
+    firstReport is the start in UTC."""
     with receiver() as r:
         assert r.post(encode(report("Dates", "d-1", start=start)), JSON).status_code == 201
         assert r.summary_json()["domains"]["example.com"]["firstReport"] == first
@@ -514,10 +516,18 @@ def test_dates_in_every_rfc_3339_form_set_first_report(start: str, first: str) -
 
 @pytest.mark.parametrize(
     "start",
-    ["2026-02-29T00:00:00Z", "2026-10-01T24:00:00Z", "2026-10-01", "1795737600", "2026-W40-1T00:00:00Z"],
+    [
+        "2026-02-29T00:00:00Z",
+        "2026-10-01T24:00:00Z",
+        "2026-10-01",
+        "1795737600",
+        "2026-W40-1T00:00:00Z",
+        "2999-01-01T00:00:00Z",
+    ],
 )
 def test_a_date_that_is_not_one_counts_from_arrival(start: str) -> None:
-    """A start that is not an RFC 3339 date-time: the report counts, firstReport is its arrival."""
+    """A start that is not an RFC 3339 date-time, or lies after the report's arrival: the report
+    counts, firstReport is its arrival."""
     with receiver() as r:
         assert r.post(encode(report("Dates", "d-2", start=start)), JSON).status_code == 201
         entry = r.summary_json()["domains"]["example.com"]
@@ -572,6 +582,13 @@ def test_a_mail_without_message_id_is_no_5xx(lab: Lab) -> None:
     """The runtime needs a Message-ID: without one the answer is a refusal, never a server error."""
     response = lab.r.mail(mail(report("Mailer", "mail-4"), None))
     assert response.status_code < 500 or "Message-ID" in response.text
+
+
+def test_two_policies_of_one_domain_are_one_report_with_both_counts(lab: Lab) -> None:
+    """An sts and a no-policy-found policy for the same domain: one report, both policies' sessions."""
+    second = policy("example.org", 11, 2, details(("sts-policy-fetch-error", None, "192.0.2.44", 2)))
+    second["policy"]["policy-type"] = "no-policy-found"
+    lab.good(report("Two", "two-1", policy("example.org", 6, 0), second))
 
 
 def test_a_mixed_case_domain_with_a_trailing_dot_counts_for_the_domain(lab: Lab) -> None:

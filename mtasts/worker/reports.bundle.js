@@ -830,13 +830,17 @@ function parseDateTime(value) {
   const m = DATE_TIME.exec(value);
   if (m === null) return null;
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
-  const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const days = new Date(utc(year, month, 0)).getUTCDate();
   if (month < 1 || month > 12 || day < 1 || day > days || hour > 23 || minute > 59 || second > 60) return null;
   if (m[9] !== void 0 && (Number(m[9]) > 23 || Number(m[10]) > 59)) return null;
   const offset = m[9] === void 0 ? 0 : (m[8][0] === "-" ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10]));
   const fraction = m[7] === void 0 ? 0 : Math.floor(Number(`0${m[7]}`) * 1e3);
-  const utc = Date.UTC(year, month - 1, day, hour, minute, Math.min(second, 59), fraction);
-  return utc - offset * 6e4;
+  return utc(year, month - 1, day, hour, minute, Math.min(second, 59), fraction) - offset * 6e4;
+}
+function utc(year, month, day, ...time) {
+  const at = new Date(Date.UTC(2e3, 0, 1, ...time));
+  at.setUTCFullYear(year, month, day);
+  return at.getTime();
 }
 function canonicalTime(ms) {
   return new Date(ms).toISOString().slice(0, 19) + "Z";

@@ -54,6 +54,10 @@ test("RFC 3339 dates with lower-case t and z are dates; others are kept as sent"
   assert.equal(parseDateTime("2026-02-30T00:00:00Z"), null);
   assert.equal(parseDateTime("12"), null);
   assert.equal(parseDateTime("2026-W18-5"), null);
+  // Years 0 to 99 are those years, not 1900 to 1999 as Date.UTC reads them; 0 is a leap year.
+  assert.equal(new Date(parseDateTime("0026-11-27T00:00:00Z")).toISOString(), "0026-11-27T00:00:00.000Z");
+  assert.equal(new Date(parseDateTime("0000-02-29T00:00:00Z")).toISOString(), "0000-02-29T00:00:00.000Z");
+  assert.equal(parseDateTime("1900-02-29T00:00:00Z"), null);
   const r = normalize(report({ "date-range": { "start-datetime": "2026-05-01t00:00:00z", "end-datetime": "soon" } }));
   assert.equal(r.start, "2026-05-01T00:00:00Z");
   assert.equal(r.end, "soon");

@@ -35,14 +35,20 @@ export function parseDateTime(value) {
   const m = DATE_TIME.exec(value);
   if (m === null) return null;
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
-  const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const days = new Date(utc(year, month, 0)).getUTCDate();
   if (month < 1 || month > 12 || day < 1 || day > days || hour > 23 || minute > 59 || second > 60) return null;
   if (m[9] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) return null;
   const offset = m[9] === undefined ? 0 : (m[8][0] === "-" ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10]));
   const fraction = m[7] === undefined ? 0 : Math.floor(Number(`0${m[7]}`) * 1000);
   // A leap second is the last second of its minute, as Date cannot hold it.
-  const utc = Date.UTC(year, month - 1, day, hour, minute, Math.min(second, 59), fraction);
-  return utc - offset * 60000;
+  return utc(year, month - 1, day, hour, minute, Math.min(second, 59), fraction) - offset * 60000;
+}
+
+function utc(year, month, day, ...time) {
+  // Date.UTC, but years 0 to 99 are those years (Date.UTC reads them as 1900 to 1999).
+  const at = new Date(Date.UTC(2000, 0, 1, ...time));
+  at.setUTCFullYear(year, month, day);
+  return at.getTime();
 }
 
 export function canonicalTime(ms) {
