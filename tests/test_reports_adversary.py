@@ -623,6 +623,22 @@ def test_parsedmarc_reads_the_same_numbers(tmp_path: Path) -> None:
     assert parsedmarc_totals(FIXTURES / "rfc8460-example.json")  # the oracle reads fixtures too
 
 
+@pytest.mark.parametrize("form", [{}, {"attach": False, "inline": True}, {"inline": True}])
+def test_parsedmarc_reads_each_mail_as_the_receiver_does(tmp_path: Path, form: dict[str, bool]) -> None:
+    """A report attached, inline, or both in one message: parsedmarc's totals, counted once."""
+    doc = report(
+        "Oracle",
+        "or-mail",
+        policy("example.org", 40, 6, details(("validation-failure", "mx3.example.org", None, 6))),
+        policy("example.com", 9, 0),
+    )
+    path = tmp_path / "report.eml"
+    path.write_bytes(mail(doc, "<oracle@sender.example>", **form))
+    with receiver() as r:
+        assert r.mail(path.read_bytes()).status_code == 200
+        assert our_totals(r.summary_json()) == parsedmarc_totals(path)
+
+
 # --- bad input: never a 5xx -------------------------------------------------------------------
 
 
@@ -673,6 +689,19 @@ def test_wrong_methods_and_paths(lab: Lab, method: str, path: str, status: int) 
     assert response.status_code == status, (method, path, response.text)
     if status == 405:
         assert response.headers["Allow"]
+
+
+@pytest.mark.parametrize("status", ["' OR 1=1 --", "stored%", "x" * 5000, "\u0000", "unparsed"])
+def test_submissions_status_filter_is_only_a_value(lab: Lab, status: str) -> None:
+    """?status= is compared as a value: injection, patterns and NUL list nothing, never a 5xx."""
+    response = lab.r.client.get(f"{lab.r.url}/v1/submissions", params={"status": status}, headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert all(s["status"] == status for s in response.json()["submissions"])
+
+
+def test_head_answers_like_get_without_a_body(lab: Lab) -> None:
+    response = lab.r.client.head(f"{lab.r.url}/v1/summary", headers=AUTH)
+    assert response.status_code == 200 and response.content == b""
 
 
 def test_huge_headers_are_no_5xx(lab: Lab) -> None:
