@@ -64,7 +64,7 @@ FIXED_LIMITS: Mapping[str, int] = {
     "failureChunk": 500,
     "chunkChars": 262144,
     # Failure groups (result type, receiving MX and IP) the summary lists per domain, largest
-    # first; the rest are summed into failuresOmitted (one POST can hold 200,000 distinct ones).
+    # first; the rest are summed into failuresOmitted (one POST can hold 100,000 distinct ones).
     "maxFailureGroups": 200,
     # Lines of failures, and of silent domains, in one digest: Slack cuts a message at 40,000
     # characters (https://api.slack.com/changelog/2018-04-truncating-really-long-messages).

@@ -28,7 +28,7 @@ const COVERED_FROM =
 
 // Failure groups (domain, result type, receiving MX and IP) since ?, ranked within each domain
 // by sessions: the summary lists the first maxFailureGroups of a domain and sums the rest into
-// failuresOmitted, so that no number of distinct groups (one POST can hold 200,000) can make the
+// failuresOmitted, so that no number of distinct groups (one POST can hold 100,000) can make the
 // answer too large to send (D1 results are at most 50 MB, a Worker has 128 MB:
 // https://developers.cloudflare.com/d1/platform/limits/, https://developers.cloudflare.com/workers/platform/limits/).
 const FAILURE_GROUPS =
