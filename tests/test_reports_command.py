@@ -42,6 +42,7 @@ DOMAIN_KEYS = {
     "successful",
     "failed",
     "failures",
+    "failuresOmitted",
     "firstReport",
     "lastReport",
     "byOrganization",

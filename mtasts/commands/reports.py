@@ -116,6 +116,9 @@ def render_text(
                 for f in entry.failures
             ]
             lines += _table(failures, right={3})
+            if entry.failures_omitted is not None and entry.failures_omitted[0] > 0:
+                groups, sessions = entry.failures_omitted
+                lines.append(f"  … and {groups} smaller failure group(s), {sessions} sessions, not listed")
             explained = explanations(ReceiverSummary({name: entry}, 0, 0, (), None))
             for kind, text in explained.items():
                 section = f" (RFC 8460 §{text['section']})" if text["section"] else ""

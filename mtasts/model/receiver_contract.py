@@ -49,7 +49,9 @@ MAX_SESSIONS = 10**12
 """Largest session count a report may state in one field. A report covers a day (RFC 8460
 §4.1 asks for 24-hour periods) and the whole world sends fewer than 4×10^11 mails a day, so no
 real count comes near; 10^12 lets any count and any sum of fewer than 9,007 of them stay exact
-below 2^53, where JavaScript numbers (and D1's answers) stop being exact integers."""
+below 2^53, where JavaScript numbers (and D1's answers) stop being exact integers. It bounds a
+report's sessions in all too (its policies' totals, and its failure details), so that no single
+POST holds more; a sum read past 2^53-1 reads as 2^53-1 (``summary.js`` ``SUM_CAP``)."""
 
 FIXED_LIMITS: Mapping[str, int] = {
     "maxSessions": MAX_SESSIONS,
@@ -61,6 +63,12 @@ FIXED_LIMITS: Mapping[str, int] = {
     # Failure details go to D1 as JSON in chunks of at most this many rows and characters.
     "failureChunk": 500,
     "chunkChars": 262144,
+    # Failure groups (result type, receiving MX and IP) the summary lists per domain, largest
+    # first; the rest are summed into failuresOmitted (one POST can hold 100,000 distinct ones).
+    "maxFailureGroups": 200,
+    # Lines of failures, and of silent domains, in one digest: Slack cuts a message at 40,000
+    # characters (https://api.slack.com/changelog/2018-04-truncating-really-long-messages).
+    "digestLines": 50,
     # R2 object keys are at most 1,024 bytes (https://developers.cloudflare.com/r2/reference/limits/).
     "maxKeyBytes": 1024,
 }

@@ -80,6 +80,9 @@ class DomainSummary:
     """``last_report`` parsed."""
     by_organization: tuple[OrganizationSummary, ...] | None = None
     """Per reporting organization (``byOrganization``); None from a receiver that does not say."""
+    failures_omitted: tuple[int, int] | None = None
+    """Failure groups the receiver did not list (``failuresOmitted``: groups, sessions), the
+    smallest; their sessions are in ``failed`` but in no group, so they count as unattributed."""
 
     def failure_rate(self) -> float | None:
         total = self.successful + self.failed
@@ -97,6 +100,9 @@ class DomainSummary:
         }
         if self.by_organization is not None:
             document["byOrganization"] = [o.as_json() for o in self.by_organization]
+        if self.failures_omitted is not None:
+            groups, sessions = self.failures_omitted
+            document["failuresOmitted"] = {"groups": groups, "sessions": sessions}
         return document
 
 
@@ -211,6 +217,9 @@ def parse_domain(value: Any, key: str) -> DomainSummary:
             for i, o in enumerate(_list(rows, f"{key}.byOrganization"))
         )
     )
+    omitted = value.get("failuresOmitted")
+    if omitted is not None and not isinstance(omitted, Mapping):
+        raise SummaryError(f"{key}.failuresOmitted: must be an object")
     return DomainSummary(
         reports=_count(value.get("reports"), f"{key}.reports"),
         organizations=tuple(organizations),
@@ -222,6 +231,12 @@ def parse_domain(value: Any, key: str) -> DomainSummary:
         first_at=first_at,
         last_at=last_at,
         by_organization=by_organization,
+        failures_omitted=None
+        if omitted is None
+        else (
+            _count(omitted.get("groups"), f"{key}.failuresOmitted.groups"),
+            _count(omitted.get("sessions"), f"{key}.failuresOmitted.sessions"),
+        ),
     )
 
 

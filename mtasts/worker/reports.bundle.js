@@ -72,8 +72,13 @@ var tlsrpt_results_default = {
 };
 
 // mtasts/worker/receiver/summary.js
+var SUM_CAP = Number.MAX_SAFE_INTEGER;
+function cappedSum(column) {
+  return `MAX(0, MIN(TOTAL(${column}), ${SUM_CAP}))`;
+}
 var UTC_SECONDS = "'%Y-%m-%dT%H:%M:%SZ'";
-var COVERED_FROM = `CASE WHEN strftime(${UTC_SECONDS}, r.start_time) IS NULL OR strftime(${UTC_SECONDS}, r.start_time) > strftime(${UTC_SECONDS}, p.received_at) THEN strftime(${UTC_SECONDS}, p.received_at) ELSE strftime(${UTC_SECONDS}, r.start_time) END`;
+var COVERED_FROM = `CASE WHEN strftime(${UTC_SECONDS}, r.start_time) IS NOT r.start_time OR strftime(${UTC_SECONDS}, r.start_time) > strftime(${UTC_SECONDS}, p.received_at) THEN strftime(${UTC_SECONDS}, p.received_at) ELSE strftime(${UTC_SECONDS}, r.start_time) END`;
+var FAILURE_GROUPS = `WITH grouped AS (SELECT domain, result_type, receiving_mx, receiving_ip, ${cappedSum("sessions")} AS sessions FROM failures WHERE received_at >= ? GROUP BY domain, result_type, receiving_mx, receiving_ip), ranked AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY domain ORDER BY sessions DESC, result_type, receiving_mx, receiving_ip) AS n FROM grouped)`;
 var LAST_REPORTS = "SELECT domain, MAX(received_at) AS last FROM policies GROUP BY domain";
 function silentDomains(settings, lastRows, now) {
   const lastEver = new Map(lastRows.map((row) => [row.domain, row.last]));
@@ -81,22 +86,23 @@ function silentDomains(settings, lastRows, now) {
   return [...settings.builtinSet].filter((name) => !lastEver.has(name) || lastEver.get(name) < quietSince).sort().map((name) => ({ domain: name, last: lastEver.get(name) ?? null }));
 }
 async function summary(db, settings, since, now) {
-  const [totals, orgs, failures, unparsed, foreign, last, byOrg] = await db.batch([
+  const [totals, orgs, failures, unparsed, foreign, last, byOrg, omitted] = await db.batch([
     db.prepare(
-      "SELECT p.domain AS domain, COUNT(DISTINCT p.report) AS reports, TOTAL(p.successful) AS successful, TOTAL(p.failed) AS failed, MAX(p.received_at) AS last, MIN(" + COVERED_FROM + ") AS first FROM policies p JOIN reports r ON r.id = p.report WHERE p.received_at >= ? GROUP BY p.domain"
+      `SELECT p.domain AS domain, COUNT(DISTINCT p.report) AS reports, ${cappedSum("p.successful")} AS successful, ${cappedSum("p.failed")} AS failed, MAX(p.received_at) AS last, MIN(${COVERED_FROM}) AS first FROM policies p JOIN reports r ON r.id = p.report WHERE p.received_at >= ? GROUP BY p.domain`
     ).bind(since),
     db.prepare(
       "SELECT DISTINCT p.domain AS domain, r.organization AS organization FROM policies p JOIN reports r ON r.id = p.report WHERE p.received_at >= ? ORDER BY 1, 2"
     ).bind(since),
-    db.prepare(
-      "SELECT domain, result_type, receiving_mx, receiving_ip, TOTAL(sessions) AS sessions FROM failures WHERE received_at >= ? GROUP BY domain, result_type, receiving_mx, receiving_ip ORDER BY domain, sessions DESC, result_type, receiving_mx, receiving_ip"
-    ).bind(since),
+    db.prepare(`${FAILURE_GROUPS} SELECT * FROM ranked WHERE n <= ? ORDER BY domain, n`).bind(since, settings.maxFailureGroups),
     db.prepare("SELECT COUNT(*) AS n FROM submissions WHERE status = 'unparsed' AND received_at >= ?").bind(since),
     db.prepare("SELECT COUNT(*) AS n FROM submissions WHERE status = 'foreign' AND received_at >= ?").bind(since),
     db.prepare(LAST_REPORTS),
     db.prepare(
-      "SELECT p.domain AS domain, r.organization AS organization, COUNT(DISTINCT p.report) AS reports, TOTAL(p.successful) AS successful, TOTAL(p.failed) AS failed, MAX(p.received_at) AS last FROM policies p JOIN reports r ON r.id = p.report WHERE p.received_at >= ? GROUP BY p.domain, r.organization ORDER BY 1, 2"
-    ).bind(since)
+      `SELECT p.domain AS domain, r.organization AS organization, COUNT(DISTINCT p.report) AS reports, ${cappedSum("p.successful")} AS successful, ${cappedSum("p.failed")} AS failed, MAX(p.received_at) AS last FROM policies p JOIN reports r ON r.id = p.report WHERE p.received_at >= ? GROUP BY p.domain, r.organization ORDER BY 1, 2`
+    ).bind(since),
+    db.prepare(
+      `${FAILURE_GROUPS} SELECT domain, COUNT(*) AS omitted, ${cappedSum("sessions")} AS sessions FROM ranked WHERE n > ? GROUP BY domain`
+    ).bind(since, settings.maxFailureGroups)
   ]);
   const domains = {};
   const entry = (name) => domains[name] ??= {
@@ -105,6 +111,7 @@ async function summary(db, settings, since, now) {
     successful: 0,
     failed: 0,
     failures: [],
+    failuresOmitted: { groups: 0, sessions: 0 },
     firstReport: null,
     lastReport: null,
     byOrganization: []
@@ -128,6 +135,9 @@ async function summary(db, settings, since, now) {
       receivingIp: row.receiving_ip,
       sessions: row.sessions
     });
+  }
+  for (const row of omitted.results.filter(counted)) {
+    entry(row.domain).failuresOmitted = { groups: row.omitted, sessions: row.sessions };
   }
   for (const row of byOrg.results.filter(counted)) {
     entry(row.domain).byOrganization.push({
@@ -173,8 +183,9 @@ async function digest(db, webhook, settings, now, post = fetch) {
   const from = last ? last.value : "";
   const to = new Date(now).toISOString();
   const rows = (await db.prepare(
-    "SELECT domain, result_type, receiving_mx, TOTAL(sessions) AS sessions FROM failures WHERE received_at > ? AND received_at <= ? GROUP BY domain, result_type, receiving_mx ORDER BY domain, sessions DESC, result_type, receiving_mx"
-  ).bind(from, to).all()).results;
+    `SELECT domain, result_type, receiving_mx, ${cappedSum("sessions")} AS sessions, COUNT(*) OVER () AS total FROM failures WHERE received_at > ? AND received_at <= ? GROUP BY domain, result_type, receiving_mx ORDER BY sessions DESC, domain, result_type, receiving_mx LIMIT ?`
+  ).bind(from, to, settings.digestLines).all()).results.sort((a, b) => a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0);
+  const groups = rows.length > 0 ? rows[0].total : 0;
   const day = to.slice(0, 10);
   const named = new Map(
     (await db.prepare("SELECT key, value FROM state WHERE key LIKE 'silent:%'").all()).results.map((r) => [
@@ -183,7 +194,8 @@ async function digest(db, webhook, settings, now, post = fetch) {
     ])
   );
   const lastRows = (await db.prepare(LAST_REPORTS).all()).results;
-  const silent = silentDomains(settings, lastRows, now).filter((s) => named.get(s.domain) !== day);
+  const due = silentDomains(settings, lastRows, now).filter((s) => named.get(s.domain) !== day);
+  const silent = due.slice(0, settings.digestLines);
   let sent = false;
   if ((rows.length > 0 || silent.length > 0) && typeof webhook === "string" && webhook !== "") {
     const lines = [];
@@ -191,12 +203,15 @@ async function digest(db, webhook, settings, now, post = fetch) {
     for (const row of rows) {
       lines.push(`\u2022 ${row.domain}: ${row.sessions} failed session(s), ${row.result_type} at ${row.receiving_mx || "unknown MX"}`);
     }
+    const more = (n, what) => `\u2026 and ${n} more ${what} (\`mtasts reports\` lists them all)`;
+    if (groups > rows.length) lines.push(more(groups - rows.length, "MX and result type(s) with failures"));
     if (rows.length > 0) {
       lines.push("What they mean:");
       lines.push(...explanations(rows.map((row) => row.result_type)));
     }
     if (silent.length > 0) lines.push(`No TLS report for ${settings.silentAfterDays} day(s) or more:`);
     for (const s of silent) lines.push(`\u2022 ${s.domain}: last report ${s.last || "never"}`);
+    if (due.length > silent.length) lines.push(more(due.length - silent.length, "silent domain(s)"));
     const response = await post(webhook, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -210,7 +225,7 @@ async function digest(db, webhook, settings, now, post = fetch) {
   if (rows.length === 0 || sent) updates.push(db.prepare(upsert).bind("digest", to));
   if (sent) for (const s of silent) updates.push(db.prepare(upsert).bind(`silent:${s.domain}`, day));
   if (updates.length > 0) await db.batch(updates);
-  return { failures: rows.length, silent: silent.length, sent };
+  return { failures: groups, silent: silent.length, sent };
 }
 
 // mtasts/worker/receiver/errors.js
@@ -230,7 +245,7 @@ var Unparsable = class extends Error {
   }
 };
 
-// node_modules/fflate/esm/browser.js
+// ../../main/node_modules/fflate/esm/browser.js
 var u8 = Uint8Array;
 var u16 = Uint16Array;
 var i32 = Int32Array;
@@ -675,7 +690,7 @@ try {
 
 // mtasts/worker/receiver/bytes.js
 var encoder = new TextEncoder();
-async function readCapped(stream, cap, what, tooLarge = () => new Rejected(413, `${what} is larger than ${cap} bytes`)) {
+async function readCapped(stream, cap, what, tooLarge2 = () => new Rejected(413, `${what} is larger than ${cap} bytes`)) {
   if (stream === null) return new Uint8Array(0);
   const reader = stream.getReader();
   const chunks2 = [];
@@ -687,7 +702,7 @@ async function readCapped(stream, cap, what, tooLarge = () => new Rejected(413, 
     if (total > cap) {
       await reader.cancel().catch(() => {
       });
-      throw tooLarge();
+      throw tooLarge2();
     }
     chunks2.push(value);
   }
@@ -712,15 +727,13 @@ function looksLikeJson(bytes) {
   }
   return false;
 }
-async function inflateMember(bytes, cap) {
+function tooLarge(cap) {
+  return new Unparsable(`decompressed report is larger than ${cap} bytes`, 413);
+}
+async function inflateMember(bytes, room, cap) {
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
   try {
-    return await readCapped(
-      stream,
-      cap,
-      "decompressed report",
-      () => new Unparsable(`decompressed report is larger than ${cap} bytes`, 413)
-    );
+    return await readCapped(stream, room, "decompressed report", () => tooLarge(cap));
   } catch (error) {
     if (error instanceof Unparsable) throw error;
     throw new Unparsable(`not valid gzip data: ${error && error.message ? error.message : error}`);
@@ -730,7 +743,7 @@ var SCAN_STEP = 4096;
 function memberStarts(bytes, cap) {
   const starts = [0];
   let total = 0;
-  const stop = new Error("stop");
+  const stop = tooLarge(cap);
   const gunzip = new Gunzip((chunk) => {
     total += chunk.byteLength;
     if (total > cap) throw stop;
@@ -741,24 +754,26 @@ function memberStarts(bytes, cap) {
       const end = Math.min(at + SCAN_STEP, bytes.byteLength);
       gunzip.push(bytes.subarray(at, end), end === bytes.byteLength);
     }
-  } catch {
+  } catch (error) {
+    if (error === stop) throw stop;
   }
   return starts;
 }
 async function inflate(bytes, cap) {
   let first;
   try {
-    return await inflateMember(bytes, cap);
+    return await inflateMember(bytes, cap, cap);
   } catch (error) {
     first = error;
   }
+  if (first.status === 413) throw first;
   const starts = memberStarts(bytes, cap);
-  if (first.status === 413 || starts.length < 2) throw first;
+  if (starts.length < 2) throw first;
   const parts = [];
   let total = 0;
   for (let i2 = 0; i2 < starts.length; i2 += 1) {
     const end = i2 + 1 < starts.length ? starts[i2 + 1] : bytes.byteLength;
-    const part = await inflateMember(bytes.subarray(starts[i2], end), cap - total);
+    const part = await inflateMember(bytes.subarray(starts[i2], end), cap - total, cap);
     total += part.byteLength;
     parts.push(part);
   }
@@ -815,24 +830,37 @@ function parseDateTime(value) {
   const m = DATE_TIME.exec(value);
   if (m === null) return null;
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
-  const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const days = new Date(utc(year, month, 0)).getUTCDate();
   if (month < 1 || month > 12 || day < 1 || day > days || hour > 23 || minute > 59 || second > 60) return null;
   if (m[9] !== void 0 && (Number(m[9]) > 23 || Number(m[10]) > 59)) return null;
   const offset = m[9] === void 0 ? 0 : (m[8][0] === "-" ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10]));
   const fraction = m[7] === void 0 ? 0 : Math.floor(Number(`0${m[7]}`) * 1e3);
-  const utc = Date.UTC(year, month - 1, day, hour, minute, Math.min(second, 59), fraction);
-  return utc - offset * 6e4;
+  return utc(year, month - 1, day, hour, minute, Math.min(second, 59), fraction) - offset * 6e4;
+}
+function utc(year, month, day, ...time) {
+  const at = new Date(Date.UTC(2e3, 0, 1, ...time));
+  at.setUTCFullYear(year, month, day);
+  return at.getTime();
 }
 function canonicalTime(ms) {
   return new Date(ms).toISOString().slice(0, 19) + "Z";
 }
 function makeNormalizer(settings) {
   const { fields, maxPolicies, maxSessions } = settings;
+  function wellFormed(value, where) {
+    if (!value.isWellFormed()) throw new Unparsable(`${where} is not Unicode text (a lone surrogate)`);
+  }
   function text(value, field, where = field) {
     if (typeof value !== "string") return null;
     const t = value.trim();
+    wellFormed(t, where);
     if (!within(t, fields[field])) throw new Unparsable(`${where} is longer than ${fields[field]} characters`);
     return t === "" ? null : t;
+  }
+  function withinDay(sessions, what) {
+    if (sessions > maxSessions) {
+      throw new Unparsable(`${what} add up to ${sessions}, more sessions than a day of all the world's mail (${maxSessions})`);
+    }
   }
   function count(value, where) {
     if (typeof value === "string" && /^\d+$/.test(value.trim())) value = Number(value.trim());
@@ -859,6 +887,7 @@ function makeNormalizer(settings) {
     list = list.filter((v) => typeof v === "string");
     let total = 0;
     list.forEach((v, i2) => {
+      wellFormed(v, `${where}[${i2}]`);
       if (entryField !== void 0 && !within(v, fields[entryField])) {
         throw new Unparsable(`${where}[${i2}] is longer than ${fields[entryField]} characters`);
       }
@@ -923,13 +952,19 @@ function makeNormalizer(settings) {
     }
     if (!Array.isArray(doc.policies)) throw new Unparsable("policies must be a list");
     if (doc.policies.length > maxPolicies) throw new Unparsable(`more than ${maxPolicies} policies`);
+    const policies = doc.policies.map(policy);
+    withinDay(policies.reduce((n, p) => n + p.successful + p.failed, 0), "the policies' session counts");
+    withinDay(
+      policies.reduce((n, p) => p.failures.reduce((m, f) => m + f.sessions, n), 0),
+      "the failure-details' session counts"
+    );
     return {
       organization,
       reportId,
       contact: text(doc["contact-info"], "contact-info"),
       start: time(range["start-datetime"], "start-datetime"),
       end: time(range["end-datetime"], "end-datetime"),
-      policies: doc.policies.map(policy)
+      policies
     };
   };
 }
@@ -1129,7 +1164,7 @@ function renderMetrics(doc, now) {
     const sums = /* @__PURE__ */ new Map();
     for (const f of e.failures || []) {
       const key = JSON.stringify([f.receivingMx || "", f.resultType]);
-      sums.set(key, (sums.get(key) || 0) + f.sessions);
+      sums.set(key, Math.min((sums.get(key) || 0) + f.sessions, SUM_CAP));
     }
     for (const [key, sessions] of sums) {
       const [mx, type] = JSON.parse(key);
@@ -1227,11 +1262,12 @@ async function authorized(request, token) {
   }
 }
 var UNITS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+var LATEST = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 function sinceOf(url, now) {
   const raw = url.searchParams.get("since");
   if (raw === null || raw === "") return "";
   const at = parseDateTime(raw);
-  if (at !== null) return new Date(at).toISOString();
+  if (at !== null) return new Date(Math.min(Math.max(0, at), LATEST)).toISOString();
   const match = /^(\d{1,12})([smhdw])$/.exec(raw);
   if (match === null || Number(match[1]) === 0) {
     throw new Rejected(400, "since must be an RFC 3339 date-time such as 2026-05-01T00:00:00Z or a duration such as 7d");
@@ -1311,7 +1347,7 @@ async function readRaw(request, url, env, settings) {
   });
 }
 
-// node_modules/postal-mime/dist/esm/decode-strings.js
+// ../../main/node_modules/postal-mime/dist/esm/decode-strings.js
 var textEncoder = new TextEncoder();
 var base64Chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 var base64Lookup = new Uint8Array(256);
@@ -1709,7 +1745,7 @@ function decodeParameterValueContinuations(header) {
   });
 }
 
-// node_modules/postal-mime/dist/esm/pass-through-decoder.js
+// ../../main/node_modules/postal-mime/dist/esm/pass-through-decoder.js
 var PassThroughDecoder = class {
   constructor() {
     this.chunks = [];
@@ -1723,7 +1759,7 @@ var PassThroughDecoder = class {
   }
 };
 
-// node_modules/postal-mime/dist/esm/base64-decoder.js
+// ../../main/node_modules/postal-mime/dist/esm/base64-decoder.js
 var Base64Decoder = class {
   constructor(opts) {
     opts = opts || {};
@@ -1762,7 +1798,7 @@ var Base64Decoder = class {
   }
 };
 
-// node_modules/postal-mime/dist/esm/qp-decoder.js
+// ../../main/node_modules/postal-mime/dist/esm/qp-decoder.js
 var CHR_EQUALS = 61;
 var CHR_LF = 10;
 var QPDecoder = class {
@@ -1833,7 +1869,7 @@ var QPDecoder = class {
   }
 };
 
-// node_modules/postal-mime/dist/esm/mime-node.js
+// ../../main/node_modules/postal-mime/dist/esm/mime-node.js
 var headerDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 var isWsp = (c) => c === 32 || c === 9;
 var trimWsp = (str) => {
@@ -2220,7 +2256,7 @@ var MimeNode = class {
   }
 };
 
-// node_modules/postal-mime/dist/esm/html-entities.js
+// ../../main/node_modules/postal-mime/dist/esm/html-entities.js
 var htmlEntities = {
   "&AElig": "\xC6",
   "&AElig;": "\xC6",
@@ -4455,7 +4491,7 @@ var htmlEntities = {
   "&zwnj;": "\u200C"
 };
 
-// node_modules/postal-mime/dist/esm/text-format.js
+// ../../main/node_modules/postal-mime/dist/esm/text-format.js
 function decodeHTMLEntities(str) {
   return str.replace(/&(#\d+|#x[a-f0-9]+|[a-z]+\d*);?/gi, (match, entity) => {
     if (typeof htmlEntities[match] === "string") {
@@ -4784,7 +4820,7 @@ function formatHtmlHeader(message) {
   return template;
 }
 
-// node_modules/postal-mime/dist/esm/address-parser.js
+// ../../main/node_modules/postal-mime/dist/esm/address-parser.js
 var WORD_CHAR_REGEX = /\w/;
 var NON_SPACE_TOKEN_REGEX = /[^\s]+/g;
 function findAddressInText(text) {
@@ -5117,7 +5153,7 @@ function addressParser(str, options) {
 }
 var address_parser_default = addressParser;
 
-// node_modules/postal-mime/dist/esm/base64-encoder.js
+// ../../main/node_modules/postal-mime/dist/esm/base64-encoder.js
 function base64ArrayBuffer(arrayBuffer) {
   let base64 = "";
   const encodings = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -5150,7 +5186,7 @@ function base64ArrayBuffer(arrayBuffer) {
   return base64;
 }
 
-// node_modules/postal-mime/dist/esm/postal-mime.js
+// ../../main/node_modules/postal-mime/dist/esm/postal-mime.js
 function isReadableStream(value) {
   return !!value && typeof value.getReader === "function";
 }
@@ -5709,9 +5745,11 @@ async function receiveMail(message, db, bucket, settings, prepare2, now) {
 // mtasts/worker/receiver/settings.js
 var LIMITS = [
   "chunkChars",
+  "digestLines",
   "failureChunk",
   "maxCompressedBytes",
   "maxDecompressedBytes",
+  "maxFailureGroups",
   "maxKeyBytes",
   "maxMessageBytes",
   "maxParts",

@@ -19,3 +19,11 @@ test("a truncated or corrupt member is unparsable, a bomb stops at the cap with 
   const bomb = Buffer.concat([gzipSync("a"), gzipSync(Buffer.alloc(5_000_000))]);
   await assert.rejects(inflate(new Uint8Array(bomb), 1_000_000), (e) => e.status === 413);
 });
+
+test("many members past the cap are 413 naming the cap, not trailing bytes or a smaller cap", async () => {
+  const member = gzipSync(Buffer.alloc(100_000, 0x20));
+  for (const n of [11, 30]) {
+    const file = new Uint8Array(Buffer.concat(Array(n).fill(member)));
+    await assert.rejects(inflate(file, 1_000_000), { status: 413, message: "decompressed report is larger than 1000000 bytes" });
+  }
+});

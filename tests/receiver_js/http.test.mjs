@@ -89,6 +89,8 @@ test("since is an RFC 3339 date-time or a duration; 12 is not the year 2001", ()
   assert.equal(at("2026-05-01t02:00:00%2B02:00"), "2026-05-01T00:00:00.000Z");
   assert.equal(at("7d"), "2026-05-03T00:00:00.000Z");
   assert.equal(at("1000000w"), "1970-01-01T00:00:00.000Z");
+  assert.equal(at("9999-12-31T23:59:59-23:59"), "9999-12-31T23:59:59.999Z"); // not "+010000-…"
+  assert.equal(at("0000-01-01T00:00:00%2B01:00"), "1970-01-01T00:00:00.000Z"); // not "-000001-…"
   for (const bad of ["12", "2001", "0d", "7x", "May 1 2026", "2026-05-01", "-1d"]) {
     assert.throws(() => at(bad), { status: 400 }, bad);
   }

@@ -54,6 +54,10 @@ test("RFC 3339 dates with lower-case t and z are dates; others are kept as sent"
   assert.equal(parseDateTime("2026-02-30T00:00:00Z"), null);
   assert.equal(parseDateTime("12"), null);
   assert.equal(parseDateTime("2026-W18-5"), null);
+  // Years 0 to 99 are those years, not 1900 to 1999 as Date.UTC reads them; 0 is a leap year.
+  assert.equal(new Date(parseDateTime("0026-11-27T00:00:00Z")).toISOString(), "0026-11-27T00:00:00.000Z");
+  assert.equal(new Date(parseDateTime("0000-02-29T00:00:00Z")).toISOString(), "0000-02-29T00:00:00.000Z");
+  assert.equal(parseDateTime("1900-02-29T00:00:00Z"), null);
   const r = normalize(report({ "date-range": { "start-datetime": "2026-05-01t00:00:00z", "end-datetime": "soon" } }));
   assert.equal(r.start, "2026-05-01T00:00:00Z");
   assert.equal(r.end, "soon");
@@ -63,4 +67,21 @@ test("more than maxPolicies policies is not a report", () => {
   const doc = report();
   doc.policies = Array.from({ length: 51 }, () => doc.policies[0]);
   assert.throws(() => normalize(doc), { message: "more than 50 policies" });
+});
+
+test("a report's sessions in all are bounded as each count is", () => {
+  const doc = report();
+  doc.policies = [doc.policies[0], structuredClone(doc.policies[0])];
+  doc.policies[0].summary["total-successful-session-count"] = 10 ** 12;
+  assert.throws(() => normalize(doc), { message: /^the policies' session counts add up to 1000000000\d+, more sessions than/ });
+  const details = report();
+  const detail = details.policies[0]["failure-details"][0];
+  details.policies[0]["failure-details"] = Array(3).fill({ ...detail, "failed-session-count": 4 * 10 ** 11 });
+  assert.throws(() => normalize(details), { message: /^the failure-details' session counts add up to 1200000000000,/ });
+});
+
+test("a lone surrogate is no Unicode text: refused, naming the field", () => {
+  assert.throws(() => normalize(report({ "organization-name": "a\ud800" })), {
+    message: "organization-name is not Unicode text (a lone surrogate)",
+  });
 });

@@ -52,16 +52,16 @@ export function looksLikeJson(bytes) {
   return false;
 }
 
-async function inflateMember(bytes, cap) {
-  // One gzip member, checked by the platform (CRC-32, length, nothing after it), output capped.
+function tooLarge(cap) {
+  return new Unparsable(`decompressed report is larger than ${cap} bytes`, 413);
+}
+
+async function inflateMember(bytes, room, cap) {
+  // One gzip member, checked by the platform (CRC-32, length, nothing after it), output within
+  // room bytes (what cap leaves after the members before it).
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
   try {
-    return await readCapped(
-      stream,
-      cap,
-      "decompressed report",
-      () => new Unparsable(`decompressed report is larger than ${cap} bytes`, 413),
-    );
+    return await readCapped(stream, room, "decompressed report", () => tooLarge(cap));
   } catch (error) {
     if (error instanceof Unparsable) throw error;
     throw new Unparsable(`not valid gzip data: ${error && error.message ? error.message : error}`);
@@ -74,11 +74,12 @@ const SCAN_STEP = 4096;
 
 function memberStarts(bytes, cap) {
   // Where each member of a gzip file begins, as fflate's streaming Gunzip finds them while it
-  // inflates (its onmember). Corrupt data or output past cap ends the scan: the members found
+  // inflates (its onmember). Output past cap is tooLarge (the members not yet found would be
+  // read as one, and refused as trailing bytes); corrupt data ends the scan: the members found
   // so far are returned, and inflateMember reports what is wrong with the rest.
   const starts = [0];
   let total = 0;
-  const stop = new Error("stop");
+  const stop = tooLarge(cap);
   const gunzip = new Gunzip((chunk) => {
     total += chunk.byteLength;
     if (total > cap) throw stop;
@@ -89,8 +90,9 @@ function memberStarts(bytes, cap) {
       const end = Math.min(at + SCAN_STEP, bytes.byteLength);
       gunzip.push(bytes.subarray(at, end), end === bytes.byteLength);
     }
-  } catch {
-    // Scanning only: inflateMember says what is wrong.
+  } catch (error) {
+    if (error === stop) throw stop;
+    // Otherwise scanning only: inflateMember says what is wrong.
   }
   return starts;
 }
@@ -103,17 +105,18 @@ export async function inflate(bytes, cap) {
   // is cut into members where fflate finds them, and each member goes through it again.
   let first;
   try {
-    return await inflateMember(bytes, cap);
+    return await inflateMember(bytes, cap, cap);
   } catch (error) {
     first = error;
   }
+  if (first.status === 413) throw first;
   const starts = memberStarts(bytes, cap);
-  if (first.status === 413 || starts.length < 2) throw first;
+  if (starts.length < 2) throw first;
   const parts = [];
   let total = 0;
   for (let i = 0; i < starts.length; i += 1) {
     const end = i + 1 < starts.length ? starts[i + 1] : bytes.byteLength;
-    const part = await inflateMember(bytes.subarray(starts[i], end), cap - total);
+    const part = await inflateMember(bytes.subarray(starts[i], end), cap - total, cap);
     total += part.byteLength;
     parts.push(part);
   }

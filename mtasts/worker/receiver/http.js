@@ -88,6 +88,7 @@ export async function authorized(request, token) {
 }
 
 const UNITS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 export function sinceOf(url, now) {
   // ?since= is an RFC 3339 date-time (2026-05-01T00:00:00Z, "t" and "z" in either case) or a
@@ -95,7 +96,9 @@ export function sinceOf(url, now) {
   const raw = url.searchParams.get("since");
   if (raw === null || raw === "") return "";
   const at = parseDateTime(raw);
-  if (at !== null) return new Date(at).toISOString();
+  // Receive times are ISO strings compared as text: a time past year 9999 (9999-12-31T23:59:59-23:59)
+  // would be "+010000-…", before every one of them; kept within 1970 to 9999, it compares right.
+  if (at !== null) return new Date(Math.min(Math.max(0, at), LATEST)).toISOString();
   const match = /^(\d{1,12})([smhdw])$/.exec(raw);
   if (match === null || Number(match[1]) === 0) {
     throw new Rejected(400, "since must be an RFC 3339 date-time such as 2026-05-01T00:00:00Z or a duration such as 7d");

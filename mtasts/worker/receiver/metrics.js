@@ -4,6 +4,8 @@
 // Certificate days left and verify's findings are not known here (the receiver probes nothing):
 // `mtasts verify --format openmetrics` prints those.
 
+import { SUM_CAP } from "./summary.js";
+
 export const METRICS_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 function escape(value) {
@@ -46,7 +48,7 @@ export function renderMetrics(doc, now) {
     const sums = new Map();
     for (const f of e.failures || []) {
       const key = JSON.stringify([f.receivingMx || "", f.resultType]);
-      sums.set(key, (sums.get(key) || 0) + f.sessions);
+      sums.set(key, Math.min((sums.get(key) || 0) + f.sessions, SUM_CAP));
     }
     for (const [key, sessions] of sums) {
       const [mx, type] = JSON.parse(key);

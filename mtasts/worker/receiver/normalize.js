@@ -35,14 +35,20 @@ export function parseDateTime(value) {
   const m = DATE_TIME.exec(value);
   if (m === null) return null;
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
-  const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const days = new Date(utc(year, month, 0)).getUTCDate();
   if (month < 1 || month > 12 || day < 1 || day > days || hour > 23 || minute > 59 || second > 60) return null;
   if (m[9] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) return null;
   const offset = m[9] === undefined ? 0 : (m[8][0] === "-" ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10]));
   const fraction = m[7] === undefined ? 0 : Math.floor(Number(`0${m[7]}`) * 1000);
   // A leap second is the last second of its minute, as Date cannot hold it.
-  const utc = Date.UTC(year, month - 1, day, hour, minute, Math.min(second, 59), fraction);
-  return utc - offset * 60000;
+  return utc(year, month - 1, day, hour, minute, Math.min(second, 59), fraction) - offset * 60000;
+}
+
+function utc(year, month, day, ...time) {
+  // Date.UTC, but years 0 to 99 are those years (Date.UTC reads them as 1900 to 1999).
+  const at = new Date(Date.UTC(2000, 0, 1, ...time));
+  at.setUTCFullYear(year, month, day);
+  return at.getTime();
 }
 
 export function canonicalTime(ms) {
@@ -53,13 +59,26 @@ export function canonicalTime(ms) {
 export function makeNormalizer(settings) {
   const { fields, maxPolicies, maxSessions } = settings;
 
+  function wellFormed(value, where) {
+    // JSON may escape a lone surrogate (RFC 8259 §8.2), which is no Unicode text: D1 would store
+    // it as U+FFFD, and two names that differ would read back the same.
+    if (!value.isWellFormed()) throw new Unparsable(`${where} is not Unicode text (a lone surrogate)`);
+  }
+
   function text(value, field, where = field) {
     // A JSON string, trimmed; empty strings and non-strings are null. Longer than the field's
     // limit is not a report (and would not fit a D1 row).
     if (typeof value !== "string") return null;
     const t = value.trim();
+    wellFormed(t, where);
     if (!within(t, fields[field])) throw new Unparsable(`${where} is longer than ${fields[field]} characters`);
     return t === "" ? null : t;
+  }
+
+  function withinDay(sessions, what) {
+    if (sessions > maxSessions) {
+      throw new Unparsable(`${what} add up to ${sessions}, more sessions than a day of all the world's mail (${maxSessions})`);
+    }
   }
 
   function count(value, where) {
@@ -92,6 +111,7 @@ export function makeNormalizer(settings) {
     list = list.filter((v) => typeof v === "string");
     let total = 0;
     list.forEach((v, i) => {
+      wellFormed(v, `${where}[${i}]`);
       if (entryField !== undefined && !within(v, fields[entryField])) {
         throw new Unparsable(`${where}[${i}] is longer than ${fields[entryField]} characters`);
       }
@@ -159,13 +179,21 @@ export function makeNormalizer(settings) {
     }
     if (!Array.isArray(doc.policies)) throw new Unparsable("policies must be a list");
     if (doc.policies.length > maxPolicies) throw new Unparsable(`more than ${maxPolicies} policies`);
+    const policies = doc.policies.map(policy);
+    // A report covers one sender's day (RFC 8460 §4.1): its sessions in all are bounded as each
+    // count is, so that no single POST can push a stored sum far past exact (2^53).
+    withinDay(policies.reduce((n, p) => n + p.successful + p.failed, 0), "the policies' session counts");
+    withinDay(
+      policies.reduce((n, p) => p.failures.reduce((m, f) => m + f.sessions, n), 0),
+      "the failure-details' session counts",
+    );
     return {
       organization,
       reportId,
       contact: text(doc["contact-info"], "contact-info"),
       start: time(range["start-datetime"], "start-datetime"),
       end: time(range["end-datetime"], "end-datetime"),
-      policies: doc.policies.map(policy),
+      policies,
     };
   };
 }

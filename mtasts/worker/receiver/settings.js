@@ -8,9 +8,11 @@ import { normalizeName } from "./names.js";
 // The entries the Worker reads; their values come only from the settings region.
 const LIMITS = [
   "chunkChars",
+  "digestLines",
   "failureChunk",
   "maxCompressedBytes",
   "maxDecompressedBytes",
+  "maxFailureGroups",
   "maxKeyBytes",
   "maxMessageBytes",
   "maxParts",
