@@ -17,7 +17,7 @@ from mtasts.checks.readiness import VerifyEvidence, evaluate
 from mtasts.commands.shared.evidence import assess
 from mtasts.model.config import ConfigError, Domain, load_config, project_defaults
 from mtasts.model.findings import Finding, Severity
-from mtasts.model.receiver_summary import ReceiverSummary, parse_summary
+from mtasts.model.receiver_summary import ReceiverSummary, SummaryError, parse_summary
 from mtasts.model.rollout import LiveGate, Readiness, defaults_json
 from mtasts.probes import DnsError, DnsFailure, DnsStatus, MxAnswer
 
@@ -412,3 +412,18 @@ def test_evidence_asks_each_mx_question_once(monkeypatch: pytest.MonkeyPatch) ->
         "mx1.example.org": ("192.0.2.10",),
         "a.mx.example.net": ("192.0.2.10",),
     }
+
+
+@pytest.mark.parametrize("other", ["EXAMPLE.org", "example.org."])
+def test_a_second_summary_entry_by_case_or_root_dot_is_refused(other: str) -> None:
+    """Failures filed under another spelling of the domain cannot be left out of the count."""
+    clean = {"reports": 1, "organizations": ["a"], "successful": 1, "failed": 0, "failures": []}
+    with pytest.raises(SummaryError, match="the same domain as another entry"):
+        parse_summary({"domains": {NAME: clean, other: {**clean, "failed": 500}}, "unparsed": 0})
+
+
+def test_an_entry_spelled_in_upper_case_is_the_domains() -> None:
+    """``Example.ORG.`` in the summary is example.org's evidence."""
+    entry = summary().domain(NAME)
+    document = {"domains": {"Example.ORG.": entry.as_json() if entry else {}}, "unparsed": 0}
+    assert parse_summary(document).domain(NAME) == entry

@@ -165,6 +165,13 @@ def test_durations_past_the_longest_retention_are_refused(text: str) -> None:
     assert parse_duration("3650d").days == 3650
 
 
+@pytest.mark.parametrize("text", ["\u0663d", "\uff17d", "7\u00b2d"])
+def test_durations_in_other_digits_are_refused(text: str) -> None:
+    """Only ASCII digits are a --since number: an Arabic-Indic or full-width 7 is refused, as in noneSince."""
+    with pytest.raises(ValueError, match="must be a positive whole number"):
+        parse_duration(text)
+
+
 @pytest.mark.parametrize(
     "argv, env, code, line",
     [

@@ -105,6 +105,12 @@ def test_receiver_defaults() -> None:
         ),
         ({**RECEIVER, "mailto": "tlsrpt@example.net"}, {"example.com": {}}, "reports.mailto", "apex"),
         (
+            {**RECEIVER, "mailto": "tlsrpt@MTA-STS.example.net."},
+            {"example.net": {}},
+            "reports.mailto",
+            "the policy host of example.net",
+        ),
+        (
             {**RECEIVER, "host": "mta-sts.example.net"},
             {"example.net": {}},
             "reports.host",

@@ -108,3 +108,36 @@ def test_a_domain_added_in_none_waits_its_own_max_age() -> None:
     )
     severity, reason = verdict([version(3, none(since, 86400)), version(5, before)])
     assert severity is Severity.OK and "old max_age 86400 s" in reason
+
+
+def test_a_domain_removed_and_added_again_in_none_waits_for_the_policy_cached_before() -> None:
+    """Enforce for a year of max_age until day 300, absent, then back in none on day 10: senders that
+    fetched the year-long policy on day 300 hold it until 65 days from now (RFC 8461 §3.2)."""
+    since = NOW - 10 * DAY
+    before = load_config(
+        {"cloudflareAccountId": ACCOUNT, "domains": {"other.example": {"mx": ["mx.example.com"]}}}
+    )
+    severity, reason = verdict(
+        [
+            version(10, none(since, 86400)),
+            version(300, before),
+            version(400, stack(mode="enforce", maxAge=YEAR)),
+        ]
+    )
+    assert severity is Severity.ERROR and f"max_age {YEAR} s, the policy of commit c400" in reason
+
+
+def test_a_policy_expired_before_the_domain_was_removed_and_added_again_does_not_count() -> None:
+    """The same, but the removal was more than the old max_age before none: nothing is cached."""
+    since = NOW - 10 * DAY
+    before = load_config(
+        {"cloudflareAccountId": ACCOUNT, "domains": {"other.example": {"mx": ["mx.example.com"]}}}
+    )
+    severity, reason = verdict(
+        [
+            version(10, none(since, 86400)),
+            version(300, before),
+            version(400, stack(mode="enforce", maxAge=604800)),
+        ]
+    )
+    assert severity is Severity.OK and "old max_age 86400 s" in reason

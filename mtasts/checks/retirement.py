@@ -10,7 +10,8 @@ that policy's own ``max_age`` before ``none`` began, counted from when ``none`` 
 
 ``retirement`` walks the versions of the stack file newest first. A version that does not load
 while it may still matter is "cannot tell", and so is a history that ends (a shallow clone, the
-walk limit) before the answer: either refuses the removal, naming the commit.
+walk limit) before the answer: either refuses the removal, naming the commit. Versions without
+the domain are read past, as a domain removed and added again may still have its old policy cached.
 """
 
 from __future__ import annotations
@@ -79,7 +80,11 @@ def retirement(versions: Iterable[StackVersion], name: str, complete: bool = Tru
             )  # fmt: skip
         domain = _domain(version.deployment, name)
         if domain is None:
-            break  # the domain was added after this version
+            # Not in the stack here: it published no policy, but senders kept what they had cached
+            # (RFC 8461 §3.2), so a policy from before a removal and re-adding may still be held.
+            in_none = False
+            ended = version.committed
+            continue
         if in_none and domain.mode is Mode.NONE:
             none_since = version.committed
         elif domain.mode is not Mode.NONE:

@@ -30,7 +30,7 @@ from mtasts.model.config import load_stack
 from mtasts.model.receiver_summary import ReceiverSummary
 from mtasts.rfc.tlsrpt_results import explain
 
-_DURATION = re.compile(r"(\d+)([smhdw])\Z")
+_DURATION = re.compile(r"(\d+)([smhdw])\Z", re.ASCII)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 

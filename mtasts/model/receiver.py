@@ -160,7 +160,8 @@ def check_against_domains(settings: ReceiverSettings, domains: Iterable[Domain],
 
     ``EmailRoutingDns`` puts Email Routing's MX records on ``mailto``'s domain: on a mail domain of
     the stack, or the zone apex one lives in (or the receiver's own zone apex, which usually takes
-    the organization's mail), they sit beside its own MX and mail for its other addresses is lost.
+    the organization's mail), they sit beside its own MX and mail for its other addresses is lost;
+    on a policy host they would sit beside its CNAME.
     And ``host`` is a Workers custom domain: on a policy host (``mta-sts.<d>``) it would answer 404
     for the policy. Raises ``ConfigError`` naming the key.
     """
@@ -179,6 +180,14 @@ def check_against_domains(settings: ReceiverSettings, domains: Iterable[Domain],
                 _fail(
                     f"{key}.mailto",
                     f"{mail} is the zone apex of {domain.name}, which receives other mail: use a "
+                    "subdomain that receives no other mail",
+                )
+            if mail == domain.policy_host:
+                # A policy host is a CNAME on GitHub Pages and for delegated customers, and no other
+                # data may sit beside a CNAME (RFC 1034 §3.6.2): Email Routing's MX could not be added.
+                _fail(
+                    f"{key}.mailto",
+                    f"{mail} is the policy host of {domain.name}, which serves its policy only: use a "
                     "subdomain that receives no other mail",
                 )
         if mail == settings.zone:

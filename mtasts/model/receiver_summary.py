@@ -247,11 +247,19 @@ def parse_summary(document: Any, key: str = "summary") -> ReceiverSummary:
     silent = _list(document.get("silent"), f"{key}.silent")
     if not all(isinstance(name, str) for name in silent):
         raise SummaryError(f"{key}.silent: must be a list of domain names")
+    domains: dict[str, DomainSummary] = {}
+    for name, entry in document["domains"].items():
+        # Domain names compare without case or the root's dot (RFC 4343): an entry the readers
+        # would not find under the stack's name must not hide its failures from readiness.
+        plain = str(name).rstrip(".").lower()
+        if plain in domains:
+            raise SummaryError(
+                f"{key}.domains.{name}: the same domain as another entry ({plain}), "
+                "so its reports cannot be counted once"
+            )
+        domains[plain] = parse_domain(entry, f"{key}.domains.{name}")
     return ReceiverSummary(
-        domains={
-            str(name): parse_domain(entry, f"{key}.domains.{name}")
-            for name, entry in document["domains"].items()
-        },
+        domains=domains,
         unparsed=_count(document.get("unparsed"), f"{key}.unparsed"),
         foreign=_count(document.get("foreign"), f"{key}.foreign"),
         silent=tuple(silent),

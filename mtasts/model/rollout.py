@@ -178,7 +178,10 @@ def parse_time(value: Any, key: str) -> datetime.datetime:
         _fail(key, f"must be an RFC 3339 time such as 2026-11-01T09:00:00Z, got {value!r}")
     if parsed.tzinfo is None:
         _fail(key, f"must give its UTC offset (Z or +hh:mm), got {value!r}")
-    return parsed.astimezone(datetime.UTC)
+    try:
+        return parsed.astimezone(datetime.UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is a valid RFC 3339 time past datetime's year 9999
+        _fail(key, f"must be an RFC 3339 time such as 2026-11-01T09:00:00Z, got {value!r} (out of range)")
 
 
 def _rfc3339(text: str, key: str) -> datetime.datetime:
@@ -200,9 +203,9 @@ def _rfc3339(text: str, key: str) -> datetime.datetime:
             zone = datetime.timezone(sign * datetime.timedelta(hours=hours, minutes=minutes))
         micro = int((fraction or "0")[:6].ljust(6, "0"))
         parsed = datetime.datetime(year, month, day, hour, minute, 59 if leap else second, micro, zone)
-    except ValueError:
+        return parsed + datetime.timedelta(seconds=1) if leap else parsed
+    except (ValueError, OverflowError):
         _fail(key, f"must be an RFC 3339 time such as 2026-11-01T09:00:00Z, got {text!r} (out of range)")
-    return parsed + datetime.timedelta(seconds=1) if leap else parsed
 
 
 def format_time(moment: datetime.datetime) -> str:
