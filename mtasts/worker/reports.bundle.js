@@ -245,7 +245,7 @@ var Unparsable = class extends Error {
   }
 };
 
-// ../../main/node_modules/fflate/esm/browser.js
+// node_modules/fflate/esm/browser.js
 var u8 = Uint8Array;
 var u16 = Uint16Array;
 var i32 = Int32Array;
@@ -1353,7 +1353,7 @@ async function readRaw(request, url, env, settings) {
   });
 }
 
-// ../../main/node_modules/postal-mime/dist/esm/decode-strings.js
+// node_modules/postal-mime/dist/esm/decode-strings.js
 var textEncoder = new TextEncoder();
 var base64Chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 var base64Lookup = new Uint8Array(256);
@@ -1751,7 +1751,7 @@ function decodeParameterValueContinuations(header) {
   });
 }
 
-// ../../main/node_modules/postal-mime/dist/esm/pass-through-decoder.js
+// node_modules/postal-mime/dist/esm/pass-through-decoder.js
 var PassThroughDecoder = class {
   constructor() {
     this.chunks = [];
@@ -1765,7 +1765,7 @@ var PassThroughDecoder = class {
   }
 };
 
-// ../../main/node_modules/postal-mime/dist/esm/base64-decoder.js
+// node_modules/postal-mime/dist/esm/base64-decoder.js
 var Base64Decoder = class {
   constructor(opts) {
     opts = opts || {};
@@ -1804,7 +1804,7 @@ var Base64Decoder = class {
   }
 };
 
-// ../../main/node_modules/postal-mime/dist/esm/qp-decoder.js
+// node_modules/postal-mime/dist/esm/qp-decoder.js
 var CHR_EQUALS = 61;
 var CHR_LF = 10;
 var QPDecoder = class {
@@ -1875,7 +1875,7 @@ var QPDecoder = class {
   }
 };
 
-// ../../main/node_modules/postal-mime/dist/esm/mime-node.js
+// node_modules/postal-mime/dist/esm/mime-node.js
 var headerDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 var isWsp = (c) => c === 32 || c === 9;
 var trimWsp = (str) => {
@@ -2262,7 +2262,7 @@ var MimeNode = class {
   }
 };
 
-// ../../main/node_modules/postal-mime/dist/esm/html-entities.js
+// node_modules/postal-mime/dist/esm/html-entities.js
 var htmlEntities = {
   "&AElig": "\xC6",
   "&AElig;": "\xC6",
@@ -4497,7 +4497,7 @@ var htmlEntities = {
   "&zwnj;": "\u200C"
 };
 
-// ../../main/node_modules/postal-mime/dist/esm/text-format.js
+// node_modules/postal-mime/dist/esm/text-format.js
 function decodeHTMLEntities(str) {
   return str.replace(/&(#\d+|#x[a-f0-9]+|[a-z]+\d*);?/gi, (match, entity) => {
     if (typeof htmlEntities[match] === "string") {
@@ -4826,7 +4826,7 @@ function formatHtmlHeader(message) {
   return template;
 }
 
-// ../../main/node_modules/postal-mime/dist/esm/address-parser.js
+// node_modules/postal-mime/dist/esm/address-parser.js
 var WORD_CHAR_REGEX = /\w/;
 var NON_SPACE_TOKEN_REGEX = /[^\s]+/g;
 function findAddressInText(text) {
@@ -5159,7 +5159,7 @@ function addressParser(str, options) {
 }
 var address_parser_default = addressParser;
 
-// ../../main/node_modules/postal-mime/dist/esm/base64-encoder.js
+// node_modules/postal-mime/dist/esm/base64-encoder.js
 function base64ArrayBuffer(arrayBuffer) {
   let base64 = "";
   const encodings = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -5192,7 +5192,7 @@ function base64ArrayBuffer(arrayBuffer) {
   return base64;
 }
 
-// ../../main/node_modules/postal-mime/dist/esm/postal-mime.js
+// node_modules/postal-mime/dist/esm/postal-mime.js
 function isReadableStream(value) {
   return !!value && typeof value.getReader === "function";
 }
