@@ -1132,10 +1132,6 @@ async function ingest(db, settings, bytes, { gzip, encoded = false }, meta, stor
 
 // mtasts/worker/receiver/metrics.js
 var METRICS_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-var LAST_BY_ORGANIZATION = "SELECT p.domain AS domain, r.organization AS organization, MAX(p.received_at) AS last FROM policies p JOIN reports r ON r.id = p.report GROUP BY p.domain, r.organization ORDER BY 1, 2";
-async function lastByOrganization(db, domainSet) {
-  return (await db.prepare(LAST_BY_ORGANIZATION).all()).results.filter((row) => domainSet.has(row.domain));
-}
 function escape(value) {
   return String(value).replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
@@ -1153,7 +1149,7 @@ function ageSeconds(iso, now) {
   const at = Date.parse(iso || "");
   return Number.isNaN(at) ? null : Math.max(0, Math.round((now - at) / 1e3));
 }
-function renderMetrics(doc, now, lastRows) {
+function renderMetrics(doc, now) {
   const out = [];
   const domains = Object.entries(doc.domains || {});
   family(out, "mtasts_tlsrpt_reports", "TLS reports received per policy domain.");
@@ -1184,12 +1180,11 @@ function renderMetrics(doc, now, lastRows) {
   }
   const age = "mtasts_tlsrpt_last_report_age_seconds";
   family(out, age, "Seconds since the last report of each reporting organization arrived.", "seconds");
-  const lasts = lastRows ?? domains.flatMap(
-    ([domain, e]) => (e.byOrganization || []).map((o) => ({ domain, organization: o.organization, last: o.lastReport }))
-  );
-  for (const row of lasts) {
-    const seconds = ageSeconds(row.last, now);
-    if (seconds !== null) sample(out, age, { domain: row.domain, organization: row.organization }, seconds);
+  for (const [domain, e] of domains) {
+    for (const o of e.byOrganization || []) {
+      const seconds = ageSeconds(o.lastReport, now);
+      if (seconds !== null) sample(out, age, { domain, organization: o.organization }, seconds);
+    }
   }
   family(out, "mtasts_tlsrpt_silent", "1 when a builtin domain has had no report for silentAfterDays.");
   const silent = new Set(doc.silent || []);
@@ -1318,8 +1313,7 @@ async function readSummary(request, url, env, settings, now) {
   return json(200, await summary(env.DB, settings, sinceOf(url, now), now));
 }
 async function readMetrics(request, url, env, settings, now) {
-  const doc = await summary(env.DB, settings, sinceOf(url, now), now);
-  const text = renderMetrics(doc, now, await lastByOrganization(env.DB, settings.domainSet));
+  const text = renderMetrics(await summary(env.DB, settings, sinceOf(url, now), now), now);
   return new Response(encoder.encode(text), {
     headers: { "Content-Type": METRICS_TYPE, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" }
   });

@@ -7,7 +7,7 @@ import { Rejected } from "./errors.js";
 import { ingest } from "./ingest.js";
 import { parseDateTime } from "./normalize.js";
 import { archive, rateLimited } from "./storage.js";
-import { METRICS_TYPE, lastByOrganization, renderMetrics } from "./metrics.js";
+import { METRICS_TYPE, renderMetrics } from "./metrics.js";
 import { submissions, summary } from "./summary.js";
 
 const REPORT_TYPES = new Set(["application/tlsrpt+gzip", "application/tlsrpt+json"]);
@@ -152,8 +152,7 @@ async function readSummary(request, url, env, settings, now) {
 }
 
 async function readMetrics(request, url, env, settings, now) {
-  const doc = await summary(env.DB, settings, sinceOf(url, now), now);
-  const text = renderMetrics(doc, now, await lastByOrganization(env.DB, settings.domainSet));
+  const text = renderMetrics(await summary(env.DB, settings, sinceOf(url, now), now), now);
   return new Response(encoder.encode(text), {
     headers: { "Content-Type": METRICS_TYPE, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" },
   });

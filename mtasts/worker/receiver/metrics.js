@@ -8,18 +8,6 @@ import { SUM_CAP } from "./summary.js";
 
 export const METRICS_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-// The last report ever per domain and organization, whatever ?since= says: an organization that
-// stopped reporting is what the age is for, and its series must not vanish (and the alert on it
-// clear by itself) once its last report falls out of the window.
-export const LAST_BY_ORGANIZATION =
-  "SELECT p.domain AS domain, r.organization AS organization, MAX(p.received_at) AS last " +
-  "FROM policies p JOIN reports r ON r.id = p.report GROUP BY p.domain, r.organization ORDER BY 1, 2";
-
-export async function lastByOrganization(db, domainSet) {
-  // The stack's domains only, as the summary counts them (settings.domainSet).
-  return (await db.prepare(LAST_BY_ORGANIZATION).all()).results.filter((row) => domainSet.has(row.domain));
-}
-
 function escape(value) {
   return String(value).replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
@@ -43,9 +31,8 @@ function ageSeconds(iso, now) {
   return Number.isNaN(at) ? null : Math.max(0, Math.round((now - at) / 1000));
 }
 
-export function renderMetrics(doc, now, lastRows) {
-  // The OpenMetrics exposition of a summary document (summary()'s value) at time now (ms);
-  // lastRows are LAST_BY_ORGANIZATION's rows (without them: the summary window's byOrganization).
+export function renderMetrics(doc, now) {
+  // The OpenMetrics exposition of a summary document (summary()'s value) at time now (ms).
   const out = [];
   const domains = Object.entries(doc.domains || {});
   family(out, "mtasts_tlsrpt_reports", "TLS reports received per policy domain.");
@@ -77,14 +64,11 @@ export function renderMetrics(doc, now, lastRows) {
   }
   const age = "mtasts_tlsrpt_last_report_age_seconds";
   family(out, age, "Seconds since the last report of each reporting organization arrived.", "seconds");
-  const lasts =
-    lastRows ??
-    domains.flatMap(([domain, e]) =>
-      (e.byOrganization || []).map((o) => ({ domain, organization: o.organization, last: o.lastReport })),
-    );
-  for (const row of lasts) {
-    const seconds = ageSeconds(row.last, now);
-    if (seconds !== null) sample(out, age, { domain: row.domain, organization: row.organization }, seconds);
+  for (const [domain, e] of domains) {
+    for (const o of e.byOrganization || []) {
+      const seconds = ageSeconds(o.lastReport, now);
+      if (seconds !== null) sample(out, age, { domain, organization: o.organization }, seconds);
+    }
   }
   family(out, "mtasts_tlsrpt_silent", "1 when a builtin domain has had no report for silentAfterDays.");
   const silent = new Set(doc.silent || []);
