@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mtasts.model.rollout import parse_time
+from mtasts.rfc.names import normalize_name
 
 
 class SummaryError(ValueError):
@@ -114,7 +115,7 @@ class ReceiverSummary:
     since: str | None
 
     def domain(self, name: str) -> DomainSummary | None:
-        return self.domains.get(name)
+        return self.domains.get(normalize_name(name))
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -232,11 +233,15 @@ def parse_summary(document: Any, key: str = "summary") -> ReceiverSummary:
     silent = _list(document.get("silent"), f"{key}.silent")
     if not all(isinstance(name, str) for name in silent):
         raise SummaryError(f"{key}.silent: must be a list of domain names")
+    # Names compare as DNS compares them (RFC 4343): a hand-written ``Example.ORG.`` is example.org.
+    domains: dict[str, DomainSummary] = {}
+    for name, entry in document["domains"].items():
+        normal = normalize_name(str(name))
+        if normal in domains:
+            raise SummaryError(f"{key}.domains.{name}: {normal} is listed twice")
+        domains[normal] = parse_domain(entry, f"{key}.domains.{name}")
     return ReceiverSummary(
-        domains={
-            str(name): parse_domain(entry, f"{key}.domains.{name}")
-            for name, entry in document["domains"].items()
-        },
+        domains=domains,
         unparsed=_count(document.get("unparsed"), f"{key}.unparsed"),
         foreign=_count(document.get("foreign"), f"{key}.foreign"),
         silent=tuple(silent),
