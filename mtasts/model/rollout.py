@@ -178,7 +178,10 @@ def parse_time(value: Any, key: str) -> datetime.datetime:
         _fail(key, f"must be an RFC 3339 time such as 2026-11-01T09:00:00Z, got {value!r}")
     if parsed.tzinfo is None:
         _fail(key, f"must give its UTC offset (Z or +hh:mm), got {value!r}")
-    return parsed.astimezone(datetime.UTC)
+    try:
+        return parsed.astimezone(datetime.UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is in the year 10000 in UTC
+        _fail(key, f"must be a time between the years 1 and 9999 in UTC, got {value!r}")
 
 
 def _rfc3339(text: str, key: str) -> datetime.datetime:
