@@ -281,3 +281,44 @@ def test_the_first_pages_gate_keeps_the_stacks_rounds_and_span() -> None:
     settings = LiveGate(timeout=60, interval=2, rounds=7, span=45, first_pages_timeout=900)
     got = first_pages_settings(settings)
     assert (got.timeout, got.interval, got.rounds, got.span) == (900, 2, 7, 45)
+
+
+def test_a_short_timeout_with_the_default_interval_can_still_pass(host: PolicyHost) -> None:
+    """--timeout 4 with the stack's 5 s interval: the looks come closer so 3 fit, and a steady
+    host passes (before, the second look was never reached and the wait could only time out)."""
+    host.serve_new(FLAP)
+    done = subprocess.run(
+        [sys.executable, "-m", "mtasts", *host.argv(FLAP, "--timeout", "4", "--span", "1")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 domain(s) live" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--timeout", "10", "--interval", "5", "--rounds", "3"), "--rounds: 3 looks 5 s apart take 10 s"),
+        (("--timeout", "60", "--interval", "1", "--rounds", "100"), "--rounds: 100 looks 1 s apart"),
+    ],
+)
+def test_rounds_that_cannot_fit_in_the_timeout_are_a_usage_error(
+    host: PolicyHost, extra: tuple[str, ...], message: str
+) -> None:
+    """Looks that can never all happen before the timeout: one error line, exit 2, no waiting."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mtasts", *host.argv(FLAP, *extra, "--span", "0")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stderr.startswith(f"error: {message}"), done.stderr
+    assert len(done.stderr.splitlines()) == 1 and host.https.requests == 0
+
+
+def test_a_live_gate_whose_rounds_cannot_fit_is_a_config_error() -> None:
+    """liveGate {timeout: 10, interval: 5, rounds: 3}: the gate could never open, refused at load."""
+    from mtasts.model.config import ConfigError
+    from mtasts.model.rollout import parse_live_gate
+
+    with pytest.raises(ConfigError, match=r"^liveGate\.rounds: 3 looks 5 s apart take 10 s"):
+        parse_live_gate({"timeout": 10, "interval": 5, "rounds": 3})
+    assert parse_live_gate({"timeout": 11, "interval": 5, "rounds": 3}).rounds == 3

@@ -114,6 +114,9 @@ def parse_live_gate(raw: Any, key: str = "liveGate") -> LiveGate:
     if interval > timeout:
         _fail(f"{key}.interval", f"must not exceed timeout ({timeout:g} s), got {interval:g}")
     rounds = _number(given.get("rounds", base.rounds), f"{key}.rounds", 1, 100, whole=True)
+    never = streak_never_fits(timeout, interval, rounds)
+    if never is not None:
+        _fail(f"{key}.rounds", never)
     if "span" in given:
         span = float(_number(given["span"], f"{key}.span", 0, MAX_GATE_SECONDS))
         if span >= timeout:
@@ -131,6 +134,17 @@ def parse_live_gate(raw: Any, key: str = "liveGate") -> LiveGate:
     if first < timeout:
         _fail(f"{key}.firstPagesTimeout", f"must be at least timeout ({timeout:g} s), got {first:g}")
     return LiveGate(timeout=timeout, interval=interval, rounds=rounds, span=span, first_pages_timeout=first)
+
+
+def streak_never_fits(timeout: float, interval: float, rounds: int) -> str | None:
+    """Why ``rounds`` looks ``interval`` seconds apart cannot all happen within ``timeout`` (so
+    the wait could never pass); None when they can."""
+    if (rounds - 1) * interval >= timeout:
+        return (
+            f"{rounds} looks {interval:g} s apart take {(rounds - 1) * interval:g} s at least, which is "
+            f"not less than the timeout ({timeout:g} s): the wait could never pass"
+        )
+    return None
 
 
 def default_span(timeout: float, span: float = LiveGate.span) -> float:
