@@ -114,15 +114,15 @@ def parse_live_gate(raw: Any, key: str = "liveGate") -> LiveGate:
     if interval > timeout:
         _fail(f"{key}.interval", f"must not exceed timeout ({timeout:g} s), got {interval:g}")
     rounds = _number(given.get("rounds", base.rounds), f"{key}.rounds", 1, 100, whole=True)
-    never = streak_never_fits(timeout, interval, rounds)
-    if never is not None:
-        _fail(f"{key}.rounds", never)
     if "span" in given:
         span = float(_number(given["span"], f"{key}.span", 0, MAX_GATE_SECONDS))
         if span >= timeout:
             _fail(f"{key}.span", f"must be less than timeout ({timeout:g} s), or the wait never passes")
     else:
         span = default_span(timeout, base.span)
+    never = streak_never_fits(timeout, interval, rounds)
+    if never is not None:
+        _fail(f"{key}.rounds", never)
     first = float(
         _number(
             given.get("firstPagesTimeout", max(base.first_pages_timeout, timeout)),
