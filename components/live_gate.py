@@ -15,6 +15,7 @@ the gate looks only at what is served, whoever serves it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -97,13 +98,18 @@ def binding(
     return pulumi.ResourceHookBinding(before_create=[*guarded, first or gate], before_update=[gate])
 
 
+def first_pages_settings(settings: LiveGate) -> LiveGate:
+    """The first Pages gate's wait: ``firstPagesTimeout`` long, with the stack's interval, rounds
+    and span (a flapping host is as likely behind a new Pages site as behind an old one)."""
+    return dataclasses.replace(settings, timeout=settings.first_pages_timeout)
+
+
 def first_pages_gate(settings: LiveGate, options: ProbeOptions | None = None) -> pulumi.ResourceHook:
     """The gate before a GitHub Pages domain's first ``_mta-sts`` TXT: GitHub issues the site's
     certificate only once ``mta-sts.<d>`` resolves to it, which usually takes longer than a policy
     change does (minutes, up to about an hour), so this wait is ``liveGate.firstPagesTimeout``."""
-    longer = LiveGate(timeout=settings.first_pages_timeout, interval=settings.interval)
     return pulumi.ResourceHook(
         FIRST_PAGES_HOOK_NAME,
-        gate_function(longer, options),
+        gate_function(first_pages_settings(settings), options),
         pulumi.ResourceHookOptions(on_dry_run=False),
     )

@@ -117,9 +117,12 @@ def _address(text: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if not isinstance(text, str) or not text.strip():
         return None
     try:
-        return ipaddress.ip_address(text.strip())
+        address = ipaddress.ip_address(text.strip())
     except ValueError:
         return None
+    # A dual-stack sender may write an IPv4 peer as ::ffff:192.0.2.10 (RFC 4291 §2.5.5.2).
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return mapped or address
 
 
 def _name(value: Any) -> str | None:

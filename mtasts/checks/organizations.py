@@ -9,9 +9,46 @@ lists each one's evidence either way.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.receiver_summary import DomainSummary
 from mtasts.model.vocabulary import Check
+
+
+@dataclass(frozen=True)
+class Reporters:
+    """The organizations whose reports are evidence for ``minOrganizations``, and those that are not."""
+
+    counted: tuple[str, ...]
+    """One name per organization (the first spelling seen), sorted."""
+    silent: tuple[str, ...]
+    """Organizations whose reports count no session: they saw no mail, so they are no evidence."""
+
+
+def _same_sender(name: str) -> str:
+    """``Google Inc.``, ``google inc.`` and ``Google  Inc. `` are one sender: RFC 8460 §4.4 gives
+    ``organization-name`` no canonical form, and a sender's spellings must not count twice."""
+    return " ".join(name.split()).casefold()
+
+
+def reporters(summary: DomainSummary) -> Reporters:
+    """The distinct organizations that reported sessions for the domain (``byOrganization`` when the
+    receiver gives it, else every name listed)."""
+    rows = summary.by_organization
+    if rows is None:
+        active, silent = list(summary.organizations), []
+    else:
+        active = [r.organization for r in rows if r.successful + r.failed > 0]
+        silent = [r.organization for r in rows if r.successful + r.failed == 0]
+    counted: dict[str, str] = {}
+    for name in active:
+        counted.setdefault(_same_sender(name), name.strip())
+    quiet: dict[str, str] = {}
+    for name in silent:
+        if _same_sender(name) not in counted:
+            quiet.setdefault(_same_sender(name), name.strip())
+    return Reporters(tuple(sorted(counted.values())), tuple(sorted(quiet.values())))
 
 
 def organization_findings(summary: DomainSummary, max_failure_rate: float, key: str) -> list[Finding]:

@@ -4,7 +4,9 @@
 answer and the MX hosts' addresses of the same run), the TLS report summaries (the receiver's
 JSON, or None when there is no receiver), the thresholds (``mta-sts:readiness``) and the time.
 No evidence is "not ready": no receiver, no reports, too few days or organizations. Days of
-reports run from the summary's ``firstReport`` (the earliest date-range start) to now.
+reports run from the summary's ``firstReport`` (the earliest date-range start) to now. An
+organization counts once however it spells its name, and only when its reports count sessions
+(``mtasts.checks.organizations.reporters``).
 
 Every failed session of the reports counts against the domain, placed by MX name, by IP or not
 at all (``mtasts.checks.attribution``; RFC 8460 §4.2): a failure the tool cannot place elsewhere
@@ -20,7 +22,7 @@ from typing import Any
 
 from mtasts.checks.attribution import FailureEvidence, failure_evidence
 from mtasts.checks.mx import live_mx
-from mtasts.checks.organizations import organization_findings
+from mtasts.checks.organizations import organization_findings, reporters
 from mtasts.model.domain import Domain
 from mtasts.model.findings import Finding, Severity
 from mtasts.model.receiver_summary import DomainSummary, ReceiverSummary
@@ -174,14 +176,20 @@ def report_findings(
         found.append(yes(Check.REPORT_DAYS, span))
     if now - last > STALE_AFTER:
         found.append(no(Check.REPORT_AGE, f"last report {format_time(last)}: reports stopped arriving"))
-    organizations = sorted(set(summary.organizations))
+    senders = reporters(summary)
+    organizations = senders.counted
     if len(organizations) < thresholds.min_organizations:
         listed = ", ".join(organizations) or "none"
+        quiet = (
+            f"; {', '.join(senders.silent)} reported no sessions, which is no evidence"
+            if senders.silent
+            else ""
+        )
         found.append(
             no(
                 Check.REPORT_ORGANIZATIONS,
                 f"reports from {len(organizations)} organization(s) ({listed}); "
-                f"readiness wants {thresholds.min_organizations}",
+                f"readiness wants {thresholds.min_organizations}{quiet}",
             )
         )
     else:

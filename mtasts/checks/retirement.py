@@ -8,10 +8,11 @@ it happens to send mail while a shorter one is live, so the wait is the longest 
 any policy the domain had on the deployed line of history (``git log --first-parent``) within
 that policy's own ``max_age`` before ``none`` began, counted from when ``none`` went live.
 
-``retirement`` walks the versions of the stack file newest first. A version that does not load
-while it may still matter is "cannot tell", and so is a history that ends (a shallow clone, the
-walk limit) before the answer: either refuses the removal, naming the commit. Versions without
-the domain are read past, as a domain removed and added again may still have its old policy cached.
+``retirement`` walks the versions of the stack file newest first, through versions that lack the
+domain or the file (a domain removed and added back keeps its older policies), following the file
+across renames. A version that does not load while it may still matter is "cannot tell", and so
+is a history that ends (a shallow clone, the walk limit) before the answer: either refuses the
+removal, naming the commit.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class StackVersion:
     commit: str
     committed: datetime.datetime
     deployment: Deployment | None
-    """None when that version has no stack file (not yet created) or does not load."""
+    """None when that version has no stack file (deleted there) or does not load."""
     problem: str | None = None
     """Why it does not load (``ConfigError`` text); None when it loads or has no stack file."""
 
@@ -70,22 +71,19 @@ def retirement(versions: Iterable[StackVersion], name: str, complete: bool = Tru
             # Nothing older than the longest possible max_age before none can still be cached.
             if (none_since - ended).total_seconds() >= MAX_AGE_LIMIT:
                 return Retirement(none_since, longest, held_by)
-        if version.deployment is None:
-            if version.problem is None:
-                break  # no stack file before this: the start of the domain's history
+        if version.deployment is None and version.problem is not None:
             return Retirement(
                 none_since, longest, held_by,
                 f"the stack file at commit {version.commit} does not load ({version.problem}), so "
                 "which policy senders may still cache cannot be told",
             )  # fmt: skip
-        domain = _domain(version.deployment, name)
+        # A version without the stack file (deleted, restored later) or without the domain (removed,
+        # added back later) published nothing, but what senders cached before it may still be held:
+        # the walk goes on to the start of the history or the longest max_age.
+        domain = _domain(version.deployment, name) if version.deployment is not None else None
         if domain is None:
-            # Not in the stack here: it published no policy, but senders kept what they had cached
-            # (RFC 8461 §3.2), so a policy from before a removal and re-adding may still be held.
             in_none = False
-            ended = version.committed
-            continue
-        if in_none and domain.mode is Mode.NONE:
+        elif in_none and domain.mode is Mode.NONE:
             none_since = version.committed
         elif domain.mode is not Mode.NONE:
             in_none = False

@@ -185,7 +185,10 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds to wait (default: mta-sts:liveGate timeout, 600)",
     )
     live.add_argument(
-        "--interval", type=seconds, default=None, help="seconds between looks (default: liveGate interval, 5)"
+        "--interval",
+        type=seconds,
+        default=None,
+        help="seconds between looks (default: liveGate interval, 5, or less to fit --rounds in --timeout)",
     )
     live.add_argument(
         "--rounds",

@@ -42,13 +42,14 @@ def parse_duration(text: str) -> timedelta:
     """``30m``, ``24h``, ``7d``, ``2w`` (also ``s``): a positive whole number and one unit, at most
     ``MAX_SINCE`` (a larger one would be older than anything stored, or than ``datetime`` allows)."""
     match = _DURATION.match(text.strip())
-    if match is None or int(match.group(1)) == 0:
-        raise ValueError(
-            f"must be a positive whole number and a unit s, m, h, d or w (e.g. 7d), got {text!r}"
-        )
-    seconds = int(match.group(1)) * _UNITS[match.group(2)]
-    if seconds > MAX_SINCE.total_seconds():
-        raise ValueError(f"must be at most {MAX_SINCE.days}d (the longest retention), got {text!r}")
+    shown = repr(text) if len(text) <= 40 else repr(text[:20] + "…") + f" ({len(text)} characters)"
+    digits = match.group(1).lstrip("0") if match is not None else ""
+    if match is None or not digits:
+        raise ValueError(f"must be a positive whole number and a unit s, m, h, d or w (e.g. 7d), got {shown}")
+    # Past 12 digits it is past MAX_SINCE in any unit, and past 4300 int() refuses to read it.
+    seconds = int(digits) * _UNITS[match.group(2)] if len(digits) <= 12 else None
+    if seconds is None or seconds > MAX_SINCE.total_seconds():
+        raise ValueError(f"must be at most {MAX_SINCE.days}d (the longest retention), got {shown}")
     return timedelta(seconds=seconds)
 
 

@@ -114,19 +114,28 @@ class DomainChange:
         }
 
 
-def load_at(project_dir: Path, commit: str, stack: str) -> Deployment | None:
+def load_at(project_dir: Path, commit: str, stack: str, path: str | None = None) -> Deployment | None:
     """The stack as committed at ``commit``, by the one loader; None when the file did not exist.
 
-    ``Pulumi.yaml`` comes from the same commit (the working tree's when it had none), so defaults
-    are the base's own.
+    ``path`` is the stack file's path from the repository's top at that commit (another one
+    before a rename); default ``Pulumi.<stack>.yaml`` in ``project_dir``. ``Pulumi.yaml`` comes
+    from the same commit and directory (the working tree's when it had none), so defaults are
+    that version's own.
     """
-    text = show(project_dir, commit, f"Pulumi.{stack}.yaml")
+    stack_file = f"Pulumi.{stack}.yaml"
+    if path is None:
+        text, project = show(project_dir, commit, stack_file), show(project_dir, commit, "Pulumi.yaml")
+    else:
+        folder = path.rpartition("/")[0]
+        text = show(project_dir, commit, path, from_top=True)
+        project = show(
+            project_dir, commit, f"{folder}/Pulumi.yaml" if folder else "Pulumi.yaml", from_top=True
+        )
     if text is None:
         return None
-    project = show(project_dir, commit, "Pulumi.yaml")
     with tempfile.TemporaryDirectory(prefix="mtasts-base-") as tmp:
         where = Path(tmp)
-        (where / f"Pulumi.{stack}.yaml").write_text(text, encoding="utf-8")
+        (where / stack_file).write_text(text, encoding="utf-8")
         if project is not None:
             (where / "Pulumi.yaml").write_text(project, encoding="utf-8")
         elif (project_dir / "Pulumi.yaml").is_file():
@@ -138,34 +147,58 @@ def history(project_dir: Path, commit: str, stack: str) -> tuple[Iterator[StackV
     """Versions of the stack file on the first-parent line from ``commit``, newest first, each loaded.
 
     Only the deployed line counts: a side branch merged in was never live, and a path-limited
-    ``git log`` without ``--first-parent`` would walk it by date. The flag says whether the walk
-    reaches the start of history (False for a shallow clone or a history past ``HISTORY_LIMIT``).
+    ``git log`` without ``--first-parent`` would walk it by date. ``--follow`` goes on across a
+    rename (the project moved to another directory), and a commit that deleted the file is a
+    version without it. The flag says whether the walk reaches the start of history (False for a
+    shallow clone or a history past ``HISTORY_LIMIT``).
     """
     log = git(
         project_dir,
         "log",
         "--first-parent",
+        "--follow",
         f"--max-count={HISTORY_LIMIT + 1}",
-        "--format=%H %cI",
+        "--format=%x00%H %cI",
+        "--name-status",
         commit,
         "--",
         f"Pulumi.{stack}.yaml",
-    ).splitlines()
+    )
+    entries = [_log_entry(chunk) for chunk in log.split("\0")[1:]]
     shallow = git(project_dir, "rev-parse", "--is-shallow-repository").strip() == "true"
-    complete = len(log) <= HISTORY_LIMIT and not shallow
+    complete = len(entries) <= HISTORY_LIMIT and not shallow
 
     def versions() -> Iterator[StackVersion]:
-        for line in log[:HISTORY_LIMIT]:
-            sha, _, when = line.partition(" ")
-            committed = datetime.datetime.fromisoformat(when).astimezone(datetime.UTC)
+        path: str | None = None
+        for sha, committed, change in entries[:HISTORY_LIMIT]:
+            status, paths = change if change is not None else ("M", [path] if path else [])
+            if status.startswith("D") or not paths:  # the commit deleted the file
+                yield StackVersion(sha, committed, None)
+                path = paths[0] if paths else path
+                continue
             try:
-                deployment = load_at(project_dir, sha, stack)
+                deployment = load_at(project_dir, sha, stack, paths[-1])
             except ConfigError as exc:
                 yield StackVersion(sha, committed, None, str(exc))
-                continue
-            yield StackVersion(sha, committed, deployment)
+            else:
+                # Listed, yet not readable at that commit: a broken object is no version to skip.
+                problem = None if deployment is not None else "git show cannot read it"
+                yield StackVersion(sha, committed, deployment, problem)
+            path = paths[0]  # before a rename (R old new), the older commits hold it as ``old``
 
     return versions(), complete
+
+
+def _log_entry(chunk: str) -> tuple[str, datetime.datetime, tuple[str, list[str]] | None]:
+    """One commit of ``history``'s log: its id, its commit time, and how it changed the stack file
+    (status letter and paths from the repository's top), None when ``git log`` lists no change."""
+    head, *changes = [line for line in chunk.splitlines() if line.strip()]
+    sha, _, when = head.partition(" ")
+    committed = datetime.datetime.fromisoformat(when).astimezone(datetime.UTC)
+    if not changes:
+        return sha, committed, None
+    status, *paths = changes[-1].split("\t")
+    return sha, committed, (status, paths)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 from mtasts.commands.shared.args import UsageError
 from mtasts.commands.shared.progress import meter as progress_meter
 from mtasts.model.config import load_stack
-from mtasts.model.rollout import default_span
+from mtasts.model.rollout import default_span, streak_never_fits
 from mtasts.probes.live import NotLiveError, Served, wait_live
 from mtasts.probes.options import ProbeOptions
 
@@ -42,11 +42,16 @@ def run(args: Any) -> int:
         if unknown:
             raise UsageError(f"{', '.join(unknown)} not in stack {args.stack}")
         timeout = args.timeout if args.timeout is not None else deployment.live_gate.timeout
-        interval = args.interval if args.interval is not None else deployment.live_gate.interval
         rounds = args.rounds if args.rounds is not None else deployment.live_gate.rounds
+        interval = args.interval if args.interval is not None else deployment.live_gate.interval
+        if args.interval is None and streak_never_fits(timeout, interval, rounds):
+            interval = timeout / rounds  # a shorter --timeout: the stack's interval would never pass
         span = args.span if args.span is not None else default_span(timeout, deployment.live_gate.span)
         if span >= timeout:
             raise UsageError(f"--span: must be less than the timeout ({timeout:g} s), got {span:g}")
+        never = streak_never_fits(timeout, interval, rounds)
+        if never is not None:
+            raise UsageError(f"--rounds: {never}")
         options = probe_options(args, min(STEP_TIMEOUT, timeout))
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)

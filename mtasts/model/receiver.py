@@ -31,6 +31,7 @@ from mtasts.model.errors import ConfigError
 from mtasts.model.objects import host_name, settings_object
 from mtasts.model.objects import zone_id as checked_zone_id
 from mtasts.model.vocabulary import Reports, values
+from mtasts.rfc.mx import mx_matches
 from mtasts.rfc.names import normalize_name
 from mtasts.rfc.served import RECEIVER_SETTINGS, ReceiverData, encode_receiver, insert_data
 
@@ -161,7 +162,7 @@ def check_against_domains(settings: ReceiverSettings, domains: Iterable[Domain],
     ``EmailRoutingDns`` puts Email Routing's MX records on ``mailto``'s domain: on a mail domain of
     the stack, or the zone apex one lives in (or the receiver's own zone apex, which usually takes
     the organization's mail), they sit beside its own MX and mail for its other addresses is lost;
-    on a policy host they would sit beside its CNAME.
+    on a policy host or an MX host of the stack they take over a name that has its own records.
     And ``host`` is a Workers custom domain: on a policy host (``mta-sts.<d>``) it would answer 404
     for the policy. Raises ``ConfigError`` naming the key.
     """
@@ -183,12 +184,20 @@ def check_against_domains(settings: ReceiverSettings, domains: Iterable[Domain],
                     "subdomain that receives no other mail",
                 )
             if mail == domain.policy_host:
-                # A policy host is a CNAME on GitHub Pages and for delegated customers, and no other
-                # data may sit beside a CNAME (RFC 1034 §3.6.2): Email Routing's MX could not be added.
+                # A GitHub Pages policy host is a CNAME, beside which no MX may be (RFC 1034 §3.6.2).
                 _fail(
                     f"{key}.mailto",
-                    f"{mail} is the policy host of {domain.name}, which serves its policy only: use a "
-                    "subdomain that receives no other mail",
+                    f"{mail} is the policy host of {domain.name}: keep the receiver's mail off the "
+                    "names that serve policies; use a subdomain that receives no other mail",
+                )
+            pattern = next((p for p in domain.mx if mx_matches(p, mail)), None)
+            if pattern is not None:
+                # Mail for the host's own name (postmaster@, RFC 5321 §4.5.1) reaches it by its
+                # address when it has no MX (RFC 5321 §5.1); Email Routing's MX would take it away.
+                _fail(
+                    f"{key}.mailto",
+                    f"{mail} is an MX host of {domain.name} (mx {pattern}), which receives mail of its "
+                    "own: use a subdomain that receives no other mail",
                 )
         if mail == settings.zone:
             _fail(

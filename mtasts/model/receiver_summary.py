@@ -120,7 +120,7 @@ class ReceiverSummary:
     since: str | None
 
     def domain(self, name: str) -> DomainSummary | None:
-        return self.domains.get(name)
+        return self.domains.get(name.rstrip(".").lower())
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -120,6 +120,9 @@ def parse_live_gate(raw: Any, key: str = "liveGate") -> LiveGate:
             _fail(f"{key}.span", f"must be less than timeout ({timeout:g} s), or the wait never passes")
     else:
         span = default_span(timeout, base.span)
+    never = streak_never_fits(timeout, interval, rounds)
+    if never is not None:
+        _fail(f"{key}.rounds", never)
     first = float(
         _number(
             given.get("firstPagesTimeout", max(base.first_pages_timeout, timeout)),
@@ -131,6 +134,17 @@ def parse_live_gate(raw: Any, key: str = "liveGate") -> LiveGate:
     if first < timeout:
         _fail(f"{key}.firstPagesTimeout", f"must be at least timeout ({timeout:g} s), got {first:g}")
     return LiveGate(timeout=timeout, interval=interval, rounds=rounds, span=span, first_pages_timeout=first)
+
+
+def streak_never_fits(timeout: float, interval: float, rounds: int) -> str | None:
+    """Why ``rounds`` looks ``interval`` seconds apart cannot all happen within ``timeout`` (so
+    the wait could never pass); None when they can."""
+    if (rounds - 1) * interval >= timeout:
+        return (
+            f"{rounds} looks {interval:g} s apart take {(rounds - 1) * interval:g} s at least, which is "
+            f"not less than the timeout ({timeout:g} s): the wait could never pass"
+        )
+    return None
 
 
 def default_span(timeout: float, span: float = LiveGate.span) -> float:
@@ -180,8 +194,8 @@ def parse_time(value: Any, key: str) -> datetime.datetime:
         _fail(key, f"must give its UTC offset (Z or +hh:mm), got {value!r}")
     try:
         return parsed.astimezone(datetime.UTC)
-    except OverflowError:  # 9999-12-31T23:59:59-01:00 is a valid RFC 3339 time past datetime's year 9999
-        _fail(key, f"must be an RFC 3339 time such as 2026-11-01T09:00:00Z, got {value!r} (out of range)")
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is in the year 10000 in UTC
+        _fail(key, f"must be a time between the years 1 and 9999 in UTC, got {value!r}")
 
 
 def _rfc3339(text: str, key: str) -> datetime.datetime:

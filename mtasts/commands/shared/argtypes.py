@@ -25,21 +25,34 @@ MAX_COUNT = 100_000
 def seconds(text: str) -> float:
     """A time limit: a finite number of seconds above 0, at most ``MAX_SECONDS``."""
     try:
-        value = float(text)
+        value = float(text) if text.isascii() else float("nan")
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not a number of seconds") from None
     if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number of seconds above 0")
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: must be a finite number of seconds above 0")
     if value > MAX_SECONDS:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be at most {MAX_SECONDS:g} seconds")
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: must be at most {MAX_SECONDS:g} seconds")
     return value
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted for an error line, cut when long (a flag of 5,000 digits is one short line)."""
+    return repr(text) if len(text) <= 40 else repr(text[:20] + "…") + f" ({len(text)} characters)"
+
+
+def _whole(text: str, low: int, high: int, what: str) -> int:
+    """A whole number from ``low`` to ``high`` in ASCII digits (``²`` and ``٣`` are no flag values)."""
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()) or len(digits.lstrip("0")) > len(str(high)):
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: must be {what} from {low} to {high}")
+    if not low <= int(digits) <= high:
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: must be {what} from {low} to {high}")
+    return int(digits)
 
 
 def rounds(text: str) -> int:
     """Good looks in a row: a whole number from 1 to 100."""
-    if not text.strip().isdigit() or not 0 < int(text) <= 100:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number from 1 to 100")
-    return int(text)
+    return _whole(text, 1, 100, "a whole number")
 
 
 def span_seconds(text: str) -> float:
@@ -60,16 +73,12 @@ def domain(text: str) -> str:
 
 def port(text: str) -> int:
     """A TCP/UDP port, 1 to 65535."""
-    if not text.strip().isdigit() or not 0 < int(text) < 65536:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be a port number from 1 to 65535")
-    return int(text)
+    return _whole(text, 1, 65535, "a port number")
 
 
 def count(text: str) -> int:
     """A positive whole number, at most ``MAX_COUNT``."""
-    if not text.strip().isdigit() or not 0 < int(text) <= MAX_COUNT:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number from 1 to {MAX_COUNT}")
-    return int(text)
+    return _whole(text, 1, MAX_COUNT, "a whole number")
 
 
 def nameserver(value: str) -> tuple[str, int]:
@@ -87,12 +96,12 @@ def nameserver(value: str) -> tuple[str, int]:
         ipaddress.ip_address(host)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{value!r}: expected an IP address, optionally with :PORT"
+            f"{_shown(value)}: expected an IP address, optionally with :PORT"
         ) from None
     try:
         return host, port(number)
     except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"{value!r}: the port must be from 1 to 65535") from None
+        raise argparse.ArgumentTypeError(f"{_shown(value)}: the port must be from 1 to 65535") from None
 
 
 def url(text: str) -> str:
@@ -114,11 +123,11 @@ def existing_dir(text: str) -> Path:
 def days(text: str) -> float:
     """A number of days: finite, 0 to 3650."""
     try:
-        value = float(text)
+        value = float(text) if text.isascii() else float("nan")
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+        raise argparse.ArgumentTypeError(f"{_shown(text)} is not a number of days") from None
     if not math.isfinite(value) or not 0 <= value <= 3650:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number of days from 0 to 3650")
+        raise argparse.ArgumentTypeError(f"{_shown(text)}: must be a finite number of days from 0 to 3650")
     return value
 
 

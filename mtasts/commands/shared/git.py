@@ -32,10 +32,11 @@ def git(project_dir: Path, *args: str) -> str:
     return done.stdout
 
 
-def show(project_dir: Path, commit: str, name: str) -> str | None:
-    """``name`` (relative to ``project_dir``) at ``commit``, or None when it did not exist there."""
+def show(project_dir: Path, commit: str, name: str, from_top: bool = False) -> str | None:
+    """``name`` (relative to ``project_dir``, or to the repository's top with ``from_top``) at
+    ``commit``, or None when it did not exist there."""
     try:
-        return git(project_dir, "show", f"{commit}:./{name}")
+        return git(project_dir, "show", f"{commit}:{'' if from_top else './'}{name}")
     except GitError:
         return None
 
