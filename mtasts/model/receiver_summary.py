@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mtasts.model.rollout import parse_time
+from mtasts.rfc.names import normalize_name
 
 
 class SummaryError(ValueError):
@@ -120,7 +121,7 @@ class ReceiverSummary:
     since: str | None
 
     def domain(self, name: str) -> DomainSummary | None:
-        return self.domains.get(name.rstrip(".").lower())
+        return self.domains.get(normalize_name(name))
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -251,7 +252,7 @@ def parse_summary(document: Any, key: str = "summary") -> ReceiverSummary:
     for name, entry in document["domains"].items():
         # Domain names compare without case or the root's dot (RFC 4343): an entry the readers
         # would not find under the stack's name must not hide its failures from readiness.
-        plain = str(name).rstrip(".").lower()
+        plain = normalize_name(str(name))
         if plain in domains:
             raise SummaryError(
                 f"{key}.domains.{name}: the same domain as another entry ({plain}), "
